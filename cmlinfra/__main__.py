@@ -1,0 +1,3 @@
+from cmlinfra.cli.app import main
+
+main()

@@ -1,0 +1,6 @@
+"""One module per command group. Each module exposes ``register(root: typer.Typer)``.
+
+The root app discovers the modules here, so adding a command group touches no other file.
+Modules must import only light things at import time (typer, stdlib): ``cmlinfra --help``
+imports all of them.
+"""

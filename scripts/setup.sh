@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything the project and its tests need on a fresh Debian machine; idempotent.
+# - Debian packages: LXD and its iptables, debootstrap (the local cloud's image), OpenSSH
+#   (real sshd test hosts), shellcheck (bootstrap scripts), iproute2 (network-namespace hosts).
+# - A virtual environment in .venv with cmlinfra (editable) and its pinned test dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(lxd iptables debootstrap openssh-server openssh-client shellcheck iproute2 rsync)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+VENV=${VENV:-.venv}
+stamp="$VENV/.installed"
+want=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
+if [[ ! -x "$VENV/bin/python" ]]; then
+  echo "setup: creating $VENV" >&2
+  python3 -m venv "$VENV"
+fi
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+  echo "setup: installing Python packages into $VENV" >&2
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -c requirements.lock -e '.[test]'
+  echo "$want" >"$stamp"
+fi
