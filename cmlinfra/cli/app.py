@@ -8,14 +8,16 @@ Every option of every command can also come from ``CML_<GROUP>_<OPTION>`` (for e
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import pkgutil
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
-import click
 import typer
+from typer.models import OptionInfo
 
 from cmlinfra import __version__
 from cmlinfra.cli import commands
@@ -70,23 +72,43 @@ def _env_name(*parts: str) -> str:
     return "_".join(p.upper().replace("-", "_") for p in parts)
 
 
-def add_cml_envvars(command: click.Command, group: str | None = None) -> None:
-    """Give every option without an explicit ``envvar`` the CML-style ``CML_<GROUP>_<OPTION>``."""
-    for param in command.params:
-        if isinstance(param, click.Option) and param.envvar is None and group is not None:
-            long = next((o for o in param.opts if o.startswith("--")), None)
-            if long:
-                param.envvar = _env_name("CML", group, long[2:])
-                param.show_envvar = True
-    if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
-            add_cml_envvars(sub, group if group is not None else name)
+def _option_infos(callback: Callable[..., Any]) -> Iterator[tuple[str, OptionInfo]]:
+    """(parameter name, OptionInfo) for each option of a typer callback, either style."""
+    for name, param in inspect.signature(callback).parameters.items():
+        if isinstance(param.default, OptionInfo):
+            yield name, param.default
+        for meta in getattr(param.annotation, "__metadata__", ()):
+            if isinstance(meta, OptionInfo):
+                yield name, meta
 
 
-def build_command() -> click.Command:
-    command = typer.main.get_command(build_app())
-    add_cml_envvars(command)
-    return command
+def add_cml_envvars(app: typer.Typer, group: str | None = None) -> None:
+    """Give every option without an explicit ``envvar`` the CML-style ``CML_<GROUP>_<OPTION>``,
+    where GROUP is the top-level command (``runner`` for ``runner launch``)."""
+    callbacks: list[tuple[str | None, Callable[..., Any] | None]] = [
+        (info.name or (info.callback.__name__ if info.callback else None), info.callback)
+        for info in app.registered_commands
+    ]
+    if group is not None and app.registered_callback is not None:
+        callbacks.append((group, app.registered_callback.callback))
+    for name, callback in callbacks:
+        scope = group or (name or "").replace("_", "-")
+        for pname, option in _option_infos(callback) if callback else ():
+            if option.envvar is not None or not scope:
+                continue
+            decls = [d for d in (option.param_decls or ()) if d.startswith("--")]
+            long = decls[0][2:] if decls else pname.replace("_", "-")
+            option.envvar = _env_name("CML", scope, long)
+            option.show_envvar = True
+    for info in app.registered_groups:
+        if info.typer_instance is not None:
+            add_cml_envvars(info.typer_instance, group or info.name)
+
+
+def build_command() -> Any:
+    app = build_app()
+    add_cml_envvars(app)
+    return typer.main.get_command(app)
 
 
 def _debug_enabled() -> bool:
@@ -97,34 +119,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the command, turn known failures into one line and an exit code."""
     command = build_command()
     try:
-        result = command.main(
+        command.main(
             args=list(argv) if argv is not None else None,
             prog_name="cmlinfra",
-            standalone_mode=False,
+            standalone_mode=True,  # typer prints usage errors and exits 2 itself
         )
-    except click.exceptions.Abort:
-        click.echo("cmlinfra: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except CmlinfraError as exc:
         if _debug_enabled():
             traceback.print_exc()
-        click.echo(f"cmlinfra: error: {exc.line()}", err=True)
+        typer.echo(f"cmlinfra: error: {exc.line()}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("cmlinfra: interrupted", err=True)
-        sys.exit(130)
     except Exception as exc:  # a bug: keep the line short unless asked for details
         if _debug_enabled():
             traceback.print_exc()
         from cmlinfra.secrets import redact
 
-        click.echo(
+        typer.echo(
             f"cmlinfra: internal error: {type(exc).__name__}: {redact(str(exc))} "
             "(run with --log debug for the traceback, and please report it)",
             err=True,
         )
         sys.exit(70)
-    sys.exit(result if isinstance(result, int) else 0)

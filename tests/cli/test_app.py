@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import click
 import pytest
 import typer
 import typer.testing
@@ -46,30 +45,30 @@ def test_options_get_cml_env_vars() -> None:
     group = typer.Typer()
 
     @group.command("launch")
-    def launch(cloud: str = typer.Option("aws", "--cloud"), idle_timeout: int = 300) -> None:
+    def launch(
+        cloud: str = typer.Option("aws", "--cloud"), idle_timeout: int = typer.Option(300)
+    ) -> None:
         typer.echo(f"{cloud} {idle_timeout}")
 
     @group.command("list")
-    def _list() -> None: ...
+    def _list(token: str = typer.Option("", envvar="REPO_TOKEN")) -> None:
+        typer.echo(token)
 
     app.add_typer(group, name="runner")
-    command = typer.main.get_command(app)
-    add_cml_envvars(command)
-    assert isinstance(command, click.Group)
-    runner = command.commands["runner"]
-    assert isinstance(runner, click.Group)
-    params = {p.name: p.envvar for p in runner.commands["launch"].params}
-    assert params == {"cloud": "CML_RUNNER_CLOUD", "idle_timeout": "CML_RUNNER_IDLE_TIMEOUT"}
-
-    result = typer.testing.CliRunner().invoke(
-        command, ["runner", "launch"], env={"CML_RUNNER_CLOUD": "lxd"}
-    )
-    assert result.output.strip() == "lxd 300"
+    add_cml_envvars(app)
+    invoke = typer.testing.CliRunner().invoke
+    env = {"CML_RUNNER_CLOUD": "lxd", "CML_RUNNER_IDLE_TIMEOUT": "60"}
+    assert invoke(app, ["runner", "launch"], env=env).output.strip() == "lxd 60"
+    assert invoke(app, ["runner", "launch", "--cloud", "aws"], env=env).output.strip() == "aws 60"
+    # an explicit envvar wins over the generated one
+    result = invoke(app, ["runner", "list"], env={"REPO_TOKEN": "t", "CML_RUNNER_TOKEN": "x"})
+    assert result.output.strip() == "t"
+    assert "CML_RUNNER_CLOUD" in invoke(app, ["runner", "launch", "--help"]).output
 
 
 def _exposed_groups() -> list[str]:
     command = build_command()
-    return sorted(command.commands) if isinstance(command, click.Group) else []
+    return sorted(getattr(command, "commands", {}))
 
 
 @pytest.mark.parametrize("group", _exposed_groups())
