@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Run every ``benchmarks/bench_*.py`` (or those named) and write docs/benchmarks.md.
+
+Usage: ``python benchmarks/run.py [topic ...]`` — ``make bench`` runs them all.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import Section  # noqa: E402
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    mem = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kib / 1024 / 1024:.0f} GiB memory"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{platform.machine()}, {cpus} CPUs{mem}, Python {platform.python_version()}"
+
+
+def render(sections: list[Section]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Machine: {machine()}. Written by `make bench` on {time.strftime('%Y-%m-%d')}.",
+        "Each section names the command that reproduces it alone.",
+        "",
+    ]
+    for section in sections:
+        lines += [f"## {section.title}", "", f"`{section.command}`", ""]
+        lines += ["| metric | value | goal | note |", "|---|---|---|---|"]
+        for row in section.rows:
+            value = f"{row.value:.3g}" if isinstance(row.value, float) else str(row.value)
+            lines.append(f"| {row.metric} | {value} {row.unit} | {row.goal} | {row.note} |")
+        lines += ["", *section.notes, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(topics: list[str]) -> None:
+    names = topics or sorted(p.stem[len("bench_") :] for p in ROOT.glob("benchmarks/bench_*.py"))
+    sections = []
+    for name in names:
+        print(f"bench: {name}", file=sys.stderr)
+        sections.append(importlib.import_module(f"benchmarks.bench_{name}").run())
+    out = ROOT / "docs" / "benchmarks.md"
+    out.write_text(render(sections))
+    print(f"bench: wrote {out.relative_to(ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
