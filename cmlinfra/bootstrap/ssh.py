@@ -161,7 +161,9 @@ class SshTransport:
     # -- commands ---------------------------------------------------------------------------
 
     def _as_root(self, command: str, timeout: float) -> str:
-        inner = f"timeout -k 10 {max(1, int(timeout))} bash -c {shlex.quote(command)}"
+        # the remote timeout is a backstop for a dropped connection; the local deadline (a few
+        # seconds earlier) is what reports the timeout
+        inner = f"timeout -k 10 {int(timeout) + 5} bash -c {shlex.quote(command)}"
         return inner if self.target.user == "root" else f"sudo -n -- {inner}"
 
     def check_root(self) -> None:

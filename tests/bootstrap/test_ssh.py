@@ -114,9 +114,7 @@ def test_gives_up_at_the_deadline_with_one_line(sshd_factory: SshdFactory) -> No
     assert "\n" not in err.value.line()
 
 
-def test_unknown_client_key_fails_after_a_few_attempts(
-    sshd: SshHost, tmp_path: Path
-) -> None:
+def test_unknown_client_key_fails_after_a_few_attempts(sshd: SshHost, tmp_path: Path) -> None:
     stranger = tmp_path / "stranger"
     keygen(stranger)
     with pytest.raises(Unreachable, match="key not accepted"):
