@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from cmlinfra.bootstrap.gpu import Gpu, find_query_csv, parse_query_csv
 from cmlinfra.bootstrap.ssh import SshTarget, connect
 from cmlinfra.bootstrap.steps import REBOOT_EXIT_CODE, Step
 from cmlinfra.bootstrap.transport import CommandResult, Transport
@@ -52,6 +53,7 @@ class HostResult:
     seconds: float = 0.0
     steps: list[StepResult] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
+    gpus: list[Gpu] = field(default_factory=list)  # from nvidia-smi, when a step printed it
     error: str | None = None
     tail: list[str] = field(default_factory=list)  # last lines of the failed step
 
@@ -94,9 +96,11 @@ def run_steps(
     pending = [StepResult(s.name, "not run") for s in steps]
     result.steps = pending
     printer = _printer(ssh.name)
+    output: list[str] = []
 
     def on_line(line: str) -> None:
         printer(line)
+        output.append(line)
         key, sep, value = line.removeprefix("fact: ").partition("=")
         if line.startswith("fact: ") and sep:
             result.facts[key] = value
@@ -104,6 +108,7 @@ def run_steps(
     try:
         for step, record in zip(steps, pending, strict=True):
             t0 = time.monotonic()
+            output.clear()
             try:
                 done = run_step(ssh, step, timeout=timeout, on_line=on_line)
             except CmlinfraError as exc:
@@ -116,6 +121,9 @@ def run_steps(
             skip = next((line for line in done.tail if line.startswith("skip: ")), "")
             record.status = "skipped" if done.skipped else "done"
             record.note = skip[len("skip: ") :]
+            block = find_query_csv(output)
+            if block:
+                result.gpus = parse_query_csv("\n".join(block))
         result.ok = True
     except CmlinfraError as exc:
         result.error = exc.line()

@@ -114,6 +114,8 @@ def build_steps(options: Options, only: Sequence[str] | None = None) -> list[Ste
 def write_scripts(steps: Sequence[Step], out: Path) -> list[Path]:
     """``NN-<name>.sh`` per step plus ``steps.json`` (the order), for Packer and for review."""
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("[0-9][0-9]-*.sh"):  # an earlier render with other steps
+        stale.unlink()
     paths = []
     for index, step in enumerate(steps, 1):
         path = out / f"{index:02d}-{step.name}.sh"
