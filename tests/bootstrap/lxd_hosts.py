@@ -26,9 +26,7 @@ IMAGE = "cmlinfra-debian-12"  # built and imported by scripts/localcloud.sh
 
 
 def lxc(*args: str, input: str | None = None) -> str:
-    out = subprocess.run(
-        ["lxc", *args], capture_output=True, text=True, input=input, timeout=300
-    )
+    out = subprocess.run(["lxc", *args], capture_output=True, text=True, input=input, timeout=300)
     if out.returncode != 0:
         raise AssertionError(f"lxc {' '.join(args)} failed: {out.stderr.strip()}")
     return out.stdout
@@ -51,7 +49,16 @@ class LxdHost:
         return lxc("exec", self.name, "--", "bash", "-c", command)
 
     def push(self, content: str, path: str, mode: str = "0755") -> None:
-        lxc("file", "push", "-", f"{self.name}{path}", "--mode", mode, "--create-dirs", input=content)
+        lxc(
+            "file",
+            "push",
+            "-",
+            f"{self.name}{path}",
+            "--mode",
+            mode,
+            "--create-dirs",
+            input=content,
+        )
 
 
 def _ipv4(name: str) -> str:
