@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cmlinfra.bootstrap.run import bootstrap_host
@@ -10,16 +12,7 @@ from cmlinfra.bootstrap.steps import Options, build_steps
 
 pytestmark = pytest.mark.lxd
 
-TINY_IMAGE = """set -euo pipefail
-apt-get -q -o DPkg::Lock::Timeout=120 install -y --no-install-recommends busybox-static >/dev/null
-root=$(mktemp -d)
-mkdir -p "$root/bin"
-cp /bin/busybox "$root/bin/busybox"
-ln -s busybox "$root/bin/sh"
-tar -C "$root" -c . | docker import - cmlt/tiny:1 >/dev/null
-# the tiny image's own root: only what the tarball and docker put there (no /usr)
-docker run --rm cmlt/tiny:1 /bin/busybox sh -c '/bin/busybox echo "root: $(/bin/busybox ls / | /bin/busybox tr "\\n" " ")"' 
-"""
+TINY_IMAGE = Path(__file__).parent / "fixtures" / "tiny-image.sh"
 
 
 def test_docker_from_debian_packages_then_a_registry_free_image(lxd_hosts) -> None:
@@ -41,44 +34,18 @@ def test_docker_from_debian_packages_then_a_registry_free_image(lxd_hosts) -> No
     assert again.steps[1].note.startswith("already done (docker ")
 
     with connect(host.target(), wait=30) as ssh:
-        run = ssh.run(TINY_IMAGE, timeout=300)
+        run = ssh.run(TINY_IMAGE.read_text(), timeout=300)
     assert run.exit_code == 0, run.tail
     entries = run.tail[-1].removeprefix("root: ").split()
     assert "bin" in entries and "proc" in entries and "usr" not in entries, run.tail
 
 
-# Narrow stand-ins for what needs an NVIDIA card, installed in /usr/local/sbin (first on root's
-# PATH): the PCI listing, the package manager's install of the driver, the kernel module and
-# nvidia-smi. State lives in /var/lib (survives a reboot) and /run (does not), so the module
-# "loads" only after a real reboot of the container, as on a fresh cloud machine.
-SHIMS = {
-    "lspci": """#!/bin/sh
-case "$*" in
-  *-nn*) echo "01:00.0 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)" ;;
-  *) echo "01:00.0 0302: 10de:2330 (rev a1)" ;;
-esac
-""",
-    "apt-get": """#!/bin/sh
-echo "$*" >>/var/log/cmlt-shim-apt.log
-case " $* " in
-  *" install "*nvidia-driver*) mkdir -p /var/lib/cmlt-shim; touch /var/lib/cmlt-shim/driver /run/cmlt-shim-installed-this-boot ;;
-esac
-""",
-    "modprobe": """#!/bin/sh
-[ -e /var/lib/cmlt-shim/driver ] && [ ! -e /run/cmlt-shim-installed-this-boot ]
-""",
-    "nvidia-smi": """#!/bin/sh
-if [ ! -e /var/lib/cmlt-shim/driver ] || [ -e /run/cmlt-shim-installed-this-boot ]; then
-  echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver." >&2
-  exit 9
-fi
-case "$*" in
-  *--query-gpu=driver_version*) tail -n +2 /usr/local/share/cmlt-shim/gpus.csv | cut -d, -f4 | sed 's/^ //' ;;
-  *--query-gpu=*) cat /usr/local/share/cmlt-shim/gpus.csv ;;
-  *) echo "NVIDIA-SMI shim: 8 GPUs" ;;
-esac
-""",
-}
+# Narrow stand-ins for what needs an NVIDIA card (fixtures/gpu-shims), installed in
+# /usr/local/sbin (first on root's PATH): the PCI listing, the package manager's install of the
+# driver, the kernel module and nvidia-smi. State lives in /var/lib (survives a reboot) and
+# /run (does not), so the module "loads" only after a real reboot of the container, as on a
+# fresh cloud machine.
+SHIMS = Path(__file__).parent / "fixtures" / "gpu-shims"
 
 
 def test_nvidia_driver_reboot_and_resume_with_shims(lxd_hosts) -> None:
@@ -86,11 +53,9 @@ def test_nvidia_driver_reboot_and_resume_with_shims(lxd_hosts) -> None:
     real sources, the driver packages requested, the module missing until a reboot, a real
     reboot of the container, the step run again and passing, and a re-run that skips it. The
     GPU itself (PCI listing, driver packages, module, nvidia-smi) is shimmed: see SHIMS."""
-    from pathlib import Path
-
     host = lxd_hosts("gpu-")
-    for name, body in SHIMS.items():
-        host.push(body, f"/usr/local/sbin/{name}")
+    for shim in SHIMS.iterdir():
+        host.push(shim.read_text(), f"/usr/local/sbin/{shim.name}")
     fixture = Path(__file__).parent / "fixtures" / "nvidia-smi" / "h100x8.query.csv"
     host.push(fixture.read_text(), "/usr/local/share/cmlt-shim/gpus.csv", mode="0644")
     steps = build_steps(Options(), only=["detect", "nvidia-driver"])
