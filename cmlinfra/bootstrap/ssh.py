@@ -14,7 +14,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,6 +242,16 @@ class SshTransport:
 
     # -- files ------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _wire(self, what: str) -> Iterator[None]:
+        """SFTP failures mid-way (a dropped connection, a full disk) as one-line errors."""
+        try:
+            yield
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise ConnectionLost(
+                f"{self.name}: {what} failed: {_reason(exc)}", "check the host and re-run"
+            ) from None
+
     def _sftp_client(self) -> paramiko.SFTPClient:
         if self._sftp is None:
             self._sftp = self._client.open_sftp()
@@ -258,11 +268,12 @@ class SshTransport:
         return f"{path}/{sub}"
 
     def put_file(self, data: bytes, path: str, mode: int = 0o644) -> str:
-        sftp = self._sftp_client()
-        remote = f"{self._private_dir('bootstrap')}/{path}"
-        with sftp.open(remote, "wb") as handle:
-            handle.write(data)
-        sftp.chmod(remote, mode)
+        with self._wire(f"uploading {path}"):
+            sftp = self._sftp_client()
+            remote = f"{self._private_dir('bootstrap')}/{path}"
+            with sftp.open(remote, "wb") as handle:
+                handle.write(data)
+            sftp.chmod(remote, mode)
         return remote
 
     def put_secret(self, secret: Secret, path: str) -> None:
@@ -270,17 +281,18 @@ class SshTransport:
         place as root: ``install`` into a temporary name next to ``path`` and ``rename``."""
         if not path.startswith("/"):
             raise UsageError(f"secret path {path!r} is not absolute", "give an absolute path")
-        sftp = self._sftp_client()
-        staged = f"{self._private_dir('stage')}/{uuid.uuid4().hex}"
+        with self._wire("uploading a secret"):
+            sftp = self._sftp_client()
+            staged = f"{self._private_dir('stage')}/{uuid.uuid4().hex}"
         try:
-            with sftp.open(staged, "wbx") as handle:
+            with self._wire("uploading a secret"), sftp.open(staged, "wbx") as handle:
                 handle.chmod(0o600)
                 handle.write(secret.reveal().encode())
             dest, tmp = shlex.quote(path), shlex.quote(f"{path}.partial-{uuid.uuid4().hex[:8]}")
             script = (
                 f'umask 077; mkdir -p -- "$(dirname -- {dest})" && '
                 f"install -m 0600 -o root -g root -- {shlex.quote(staged)} {tmp} && "
-                f"mv -f -- {tmp} {dest}"
+                f"mv -f -- {tmp} {dest} || {{ rm -f -- {tmp}; exit 1; }}"
             )
             result = self.run(script, timeout=60)
             if result.exit_code != 0:
@@ -290,7 +302,7 @@ class SshTransport:
                     "check that the directory is writable by root",
                 )
         finally:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
                 sftp.remove(staged)
 
     # -- lifecycle --------------------------------------------------------------------------

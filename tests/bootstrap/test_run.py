@@ -213,3 +213,14 @@ def test_custom_step_hook_with_a_secret_file(sshd: SshHost, tmp_path: Path) -> N
     assert second.steps[0].status == "skipped"
     with pytest.raises(TypeError, match="cannot be rendered"):
         custom_step("bad", HOOK, token=Secret("x" * 10))
+
+
+def test_unwritable_secret_path_fails_cleanly(sshd: SshHost) -> None:
+    token = Secret("tok-" + os.urandom(8).hex())
+    with connect(sshd.target(), wait=10) as ssh:
+        with pytest.raises(CmlinfraError, match="writing the secret file /proc/nope/token") as err:
+            ssh.put_secret(token, "/proc/nope/token")
+        with pytest.raises(CmlinfraError, match="not absolute"):
+            ssh.put_secret(token, "relative/token")
+    assert token.reveal() not in err.value.line()
+    assert list(Path("/root/.cmlinfra/stage").iterdir()) == []
