@@ -25,11 +25,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "cmlinfra-debian-12"  # built and imported by scripts/localcloud.sh
 
 
-def lxc(*args: str, input: str | None = None) -> str:
-    out = subprocess.run(["lxc", *args], capture_output=True, text=True, input=input, timeout=300)
+def lxc(*args: str, input: str | bytes | None = None) -> str:
+    data = input.encode() if isinstance(input, str) else input
+    out = subprocess.run(["lxc", *args], capture_output=True, input=data, timeout=300)
     if out.returncode != 0:
-        raise AssertionError(f"lxc {' '.join(args)} failed: {out.stderr.strip()}")
-    return out.stdout
+        raise AssertionError(f"lxc {' '.join(args)} failed: {out.stderr.decode().strip()}")
+    return out.stdout.decode()
 
 
 @dataclass
@@ -48,7 +49,7 @@ class LxdHost:
     def exec(self, command: str) -> str:
         return lxc("exec", self.name, "--", "bash", "-c", command)
 
-    def push(self, content: str, path: str, mode: str = "0755") -> None:
+    def push(self, content: str | bytes, path: str, mode: str = "0755") -> None:
         lxc(
             "file",
             "push",

@@ -1,7 +1,17 @@
-"""Real installs on containers of the local LXD cloud (Debian 12, ``security.nesting=true``)."""
+"""Real installs on containers of the local LXD cloud (Debian 12, ``security.nesting=true``).
+
+What needs an NVIDIA card or the internet cannot run here and is shimmed narrowly
+(``fixtures/shims``, installed in ``/usr/local/sbin``, first on root's PATH): ``lspci``
+reporting an H100, ``nvidia-smi`` and ``modprobe`` that work only after the driver's install
+*and* a reboot, an ``apt-get`` that records installs of packages we cannot fetch, a ``curl``
+that serves prepared downloads, ``gpg --dearmor``. Everything else — Docker, systemd, the
+container's reboot, users, files, the apt sources edits — is real.
+"""
 
 from __future__ import annotations
 
+import io
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -9,28 +19,48 @@ import pytest
 from cmlinfra.bootstrap.run import bootstrap_host
 from cmlinfra.bootstrap.ssh import connect
 from cmlinfra.bootstrap.steps import Options, build_steps
+from tests.bootstrap.lxd_hosts import LxdHost
 
 pytestmark = pytest.mark.lxd
 
-TINY_IMAGE = Path(__file__).parent / "fixtures" / "tiny-image.sh"
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY_IMAGE = FIXTURES / "tiny-image.sh"
 
 
-def test_docker_from_debian_packages_then_a_registry_free_image(lxd_hosts) -> None:
+def install_shims(host: LxdHost, downloads: dict[str, bytes] | None = None) -> None:
+    for shim in (FIXTURES / "shims" / "bin").iterdir():
+        host.push(shim.read_text(), f"/usr/local/sbin/{shim.name}")
+    for item in (FIXTURES / "shims" / "share").iterdir():
+        host.push(item.read_text(), f"/usr/local/share/cmlt-shim/{item.name}")
+    gpus = (FIXTURES / "nvidia-smi" / "h100x8.query.csv").read_text()
+    host.push(gpus, "/usr/local/share/cmlt-shim/gpus.csv", mode="0644")
+    for name, data in (downloads or {}).items():
+        host.push(data, f"/usr/local/share/cmlt-shim/downloads/{name}", mode="0644")
+
+
+def statuses(result) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return [(s.name, s.status) for s in result.steps]
+
+
+def test_docker_toolkit_and_gpu_check_on_a_real_docker(lxd_hosts) -> None:
     """Cold bootstrap installs Docker (docker.io) for real; the re-run skips it; a rootfs
-    tarball imported with ``docker import`` then runs without any registry."""
+    tarball imported with ``docker import`` runs without any registry. Then the container
+    toolkit step registers the ``nvidia`` runtime with that real Docker (repository, package
+    and ``nvidia-ctk`` shimmed), and ``gpu-check`` fails the way real Docker does on a host
+    without an NVIDIA card: a useful error naming the step."""
     host = lxd_hosts("docker-")
     steps = build_steps(Options(gpu=False))
     assert [s.name for s in steps] == ["detect", "docker"]
 
     cold = bootstrap_host(host.target(), steps, wait=60, timeout=900)
     assert cold.ok, (cold.error, cold.tail)
-    assert [(s.name, s.status) for s in cold.steps] == [("detect", "done"), ("docker", "done")]
+    assert statuses(cold) == [("detect", "done"), ("docker", "done")]
     assert cold.facts["os"] == "debian" and cold.facts["gpu"] == "none"
     assert host.exec("docker version --format '{{.Server.Version}}'").strip()
 
     again = bootstrap_host(host.target(), steps, wait=60, timeout=900)
     assert again.ok
-    assert [(s.name, s.status) for s in again.steps] == [("detect", "done"), ("docker", "skipped")]
+    assert statuses(again) == [("detect", "done"), ("docker", "skipped")]
     assert again.steps[1].note.startswith("already done (docker ")
 
     with connect(host.target(), wait=30) as ssh:
@@ -39,49 +69,95 @@ def test_docker_from_debian_packages_then_a_registry_free_image(lxd_hosts) -> No
     entries = run.tail[-1].removeprefix("root: ").split()
     assert "bin" in entries and "proc" in entries and "usr" not in entries, run.tail
 
+    install_shims(host, {"gpgkey": b"key\n", "nvidia-container-toolkit.list": (
+        b"deb https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /\n")})  # fmt: skip
+    gpu_steps = build_steps(
+        Options(gpu_check_image="cmlt/tiny:1"), only=["nvidia-container-toolkit", "gpu-check"]
+    )
+    gpu = bootstrap_host(host.target(), gpu_steps, wait=60, timeout=300)
+    assert statuses(gpu) == [("nvidia-container-toolkit", "done"), ("gpu-check", "failed")]
+    assert '"nvidia"' in host.exec("docker info --format '{{json .Runtimes}}'")
+    listing = host.exec("cat /etc/apt/sources.list.d/nvidia-container-toolkit.list")
+    assert (
+        "[signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://" in listing
+    )
+    assert gpu.error is not None and "step gpu-check failed with exit code 125" in gpu.error
+    assert "could not select device driver" in gpu.error
 
-# Narrow stand-ins for what needs an NVIDIA card (fixtures/gpu-shims), installed in
-# /usr/local/sbin (first on root's PATH): the PCI listing, the package manager's install of the
-# driver, the kernel module and nvidia-smi. State lives in /var/lib (survives a reboot) and
-# /run (does not), so the module "loads" only after a real reboot of the container, as on a
-# fresh cloud machine.
-SHIMS = Path(__file__).parent / "fixtures" / "gpu-shims"
+    toolkit_again = bootstrap_host(host.target(), gpu_steps[:1], wait=60, timeout=300)
+    assert statuses(toolkit_again) == [("nvidia-container-toolkit", "skipped")]
 
 
-def test_nvidia_driver_reboot_and_resume_with_shims(lxd_hosts) -> None:
-    """The Debian driver path on a real Debian machine: non-free components enabled in the
-    real sources, the driver packages requested, the module missing until a reboot, a real
-    reboot of the container, the step run again and passing, and a re-run that skips it. The
-    GPU itself (PCI listing, driver packages, module, nvidia-smi) is shimmed: see SHIMS."""
+def test_nvidia_driver_reboot_and_resume(lxd_hosts) -> None:
+    """The Debian driver path: non-free components enabled in the real sources, the driver
+    packages requested, the module missing until a reboot, a real reboot of the container, the
+    step run again and passing, and a re-run that skips it and reads the GPUs."""
     host = lxd_hosts("gpu-")
-    for shim in SHIMS.iterdir():
-        host.push(shim.read_text(), f"/usr/local/sbin/{shim.name}")
-    fixture = Path(__file__).parent / "fixtures" / "nvidia-smi" / "h100x8.query.csv"
-    host.push(fixture.read_text(), "/usr/local/share/cmlt-shim/gpus.csv", mode="0644")
+    install_shims(host)
     steps = build_steps(Options(), only=["detect", "nvidia-driver"])
 
     cold = bootstrap_host(host.target(), steps, wait=60, timeout=300)
     assert cold.ok, (cold.error, cold.tail)
-    assert [(s.name, s.status) for s in cold.steps] == [
-        ("detect", "done"),
-        ("nvidia-driver", "done"),
-    ]
+    assert statuses(cold) == [("detect", "done"), ("nvidia-driver", "done")]
     assert cold.facts["gpu"] == "NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)"
     assert cold.facts["nvidia_driver"] == "none"
     assert cold.steps[1].note == "rebooted; already done (driver 550.90.07)"
     kernel = host.exec("uname -r").strip()
     requested = host.exec("cat /var/log/cmlt-shim-apt.log")
     assert f"install -y --no-install-recommends linux-headers-{kernel} nvidia-driver" in requested
-    sources = host.exec(
-        "cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true"
-    )
+    sources = host.exec("cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources || true")
     assert "main contrib non-free non-free-firmware" in sources
 
     again = bootstrap_host(host.target(), steps, wait=60, timeout=300)
-    assert [(s.name, s.status) for s in again.steps] == [
-        ("detect", "done"),
-        ("nvidia-driver", "skipped"),
-    ]
+    assert statuses(again) == [("detect", "done"), ("nvidia-driver", "skipped")]
     assert again.facts["gpu"] == "8x NVIDIA H100 80GB HBM3"
     assert again.facts["nvidia_driver"] == "550.90.07"
     assert len(again.gpus) == 8 and again.gpus[0].memory_mib == 81559
+
+
+def _tarball(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_runner_agents_install_then_skip(lxd_hosts) -> None:
+    """Each agent from its vendor's download URL (served by the curl shim with stand-in
+    archives that answer ``--version`` like the real ones): installed where the lifecycle code
+    expects it, under its own user, and skipped on the re-run."""
+    host = lxd_hosts("agents-")
+    versions = Options().agent_versions
+    gh, gl, bb = versions["github"], versions["gitlab"], versions["bitbucket"]
+    install_shims(host, {
+        f"actions-runner-linux-x64-{gh}.tar.gz": _tarball({
+            "bin/Runner.Listener": f"#!/bin/sh\necho {gh}\n",
+            "bin/installdependencies.sh": "#!/bin/sh\necho dependencies ok\n",
+            "config.sh": "#!/bin/sh\n",
+        }),
+        "gitlab-runner-linux-amd64": f"#!/bin/sh\necho 'Version:      {gl[1:]}'\n".encode(),
+        f"atlassian-bitbucket-pipelines-runner-{bb}.tar.gz":
+            _tarball({"bin/start.sh": "#!/bin/sh\n"}),
+    })  # fmt: skip
+    for agent in ("github", "gitlab", "bitbucket"):
+        steps = build_steps(Options(gpu=False, runner_agent=agent), only=["runner-agent"])
+        first = bootstrap_host(host.target(), steps, wait=60, timeout=300)
+        assert statuses(first) == [("runner-agent", "done")], (agent, first.error, first.tail)
+        second = bootstrap_host(host.target(), steps, wait=60, timeout=300)
+        assert statuses(second) == [("runner-agent", "skipped")], agent
+    urls = host.exec("cat /var/log/cmlt-shim-curl.log").split()
+    assert urls == [
+        f"https://github.com/actions/runner/releases/download/v{gh}/actions-runner-linux-x64-{gh}.tar.gz",
+        f"https://gitlab-runner-downloads.s3.amazonaws.com/{gl}/binaries/gitlab-runner-linux-amd64",
+        f"https://product-downloads.atlassian.com/software/bitbucket/pipelines/atlassian-bitbucket-pipelines-runner-{bb}.tar.gz",
+    ]
+    owners = host.exec(
+        "stat -c %U /opt/actions-runner/bin/Runner.Listener "
+        "/opt/atlassian-bitbucket-pipelines-runner/bin/start.sh"
+    ).split()
+    assert owners == ["runner", "bitbucket"]
+    assert host.exec("id -u gitlab-runner").strip().isdigit()
