@@ -1,8 +1,9 @@
 """Running steps on hosts: one host over a :class:`Transport`, or many in parallel threads, with
 a result per step (done / skipped / failed, seconds) for the summary.
 
-A script that exits with :data:`~cmlinfra.bootstrap.steps.REBOOT_EXIT_CODE` (the NVIDIA module
-cannot load until the machine restarts) gets a reboot, and the same script runs again.
+A script that prints ``reboot: <why>`` last and exits with
+:data:`~cmlinfra.bootstrap.steps.REBOOT_EXIT_CODE` (the NVIDIA module cannot load until the
+machine restarts) gets a reboot, and the same script runs again.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ def run_step(
     remote = ssh.put_file(step.script.encode(), f"{step.name}.sh", 0o700)
     command = f"bash {shlex.quote(remote)}"
     result = ssh.run(command, timeout=step.timeout or timeout, on_line=out)
-    rebooted = result.exit_code == REBOOT_EXIT_CODE
+    rebooted = (
+        result.exit_code == REBOOT_EXIT_CODE
+        and bool(result.tail)
+        and result.tail[-1].startswith("reboot: ")
+    )
     if rebooted:
         ssh.reboot(time.monotonic() + reboot_wait)
         result = ssh.run(command, timeout=step.timeout or timeout, on_line=out)

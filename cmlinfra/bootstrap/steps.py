@@ -21,7 +21,10 @@ from cmlinfra.errors import UsageError
 from cmlinfra.secrets import Secret
 
 TEMPLATES = Path(__file__).parent / "templates"
-REBOOT_EXIT_CODE = 100  # a script asks for a reboot, then is run again
+# A script asks for a reboot (then runs again) by printing "reboot: <why>" last and exiting with
+# this code; both are required, so a command that happens to exit 194 cannot trigger a reboot
+# (apt-get's own failure code, 100, would have been a poor choice).
+REBOOT_EXIT_CODE = 194
 AGENTS = ("github", "gitlab", "bitbucket", "none")
 GPU_STEPS = ("nvidia-driver", "nvidia-container-toolkit", "gpu-check")
 STEP_ORDER = ("detect", "nvidia-driver", "docker", "nvidia-container-toolkit", "gpu-check")

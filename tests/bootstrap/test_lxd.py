@@ -11,15 +11,18 @@ container's reboot, users, files, the apt sources edits — is real.
 from __future__ import annotations
 
 import io
+import subprocess
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
 
-from cmlinfra.bootstrap.run import bootstrap_host
+from cmlinfra.bootstrap.run import HostResult, bootstrap_host
 from cmlinfra.bootstrap.ssh import connect
-from cmlinfra.bootstrap.steps import Options, build_steps
+from cmlinfra.bootstrap.steps import Options, Step, build_steps
 from tests.bootstrap.lxd_hosts import LxdHost
+from tests.fixtures.sshd import wait_until
 
 pytestmark = pytest.mark.lxd
 
@@ -38,6 +41,24 @@ def install_shims(host: LxdHost, downloads: dict[str, bytes] | None = None) -> N
         host.push(data, f"/usr/local/share/cmlt-shim/downloads/{name}", mode="0644")
 
 
+HOLD_DPKG_LOCK = """
+import fcntl, os, time
+lock = open("/var/lib/dpkg/lock-frontend", "w")
+fcntl.lockf(lock, fcntl.LOCK_EX)  # the same fcntl lock apt and dpkg take
+print("locked", flush=True)
+while not os.path.exists("/run/cmlt-release"):
+    time.sleep(0.1)
+"""
+
+
+def _apt_installing(host: LxdHost) -> bool:
+    listing = host.exec(
+        "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <\"$f\" 2>/dev/null; echo; done"
+    )
+    # `apt-get update` needs no dpkg lock; the install is the one that must wait
+    return any(line.startswith("apt-get ") and " install " in line for line in listing.splitlines())
+
+
 def statuses(result) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return [(s.name, s.status) for s in result.steps]
 
@@ -52,7 +73,24 @@ def test_docker_toolkit_and_gpu_check_on_a_real_docker(lxd_hosts) -> None:
     steps = build_steps(Options(gpu=False))
     assert [s.name for s in steps] == ["detect", "docker"]
 
-    cold = bootstrap_host(host.target(), steps, wait=60, timeout=900)
+    # another package manager holds dpkg's lock when the bootstrap starts: apt waits for it
+    holder = subprocess.Popen(
+        ["lxc", "exec", host.name, "--", "python3", "-c", HOLD_DPKG_LOCK],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        outcome: list[HostResult] = []
+        worker = threading.Thread(
+            target=lambda: outcome.append(bootstrap_host(host.target(), steps, timeout=900))
+        )
+        worker.start()
+        wait_until(lambda: _apt_installing(host), 300, "apt-get install waiting for the lock")
+    finally:
+        subprocess.run(["lxc", "exec", host.name, "--", "touch", "/run/cmlt-release"], check=False)
+        holder.wait(60)
+    worker.join(900)
+    cold = outcome[0]
     assert cold.ok, (cold.error, cold.tail)
     assert statuses(cold) == [("detect", "done"), ("docker", "done")]
     assert cold.facts["os"] == "debian" and cold.facts["gpu"] == "none"
@@ -110,6 +148,11 @@ def test_nvidia_driver_reboot_and_resume(lxd_hosts) -> None:
 
     again = bootstrap_host(host.target(), steps, wait=60, timeout=300)
     assert statuses(again) == [("detect", "done"), ("nvidia-driver", "skipped")]
+    # the exit code alone (without the "reboot:" line) is a failure, never a reboot
+    host.exec("touch /run/cmlt-same-boot")
+    stray = bootstrap_host(host.target(), [Step("stray", "echo odd tool; exit 194")], wait=60)
+    assert statuses(stray) == [("stray", "failed")] and stray.steps[0].exit_code == 194
+    assert host.exec("ls /run/cmlt-same-boot").strip() == "/run/cmlt-same-boot"
     assert again.facts["gpu"] == "8x NVIDIA H100 80GB HBM3"
     assert again.facts["nvidia_driver"] == "550.90.07"
     assert len(again.gpus) == 8 and again.gpus[0].memory_mib == 81559
