@@ -10,6 +10,8 @@ Sources (pinned):
   ``npm pack`` into a temporary directory (or ``--github-tgz`` for a tarball already on disk).
 - GitLab: GitLab's OpenAPI v3 description (CC BY-SA 4.0), normalized copy described in
   ``/work/shared/specs/gitlab-openapi-v3-normalized.yaml.SOURCE.md`` (``--gitlab``).
+- GitLab errata: two requests the v3 copy gets wrong come from GitLab's own Swagger 2.0
+  description (``--gitlab-v2``, see ``GITLAB_V2_ERRATA``).
 - Bitbucket Cloud: Atlassian's OpenAPI 3 description (``--bitbucket``).
 
 Usage: ``scripts/forge-spec-subset.py [--github-tgz T] [--gitlab Y] [--bitbucket J] [--out D]``
@@ -144,6 +146,44 @@ def subset(spec: dict[str, Any], ops: dict[str, list[str]], source: str) -> dict
     return out
 
 
+GITLAB_V2_ERRATA = {
+    # The v3 description (as normalized) describes these as multipart uploads of one ``file``
+    # field, which the real API does not take; GitLab's own Swagger 2.0 description has the
+    # real request (a JSON body with ``actions``; ``ref`` in the query).
+    (P + "/repository/commits", "post"),
+    (P + "/repository/files/{file_path}", "head"),
+}
+
+
+def _v2_request(op: dict[str, Any], v2: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI 3 ``parameters`` + ``requestBody`` from a Swagger 2.0 operation."""
+    out: dict[str, Any] = {"parameters": []}
+    for param in op.get("parameters", []):
+        if param["in"] == "body":
+            schema = param["schema"]
+            if "$ref" in schema:
+                schema = v2["definitions"][schema["$ref"].split("/")[-1]]
+            out["requestBody"] = {
+                "required": bool(param.get("required")),
+                "content": {"application/json": {"schema": schema}},
+            }
+        else:
+            keep = {k: param[k] for k in ("name", "in", "description", "required") if k in param}
+            keep["schema"] = {"type": param.get("type", "string")}
+            out["parameters"].append(keep)
+    return out
+
+
+def apply_gitlab_errata(spec: dict[str, Any], v2: dict[str, Any]) -> None:
+    for path, method in sorted(GITLAB_V2_ERRATA):
+        op = spec["paths"][path][method]
+        op.pop("requestBody", None)
+        op.update(_v2_request(v2["paths"][path][method], v2))
+        op["x-cmlinfra-erratum"] = (
+            "request taken from GitLab's Swagger 2.0 description (doc/api/openapi/openapi_v2.yaml)"
+        )
+
+
 def github_spec(tgz: Path | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         if tgz is None:
@@ -174,6 +214,9 @@ def main() -> None:
         "--gitlab", type=Path, default=Path("/work/shared/specs/gitlab-openapi-v3-normalized.yaml")
     )
     parser.add_argument(
+        "--gitlab-v2", type=Path, default=Path("/work/shared/specs/gitlab-openapi.yaml")
+    )
+    parser.add_argument(
         "--bitbucket", type=Path, default=Path("/work/shared/specs/bitbucket-openapi.json")
     )
     parser.add_argument("--out", type=Path, default=OUT)
@@ -191,7 +234,10 @@ def main() -> None:
         "normalized copy from github.com/laconicman/swift-gitlab@f2dcdc7e; CC BY-SA 4.0 — "
         "this subset is a derivative and stays under CC BY-SA 4.0 with attribution to GitLab"
     )
-    write("gitlab", subset(gitlab, GITLAB_OPS, source), args.out)
+    gitlab_subset = subset(gitlab, GITLAB_OPS, source)
+    v2 = yaml.load(args.gitlab_v2.read_text(), Loader=loader)
+    apply_gitlab_errata(gitlab_subset, v2)
+    write("gitlab", gitlab_subset, args.out)
 
     bitbucket = json.loads(args.bitbucket.read_text())
     source = (

@@ -85,8 +85,11 @@ class ForgeHTTP:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base_url + path
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send, waiting out GitHub-style 403 rate limits; raise a CmlinfraError on failure."""
+    def request(
+        self, method: str, path: str, *, allow: tuple[int, ...] = (), **kwargs: Any
+    ) -> requests.Response:
+        """Send, waiting out GitHub-style 403 rate limits; raise a CmlinfraError on failure
+        (except for the statuses in ``allow``, which the caller handles)."""
         url = self.url(path)
         for attempt in range(RATE_LIMIT_TRIES + 1):
             self.calls += 1
@@ -110,7 +113,7 @@ class ForgeHTTP:
                 )
             log.info("%s API rate limit: waiting %.0fs before retrying", self.forge, wait)
             time.sleep(wait)
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.status_code not in allow:
             raise self._errors(response) or generic_error(self.forge, method, path, response)
         return response
 

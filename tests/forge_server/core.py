@@ -13,6 +13,7 @@ import base64
 import json
 import re
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ from tests.forge_server.schema import Schemas
 from tests.forge_server.state import State
 
 SPECS = Path(__file__).parent / "specs"
+# openapi-core cannot check Bitbucket's OAuth2 scheme; the server checks credentials itself.
+warnings.filterwarnings("ignore", "Unsupported scheme type")
 PREFIX = {"gitlab": "/api/v4", "bitbucket": "/2.0"}
 
 
@@ -323,8 +326,9 @@ class ForgeServer:
         from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 
         op = self._specs[forge]["paths"][template][method]
-        if str(response.status_code) not in op.get("responses", {}):
-            return  # undocumented errors (401 on most GitHub operations) are passed through
+        if str(response.status_code) not in op.get("responses", {}) or response.status_code == 204:
+            return  # undocumented errors (401 on most GitHub operations) pass through; a 204
+            # has no body whatever a description says (GitLab documents one for DELETE runner)
         concrete = template  # validate against this exact operation, whatever the raw path
         for name in re.findall(r"\{(\w+)\}", template):
             concrete = concrete.replace("{" + name + "}", "p")

@@ -61,8 +61,10 @@ class Schemas:
                     continue
                 if name in props:
                     out[name] = self.fill(props[name], given.get(name, MISSING))
-                else:
+                elif not props or schema.get("additionalProperties"):
                     out[name] = given[name]
+                # else: a field the description does not have is dropped, so no driver can
+                # come to depend on it
             return out
         if kind == "array":
             items = schema.get("items", {})
