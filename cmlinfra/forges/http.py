@@ -25,6 +25,7 @@ log = logging.getLogger("cmlinfra.forges")
 
 MAX_WAIT = 60.0  # seconds: the longest single wait a forge may ask for
 RATE_LIMIT_TRIES = 3
+BACKOFF = 0.5  # seconds, doubled per retry after the first (urllib3's exponential backoff)
 
 
 class _BoundedRetry(Retry):
@@ -41,7 +42,7 @@ def _session(retries: int) -> requests.Session:
         connect=retries,
         read=retries,
         status=retries,
-        backoff_factor=0.5,
+        backoff_factor=BACKOFF,
         backoff_max=MAX_WAIT,
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=None,  # POST too: comment writes are upserts, git writes are idempotent
