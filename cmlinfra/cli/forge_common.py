@@ -43,9 +43,7 @@ def token_option() -> Any:
     )
 
 
-def connect(
-    driver: str | None, repo: str | None, token: str | None
-) -> tuple[ForgeContext, Forge]:
+def connect(driver: str | None, repo: str | None, token: str | None) -> tuple[ForgeContext, Forge]:
     from cmlinfra.forges import connect as make_driver
     from cmlinfra.forges.context import detect
 

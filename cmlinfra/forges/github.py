@@ -143,7 +143,9 @@ class GitHub:
         tree = self.http.json(
             "POST",
             f"{self.repo}/git/trees",
-            json={"tree": [{"path": "README.md", "mode": "100644", "type": "blob", "content": readme}]},
+            json={
+                "tree": [{"path": "README.md", "mode": "100644", "type": "blob", "content": readme}]
+            },
         )
         commit = self.http.json(
             "POST",
@@ -188,7 +190,9 @@ class GitHub:
                 f"{self.repo}/git/blobs",
                 json={"content": base64.b64encode(change.content).decode(), "encoding": "base64"},
             )
-            entries.append({"path": change.path, "mode": "100644", "type": "blob", "sha": blob["sha"]})
+            entries.append(
+                {"path": change.path, "mode": "100644", "type": "blob", "sha": blob["sha"]}
+            )
         tree = self.http.json(
             "POST", f"{self.repo}/git/trees", json={"base_tree": base_tree, "tree": entries}
         )
@@ -199,7 +203,9 @@ class GitHub:
         )
         try:
             self.http.json(
-                "POST", f"{self.repo}/git/refs", json={"ref": f"refs/heads/{branch}", "sha": commit["sha"]}
+                "POST",
+                f"{self.repo}/git/refs",
+                json={"ref": f"refs/heads/{branch}", "sha": commit["sha"]},
             )
         except CmlinfraError as exc:
             if "already exists" not in exc.problem:
@@ -225,7 +231,9 @@ class GitHub:
         return pull
 
     # -- checks and workflows -------------------------------------------------------------
-    def create_check(self, *, sha: str, name: str, title: str, conclusion: str, summary: str) -> str:
+    def create_check(
+        self, *, sha: str, name: str, title: str, conclusion: str, summary: str
+    ) -> str:
         result = self.http.json(
             "POST",
             f"{self.repo}/check-runs",

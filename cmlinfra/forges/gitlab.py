@@ -184,9 +184,13 @@ class GitLab:
             )
         return mr
 
-    def create_check(self, *, sha: str, name: str, title: str, conclusion: str, summary: str) -> str:
+    def create_check(
+        self, *, sha: str, name: str, title: str, conclusion: str, summary: str
+    ) -> str:
         raise unsupported(
-            "GitLab", "check create", "GitLab has no check runs: post the report with comment create"
+            "GitLab",
+            "check create",
+            "GitLab has no check runs: post the report with comment create",
         )
 
     def rerun_workflow(self, run_id: str) -> None:

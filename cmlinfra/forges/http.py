@@ -122,9 +122,9 @@ class ForgeHTTP:
         response = self.request(method, path, **kwargs)
         return response.json() if response.content else None
 
-    def paginate(self, path: str, params: Mapping[str, Any] | None = None, *, key: str = "") -> (
-        Iterator[Any]
-    ):
+    def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None, *, key: str = ""
+    ) -> Iterator[Any]:
         """Every item of a listing: follows ``Link: rel=next`` (GitHub, GitLab), GitLab's
         ``x-next-page`` and Bitbucket's ``next`` field. ``key`` picks the list out of an
         object body (``runners`` on GitHub, ``values`` on Bitbucket)."""
@@ -180,9 +180,7 @@ def message_of(response: requests.Response) -> str:
     return response.reason or ""
 
 
-def generic_error(forge: str, method: str, path: str, response: requests.Response) -> (
-    CmlinfraError
-):
+def generic_error(forge: str, method: str, path: str, response: requests.Response) -> CmlinfraError:
     status = response.status_code
     what = f"{forge} API {method} {path.split('?')[0]} failed with HTTP {status}"
     detail = message_of(response)

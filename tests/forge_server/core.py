@@ -264,11 +264,11 @@ class ForgeServer:
 
     def _fault(self, forge: str, method: str, path: str) -> Fault | None:
         for fault in self.faults:
-            if fault.forge == forge and fault.method in (method, "*"):
-                if re.search(fault.pattern, path) and fault.times != 0:
-                    if fault.times is not None:
-                        fault.times -= 1
-                    return fault
+            matches = fault.forge == forge and fault.method in (method, "*")
+            if matches and re.search(fault.pattern, path) and fault.times != 0:
+                if fault.times is not None:
+                    fault.times -= 1
+                return fault
         return None
 
     def _authorized(self, forge: str, headers: Headers) -> bool:
@@ -392,7 +392,9 @@ def _error(forge: str, status: int, message: str) -> Reply:
 def _describe(exc: Exception) -> str:
     parts = [f"{type(exc).__name__}: {exc}"]
     cause = exc.__cause__ or exc.__context__
-    for detail in getattr(cause, "schema_errors", None) or getattr(exc, "schema_errors", None) or []:
+    for detail in (
+        getattr(cause, "schema_errors", None) or getattr(exc, "schema_errors", None) or []
+    ):
         parts.append(str(getattr(detail, "message", detail))[:300])
     if cause is not None and not getattr(cause, "schema_errors", None):
         parts.append(str(cause)[:300])

@@ -94,7 +94,9 @@ def test_pull_request_event_gives_pr_and_head_sha_without_lookup(cli, forge_repo
     repo = forge_repo("github")
     pr = repo.add_pr(head_sha="a" * 40)
     event = tmp_path / "event.json"
-    event.write_text(f'{{"pull_request": {{"number": {pr.number}, "head": {{"sha": "{"a" * 40}"}}}}}}')
+    event.write_text(
+        f'{{"pull_request": {{"number": {pr.number}, "head": {{"sha": "{"a" * 40}"}}}}}}'
+    )
     env = repo.env(GITHUB_EVENT_PATH=str(event), GITHUB_SHA="b" * 40)  # a merge commit
     assert cli("comment", "update", str(_report(tmp_path)), cwd=tmp_path, env=env).returncode == 0
     assert [c.target for c in repo.comments()] == [("pr", str(pr.number))]
@@ -102,14 +104,16 @@ def test_pull_request_event_gives_pr_and_head_sha_without_lookup(cli, forge_repo
 
 
 @pytest.mark.parametrize("kind", FORGES)
-def test_publish_uploads_local_images_once_and_rewrites_links(cli, forge_repo, tmp_path, kind) -> None:
+def test_publish_uploads_local_images_once_and_rewrites_links(
+    cli, forge_repo, tmp_path, kind
+) -> None:
     repo = forge_repo(kind)
     repo.add_pr()
     (tmp_path / "plots").mkdir()
     (tmp_path / "plots" / "loss.png").write_bytes(PNG)
     (tmp_path / "cm.png").write_bytes(PNG + b"cm")
     text = (
-        "# Report\n\n![loss](plots/loss.png)\n\n![again](plots/loss.png \"t\")\n\n"
+        '# Report\n\n![loss](plots/loss.png)\n\n![again](plots/loss.png "t")\n\n'
         '<img src="cm.png" width="300">\n\n![remote](https://example.org/x.png)\n'
     )
     result = cli("comment", "create", str(_report(tmp_path, text)), cwd=tmp_path, env=repo.env())

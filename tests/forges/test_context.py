@@ -38,7 +38,9 @@ def test_repo_token_wins_and_enterprise_urls() -> None:
     ctx = detect(env)
     assert ctx.api_url == "https://ghe.example.com/api/v3"
     assert ctx.token.reveal() == "ghp_highpriority"
-    assert detect({**env, "GITHUB_API_URL": "https://api.ghe.test"}).api_url == "https://api.ghe.test"
+    assert (
+        detect({**env, "GITHUB_API_URL": "https://api.ghe.test"}).api_url == "https://api.ghe.test"
+    )
 
 
 def test_gitlab_self_managed_merge_request_pipeline() -> None:

@@ -41,10 +41,14 @@ def test_bad_token_is_one_line_naming_the_variable(cli, forge_repo, tmp_path, ki
         (r"/actions/runs/", ("workflow", "rerun"), "actions: write"),
     ],
 )
-def test_missing_permission_names_what_to_add(cli, forge_repo, tmp_path, pattern, args, permission) -> None:
+def test_missing_permission_names_what_to_add(
+    cli, forge_repo, tmp_path, pattern, args, permission
+) -> None:
     repo = forge_repo("github")
     repo.add_pr()
-    repo.server.fail("github", "POST", pattern, 403, "Resource not accessible by integration", times=None)
+    repo.server.fail(
+        "github", "POST", pattern, 403, "Resource not accessible by integration", times=None
+    )
     argv = [str(_report(tmp_path)) if a == "REPORT" else a for a in args]
     result = cli(*argv, cwd=tmp_path, env=repo.env())
     assert result.returncode == 1
@@ -68,7 +72,9 @@ def test_transient_failures_are_retried_once_then_succeed(forge_repo, status, he
 
     repo = forge_repo("github")
     pr = repo.add_pr()
-    repo.server.fail("github", "POST", r"/issues/\d+/comments", status, "slow down", headers=headers)
+    repo.server.fail(
+        "github", "POST", r"/issues/\d+/comments", status, "slow down", headers=headers
+    )
     comment = repo.driver().create_comment(Target("pr", str(pr.number)), "hello")
     assert comment.body == "hello"
     posts = [c.status for c in repo.server.api_calls() if c.method == "POST"]
@@ -109,7 +115,10 @@ def test_rate_limit_longer_than_the_cap_fails_instead_of_hanging(forge_repo) -> 
     ("env", "names"),
     [
         ({"GITHUB_REPOSITORY": "octo/demo"}, "REPO_TOKEN or GITHUB_TOKEN"),
-        ({"CI_PROJECT_URL": "https://gitlab.test/g/p"}, "REPO_TOKEN or GITLAB_TOKEN or CI_JOB_TOKEN"),
+        (
+            {"CI_PROJECT_URL": "https://gitlab.test/g/p"},
+            "REPO_TOKEN or GITLAB_TOKEN or CI_JOB_TOKEN",
+        ),
         ({"BITBUCKET_REPO_SLUG": "p", "BITBUCKET_WORKSPACE": "w"}, "REPO_TOKEN or BITBUCKET_TOKEN"),
     ],
 )
@@ -145,8 +154,16 @@ def test_the_fake_refuses_what_the_real_api_would(forge, forge_repo) -> None:
     repo = forge_repo("github")
     headers = {"Authorization": f"Bearer {forge.token}"}
     url = f"{forge.url}/repos/{repo.name}/issues/1/comments"
-    assert requests.post(url, json={"text": "no body field"}, headers=headers, timeout=10).status_code == 400
-    assert requests.get(f"{forge.url}/repos/{repo.name}/nothing", headers=headers, timeout=10).status_code == 404
+    assert (
+        requests.post(url, json={"text": "no body field"}, headers=headers, timeout=10).status_code
+        == 400
+    )
+    assert (
+        requests.get(
+            f"{forge.url}/repos/{repo.name}/nothing", headers=headers, timeout=10
+        ).status_code
+        == 404
+    )
     found = forge.take_violations()
     assert len(found) == 2
     assert "'body' is a required property" in found[0] and "no such operation" in found[1]

@@ -55,7 +55,9 @@ def test_pr_create_with_conflicting_merge_flags(cli, forge_repo, tmp_path) -> No
 def test_check_create_posts_a_completed_check_with_a_cut_summary(cli, forge_repo, tmp_path) -> None:
     repo = forge_repo("github")
     report = tmp_path / "report.md"
-    report.write_text("# Report\n\n" + "\n".join(f"## S{i}\n\n" + "x" * 9000 + "\n" for i in range(9)))
+    report.write_text(
+        "# Report\n\n" + "\n".join(f"## S{i}\n\n" + "x" * 9000 + "\n" for i in range(9))
+    )
     args = ("check", "create", str(report), "--title", "Training", "--conclusion", "failure")
     result = cli(*args, cwd=tmp_path, env=repo.env())
     assert result.returncode == 0, result.stderr

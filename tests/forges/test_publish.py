@@ -13,7 +13,7 @@ def test_rewrites_markdown_and_html_images_but_not_urls(tmp_path) -> None:
     (tmp_path / "a b.png").write_bytes(b"1")
     (tmp_path / "c.svg").write_bytes(b"2")
     text = (
-        "![a](<a b.png>) ![c](./c.svg \"title\") ![u](https://x.org/u.png) "
+        '![a](<a b.png>) ![c](./c.svg "title") ![u](https://x.org/u.png) '
         "![d](data:image/png;base64,AAAA) <img src='c.svg'> [link](c.svg)"
     )
     uploaded = []

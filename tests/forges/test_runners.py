@@ -57,7 +57,9 @@ def test_runner_admin_without_permission_says_what_token_to_use(forge_repo) -> N
     from cmlinfra.errors import CmlinfraError
 
     repo = forge_repo("github")
-    repo.server.fail("github", "POST", "/actions/runners/", 403, "Resource not accessible by integration")
+    repo.server.fail(
+        "github", "POST", "/actions/runners/", 403, "Resource not accessible by integration"
+    )
     with pytest.raises(CmlinfraError, match="administration: write") as info:
         repo.driver().runner_registration(name="r", labels=["cml"])
     assert "GITHUB_TOKEN cannot" in info.value.line()

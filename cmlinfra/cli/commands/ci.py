@@ -11,9 +11,10 @@ import typer
 DEFAULT_NAME = "cmlinfra[bot]"
 DEFAULT_EMAIL = "cmlinfra@users.noreply.github.com"
 # git runs this shell snippet on demand; it prints the variable's value, never stores it
+_TOKEN = "${REPO_TOKEN:-${GITHUB_TOKEN:-${GITLAB_TOKEN:-${CI_JOB_TOKEN:-$BITBUCKET_TOKEN}}}}"
 HELPER = (
     '!f() { test "$1" = get || exit 0; echo username=x-access-token; '
-    'echo "password=${REPO_TOKEN:-${GITHUB_TOKEN:-${GITLAB_TOKEN:-${CI_JOB_TOKEN:-$BITBUCKET_TOKEN}}}}"; }; f'
+    f'echo "password={_TOKEN}"; }}; f'
 )
 
 

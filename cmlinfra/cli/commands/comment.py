@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cmlinfra.cli.forge_common import connect, driver_option, repo_option, token_option
 
-app = typer.Typer(help="Post a markdown report as a comment (CML-compatible).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from cmlinfra.forges.base import Forge
+    from cmlinfra.forges.comments import Posted
+
+app = typer.Typer(
+    help="Post a markdown report as a comment (CML-compatible).", no_args_is_help=True
+)
 
 TARGET_HELP = (
     "Where to comment: pr, commit, issue/N, pr/N or commit/SHA. Default: the pull request of "
@@ -71,8 +79,14 @@ def _run(
 
 
 def _watch(
-    path: Path, render, forge, posted, title: str, timeout: float, interval: float
-) -> None:  # type: ignore[no-untyped-def]
+    path: Path,
+    render: Callable[[], str],
+    forge: Forge,
+    posted: Posted,
+    title: str,
+    timeout: float,
+    interval: float,
+) -> None:
     """Re-post when the file changes, until ``timeout`` seconds have passed (bounded)."""
     import hashlib
     import time
@@ -95,7 +109,7 @@ def _watch(
             progress(f"{path} changed: comment updated")
 
 
-def _command(update: bool):  # type: ignore[no-untyped-def]
+def _command(update: bool) -> Callable[..., Any]:
     def command(
         ctx: typer.Context,
         markdown_file: Path = typer.Argument(..., help="The markdown report to post."),
@@ -149,9 +163,9 @@ def _command(update: bool):  # type: ignore[no-untyped-def]
     return command
 
 
-app.command(
-    "create", help="Post a new comment with the report (a fresh comment every time)."
-)(_command(update=False))
+app.command("create", help="Post a new comment with the report (a fresh comment every time).")(
+    _command(update=False)
+)
 app.command(
     "update",
     help="Update this report's comment in place (found by its watermark); create it the "
