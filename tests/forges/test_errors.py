@@ -167,3 +167,18 @@ def test_the_fake_refuses_what_the_real_api_would(forge, forge_repo) -> None:
     found = forge.take_violations()
     assert len(found) == 2
     assert "'body' is a required property" in found[0] and "no such operation" in found[1]
+
+
+def test_debug_output_never_shows_the_token(cli, forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    repo.add_pr()
+    (tmp_path / "p.png").write_bytes(b"png")
+    report = tmp_path / "report.md"
+    report.write_text("# R\n\n![p](p.png)\n")
+    result = cli("--log", "debug", "comment", "update", str(report), cwd=tmp_path, env=repo.env())
+    assert result.returncode == 0, result.stderr
+    assert repo.server.token not in result.stdout + result.stderr
+    repo.server.fail("github", "PATCH", "/comments/", 401, "Bad credentials")
+    result = cli("--log", "debug", "comment", "update", str(report), cwd=tmp_path, env=repo.env())
+    assert result.returncode == 1
+    assert repo.server.token not in result.stdout + result.stderr
