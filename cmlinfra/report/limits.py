@@ -114,8 +114,7 @@ def block_boundaries(markdown: str) -> list[int]:
 def truncation_note(limit: int, note: str) -> str:
     """The visible note appended to a cut report."""
     return (
-        f"\n\n---\n\n> **This report was truncated** to fit the forge's limit of "
-        f"{limit:,} characters. {note.strip()}\n"
+        f"\n\n---\n\n> **This report was truncated** to fit {limit:,} characters. {note.strip()}\n"
     )
 
 

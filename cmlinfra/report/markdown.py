@@ -129,8 +129,9 @@ def write_step_summary(markdown: str, env: Mapping[str, str] = os.environ) -> Pa
     room = STEP_SUMMARY_LIMIT - used - 2  # bytes left, less a separating and a final newline
     chars, text = room, markdown
     while len(text.encode()) > room and chars >= 1000:  # fit_to_limit counts characters:
-        chars -= len(text.encode()) - room  # shrink until the UTF-8 bytes fit too
         text = fit_to_limit(markdown, chars, "The full report is in the job's artifacts.")
+        size = len(text.encode())
+        chars = min(chars - 1, chars * room // size) if size > room else chars  # bytes fit too
     if len(text.encode()) > room:
         raise CmlinfraError(
             f"$GITHUB_STEP_SUMMARY ({path}) is full (GitHub allows 1 MiB per step)",
