@@ -120,7 +120,8 @@ def truncation_note(limit: int, note: str) -> str:
 
 def _cut(markdown: str, room: int) -> str:
     """The longest well-formed prefix (plus closers) of ``markdown`` within ``room``."""
-    lines = scan(markdown)
+    end = markdown.find("\n", room)  # nothing after the line holding offset ``room`` matters
+    lines = scan(markdown if end < 0 else markdown[: end + 1])
     headings = [
         ln.start for ln in lines if ln.top_level and _HEADING.match(ln.text) and ln.start <= room
     ]
