@@ -101,16 +101,6 @@ def scan(markdown: str) -> list[_Line]:
     return lines
 
 
-def heading_boundaries(markdown: str) -> list[int]:
-    """Offsets of top-level headings: where a section can be cut off."""
-    return [ln.start for ln in scan(markdown) if ln.top_level and _HEADING.match(ln.text)]
-
-
-def block_boundaries(markdown: str) -> list[int]:
-    """Offsets of top-level blank lines: where a block (paragraph, table, list) ends."""
-    return [ln.start for ln in scan(markdown) if ln.top_level and _BLANK.match(ln.text)]
-
-
 def truncation_note(limit: int, note: str) -> str:
     """The visible note appended to a cut report."""
     return (
