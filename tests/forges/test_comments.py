@@ -183,3 +183,38 @@ def test_watch_updates_the_comment_when_the_file_changes(forge_repo, tmp_path) -
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("kind", FORGES)
+def test_update_finds_its_comment_beyond_the_first_page(cli, forge_repo, tmp_path, kind) -> None:
+    from tests.forge_server.state import StoredComment
+
+    repo = forge_repo(kind)
+    pr = repo.add_pr()
+    state = repo.state
+    marked = StoredComment(
+        repo.server.state.next_id(), ("pr", str(pr.number)), "old\n\n<!-- cmlinfra:watermark -->"
+    )
+    state.comments[marked.id] = marked
+    for i in range(130):  # newer chatter pushes the report past page 1 (100 per page)
+        other = StoredComment(repo.server.state.next_id(), ("pr", str(pr.number)), f"lgtm {i}")
+        state.comments[other.id] = other
+    result = cli("comment", "update", str(_report(tmp_path)), cwd=tmp_path, env=repo.env())
+    assert result.returncode == 0, result.stderr
+    assert len(repo.comments()) == 131 and marked.updates == 1
+    lists = [
+        c
+        for c in repo.server.api_calls()
+        if c.method == "GET" and "comments" in c.path or "notes" in c.path and c.method == "GET"
+    ]
+    assert len(lists) == 2
+
+
+def test_github_enterprise_api_prefix(cli, forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    repo.add_pr()
+    env = repo.env(GITHUB_API_URL=f"{repo.server.url}/api/v3", GITHUB_SERVER_URL="https://ghe.test")
+    result = cli("comment", "update", str(_report(tmp_path)), cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert all(c.path.startswith("/api/v3/") for c in repo.server.api_calls())
+    assert len(repo.comments()) == 1
