@@ -205,7 +205,7 @@ def test_update_finds_its_comment_beyond_the_first_page(cli, forge_repo, tmp_pat
     lists = [
         c
         for c in repo.server.api_calls()
-        if c.method == "GET" and "comments" in c.path or "notes" in c.path and c.method == "GET"
+        if c.method == "GET" and ("comments" in c.path or "notes" in c.path)
     ]
     assert len(lists) == 2
 
