@@ -118,6 +118,10 @@ class ForgeHTTP:
             raise self._errors(response) or generic_error(self.forge, method, path, response)
         return response
 
+    def error_for(self, response: requests.Response) -> CmlinfraError | None:
+        """The forge-specific error for a failed response (401, permissions), if any."""
+        return self._errors(response)
+
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
         return response.json() if response.content else None
