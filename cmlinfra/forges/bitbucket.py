@@ -194,7 +194,7 @@ class Bitbucket:
                 id=r["uuid"],
                 name=r.get("name", ""),
                 labels=tuple(r.get("labels") or ()),
-                status=(r.get("state") or {}).get("status", ""),
+                status=str((r.get("state") or {}).get("status", "")).lower(),
             )
             for r in items
         ]

@@ -99,6 +99,8 @@ def post(
     body, truncated = fit(forge, markdown, title)
     if update:
         mine = [c for c in forge.list_comments(target) if has_watermark(c.body, title)]
+        if mine and mine[-1].body == body:
+            return Posted(mine[-1], target, True, truncated)  # nothing new: no write at all
         if mine:
             comment = forge.update_comment(target, mine[-1], body)
             return Posted(comment, target, True, truncated)

@@ -235,7 +235,7 @@ class GitLab:
                 name=r.get("description") or "",
                 labels=tuple(r.get("tag_list") or ()),
                 status=r.get("status", ""),
-                busy=r.get("status") == "running",
+                busy=r.get("job_execution_status") == "active",
             )
             for r in items
         ]

@@ -258,6 +258,7 @@ def _runner(r: StoredRunner) -> dict[str, Any]:
         "id": r.id,
         "description": r.name,
         "status": r.status,
+        "job_execution_status": "active" if r.busy else "idle",
         "runner_type": "project_type",
         "paused": False,
         "is_shared": False,

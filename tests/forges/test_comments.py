@@ -33,6 +33,16 @@ def test_update_in_place_over_three_runs(cli, forge_repo, tmp_path, kind) -> Non
     assert "<!-- cmlinfra:watermark -->" in comments[0].body
 
 
+def test_an_unchanged_report_is_not_written_again(cli, forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    repo.add_pr()
+    report = _report(tmp_path)
+    for _ in range(2):
+        assert cli("comment", "update", str(report), cwd=tmp_path, env=repo.env()).returncode == 0
+    writes = [c for c in repo.server.api_calls() if c.method in ("POST", "PATCH")]
+    assert len(writes) == 1 and repo.comments()[0].updates == 0
+
+
 def test_create_posts_a_new_comment_each_time(cli, forge_repo, tmp_path) -> None:
     repo = forge_repo("github")
     repo.add_pr()

@@ -28,6 +28,10 @@ def test_register_list_remove(forge_repo, kind) -> None:
     if kind != "gitlab":  # GitLab's runner listing carries no tags
         assert {"cml", "gpu"} <= set(listed[0].labels)
 
+    repo.set_runner("cml-gpu-1", status="online", busy=True)
+    [seen] = forge.list_runners()
+    assert (seen.status, seen.busy) == ("online", kind != "bitbucket")  # Bitbucket: no busy flag
+
     forge.remove_runner(reg.runner_id)
     assert repo.runners == [] and forge.list_runners() == []
 
