@@ -126,36 +126,49 @@ def test_docker_toolkit_and_gpu_check_on_a_real_docker(lxd_hosts) -> None:
     assert statuses(toolkit_again) == [("nvidia-container-toolkit", "skipped")]
 
 
-def test_nvidia_driver_reboot_and_resume(lxd_hosts) -> None:
-    """The Debian driver path: non-free components enabled in the real sources, the driver
-    packages requested, the module missing until a reboot, a real reboot of the container, the
-    step run again and passing, and a re-run that skips it and reads the GPUs."""
+UBUNTU_RELEASE = 'ID=ubuntu\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n'
+
+
+@pytest.mark.parametrize("os_id", ["debian", "ubuntu"])
+def test_nvidia_driver_reboot_and_resume(lxd_hosts, os_id: str) -> None:
+    """The driver paths: on Debian, non-free components enabled in the real sources and the
+    driver packages requested; on Ubuntu (the Debian container's os-release says so, and
+    ``ubuntu-drivers`` is shimmed) ``ubuntu-drivers install --gpgpu``. Then the module is
+    missing until a reboot, the container really reboots, the step runs again and passes, and a
+    re-run skips it and reads the GPUs."""
     host = lxd_hosts("gpu-")
     install_shims(host)
+    if os_id == "ubuntu":
+        host.push(UBUNTU_RELEASE, "/etc/os-release", mode="0644")
     steps = build_steps(Options(), only=["detect", "nvidia-driver"])
 
     cold = bootstrap_host(host.target(), steps, wait=60, timeout=300)
     assert cold.ok, (cold.error, cold.tail)
     assert statuses(cold) == [("detect", "done"), ("nvidia-driver", "done")]
+    assert cold.facts["os"] == os_id
     assert cold.facts["gpu"] == "NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)"
     assert cold.facts["nvidia_driver"] == "none"
     assert cold.steps[1].note == "rebooted; already done (driver 550.90.07)"
     kernel = host.exec("uname -r").strip()
     requested = host.exec("cat /var/log/cmlt-shim-apt.log")
-    assert f"install -y --no-install-recommends linux-headers-{kernel} nvidia-driver" in requested
-    sources = host.exec("cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources || true")
-    assert "main contrib non-free non-free-firmware" in sources
+    if os_id == "debian":
+        assert f"--no-install-recommends linux-headers-{kernel} nvidia-driver" in requested
+        sources = host.exec("cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources || true")
+        assert "main contrib non-free non-free-firmware" in sources
+    else:
+        assert f"--no-install-recommends ubuntu-drivers-common linux-headers-{kernel}" in requested
+        assert host.exec("cat /var/log/cmlt-shim-ubuntu-drivers.log") == "install --gpgpu\n"
 
     again = bootstrap_host(host.target(), steps, wait=60, timeout=300)
     assert statuses(again) == [("detect", "done"), ("nvidia-driver", "skipped")]
+    assert again.facts["gpu"] == "8x NVIDIA H100 80GB HBM3"
+    assert again.facts["nvidia_driver"] == "550.90.07"
+    assert len(again.gpus) == 8 and again.gpus[0].memory_mib == 81559
     # the exit code alone (without the "reboot:" line) is a failure, never a reboot
     host.exec("touch /run/cmlt-same-boot")
     stray = bootstrap_host(host.target(), [Step("stray", "echo odd tool; exit 194")], wait=60)
     assert statuses(stray) == [("stray", "failed")] and stray.steps[0].exit_code == 194
     assert host.exec("ls /run/cmlt-same-boot").strip() == "/run/cmlt-same-boot"
-    assert again.facts["gpu"] == "8x NVIDIA H100 80GB HBM3"
-    assert again.facts["nvidia_driver"] == "550.90.07"
-    assert len(again.gpus) == 8 and again.gpus[0].memory_mib == 81559
 
 
 def _tarball(files: dict[str, str]) -> bytes:
