@@ -10,6 +10,7 @@ an image is built by the same code the tests run.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -88,6 +89,8 @@ def custom_step(
     ``template`` is Jinja2 text that may ``{% include "_lib.sh.j2" %}`` for the shared helpers
     (``skip``, ``die``, ``apt_install``...). Secrets reach the script only as files: pass them
     here and read them from their path in the script, never from the template context."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+        raise ValueError(f"step name {name!r}: use lowercase letters, digits and dashes")
     for key, value in context.items():
         if isinstance(value, Secret):
             raise TypeError(f"{key}: a Secret cannot be rendered into a script; pass it in secrets")

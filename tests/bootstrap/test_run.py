@@ -213,6 +213,8 @@ def test_custom_step_hook_with_a_secret_file(sshd: SshHost, tmp_path: Path) -> N
     assert second.steps[0].status == "skipped"
     with pytest.raises(TypeError, match="cannot be rendered"):
         custom_step("bad", HOOK, token=Secret("x" * 10))
+    with pytest.raises(ValueError, match="lowercase"):
+        custom_step("../escape", HOOK)
 
 
 def test_unwritable_secret_path_fails_cleanly(sshd: SshHost) -> None:
