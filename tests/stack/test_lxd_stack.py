@@ -81,8 +81,8 @@ def test_apply_ssh_destroy(lxd: LocalCloud, cli, cmlinfra_home: Path, terraform_
     assert private not in result.stdout + result.stderr
     client = _ssh_when_up(lxd, address, key_file)
     with client:
-        _, out, _ = client.exec_command("hostname; systemctl is-active cmlinfra-max-ttl")
-        assert out.read().decode().split() == [name, "active"]
+        _, out, _ = client.exec_command("id -un; systemctl is-active cmlinfra-max-ttl")
+        assert out.read().decode().split() == ["root", "active"]
     # the host key is checked: a different expected key is refused
     other = paramiko.Ed25519Key.from_private_key_file(str(key_file)).get_base64()
     with pytest.raises(paramiko.BadHostKeyException):
