@@ -25,7 +25,7 @@ BRIDGE=cmlbr0
 BRIDGE_CIDR=10.77.91.1/24
 POOL=default
 IMAGE_ALIAS=cmlinfra-debian-12
-IMAGE_VERSION=5 # bump when the image recipe below changes: a new cached tarball is built
+IMAGE_VERSION=6 # bump when the image recipe below changes: a new cached tarball is built
 PROVIDER_VERSION=1.5.0
 PROVIDER_DIR="$CACHE/providers/registry.terraform.io/terraform-lxd/lxd/$PROVIDER_VERSION/linux_amd64"
 PROVIDER_FILE="terraform-provider-lxd_v$PROVIDER_VERSION"
@@ -204,7 +204,9 @@ if not deadlines:
     sys.exit(0)
 delay = max(1, min(deadlines))
 print(f"powering off in {delay}s")
+# No default dependencies: the power-off must not queue behind a slow boot job.
 subprocess.run(["systemd-run", "--unit=cmlinfra-poweroff", f"--on-active={delay}",
+                "--property=DefaultDependencies=no", "--timer-property=DefaultDependencies=no",
                 "/bin/systemctl", "poweroff"], check=True)
 EOF
   cat >"$root/etc/systemd/system/cmlinfra-max-ttl.service" <<'EOF'

@@ -98,7 +98,7 @@ def test_max_ttl_powers_off_and_deletes(lxd: LocalCloud, cli, cmlinfra_home: Pat
     name = lxd.name("ttl")
     result = cli("stack", "apply", "--name", name, "--max-ttl", "10s")
     assert result.returncode == 0, result.stderr
-    lxd.wait_until(lambda: not lxd.exists(name), timeout=120, what=f"{name} to expire")
+    lxd.wait_until(lambda: not lxd.exists(name), timeout=180, what=f"{name} to expire")
     # the stack still knows about it: destroy forgets the vanished container and succeeds
     result = cli("stack", "destroy", "--name", name)
     assert result.returncode == 0, result.stderr
