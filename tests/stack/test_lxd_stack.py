@@ -96,7 +96,7 @@ def test_apply_ssh_destroy(lxd: LocalCloud, cli, cmlinfra_home: Path, terraform_
 
 def test_max_ttl_powers_off_and_deletes(lxd: LocalCloud, cli, cmlinfra_home: Path) -> None:
     name = lxd.name("ttl")
-    result = cli("stack", "apply", "--name", name, "--max-ttl", "10s")
+    result = cli("stack", "apply", "--name", name, "--max-ttl", "30s")  # outlives a slow apply
     assert result.returncode == 0, result.stderr
     lxd.wait_until(lambda: not lxd.exists(name), timeout=180, what=f"{name} to expire")
     # the stack still knows about it: destroy forgets the vanished container and succeeds

@@ -147,6 +147,11 @@ class LxdApi:
             data = self.read_file(name, path)
             if data:
                 return data
+            if self.instance(name) is None:
+                raise CmlinfraError(
+                    f"container {name} disappeared before it created {path}",
+                    "check --max-ttl, and that nothing else deletes it",
+                )
             if time.monotonic() > deadline:
                 raise CmlinfraError(
                     f"container {name} did not create {path} within {timeout:.0f}s",
