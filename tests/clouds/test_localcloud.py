@@ -30,7 +30,7 @@ def test_up_again_changes_nothing_and_status_is_complete(lxd: LocalCloud) -> Non
     for part in ("daemon: already running", "already configured", "cached tarballs"):
         assert part in again.stderr
     assert "mirror up to date" in again.stderr
-    assert "debootstrap" not in again.stderr  # the image is built once, then cached
+    assert "image: debootstrap" not in again.stderr  # built once, then cached
     status = _script("status")
     assert status.returncode == 0, status.stderr
     for part in ("daemon: running", "bridge cmlbr0 10.77.91.1/24", "image: cmlinfra-debian-12"):
