@@ -136,3 +136,23 @@ def test_host_is_reachable_only_on_the_bridge(lxd: LocalCloud) -> None:
     info = LxdApi().get("/1.0/networks/cmlbr0")
     assert info["config"]["ipv4.address"] == "10.77.91.1/24"
     assert info["config"]["ipv4.nat"] == "true"
+
+
+def test_render_and_plan_create_nothing(lxd: LocalCloud, cli, cmlinfra_home: Path) -> None:
+    name = lxd.name("plan")
+    rendered = cli("stack", "render", "--name", name, "--cloud-metadata", "team=ml")
+    assert rendered.returncode == 0, rendered.stderr
+    module = json.loads(rendered.stdout)["module"]["runner"]
+    stack = cmlinfra_home / "stacks" / name
+    public = (stack / "id_ed25519.pub").read_text().strip()
+    assert module["ssh_public_key"] == public
+    private_body = (stack / "id_ed25519").read_text().splitlines()[1]
+    assert private_body not in (stack / "terraform" / "stack.tf.json").read_text()
+    planned = cli("--json", "stack", "plan", "--name", name)
+    assert planned.returncode == 0, planned.stderr
+    result = json.loads(planned.stdout)
+    assert result["plan"]["create"] == 1 and result["hourly_price"] == 0.0
+    assert not lxd.exists(name)
+    destroyed = cli("stack", "destroy", "--name", name)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert not stack.exists()
