@@ -47,7 +47,9 @@ COMPUTED = re.compile(
     r"(?:get\w*Attribute|interpolationForAttribute)\('(\w+)'\)|\(this, \"(\w+)\", (?:true|false)\)"
 )
 TYPE_USE = re.compile(r'^\s*(resource|data)\s+"(aws_\w+)"', re.M)
-MAIN_CLASS = re.compile(r"^class (\w+) extends cdktn\.Terraform(?:Resource|DataSource|Provider) \{", re.M)
+MAIN_CLASS = re.compile(
+    r"^class (\w+) extends cdktn\.Terraform(?:Resource|DataSource|Provider) \{", re.M
+)
 
 
 def used_types(modules: Path) -> dict[str, set[str]]:

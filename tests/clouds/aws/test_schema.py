@@ -95,12 +95,28 @@ def test_checker_accepts_a_correct_snippet(snapshot: dict) -> None:
         ("metadata_options {", "metadata_option {", "metadata_option: unknown block"),
         ("http_tokens", "http_token", "metadata_options.http_token: unknown argument"),
         ("max_price", "max_bid", "spot_options.max_bid: unknown argument"),
-        ('dynamic "instance_market_options"', 'dynamic "market_options"', "dynamic 'market_options'"),
+        (
+            'dynamic "instance_market_options"',
+            'dynamic "market_options"',
+            "dynamic 'market_options'",
+        ),
         ("metadata_options {", "metadata_options = {", "metadata_options: is a block"),
-        ('resource "aws_instance"', 'resource "aws_instanse"', "'aws_instanse' is not in the schema"),
+        (
+            'resource "aws_instance"',
+            'resource "aws_instanse"',
+            "'aws_instanse' is not in the schema",
+        ),
         ("this[0].public_ip", "this[0].public_ipv4", "has no attribute 'public_ipv4'"),
-        ("data.aws_ami.u.id", "data.aws_ami.v.id", "data.aws_ami.v.id refers to an undeclared data"),
-        ('  filter {\n    name   = "name"', '  filters {\n    name   = "name"', "filters: unknown block"),
+        (
+            "data.aws_ami.u.id",
+            "data.aws_ami.v.id",
+            "data.aws_ami.v.id refers to an undeclared data",
+        ),
+        (
+            '  filter {\n    name   = "name"',
+            '  filters {\n    name   = "name"',
+            "filters: unknown block",
+        ),
     ],
 )
 def test_checker_reports_each_kind_of_mistake(

@@ -17,6 +17,8 @@ locals {
   })
 }
 
+data "aws_region" "current" {}
+
 data "aws_ami" "family" {
   count       = var.ami_id == null ? 1 : 0
   owners      = [local.ami_families[var.ami_family].owner]

@@ -42,3 +42,8 @@ output "spot" {
   description = "Whether the runner is a spot instance."
   value       = var.spot
 }
+
+output "region" {
+  description = "Region the runner lives in (for console-output and clean-up calls)."
+  value       = data.aws_region.current.region
+}
