@@ -112,9 +112,7 @@ class AwsCloud:
         spec = catalog.instance_spec(request.cloud_type, request.gpu)
         region = catalog.region_name(request.region)
         if request.spot_price is not None and not request.spot:
-            raise UsageError(
-                "--cloud-spot-price was given without --cloud-spot", "add --cloud-spot"
-            )
+            raise UsageError("--cloud-spot-price needs --cloud-spot", "add --cloud-spot")
         spot_max = catalog.parse_spot_price(request.spot_price)
         ssh_cidr = _check_cidr(request.ssh_cidr) if request.ssh_cidr is not None else None
         if not 1 <= request.port <= 65535:

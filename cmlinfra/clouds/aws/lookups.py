@@ -27,7 +27,9 @@ KEY_LINE = re.compile(r"((?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+
 
 
 def ec2_client(region: str) -> Any:
-    """An EC2 client that gives up quickly: a dead endpoint should fail in seconds."""
+    """An EC2 client that gives up quickly: a dead endpoint should fail in seconds. A fresh
+    session each time, so credentials and endpoint come from the environment as it is now
+    (boto3's default session caches them for the life of the process)."""
     import boto3
     from botocore.config import Config
 
@@ -37,7 +39,7 @@ def ec2_client(region: str) -> Any:
         retries={"max_attempts": 2, "mode": "standard"},
         user_agent_extra="cmlinfra",
     )
-    return boto3.client("ec2", region_name=region, config=config)
+    return boto3.session.Session(region_name=region).client("ec2", config=config)
 
 
 @contextmanager
