@@ -25,7 +25,7 @@ BRIDGE=cmlbr0
 BRIDGE_CIDR=10.77.91.1/24
 POOL=default
 IMAGE_ALIAS=cmlinfra-debian-12
-IMAGE_VERSION=4 # bump when the image recipe below changes: a new cached tarball is built
+IMAGE_VERSION=5 # bump when the image recipe below changes: a new cached tarball is built
 PROVIDER_VERSION=1.5.0
 PROVIDER_DIR="$CACHE/providers/registry.terraform.io/terraform-lxd/lxd/$PROVIDER_VERSION/linux_amd64"
 PROVIDER_FILE="terraform-provider-lxd_v$PROVIDER_VERSION"
@@ -146,7 +146,7 @@ iface lo inet loopback
 auto eth0
 iface eth0 inet dhcp
 EOF
-  echo cmlinfra >"$root/etc/hostname"
+  rm -f "$root/etc/hostname" # LXD names the container; /etc/hostname would override it
   mkdir -p "$root/etc/ssh/sshd_config.d"
   cat >"$root/etc/ssh/sshd_config.d/cmlinfra.conf" <<'EOF'
 # cmlinfra image: root by key only, no passwords anywhere.
