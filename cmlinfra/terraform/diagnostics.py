@@ -130,13 +130,15 @@ def _aws_error(diag: Diagnostic) -> CmlinfraError | None:
     return None
 
 
-def _stale_plan(diag: Diagnostic) -> CmlinfraError | None:
-    if "saved plan is stale" not in diag.text().lower():
-        return None
+def stale_plan_error() -> CmlinfraError:
     return CmlinfraError(
         "the state changed since this plan was made (another run applied first)",
         "plan again and review the new plan",
     )
+
+
+def _stale_plan(diag: Diagnostic) -> CmlinfraError | None:
+    return stale_plan_error() if "saved plan is stale" in diag.text().lower() else None
 
 
 def _provider_error(diag: Diagnostic) -> CmlinfraError | None:

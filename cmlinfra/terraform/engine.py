@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import threading
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -215,9 +216,33 @@ class Workspace:
         if not plan.is_file():
             raise CmlinfraError(f"no saved plan in {self.workdir}", "run plan before apply")
         try:
+            self._refuse_stale_plan(plan)
             self._run("apply", [*self._locking(), "-json", PLAN_FILE], stream=True)
         finally:
             plan.unlink(missing_ok=True)  # a saved plan can be applied once at most
+
+    def _refuse_stale_plan(self, plan: Path) -> None:
+        """Refuse a saved plan when the state changed since it was made.
+
+        Terraform checks this itself on recent versions, but 1.0.x misses one case: a plan made
+        before any state existed, applied after another run wrote one, would create every
+        resource a second time beside the first run's. The plan file holds the prior state's
+        lineage and serial; the current ones come from ``state pull``.
+        """
+        try:
+            with zipfile.ZipFile(plan) as archive:
+                prior = json.loads(archive.read("tfstate"))
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            return  # another plan file layout: leave the check to terraform
+        pulled, _ = self._run("state", ["pull"], stream=False)
+        current = json.loads(pulled) if pulled.strip() else {}
+        if not current.get("lineage"):
+            return  # still no state: nothing can have changed
+        if (current["lineage"], current.get("serial")) != (
+            prior.get("lineage"),
+            prior.get("serial"),
+        ):
+            raise diagnostics.stale_plan_error()
 
     def destroy(self) -> None:
         """Destroy everything in the state."""

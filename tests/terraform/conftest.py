@@ -15,6 +15,7 @@ import pytest
 
 from cmlinfra.terraform import S3Backend, TerraformBinary, Workspace, find_terraform, write_backend
 from cmlinfra.terraform.backends import Backend
+from tests.fixtures.terraform_bins import TERRAFORM_VERSIONS
 from tests.terraform.gate import S3Gate
 
 
@@ -27,6 +28,12 @@ def tf(terraform_binary) -> TerraformBinary:
 @pytest.fixture
 def tf_latest(terraform_latest) -> TerraformBinary:
     return find_terraform(str(terraform_latest.path))
+
+
+@pytest.fixture
+def tf_versions() -> dict[str, TerraformBinary]:
+    """Both real versions at once, for tests where they meet on one state."""
+    return {v: find_terraform(str(path())) for v, path in TERRAFORM_VERSIONS.items()}
 
 
 def has_terraform_data(binary: TerraformBinary) -> bool:
@@ -93,7 +100,7 @@ class S3State:
         items = self.moto.client("dynamodb").scan(TableName=self.table)["Items"]
         return [i for i in items if not i["LockID"]["S"].endswith("-md5")]
 
-    def keys(self) -> list[str]:
+    def objects(self) -> list[str]:
         listed = self.moto.client("s3").list_objects_v2(Bucket=self.bucket)
         return sorted(o["Key"] for o in listed.get("Contents", ()))
 

@@ -63,7 +63,7 @@ def test_lifecycle_s3_state(tf, tmp_path, s3_state: S3State, lock: str) -> None:
     ws.plan()
     ws.apply()
     # the state object is in S3, written by this version, holding what was applied
-    assert s3_state.keys() == ["stack/terraform.tfstate"]
+    assert s3_state.objects() == ["stack/terraform.tfstate"]
     stored = s3_state.state()
     assert stored["terraform_version"] == tf.version_text
     assert stored["outputs"]["greeting"]["value"] == "hello v1"
