@@ -231,11 +231,11 @@ def _check_cidr(cidr: str) -> str:
         network = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         raise UsageError(
-            f"--cloud-ssh-cidr {cidr!r} is not a CIDR block", "write it like 203.0.113.7/32"
+            f"--ssh-cidr {cidr!r} is not a CIDR block", "write it like 203.0.113.7/32"
         ) from None
     if network.prefixlen == 0:
         raise UsageError(
-            f"--cloud-ssh-cidr {cidr} opens SSH to the whole internet",
+            f"--ssh-cidr {cidr} opens SSH to the whole internet",
             "give the launcher's address range (default: its public address /32)",
         )
     return str(network)

@@ -201,7 +201,7 @@ def launcher_cidr(url: str | None = None, timeout: float = 10) -> str:
     except (requests.RequestException, ValueError) as exc:
         raise CmlinfraError(
             f"could not learn this machine's public address from {url} ({type(exc).__name__})",
-            f"pass the SSH source range with --cloud-ssh-cidr, or point {PUBLIC_IP_ENV} "
+            f"pass the SSH source range with --ssh-cidr, or point {PUBLIC_IP_ENV} "
             "at a service that echoes the caller's address",
         ) from None
     return f"{address}/{address.max_prefixlen}"

@@ -98,7 +98,7 @@ def test_launcher_address_url_from_the_environment(
 
 def test_launcher_address_failures_are_one_line(echo_ip: EchoServer, closed_port_url: str) -> None:
     echo_ip.answer = "<html>not an address</html>"
-    with pytest.raises(CmlinfraError, match=r"could not learn .* --cloud-ssh-cidr"):
+    with pytest.raises(CmlinfraError, match=r"could not learn .* --ssh-cidr"):
         lookups.launcher_cidr(echo_ip.url)
     with pytest.raises(CmlinfraError, match="could not learn"):
         lookups.launcher_cidr(closed_port_url, timeout=2)
