@@ -146,7 +146,7 @@ class AwsCloud:
             ami, ssh_user = lookups.image_by_id(client, region, image), request.user or "ubuntu"
         else:
             ami, ssh_user = lookups.find_ami(client, region, image[0], image[1]), image[2]
-        price = spec.hourly_price
+        price, price_source = spec.hourly_price, "on-demand table (us-east-1)"
         if request.spot:
             current = lookups.spot_price(client, region, spec.instance_type, zones)
             cap = checked["spot_max_price"]
@@ -156,7 +156,8 @@ class AwsCloud:
                     f"of {spec.instance_type} in {region}; the request would never be fulfilled",
                     "raise it, or pass -1 to pay up to the on-demand price",
                 )
-            price = current if current is not None else price
+            if current is not None:
+                price, price_source = current, "spot price history"
         network = lookups.default_subnet(client, region, zones)
         ssh_cidr = checked["ssh_cidr"] or lookups.launcher_cidr(self.public_ip_url)
         ttl = checked["max_ttl_seconds"]
@@ -186,7 +187,7 @@ class AwsCloud:
                 "owner_repo": owner_repo(),
                 "expires_at": expires,
                 "user_data": userdata.render(request.name, ttl, expires, request.port),
-                "price_source": "spot history" if request.spot else "on-demand table (us-east-1)",
+                "price_source": price_source,
             },
         )
 

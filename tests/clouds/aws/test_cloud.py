@@ -73,7 +73,7 @@ def test_stack_spec_fits_the_modules(moto: MotoServer, cloud: AwsCloud) -> None:
         )
     )
     assert machine.hourly_price is not None and machine.hourly_price < 0.526  # moto's spot price
-    assert machine.extra["price_source"] == "spot history"
+    assert machine.extra["price_source"] == "spot price history"
     spec = cloud.stack(machine, PUBKEY)
     assert spec.cloud == "aws" and set(spec.modules) == {"network", "runner"}
     for label, (module, variables) in spec.modules.items():
