@@ -169,7 +169,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(snapshot, indent=1, sort_keys=False) + "\n")
     count = len(snapshot["resource"]) + len(snapshot["data"])
-    print(f"wrote {args.out.relative_to(ROOT)}: {count} types, provider {snapshot['source']}")
+    print(f"wrote {args.out}: {count} types, {snapshot['source']}")
 
 
 if __name__ == "__main__":
