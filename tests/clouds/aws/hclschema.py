@@ -5,8 +5,8 @@
 cdktn-provider-aws bindings) lists every argument, nested block and computed attribute of the
 ``aws_*`` types our modules use. This checker walks the modules parsed by python-hcl2 and
 reports every name the provider would reject: unknown types, misspelled or removed arguments,
-blocks written as attributes (and the reverse), references to attributes that do not exist, and
-undeclared `var.` and `local.` names.
+missing required arguments, blocks written as attributes (and the reverse), references to
+attributes that do not exist, and undeclared `var.` and `local.` names.
 It does not check types or values; the variable validations and checkov cover those.
 """
 
@@ -52,6 +52,10 @@ def check_body(body: dict[str, Any], schema: dict[str, Any], where: str) -> list
     """Problems in one block body against one level of the schema (recursive)."""
     problems: list[str] = []
     attributes, blocks = schema.get("attributes", {}), schema.get("blocks", {})
+    dynamic = {_label(k) for d in body.get("dynamic", []) for k in d}
+    for name in schema.get("required", []):
+        if name not in body and name not in dynamic:
+            problems.append(f"{where}: missing required argument {name!r}")
     for name, value in body.items():
         if name in MARKERS:
             continue
