@@ -35,6 +35,7 @@ IMAGES = {
     "nvidia": ("amazon", "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *", "ubuntu"),
 }
 AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 PROFILE_ARN = re.compile(
     r"^arn:aws[\w-]*:iam::\d{12}:instance-profile/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$"
@@ -115,6 +116,11 @@ class AwsCloud:
             raise UsageError("--cloud-spot-price needs --cloud-spot", "add --cloud-spot")
         spot_max = catalog.parse_spot_price(request.spot_price)
         ssh_cidr = _check_cidr(request.ssh_cidr) if request.ssh_cidr is not None else None
+        subnet = os.environ.get(lookups.SUBNET_ENV, "").strip()
+        if subnet and not SUBNET_ID.match(subnet):
+            raise UsageError(
+                f"{lookups.SUBNET_ENV}={subnet!r} is not a subnet id", "write it as subnet-0123abcd"
+            )
         if not 1 <= request.port <= 65535:
             raise UsageError(f"SSH port {request.port} is out of range", "give 1 to 65535")
         return {
@@ -158,7 +164,12 @@ class AwsCloud:
                 )
             if current is not None:
                 price, price_source = current, "spot price history"
-        network = lookups.default_subnet(client, region, zones)
+        subnet = os.environ.get(lookups.SUBNET_ENV, "").strip()
+        network = (
+            lookups.given_subnet(client, region, subnet, zones)
+            if subnet
+            else lookups.default_subnet(client, region, zones)
+        )
         ssh_cidr = checked["ssh_cidr"] or lookups.launcher_cidr(self.public_ip_url)
         ttl = checked["max_ttl_seconds"]
         expires = (datetime.now(UTC) + timedelta(seconds=ttl)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -20,6 +20,7 @@ from cmlinfra.errors import CmlinfraError, UsageError
 
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 PUBLIC_IP_ENV = "CMLINFRA_PUBLIC_IP_URL"
+SUBNET_ENV = "CMLINFRA_AWS_SUBNET_ID"  # like CML's --cloud-aws-subnet
 HOST_KEYS = re.compile(
     r"-----BEGIN SSH HOST KEY KEYS-----(.*?)-----END SSH HOST KEY KEYS-----", re.S
 )
@@ -186,6 +187,28 @@ def default_subnet(client: Any, region: str, zones: list[str]) -> tuple[str, str
         return None
     usable.sort(key=lambda s: (s["AvailabilityZone"], s["SubnetId"]))
     return vpc_id, usable[0]["SubnetId"]
+
+
+def given_subnet(client: Any, region: str, subnet_id: str, zones: list[str]) -> tuple[str, str]:
+    """(vpc id, subnet id) of a subnet the user chose, checked to exist and to be in a zone
+    that offers the instance type (else the launch would fail minutes later)."""
+    try:
+        with aws_errors(region, f"looking up {subnet_id}"):
+            subnets = client.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+    except CmlinfraError as exc:
+        if "InvalidSubnetID" not in exc.problem:
+            raise
+        subnets = []
+    if not subnets:
+        raise UsageError(f"subnet {subnet_id} does not exist in {region}", f"check {SUBNET_ENV}")
+    subnet = subnets[0]
+    if zones and subnet["AvailabilityZone"] not in zones:
+        raise UsageError(
+            f"subnet {subnet_id} is in {subnet['AvailabilityZone']}, where the instance type "
+            "is not offered",
+            f"choose a subnet in {', '.join(zones)}",
+        )
+    return subnet["VpcId"], subnet_id
 
 
 def launcher_cidr(url: str | None = None, timeout: float = 10) -> str:

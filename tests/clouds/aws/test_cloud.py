@@ -111,6 +111,26 @@ def test_no_secret_reaches_the_stack(
     assert "PRIVATE KEY" not in dumped
 
 
+def test_subnet_chosen_by_the_user(
+    moto: MotoServer, cloud: AwsCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ec2 = moto.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    zone = sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])[0]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone=zone)
+    subnet_id = subnet["Subnet"]["SubnetId"]
+    monkeypatch.setenv("CMLINFRA_AWS_SUBNET_ID", subnet_id)
+    machine = cloud.resolve(request())
+    assert (machine.extra["subnet_id"], machine.extra["vpc_id"]) == (subnet_id, vpc)
+    assert cloud.stack(machine, PUBKEY).modules["network"][1]["subnet_id"] == subnet_id
+    monkeypatch.setenv("CMLINFRA_AWS_SUBNET_ID", "subnet-0123456789abcdef0")
+    with pytest.raises(UsageError, match="subnet subnet-0123456789abcdef0 does not exist"):
+        cloud.resolve(request())
+    monkeypatch.setenv("CMLINFRA_AWS_SUBNET_ID", "my-subnet")
+    with pytest.raises(UsageError, match="is not a subnet id"):
+        cloud.resolve(request())
+
+
 def test_not_offered_in_region(moto: MotoServer, cloud: AwsCloud) -> None:
     with pytest.raises(UsageError, match=r"g5\.xlarge is not offered in us-west-1"):
         cloud.resolve(request(cloud_type="m+a10g", region="us-west"))
