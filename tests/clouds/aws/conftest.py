@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.fixtures.moto import free_port
+from tests.fixtures.moto import MotoServer, free_port
 
 
 class EchoServer:
@@ -55,3 +55,13 @@ def echo_ip() -> Iterator[EchoServer]:
 def closed_port_url() -> str:
     """A loopback URL nothing listens on: connections are refused at once."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def moto_read(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The session's moto server *without* a reset, for tests that only read: after each reset
+    moto rebuilds a region's EC2 backend (images, instance types) on first use, 1-3 s here.
+    Tests that create or delete anything use ``moto`` (a clean slate) instead."""
+    for key, value in moto_server.env.items():
+        monkeypatch.setenv(key, value)
+    return moto_server

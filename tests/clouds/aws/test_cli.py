@@ -17,8 +17,8 @@ ARGS = ["--cloud", "aws", "--cloud-region", "us-east", "--cloud-image", XENIAL,
         "--ssh-cidr", "203.0.113.9/32"]  # fmt: skip
 
 
-def test_render_an_aws_stack(cli: CliRunner, moto: MotoServer, tmp_path: Path) -> None:
-    env = {**moto.env, "CMLINFRA_HOME": str(tmp_path)}
+def test_render_an_aws_stack(cli: CliRunner, moto_read: MotoServer, tmp_path: Path) -> None:
+    env = {**moto_read.env, "CMLINFRA_HOME": str(tmp_path)}
     result = cli(
         "stack", "render", "--name", "cml-cli", "--cloud-type", "m+t4", "--cloud-spot",
         "--cloud-metadata", "team=ml", *ARGS, env=env,
@@ -32,8 +32,10 @@ def test_render_an_aws_stack(cli: CliRunner, moto: MotoServer, tmp_path: Path) -
     assert document["provider"]["aws"][0]["region"] == "us-east-1"
 
 
-def test_bad_input_leaves_nothing_behind(cli: CliRunner, moto: MotoServer, tmp_path: Path) -> None:
-    env = {**moto.env, "CMLINFRA_HOME": str(tmp_path)}
+def test_bad_input_leaves_nothing_behind(
+    cli: CliRunner, moto_read: MotoServer, tmp_path: Path
+) -> None:
+    env = {**moto_read.env, "CMLINFRA_HOME": str(tmp_path)}
     for bad, message in [
         (["--cloud-type", "s+t4"], "size 's' has no t4 GPU on AWS"),
         (["--cloud-type", "m", "--cloud-region", "mars-1"], "unknown AWS region 'mars-1'"),

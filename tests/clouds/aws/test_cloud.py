@@ -51,7 +51,7 @@ def test_registry_factory_gives_a_cloud() -> None:
     assert isinstance(cloud, Cloud) and cloud.name == "aws"
 
 
-def test_resolve_gpu_runner(moto: MotoServer, cloud: AwsCloud, echo_ip: EchoServer) -> None:
+def test_resolve_gpu_runner(moto_read: MotoServer, cloud: AwsCloud, echo_ip: EchoServer) -> None:
     machine = cloud.resolve(request(metadata={"team": "ml"}, hdd_size_gb=100))
     assert (machine.instance_type, machine.region) == ("g4dn.xlarge", "us-east-1")
     assert (machine.gpu, machine.gpu_count, machine.vcpus) == ("t4", 1, 4)
@@ -64,7 +64,7 @@ def test_resolve_gpu_runner(moto: MotoServer, cloud: AwsCloud, echo_ip: EchoServ
     assert "shutdown -P +1440" in extra["user_data"]
 
 
-def test_stack_spec_fits_the_modules(moto: MotoServer, cloud: AwsCloud) -> None:
+def test_stack_spec_fits_the_modules(moto_read: MotoServer, cloud: AwsCloud) -> None:
     machine = cloud.resolve(
         request(
             spot=True,
@@ -97,7 +97,7 @@ def test_stack_spec_fits_the_modules(moto: MotoServer, cloud: AwsCloud) -> None:
 
 
 def test_no_secret_reaches_the_stack(
-    moto: MotoServer, cloud: AwsCloud, monkeypatch: pytest.MonkeyPatch
+    moto_read: MotoServer, cloud: AwsCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whatever tokens the CI environment holds, none lands in variables or user data."""
     token = "ghp_S3cr3tTokenValue0123456789abcdefXYZ"
@@ -131,18 +131,18 @@ def test_subnet_chosen_by_the_user(
         cloud.resolve(request())
 
 
-def test_not_offered_in_region(moto: MotoServer, cloud: AwsCloud) -> None:
+def test_not_offered_in_region(moto_read: MotoServer, cloud: AwsCloud) -> None:
     with pytest.raises(UsageError, match=r"g5\.xlarge is not offered in us-west-1"):
         cloud.resolve(request(cloud_type="m+a10g", region="us-west"))
 
 
-def test_retired_cml_type_is_a_one_line_error(moto: MotoServer, cloud: AwsCloud) -> None:
+def test_retired_cml_type_is_a_one_line_error(moto_read: MotoServer, cloud: AwsCloud) -> None:
     """CML's k80 sizes map to p2, which EC2 no longer lists."""
     with pytest.raises(UsageError, match=r"EC2 has no instance type 'p2\.xlarge'"):
         cloud.resolve(request(cloud_type="m+k80"))
 
 
-def test_spot_cap_below_market_is_refused(moto: MotoServer, cloud: AwsCloud) -> None:
+def test_spot_cap_below_market_is_refused(moto_read: MotoServer, cloud: AwsCloud) -> None:
     with pytest.raises(UsageError, match="below the current spot price"):
         cloud.resolve(request(spot=True, spot_price=0.000001))
 

@@ -17,7 +17,7 @@ from tests.clouds.aws.test_cloud import PUBKEY, XENIAL
 from tests.fixtures.moto import MotoServer
 
 
-def test_synthesized_stack(moto: MotoServer, tmp_path: Path) -> None:
+def test_synthesized_stack(moto_read: MotoServer, tmp_path: Path) -> None:
     cloud = AwsCloud(host_key_wait_s=0)
     request = MachineRequest(
         name="cml-compose", cloud_type="m+t4", region="us-east", image=XENIAL,

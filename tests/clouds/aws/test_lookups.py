@@ -16,13 +16,13 @@ REGION = "us-east-1"
 XENIAL = "ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*"
 
 
-def test_ami_by_owner_and_name(moto: MotoServer) -> None:
+def test_ami_by_owner_and_name(moto_read: MotoServer) -> None:
     image = lookups.find_ami(lookups.ec2_client(REGION), REGION, "099720109477", XENIAL)
     assert image["OwnerId"] == "099720109477"
     assert image["Name"].startswith("ubuntu/images/hvm-ssd/ubuntu-xenial-16.04")
 
 
-def test_ami_lookup_is_limited_to_the_owner(moto: MotoServer) -> None:
+def test_ami_lookup_is_limited_to_the_owner(moto_read: MotoServer) -> None:
     """The same name under another owner is not found: no look-alike public image."""
     client = lookups.ec2_client(REGION)
     with pytest.raises(UsageError, match=r"no image named .* owned by 137112412989"):
@@ -41,7 +41,7 @@ def test_own_image_found_by_name_and_by_id(moto: MotoServer) -> None:
         lookups.image_by_id(client, REGION, "ami-0123456789abcdef0")
 
 
-def test_instance_type_facts_and_unknown_type(moto: MotoServer) -> None:
+def test_instance_type_facts_and_unknown_type(moto_read: MotoServer) -> None:
     client = lookups.ec2_client(REGION)
     facts = lookups.describe_type(client, REGION, "g5.xlarge")
     assert facts == {"vcpus": 4, "memory_gib": 16.0, "gpu": "a10g", "gpu_count": 1}
@@ -50,23 +50,23 @@ def test_instance_type_facts_and_unknown_type(moto: MotoServer) -> None:
         lookups.describe_type(client, REGION, "m5.huge")
 
 
-def test_offered_zones(moto: MotoServer) -> None:
+def test_offered_zones(moto_read: MotoServer) -> None:
     zones = lookups.offered_zones(lookups.ec2_client(REGION), REGION, "g4dn.xlarge")
     assert zones and all(z.startswith(REGION) for z in zones)
     assert lookups.offered_zones(lookups.ec2_client(REGION), REGION, "nope.large") == []
 
 
-def test_spot_price_from_the_api(moto: MotoServer) -> None:
+def test_spot_price_from_the_api(moto_read: MotoServer) -> None:
     client = lookups.ec2_client(REGION)
     zones = lookups.offered_zones(client, REGION, "g4dn.xlarge")
     price = lookups.spot_price(client, REGION, "g4dn.xlarge", zones)
     assert price is not None and price > 0
 
 
-def test_default_subnet_is_in_an_offered_zone(moto: MotoServer) -> None:
+def test_default_subnet_is_in_an_offered_zone(moto_read: MotoServer) -> None:
     client = lookups.ec2_client(REGION)
     vpc_id, subnet_id = lookups.default_subnet(client, REGION, [f"{REGION}b"]) or ("", "")
-    subnet = moto.client("ec2").describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+    subnet = moto_read.client("ec2").describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
     assert subnet["VpcId"] == vpc_id and subnet["AvailabilityZone"] == f"{REGION}b"
     assert lookups.default_subnet(client, REGION, ["us-east-1zz"]) is None
 
@@ -105,7 +105,7 @@ def test_launcher_address_failures_are_one_line(echo_ip: EchoServer, closed_port
 
 
 def test_reachable_and_unreachable_endpoint(
-    moto: MotoServer, closed_port_url: str, monkeypatch: pytest.MonkeyPatch
+    moto_read: MotoServer, closed_port_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lookups.check_reachable(REGION)
     monkeypatch.setenv("AWS_ENDPOINT_URL", closed_port_url)
@@ -117,7 +117,7 @@ def test_reachable_and_unreachable_endpoint(
 
 
 def test_missing_credentials(
-    moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+    moto_read: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         monkeypatch.delenv(key, raising=False)
