@@ -45,3 +45,29 @@ def test_ssh_render_and_plan(cli, cmlinfra_home: Path, terraform_latest) -> None
     result = json.loads(planned.stdout)
     assert result["hourly_price"] is None
     assert result["plan"]["create"] == 0
+
+
+def test_state_in_s3(cli, cmlinfra_home: Path, terraform_binary, moto) -> None:
+    """``--state s3://…``: the engine's backend block, rendered for this binary, replaces the
+    default local one in the composed stack, and the state lands in the bucket, not locally."""
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="cml-state")
+    moto.client("dynamodb").create_table(
+        TableName="cmlinfra-locks",
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    name = f"cmlt-s3-{terraform_binary.version.replace('.', '')}"
+    state = f"s3://cml-state/stacks?region=us-east-1&endpoint={moto.endpoint}"
+    args = ["--name", name, "--terraform", str(terraform_binary.path), "--state", state]
+    target = ["--cloud", "ssh", "--host", "192.0.2.12", "--host-key", HOST_KEY]
+    result = cli("stack", "apply", *args, *target, env=moto.env)
+    assert result.returncode == 0, result.stderr
+    stack_file = cmlinfra_home / "stacks" / name / "terraform" / "stack.tf.json"
+    assert list(json.loads(stack_file.read_text())["terraform"]["backend"]) == ["s3"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="cml-state").get("Contents", [])]
+    assert keys == [f"stacks/{name}/terraform.tfstate"]
+    assert not (stack_file.parent / "terraform.tfstate").exists()
+    result = cli("stack", "destroy", "--name", name, env=moto.env)
+    assert result.returncode == 0, result.stderr
