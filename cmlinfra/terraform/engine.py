@@ -150,10 +150,21 @@ class Workspace:
         if stderr.strip():
             log.debug("terraform %s stderr: %s", command, stderr.strip())
         if proc.returncode != 0:
-            raise diagnostics.explain(command, errors, stderr)
+            raise diagnostics.explain(command, errors, stderr, self._backend_kind())
         if not stream:
             warnings.extend(d for d in diagnostics.from_text(stderr) if d.severity == "warning")
         return "".join(out_lines), warnings
+
+    def _backend_kind(self) -> str:
+        """The backend type configured in the stack (``s3``, ``local``…), for error messages."""
+        for path in sorted(self.workdir.glob("*.tf.json")):
+            try:
+                backend = json.loads(path.read_text()).get("terraform", {}).get("backend")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(backend, dict) and backend:
+                return str(next(iter(backend)))
+        return ""
 
     @staticmethod
     def _interrupt(proc: subprocess.Popen[str]) -> None:

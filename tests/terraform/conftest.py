@@ -93,7 +93,8 @@ class S3State:
 
     def backend(self, key: str = "stack/terraform.tfstate", **kwargs: Any) -> S3Backend:
         kwargs.setdefault("endpoint", self.moto.endpoint)
-        return S3Backend(self.bucket, key, "us-east-1", dynamodb_table=self.table, **kwargs)
+        kwargs.setdefault("dynamodb_table", self.table)
+        return S3Backend(self.bucket, key, "us-east-1", **kwargs)
 
     def lock_items(self) -> list[dict[str, Any]]:
         """DynamoDB lock items (the ``-md5`` digest items terraform keeps are left out)."""
