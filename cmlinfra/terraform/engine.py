@@ -105,7 +105,12 @@ class Workspace:
     # -- running -----------------------------------------------------------------------------
 
     def _run(
-        self, command: str, args: Sequence[str], *, stream: bool
+        self,
+        command: str,
+        args: Sequence[str],
+        *,
+        stream: bool,
+        quiet: frozenset[str] = frozenset(),
     ) -> tuple[str, list[diagnostics.Diagnostic]]:
         """Run ``terraform COMMAND ARGS``; return stdout (when not streaming) and warnings.
 
@@ -137,7 +142,7 @@ class Workspace:
             assert proc.stdout is not None
             for line in proc.stdout:
                 if stream:
-                    self._handle(line, errors, warnings)
+                    self._handle(line, errors, warnings, quiet)
                 else:
                     out_lines.append(line)
             proc.wait()
@@ -182,6 +187,7 @@ class Workspace:
         line: str,
         errors: list[diagnostics.Diagnostic],
         warnings: list[diagnostics.Diagnostic],
+        quiet: frozenset[str],
     ) -> None:
         try:
             message = json.loads(line)
@@ -194,7 +200,7 @@ class Workspace:
             diag = diagnostics.from_json(message.get("diagnostic") or {})
             (errors if diag.severity == "error" else warnings).append(diag)
             log.debug("terraform %s: %s", diag.severity, diag.text())
-        elif kind in PROGRESS_TYPES:
+        elif kind in PROGRESS_TYPES and kind not in quiet:
             self.on_progress(str(message.get("@message", "")).strip())
         else:
             log.debug("terraform: %s", message.get("@message", "").strip())
@@ -228,7 +234,9 @@ class Workspace:
             raise CmlinfraError(f"no saved plan in {self.workdir}", "run plan before apply")
         try:
             self._refuse_stale_plan(plan)
-            self._run("apply", [*self._locking(), "-json", PLAN_FILE], stream=True)
+            # applying a saved plan repeats its planned_change lines: already shown by plan()
+            quiet = frozenset({"planned_change"})
+            self._run("apply", [*self._locking(), "-json", PLAN_FILE], stream=True, quiet=quiet)
         finally:
             plan.unlink(missing_ok=True)  # a saved plan can be applied once at most
 

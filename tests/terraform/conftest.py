@@ -46,7 +46,12 @@ def stack_config(
     """A stack that needs no provider: outputs only on 1.0 (no ``terraform_data`` there), and a
     built-in ``terraform_data`` resource on newer versions. ``wait_for`` makes its creation block
     until that file exists (a condition the test controls, not a sleep)."""
-    config: dict[str, Any] = {"output": {"greeting": {"value": f"hello {value}"}}}
+    config: dict[str, Any] = {
+        "output": {
+            "greeting": {"value": f"hello {value}"},
+            "api_hint": {"value": "sensitive-output-value", "sensitive": True},
+        }
+    }
     if has_terraform_data(binary):
         data: dict[str, Any] = {"input": value, "triggers_replace": ["fixed"]}
         if wait_for is not None:
