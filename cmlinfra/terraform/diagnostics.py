@@ -154,7 +154,7 @@ def _provider_error(diag: Diagnostic, backend: str) -> CmlinfraError | None:
     what = f"provider {found[1]}" if found else "a provider"
     return CmlinfraError(
         f"terraform could not install {what}: {diag.one_line()}",
-        "put the provider in a filesystem mirror and pass it with --provider-mirror "
+        "put the provider in a filesystem mirror and point CMLINFRA_PROVIDER_MIRROR at it "
         "(see docs/terraform.md), or allow access to the registry",
     )
 

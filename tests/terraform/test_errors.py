@@ -155,5 +155,5 @@ def test_provider_missing_from_the_mirror(tf, tmp_path) -> None:
         ws.init()
     line = one_line(caught)
     assert line.startswith("terraform could not install provider terraform-lxd/lxd: ")
-    assert "--provider-mirror" in line
+    assert "CMLINFRA_PROVIDER_MIRROR" in line
     shutil.rmtree(mirror)
