@@ -227,6 +227,14 @@ class Workspace:
         shown, _ = self._run("show", ["-no-color", "-json", PLAN_FILE], stream=False)
         return summarize_plan(json.loads(shown), tuple(w.one_line() for w in warnings))
 
+    def plan_text(self) -> str:
+        """The saved plan as terraform prints it for people (sensitive values masked by
+        terraform), for plan review comments."""
+        if not (self.workdir / PLAN_FILE).is_file():
+            raise CmlinfraError(f"no saved plan in {self.workdir}", "run plan first")
+        shown, _ = self._run("show", ["-no-color", PLAN_FILE], stream=False)
+        return shown
+
     def apply(self) -> None:
         """Apply the plan saved by :meth:`plan` (exactly what was summarized, nothing newer)."""
         plan = self.workdir / PLAN_FILE

@@ -99,6 +99,9 @@ def test_replace_and_update_are_summarized(tf_latest, tmp_path) -> None:
     (stack / "main.tf.json").write_text(json.dumps(config))
     replace = ws.plan()
     assert (replace.replace, replace.destructive) == (1, True)
+    text = ws.plan_text()  # what people review in a plan comment
+    assert "terraform_data.runner must be replaced" in text
+    assert "\x1b[" not in text  # no colour codes
     before = ws.outputs()["runner_id"]
     ws.apply()
     assert ws.outputs()["runner_id"] != before
