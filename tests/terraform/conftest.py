@@ -46,7 +46,12 @@ def stack_config(
     """A stack that needs no provider: outputs only on 1.0 (no ``terraform_data`` there), and a
     built-in ``terraform_data`` resource on newer versions. ``wait_for`` makes its creation block
     until that file exists (a condition the test controls, not a sleep)."""
-    config: dict[str, Any] = {"output": {"greeting": {"value": f"hello {value}"}}}
+    config: dict[str, Any] = {
+        "output": {
+            "greeting": {"value": f"hello {value}"},
+            "api_hint": {"value": "sensitive-output-value", "sensitive": True},
+        }
+    }
     if has_terraform_data(binary):
         data: dict[str, Any] = {"input": value, "triggers_replace": ["fixed"]}
         if wait_for is not None:
@@ -93,7 +98,8 @@ class S3State:
 
     def backend(self, key: str = "stack/terraform.tfstate", **kwargs: Any) -> S3Backend:
         kwargs.setdefault("endpoint", self.moto.endpoint)
-        return S3Backend(self.bucket, key, "us-east-1", dynamodb_table=self.table, **kwargs)
+        kwargs.setdefault("dynamodb_table", self.table)
+        return S3Backend(self.bucket, key, "us-east-1", **kwargs)
 
     def lock_items(self) -> list[dict[str, Any]]:
         """DynamoDB lock items (the ``-md5`` digest items terraform keeps are left out)."""
