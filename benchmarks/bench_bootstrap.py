@@ -19,7 +19,7 @@ from benchmarks.common import Row, Section
 
 
 def run() -> Section:
-    from cmlinfra.bootstrap.run import bootstrap_host, bootstrap_hosts
+    from cmlinfra.bootstrap.run import HostResult, bootstrap_host, bootstrap_hosts
     from cmlinfra.bootstrap.steps import Options, build_steps
     from tests.bootstrap.lxd_hosts import delete, launch
 
@@ -31,14 +31,15 @@ def run() -> Section:
         key = Path(tmp) / "id_ed25519"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
 
-        def cold_one() -> float:
+        def cold_one() -> HostResult:
             hosts.append(launch(key, "bench-"))
             result = bootstrap_host(hosts[-1].target(), steps, wait=60, timeout=900)
             assert result.ok, result.error
-            return result.seconds
+            return result
 
         try:
-            first = cold_one()
+            first_host = cold_one()
+            first = first_host.seconds
             start = time.monotonic()
             again = bootstrap_host(hosts[0].target(), steps, wait=60, timeout=900)
             rerun = time.monotonic() - start
@@ -50,12 +51,13 @@ def run() -> Section:
             many = bootstrap_hosts([h.target() for h in group], steps, wait=60, timeout=900)
             parallel = time.monotonic() - start
             assert all(r.ok for r in many), [r.error for r in many]
-            last = cold_one()
+            last = cold_one().seconds
         finally:
             for host in hosts:
                 delete(host.name)
     single = (first + last) / 2
     docker = [s.seconds for r in many for s in r.steps if s.name == "docker"]
+    section.rows += [Row(f"cold: {s.name} step", s.seconds, "s") for s in first_host.steps]
     section.rows += [
         Row("cold: 1 host, detect + docker (before / after)", f"{first:.1f} / {last:.1f}", "s"),
         Row("idempotent re-run, 1 host", rerun, "s", "< 5 s", "each step checks its result"),

@@ -1,4 +1,5 @@
-"""A throwaway login user with passwordless sudo, for the non-root paths."""
+"""Fixtures of this folder: throwaway login users (with and without passwordless sudo) and
+the local LXD cloud's containers (``tests/bootstrap/lxd_hosts.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.bootstrap.lxd_hosts import local_cloud, lxd_hosts  # fixtures for this folder
+
+__all__ = ["local_cloud", "lxd_hosts"]
 
 
 def _add_user(sudo: bool) -> Iterator[str]:
@@ -36,6 +41,3 @@ def sudo_user() -> Iterator[str]:
 def plain_user() -> Iterator[str]:
     """A user without sudo rights."""
     yield from _add_user(sudo=False)
-
-
-from tests.bootstrap.lxd_hosts import local_cloud, lxd_hosts  # noqa: E402, F401  (fixtures)
