@@ -126,7 +126,7 @@ class Workspace:
 
                 env = self.environment()
                 env.update(selflock.log_environment(self.binary, self.workdir, env))
-                selflock.forget(self.workdir)
+                selflock.fresh_log(self.workdir)
                 done = process.run(
                     argv, cwd=self.workdir, env=env, on_line=on_line if stream else None
                 )

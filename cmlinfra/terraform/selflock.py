@@ -12,6 +12,7 @@ stack directory, this module reads the IDs the run tried to write, and deletes t
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,10 +42,14 @@ def log_environment(
     return {"TF_LOG_CORE": level, "TF_LOG_PATH": str(workdir / LOG_FILE)}
 
 
-def forget(workdir: Path) -> None:
-    """Before a run: no ID from an earlier run (say, one whose Python was killed while its
-    terraform went on holding the lock) may ever count as this run's."""
-    (workdir / LOG_FILE).unlink(missing_ok=True)
+def fresh_log(workdir: Path) -> None:
+    """Before a run: an empty log readable by its owner only (the SDK's debug dump on 1.0.x
+    carries request headers; terraform appends to an existing file and keeps its mode), and no
+    ID from an earlier run (say, one whose Python was killed while its terraform went on
+    holding the lock) can ever count as this run's."""
+    path = workdir / LOG_FILE
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def lock_ids_attempted(workdir: Path) -> set[str]:
