@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.bootstrap.lxd_hosts import local_cloud, lxd_hosts  # fixtures for this folder
+from tests.bootstrap.lxd_hosts import lxd_hosts  # fixture for this folder
 
-__all__ = ["local_cloud", "lxd_hosts"]
+__all__ = ["lxd_hosts"]
 
 
 def _add_user(sudo: bool) -> Iterator[str]:

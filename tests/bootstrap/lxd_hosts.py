@@ -2,16 +2,14 @@
 bootstrap knows nothing about clouds; these tests only need a real Debian machine to change).
 
 The host key is read through LXD (``lxc exec``), the trusted channel a cloud would give us, and
-the test's client key is pushed the same way. Containers get a unique ``cmlt-boot-`` name and
-are always deleted.
+the test's client key is pushed the same way. Containers are named with the session's prefix
+from the shared ``lxd`` fixture (which brings the local cloud up) and are always deleted.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.lxd import LocalCloud
 from tests.fixtures.sshd import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -70,9 +69,9 @@ def _ipv4(name: str) -> str:
     return ""
 
 
-def launch(client_key: Path, label: str = "") -> LxdHost:
+def launch(client_key: Path, label: str = "", prefix: str = "cmlt-") -> LxdHost:
     """A running container with sshd, our key authorized, and its host key read via LXD."""
-    name = f"cmlt-boot-{label}{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}boot-{label}{uuid.uuid4().hex[:6]}"
     lxc("launch", IMAGE, name, "-c", "security.nesting=true")
     try:
         wait_until(lambda: _ipv4(name), 60, f"an address for {name}")
@@ -98,25 +97,14 @@ def delete(name: str) -> None:
     subprocess.run(["lxc", "delete", "--force", name], capture_output=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
-def local_cloud() -> None:
-    """``scripts/localcloud.sh up`` (idempotent): fails, never skips, when it cannot start."""
-    up = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "localcloud.sh"), "up"],
-        capture_output=True, text=True, timeout=900,
-        env={**os.environ, "CMLINFRA_PYTHON": sys.executable},
-    )  # fmt: skip
-    if up.returncode != 0:
-        pytest.fail(f"scripts/localcloud.sh up failed:\n{up.stderr[-3000:]}", pytrace=False)
-
-
 @pytest.fixture
-def lxd_hosts(local_cloud: None, ssh_client_key: Path) -> Iterator[Callable[..., LxdHost]]:
-    """``make()`` → a fresh container host; all deleted after the test."""
+def lxd_hosts(lxd: LocalCloud, ssh_client_key: Path) -> Iterator[Callable[..., LxdHost]]:
+    """``make()`` → a fresh container host of the local cloud (``lxd`` fixture: brought up
+    once, this session's name prefix); deleted after the test."""
     made: list[LxdHost] = []
 
     def make(label: str = "") -> LxdHost:
-        host = launch(ssh_client_key, label)
+        host = launch(ssh_client_key, label, prefix=lxd.prefix)
         made.append(host)
         return host
 
