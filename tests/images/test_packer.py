@@ -1,0 +1,85 @@
+"""The Packer template, validated by real Packer (Debian's 1.6.6, which bundles amazon-ebs).
+
+Full ``packer validate`` (not only syntax) checks every builder argument against the
+amazon-ebs schema. It runs in a new network namespace where that is allowed, so nothing can
+reach AWS. ``plugins.pkr.hcl`` holds only the ``required_plugins`` block of Packer >= 1.7,
+which 1.6 does not know: it is checked by ``packer fmt`` (a full HCL parse) instead.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cmlinfra.images import CLEANUP_SCRIPT
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKER_DIR = ROOT / "images" / "packer"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("packer") is None, reason="Debian's packer is installed by scripts/setup.sh"
+)
+
+
+def _isolated() -> list[str]:
+    """``unshare -n`` when this process may create a network namespace (root in CI)."""
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+    return ["unshare", "-n"] if probe.returncode == 0 else []
+
+
+def _packer(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_isolated(), "packer", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "CHECKPOINT_DISABLE": "1", "HOME": str(cwd)},
+        check=False,
+    )
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Path:
+    """The template as Packer 1.6 loads it: everything but plugins.pkr.hcl."""
+    shutil.copytree(PACKER_DIR, tmp_path / "packer", ignore=shutil.ignore_patterns("plugins.*"))
+    return tmp_path / "packer"
+
+
+def test_full_validation_passes(template: Path) -> None:
+    result = _packer("validate", "-var", "ssh_cidr=203.0.113.7/32", ".", cwd=template)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0", "not-a-cidr"])
+def test_ssh_is_never_open_to_the_world(template: Path, cidr: str) -> None:
+    result = _packer("validate", "-var", f"ssh_cidr={cidr}", ".", cwd=template)
+    assert result.returncode != 0
+    assert "narrower than /0" in result.stdout + result.stderr
+
+
+def test_ssh_cidr_has_no_default(template: Path) -> None:
+    result = _packer("validate", ".", cwd=template)
+    assert result.returncode != 0
+    assert 'Unset variable "ssh_cidr"' in result.stdout + result.stderr
+
+
+def test_every_bootstrap_script_runs_in_order_and_is_recorded(template: Path) -> None:
+    result = _packer("inspect", "-var", "ssh_cidr=203.0.113.7/32", ".", cwd=template)
+    assert result.returncode == 0, result.stderr
+    scripts = sorted(p.stem for p in (template / "scripts").glob("*.sh"))
+    assert scripts, "images/packer/scripts/ is empty: run cmlinfra bootstrap render"
+    assert f'"cmlinfra:steps\\" = \\"{",".join(scripts)}\\"' in result.stdout
+    assert "file\n      shell\n      shell" in result.stdout  # upload, steps, cleanup
+
+
+def test_files_are_packer_formatted() -> None:
+    result = _packer("fmt", "-check", "-diff", ".", cwd=PACKER_DIR)
+    assert result.returncode == 0, result.stdout  # also a full HCL parse of plugins.pkr.hcl
+
+
+def test_cleanup_is_the_same_script_image_bake_runs() -> None:
+    assert (PACKER_DIR / "cleanup.sh").read_bytes() == CLEANUP_SCRIPT.read_bytes()
