@@ -6,11 +6,11 @@
 set -euo pipefail
 
 # New SSH host keys at first boot on every distribution, not only where cloud-init does it.
-cat >/etc/systemd/system/cmlinfra-ssh-host-keys.service <<'UNIT'
+cat >/etc/systemd/system/cmlinfra-hostkeys.service <<'UNIT'
 [Unit]
-Description=Generate missing SSH host keys (cmlinfra image)
+Description=Generate this machine's SSH host keys
 Before=ssh.service sshd.service
-ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 
 [Service]
 Type=oneshot
@@ -20,8 +20,8 @@ ExecStart=/usr/bin/ssh-keygen -A
 WantedBy=multi-user.target
 UNIT
 mkdir -p /etc/systemd/system/multi-user.target.wants
-ln -sf /etc/systemd/system/cmlinfra-ssh-host-keys.service \
-  /etc/systemd/system/multi-user.target.wants/cmlinfra-ssh-host-keys.service
+ln -sf /etc/systemd/system/cmlinfra-hostkeys.service \
+  /etc/systemd/system/multi-user.target.wants/cmlinfra-hostkeys.service
 rm -f /etc/ssh/ssh_host_*
 
 # Machine identity: empty (not missing) so systemd makes a new one at first boot.

@@ -6,6 +6,11 @@
 locals {
   stamp   = formatdate("YYYYMMDD-hhmmss", timestamp())
   scripts = sort(fileset(path.root, "scripts/*.sh"))
+  # Run every step in order; stop at the first that asks for a reboot (exit 100).
+  run_steps = join("\n", concat(
+    ["set -eu", "cd /var/tmp/cmlinfra-bootstrap"],
+    [for s in local.scripts : "rc=0; bash ./${basename(s)} || rc=$?; if [ $rc -eq 100 ]; then touch .reboot; exit 0; elif [ $rc -ne 0 ]; then exit $rc; fi"],
+  ))
   tags = merge(var.tags, {
     "cmlinfra:image"   = "true"
     "cmlinfra:builder" = "packer"
@@ -59,17 +64,27 @@ build {
 
   provisioner "file" {
     source      = "${path.root}/scripts/"
-    destination = "/tmp/cmlinfra-bootstrap"
+    destination = "/var/tmp/cmlinfra-bootstrap" # /tmp may be emptied by the reboot below
   }
 
-  # Each step script is idempotent and records itself as done, which is what lets a runner
-  # launched from this image skip it.
+  # Each step checks its own result first and prints "skip: …" when there is nothing to do:
+  # that is what lets a runner launched from this AMI skip it. A step that needs a reboot
+  # (the NVIDIA driver) exits with 100; the machine reboots and every step runs again.
   provisioner "shell" {
     execute_command = "chmod +x {{ .Path }}; sudo -E bash {{ .Path }}"
-    inline = concat(
-      ["set -eu", "cd /tmp/cmlinfra-bootstrap"],
-      [for s in local.scripts : "bash ./${basename(s)}"],
-    )
+    inline          = [local.run_steps]
+  }
+
+  provisioner "shell" {
+    execute_command   = "chmod +x {{ .Path }}; sudo -E bash {{ .Path }}"
+    inline            = ["if [ -e /var/tmp/cmlinfra-bootstrap/.reboot ]; then rm -f /var/tmp/cmlinfra-bootstrap/.reboot; reboot; fi"]
+    expect_disconnect = true
+  }
+
+  provisioner "shell" {
+    execute_command = "chmod +x {{ .Path }}; sudo -E bash {{ .Path }}"
+    inline          = [local.run_steps, "test ! -e /var/tmp/cmlinfra-bootstrap/.reboot"]
+    pause_before    = "10s"
   }
 
   # Last: no machine identity, host keys, logs, history or key material in the image.

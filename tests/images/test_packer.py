@@ -8,6 +8,7 @@ which 1.6 does not know: it is checked by ``packer fmt`` (a full HCL parse) inst
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -73,7 +74,10 @@ def test_every_bootstrap_script_runs_in_order_and_is_recorded(template: Path) ->
     scripts = sorted(p.stem for p in (template / "scripts").glob("*.sh"))
     assert scripts, "images/packer/scripts/ is empty: run cmlinfra bootstrap render"
     assert f'"cmlinfra:steps\\" = \\"{",".join(scripts)}\\"' in result.stdout
-    assert "file\n      shell\n      shell" in result.stdout  # upload, steps, cleanup
+    for script in scripts:
+        assert f"bash ./{script}.sh || rc=$?" in result.stdout  # in local.run_steps
+    # upload; steps; reboot if a step asked; steps again; cleanup
+    assert "file\n      shell\n      shell\n      shell\n      shell\n" in result.stdout
 
 
 def test_files_are_packer_formatted() -> None:
@@ -83,3 +87,36 @@ def test_files_are_packer_formatted() -> None:
 
 def test_cleanup_is_the_same_script_image_bake_runs() -> None:
     assert (PACKER_DIR / "cleanup.sh").read_bytes() == CLEANUP_SCRIPT.read_bytes()
+
+
+def _run_steps(template: Path) -> str:
+    """The template's own step loop, as Packer evaluated it (``packer inspect``)."""
+    result = _packer("inspect", "-var", "ssh_cidr=203.0.113.7/32", ".", cwd=template)
+    line = next(x for x in result.stdout.splitlines() if x.startswith("local.run_steps: "))
+    return json.loads(line.split(": ", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("exits", "rc", "ran", "reboot"),
+    [
+        ((0, 0, 0), 0, 3, False),  # all done
+        ((0, 100, 0), 0, 2, True),  # the driver asks for a reboot: stop, reboot, run again
+        ((0, 3, 0), 3, 2, False),  # a failure stops the build with its exit code
+    ],
+)
+def test_step_loop_handles_reboot_requests_and_failures(
+    template: Path, tmp_path: Path, exits: tuple[int, ...], rc: int, ran: int, reboot: bool
+) -> None:
+    for old in (template / "scripts").glob("*.sh"):
+        old.unlink()
+    work = tmp_path / "bootstrap"
+    work.mkdir()
+    for index, code in enumerate(exits, 1):
+        body = f"echo {index} >> ran.log\nexit {code}\n"
+        (template / "scripts" / f"{index:02d}-step.sh").write_text(body)
+        (work / f"{index:02d}-step.sh").write_text(body)
+    loop = _run_steps(template).replace("/var/tmp/cmlinfra-bootstrap", str(work))
+    result = subprocess.run(["bash", "-c", loop], capture_output=True, text=True, check=False)
+    assert result.returncode == rc, result.stderr
+    assert (work / "ran.log").read_text().split() == [str(i) for i in range(1, ran + 1)]
+    assert (work / ".reboot").exists() == reboot

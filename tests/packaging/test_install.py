@@ -1,0 +1,136 @@
+"""`pip install` outside the checkout gives a working `cmlinfra` that finds its Terraform modules
+— built and installed for real, in fresh virtual environments, three ways: the wheel, the
+composite action's own install script, and the CUDA Dockerfile's own `pip install /src` step
+(from a build context assembled by the Dockerfile's COPY lines). Dependencies come from PyPI
+through pip's cache, as in CI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from dockerfile_parse import DockerfileParser
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+CHECK_MODULES = """
+import json, sys
+from importlib import resources
+import cmlinfra
+root = resources.files("cmlinfra") / "_modules"
+print(json.dumps({"package": cmlinfra.__file__, "modules": sorted(
+    f"{c.name}/{m.name}" for c in root.iterdir() for m in c.iterdir() if (m / "main.tf").is_file()
+)}))
+"""
+
+
+def _clean_env(venv_dir: Path, **extra: str) -> dict[str, str]:
+    """No PYTHONPATH, no project venv: only the new environment on PATH."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    env["PATH"] = f"{venv_dir / 'bin'}:/usr/local/bin:/usr/bin:/bin"
+    env["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] = "1"
+    return {**env, **extra}
+
+
+def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{cmd}:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    return result
+
+
+def _expected_modules() -> list[str]:
+    root = ROOT / "terraform" / "modules"
+    return sorted(str(p.parent.relative_to(root)) for p in root.glob("*/*/main.tf"))
+
+
+def _assert_working_install(venv_dir: Path, cwd: Path) -> None:
+    env = _clean_env(venv_dir)
+    assert _run(["cmlinfra", "--version"], env, cwd).stdout.startswith("cmlinfra ")
+    assert "Usage" in _run(["cmlinfra", "--help"], env, cwd).stdout
+    found = yaml.safe_load(
+        _run([str(venv_dir / "bin" / "python"), "-c", CHECK_MODULES], env, cwd).stdout
+    )
+    assert found["package"].startswith(str(venv_dir)), "imported from the checkout, not the install"
+    assert found["modules"] == _expected_modules()
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+        _clean_env(Path(sys.prefix)),
+        out,
+    )
+    (built,) = out.glob("cmlinfra-*.whl")
+    return built
+
+
+def test_wheel_carries_modules_and_templates(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = ROOT / "terraform" / "modules"
+    for path in modules.rglob("*"):
+        if path.is_file() and ".terraform" not in path.parts:
+            assert f"cmlinfra/_modules/{path.relative_to(modules)}" in names
+    assert "cmlinfra/images/cleanup.sh" in names
+    assert not any(n.startswith(("tests/", "examples/")) for n in names)
+    assert not any("__pycache__" in n or n.endswith(".tfstate") for n in names)
+
+
+def test_fresh_venv_from_the_wheel(wheel: Path, tmp_path: Path) -> None:
+    venv.create(tmp_path / "venv", with_pip=True)
+    pip = [str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
+    _run(
+        [*pip, "-c", str(ROOT / "requirements.lock"), str(wheel)],
+        _clean_env(tmp_path / "venv"),
+        tmp_path,
+    )
+    _assert_working_install(tmp_path / "venv", tmp_path)
+
+
+def test_the_actions_install_script(tmp_path: Path) -> None:
+    """action.yml's "Install cmlinfra" step, verbatim, with `version` left empty."""
+    steps = yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["steps"]
+    (step,) = [s for s in steps if s.get("name") == "Install cmlinfra"]
+    venv.create(tmp_path / "venv", with_pip=True)  # stands in for actions/setup-python
+    env = _clean_env(tmp_path / "venv", CMLINFRA_VERSION="", CMLINFRA_SOURCE=str(ROOT))
+    _run(["bash", "-c", step["run"]], env, tmp_path)
+    _assert_working_install(tmp_path / "venv", tmp_path)
+
+
+def test_the_cuda_dockerfiles_install_step(tmp_path: Path) -> None:
+    """The Dockerfile's COPY lines assemble /src, then its `pip install /src` RUN runs as is
+    (with /src and /opt/cmlinfra moved under tmp_path)."""
+    parsed = DockerfileParser(str(ROOT / "images" / "cuda" / "Dockerfile"), env_replace=False)
+    src, venv_dir = tmp_path / "src", tmp_path / "opt-cmlinfra"
+    src.mkdir()
+    for item in (i for i in parsed.structure if i["instruction"] == "COPY"):
+        *sources, destination = item["value"].split()
+        for source in sources:
+            target = src / Path(destination).relative_to("/src") if destination != "/src/" else src
+            if (ROOT / source).is_dir():
+                shutil.copytree(
+                    ROOT / source,
+                    target,
+                    ignore=shutil.ignore_patterns("__pycache__", ".terraform"),
+                )
+            else:
+                shutil.copy2(ROOT / source, target / source)
+    (run,) = [
+        i["value"]
+        for i in parsed.structure
+        if i["instruction"] == "RUN" and "pip install /src" in i["value"]
+    ]
+    script = run.replace("/src", str(src))
+    env = _clean_env(venv_dir, VIRTUAL_ENV=str(venv_dir))
+    _run(["bash", "-o", "pipefail", "-c", script], env, tmp_path)
+    assert not src.exists()  # the step removes its build context
+    _assert_working_install(venv_dir, tmp_path)
