@@ -7,9 +7,11 @@ Debian's package mirror but not PyPI. Full-batch gradient descent from zero weig
 standardised features is deterministic: the same data gives the same metrics.
 
 Outputs (in ``--out``):
-- ``metrics.json``: accuracy, loss, per-class precision/recall/F1 and the confusion matrix
+- ``metrics.json``: accuracy, test and training loss, per-class precision/recall/F1
 - ``loss.csv``: ``epoch,train_loss,test_loss,test_accuracy`` every ``--log-every`` epochs
-- ``confusion_matrix.png``: the test-set confusion matrix
+- ``confusion.json``: the test-set confusion matrix, ``{"labels": [...], "matrix": [[...]]}``
+  (rows: actual, columns: predicted), the format ``cmlinfra report build --confusion`` reads
+- ``confusion_matrix.png``: the same matrix drawn, for anyone not using cmlinfra's report
 
 Usage: ``python3 train.py [--data data] [--out .] [--epochs 400] [--lr 0.5]``
 """
@@ -27,8 +29,8 @@ import numpy as np
 CLASSES = ("apple", "orange", "banana")
 
 
-def load(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Features (float matrix), labels (class indices) and feature names of one CSV split."""
+def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Features (float matrix) and labels (class indices) of one CSV split."""
     if not path.is_file():
         raise SystemExit(
             f"{path} not found; generate it with: python3 make_data.py --out {path.parent}"
@@ -40,7 +42,7 @@ def load(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
         raise SystemExit(f"{path}: expected a header ending in 'label' and at least one row")
     x = np.array([[float(v) for v in row[:-1]] for row in body])
     y = np.array([CLASSES.index(row[-1]) for row in body])
-    return x, y, header[:-1]
+    return x, y
 
 
 def expand(x: np.ndarray) -> np.ndarray:
@@ -77,7 +79,6 @@ def per_class(matrix: np.ndarray) -> dict[str, dict[str, float]]:
             "precision": round(float(precision), 4),
             "recall": round(float(recall), 4),
             "f1": round(float(f1), 4),
-            "support": int(actual),
         }
     return scores
 
@@ -111,8 +112,8 @@ def plot_confusion(matrix: np.ndarray, path: Path) -> None:
 
 
 def train(args: argparse.Namespace) -> dict[str, object]:
-    x_train, y_train, features = load(args.data / "train.csv")
-    x_test, y_test, _ = load(args.data / "test.csv")
+    x_train, y_train = load(args.data / "train.csv")
+    x_test, y_test = load(args.data / "test.csv")
     mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-9
     x_train, x_test = expand((x_train - mean) / std), expand((x_test - mean) / std)
     k = len(CLASSES)
@@ -142,15 +143,14 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     p_test = softmax(x_test @ weights + bias)
     matrix = confusion(y_test, p_test.argmax(axis=1))
     plot_confusion(matrix, args.out / "confusion_matrix.png")
+    (args.out / "confusion.json").write_text(
+        json.dumps({"labels": list(CLASSES), "matrix": matrix.tolist()}) + "\n"
+    )
     return {
         "accuracy": round(float(np.trace(matrix) / matrix.sum()), 4),
         "loss": round(history[-1][2], 4),
         "train_loss": round(history[-1][1], 4),
-        "epochs": args.epochs,
         "classes": per_class(matrix),
-        "confusion_matrix": {"labels": list(CLASSES), "rows": matrix.tolist()},
-        "features": features,
-        "samples": {"train": len(y_train), "test": len(y_test)},
     }
 
 
