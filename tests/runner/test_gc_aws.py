@@ -12,13 +12,25 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from cmlinfra.runner.gc import Sweeper
 from cmlinfra.runner.inventory import AwsInventory
 from cmlinfra.runner.records import LockInfo, RunnerRecord
-from cmlinfra.runner.store import open_store
+from cmlinfra.runner.store import RunnerStore, open_store
+
+
+@dataclass
+class Aws:
+    store: RunnerStore
+    ec2: Any
+    launch: Callable[..., str]
+    state: Callable[[str], str]
+    sweeper: Callable[..., Sweeper]
 
 
 @pytest.fixture
@@ -67,17 +79,7 @@ def aws(moto):  # type: ignore[no-untyped-def]
     def sweeper(**kwargs) -> Sweeper:  # type: ignore[no-untyped-def]
         return Sweeper(store=store, inventories=[inventory], teardown=teardown, **kwargs)
 
-    return type(
-        "Aws",
-        (),
-        {
-            "store": store,
-            "ec2": ec2,
-            "launch": staticmethod(launch),
-            "state": staticmethod(state),
-            "sweeper": staticmethod(sweeper),
-        },
-    )
+    return Aws(store, ec2, launch, state, sweeper)
 
 
 def kinds(findings) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
