@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Write docs/commands.md from the real CLI: every command's usage, help text and options are
 taken from the same click objects that render ``cmlinfra … --help``; the examples come from
-docs/command-examples.yaml (each one is parsed against the CLI by the tests).
+the command's own ``Examples:`` epilog (what its --help shows) and docs/command-examples.yaml;
+the tests parse every example against the CLI.
 
     python scripts/gen-command-docs.py           # rewrite docs/commands.md
     python scripts/gen-command-docs.py --check   # exit 1 when docs/commands.md is stale
@@ -66,7 +67,18 @@ def section(path: list[str], command: Any, ctx: Any, examples: dict[str, list[st
             out += ["Commands: " + ", ".join(f"`{name} {s}`" for s in subs), ""]
     for example in examples.get(" ".join(path), []):
         out += ["```bash", example.strip(), "```", ""]
+    epilog = inspect.cleandoc(command.epilog or "")
+    if epilog.startswith("Examples:"):
+        out += ["```bash", inspect.cleandoc(epilog_examples(command)), "```", ""]
+    elif epilog:
+        out += [epilog, ""]
     return "\n".join(out)
+
+
+def epilog_examples(command: Any) -> str:
+    """The ``Examples:`` epilog a command shows under its --help, if any."""
+    epilog = inspect.cleandoc(command.epilog or "")
+    return epilog.removeprefix("Examples:") if epilog.startswith("Examples:") else ""
 
 
 def render() -> str:
