@@ -18,6 +18,13 @@ def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
+def name_taken(ec2: Any, name: str) -> str | None:
+    """The id of this account's AMI called ``name`` in the client's region, if any (AMI names
+    are unique per account and region; checked before a builder is paid for)."""
+    images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])
+    return str(images["Images"][0]["ImageId"]) if images["Images"] else None
+
+
 def publish(
     ec2: Any,
     instance_id: str,
@@ -32,16 +39,18 @@ def publish(
     from botocore.exceptions import ClientError, WaiterError
 
     all_tags = _tags({IMAGE_TAG: "true", "Name": name, **tags})
+    taken = name_taken(ec2, name)
+    if taken:
+        raise CmlinfraError(
+            f"an AMI named {name!r} already exists ({taken})", "choose another --name"
+        )
     try:
         image_id = str(
             ec2.create_image(
                 InstanceId=instance_id,
                 Name=name,
                 Description=description,
-                TagSpecifications=[
-                    {"ResourceType": "image", "Tags": all_tags},
-                    {"ResourceType": "snapshot", "Tags": all_tags},
-                ],
+                TagSpecifications=[{"ResourceType": "image", "Tags": all_tags}],
             )["ImageId"]
         )
     except ClientError as exc:
@@ -60,6 +69,16 @@ def publish(
             f"AMI {image_id} did not become available within {wait:.0f}s ({exc})",
             f"check it with 'aws ec2 describe-images --image-ids {image_id}'",
         ) from exc
+    # Snapshots are tagged once they exist (rather than through a "snapshot" TagSpecification,
+    # which moto, the test server, does not implement), so cost reports and gc find them too.
+    (image,) = ec2.describe_images(ImageIds=[image_id])["Images"]
+    snapshots = [
+        m["Ebs"]["SnapshotId"]
+        for m in image.get("BlockDeviceMappings") or []
+        if m.get("Ebs", {}).get("SnapshotId")
+    ]
+    if snapshots:
+        ec2.create_tags(Resources=snapshots, Tags=all_tags)
     return image_id
 
 

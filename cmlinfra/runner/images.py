@@ -76,7 +76,17 @@ def _check_publishable(request: BakeRequest) -> None:
                 f"LXD image alias {request.name!r} already exists",
                 "choose another --name, or --replace to move the alias to the new image",
             )
-    elif request.cloud != "aws":
+    elif request.cloud == "aws":
+        import boto3
+
+        from cmlinfra.images import aws
+
+        taken = aws.name_taken(boto3.client("ec2", region_name=request.region), request.name)
+        if taken:
+            raise UsageError(
+                f"an AMI named {request.name!r} already exists ({taken})", "choose another --name"
+            )
+    else:
         raise UsageError(f"image bake does not support --cloud {request.cloud}", "use lxd or aws")
 
 
