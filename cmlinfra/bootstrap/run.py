@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from cmlinfra.bootstrap.gpu import Gpu, find_query_csv, parse_query_csv
 from cmlinfra.bootstrap.ssh import SshTarget, connect
 from cmlinfra.bootstrap.steps import REBOOT_EXIT_CODE, Step
 from cmlinfra.bootstrap.transport import CommandResult, Transport
@@ -52,6 +53,7 @@ class HostResult:
     seconds: float = 0.0
     steps: list[StepResult] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
+    gpus: list[Gpu] = field(default_factory=list)  # from nvidia-smi, when a step printed it
     error: str | None = None
     tail: list[str] = field(default_factory=list)  # last lines of the failed step
 
@@ -67,22 +69,23 @@ def run_step(
     timeout: float,
     on_line: Callable[[str], None] | None = None,
     reboot_wait: float = 900.0,
-) -> CommandResult:
+) -> tuple[CommandResult, bool]:
     """Upload the step's secrets and script, run it as root, reboot and run again when it asks.
-    Raises :class:`StepFailed` on a non-zero exit."""
+    Returns the (last) result and whether the host was rebooted; raises :class:`StepFailed` on
+    a non-zero exit."""
     out = on_line or _printer(ssh.name)
     for path, secret in step.secrets.items():
         ssh.put_secret(secret, path)
     remote = ssh.put_file(step.script.encode(), f"{step.name}.sh", 0o700)
     command = f"bash {shlex.quote(remote)}"
     result = ssh.run(command, timeout=step.timeout or timeout, on_line=out)
-    if result.exit_code == REBOOT_EXIT_CODE:
+    rebooted = result.exit_code == REBOOT_EXIT_CODE
+    if rebooted:
         ssh.reboot(time.monotonic() + reboot_wait)
-        second = ssh.run(command, timeout=step.timeout or timeout, on_line=out)
-        result = CommandResult(second.exit_code, second.tail, result.seconds + second.seconds)
+        result = ssh.run(command, timeout=step.timeout or timeout, on_line=out)
     if result.exit_code != 0:
         raise StepFailed(ssh.name, step.name, result.exit_code, result.tail)
-    return result
+    return result, rebooted
 
 
 def run_steps(
@@ -94,9 +97,11 @@ def run_steps(
     pending = [StepResult(s.name, "not run") for s in steps]
     result.steps = pending
     printer = _printer(ssh.name)
+    output: list[str] = []
 
     def on_line(line: str) -> None:
         printer(line)
+        output.append(line)
         key, sep, value = line.removeprefix("fact: ").partition("=")
         if line.startswith("fact: ") and sep:
             result.facts[key] = value
@@ -104,8 +109,9 @@ def run_steps(
     try:
         for step, record in zip(steps, pending, strict=True):
             t0 = time.monotonic()
+            output.clear()
             try:
-                done = run_step(ssh, step, timeout=timeout, on_line=on_line)
+                done, rebooted = run_step(ssh, step, timeout=timeout, on_line=on_line)
             except CmlinfraError as exc:
                 record.status, record.seconds = "failed", time.monotonic() - t0
                 record.note = exc.problem
@@ -114,8 +120,11 @@ def run_steps(
                 raise
             record.seconds, record.exit_code = time.monotonic() - t0, done.exit_code
             skip = next((line for line in done.tail if line.startswith("skip: ")), "")
-            record.status = "skipped" if done.skipped else "done"
-            record.note = skip[len("skip: ") :]
+            record.status = "skipped" if done.skipped and not rebooted else "done"
+            record.note = ("rebooted; " if rebooted else "") + skip[len("skip: ") :]
+            block = find_query_csv(output)
+            if block:
+                result.gpus = parse_query_csv("\n".join(block))
         result.ok = True
     except CmlinfraError as exc:
         result.error = exc.line()

@@ -65,14 +65,31 @@ def _env() -> jinja2.Environment:
 
 
 def render(template: str, **context: object) -> str:
-    """Render ``templates/<template>.sh.j2`` (or a hook's own template text) with the shared
-    helpers available through ``{% include "_lib.sh.j2" %}``."""
-    env = _env()
-    tpl = (
-        env.get_template(f"{template}.sh.j2") if "\n" not in template else env.from_string(template)
-    )
-    base = {"step": context.get("step", template), "apt_lock_timeout": 600}
-    return tpl.render({**base, **context})
+    """Render the built-in ``templates/<template>.sh.j2``."""
+    return _env().get_template(f"{template}.sh.j2").render(_context(template, context))
+
+
+def _context(step: str, context: dict[str, object]) -> dict[str, object]:
+    return {"step": step, "apt_lock_timeout": Options.apt_lock_timeout, **context}
+
+
+def custom_step(
+    name: str,
+    template: str,
+    *,
+    secrets: Mapping[str, Secret] | None = None,
+    timeout: float | None = None,
+    **context: object,
+) -> Step:
+    """The hook for code that adds its own steps (runner registration, a watchdog unit):
+    ``template`` is Jinja2 text that may ``{% include "_lib.sh.j2" %}`` for the shared helpers
+    (``skip``, ``die``, ``apt_install``...). Secrets reach the script only as files: pass them
+    here and read them from their path in the script, never from the template context."""
+    for key, value in context.items():
+        if isinstance(value, Secret):
+            raise TypeError(f"{key}: a Secret cannot be rendered into a script; pass it in secrets")
+    script = _env().from_string(template).render(_context(name, context))
+    return Step(name, script, timeout, dict(secrets or {}))
 
 
 def step_names(options: Options) -> list[str]:
@@ -114,6 +131,8 @@ def build_steps(options: Options, only: Sequence[str] | None = None) -> list[Ste
 def write_scripts(steps: Sequence[Step], out: Path) -> list[Path]:
     """``NN-<name>.sh`` per step plus ``steps.json`` (the order), for Packer and for review."""
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("[0-9][0-9]-*.sh"):  # an earlier render with other steps
+        stale.unlink()
     paths = []
     for index, step in enumerate(steps, 1):
         path = out / f"{index:02d}-{step.name}.sh"

@@ -36,3 +36,6 @@ def sudo_user() -> Iterator[str]:
 def plain_user() -> Iterator[str]:
     """A user without sudo rights."""
     yield from _add_user(sudo=False)
+
+
+from tests.bootstrap.lxd_hosts import local_cloud, lxd_hosts  # noqa: E402, F401  (fixtures)
