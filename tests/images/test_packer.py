@@ -120,3 +120,19 @@ def test_step_loop_handles_reboot_requests_and_failures(
     assert result.returncode == rc, result.stderr
     assert (work / "ran.log").read_text().split() == [str(i) for i in range(1, ran + 1)]
     assert (work / ".reboot").exists() == reboot
+
+
+RENDER = ("bootstrap", "render", "--runner-agent", "github")  # what images/packer/README says
+
+
+def test_committed_scripts_equal_a_fresh_render(tmp_path: Path) -> None:
+    """images/packer/scripts/ is `cmlinfra bootstrap render` output, byte for byte: the AMI is
+    built by the very scripts runners run over SSH."""
+    from tests.fixtures.cli import run_cli
+
+    result = run_cli(*RENDER, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    fresh = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    committed = {p.name: p.read_bytes() for p in (PACKER_DIR / "scripts").iterdir()}
+    assert committed == fresh, "run: cmlinfra " + " ".join(RENDER) + " --out images/packer/scripts"
+    assert {"01-detect.sh", "03-docker.sh", "06-runner-agent.sh"} <= set(fresh)
