@@ -1,0 +1,240 @@
+"""Running terraform in one stack directory: init, plan, apply, outputs, destroy, state.
+
+Every command runs non-interactively (``-input=false``, ``TF_IN_AUTOMATION``), waits for a held
+state lock up to ``lock_timeout`` instead of failing at once, and streams terraform's ``-json``
+UI messages as progress lines. Errors come back as one :class:`CmlinfraError` that names the fix.
+Nothing secret is ever put on terraform's command line: the configuration in ``workdir`` already
+holds every value, and credentials reach terraform through its environment only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cmlinfra.errors import CmlinfraError
+from cmlinfra.secrets import Secret
+from cmlinfra.terraform import diagnostics
+from cmlinfra.terraform.binary import TerraformBinary
+from cmlinfra.terraform.plan import PlanSummary, summarize_plan
+
+log = logging.getLogger("cmlinfra.terraform")
+
+PLAN_FILE = "tfplan"
+CLI_CONFIG_FILE = ".cmlinfra-terraformrc"
+PROGRESS_TYPES = {
+    "apply_start",
+    "apply_progress",
+    "apply_complete",
+    "apply_errored",
+    "planned_change",
+    "change_summary",
+}
+INTERRUPT_GRACE_S = 60.0  # time terraform gets to release the lock after SIGINT
+
+
+def _default_progress(line: str) -> None:
+    from cmlinfra.ui import progress
+
+    progress(line)
+
+
+class Workspace:
+    """One terraform working directory whose configuration (``*.tf.json``) is already written.
+
+    Not safe for two concurrent commands on the same ``workdir`` (they share ``.terraform`` and
+    the saved plan); separate workdirs on the same backend are safe, the state lock serializes.
+    """
+
+    def __init__(
+        self,
+        binary: TerraformBinary,
+        workdir: Path,
+        *,
+        plugin_cache_dir: Path | None = None,
+        provider_mirror: Path | None = None,
+        lock_timeout: str = "120s",
+        env: Mapping[str, str] | None = None,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.binary = binary
+        self.workdir = Path(workdir).absolute()
+        self.plugin_cache_dir = plugin_cache_dir
+        self.provider_mirror = provider_mirror
+        self.lock_timeout = lock_timeout
+        self.extra_env = dict(env or {})
+        self.on_progress = on_progress or _default_progress
+
+    # -- environment -------------------------------------------------------------------------
+
+    def _cli_config(self) -> Path:
+        """A CLI config that installs providers only from the filesystem mirror, so ``init``
+        works with no network and never silently fetches something else."""
+        mirror = Path(self.provider_mirror or "").absolute()
+        path = self.workdir / CLI_CONFIG_FILE
+        path.write_text(
+            "provider_installation {\n"
+            f"  filesystem_mirror {{\n    path = {json.dumps(str(mirror))}\n  }}\n"
+            "}\n"
+        )
+        return path
+
+    def environment(self) -> dict[str, str]:
+        env = {**os.environ, **self.extra_env}
+        env.update(TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1")
+        for key in ("TF_WORKSPACE", "TF_DATA_DIR", "TF_CLI_ARGS"):
+            env.pop(key, None)  # would change what and where we run
+        env = {k: v for k, v in env.items() if not k.startswith("TF_CLI_ARGS_")}
+        if self.plugin_cache_dir is not None:
+            Path(self.plugin_cache_dir).mkdir(parents=True, exist_ok=True)
+            env["TF_PLUGIN_CACHE_DIR"] = str(Path(self.plugin_cache_dir).absolute())
+        if self.provider_mirror is not None:
+            env["TF_CLI_CONFIG_FILE"] = str(self._cli_config())
+        elif env.get("TF_CLI_CONFIG_FILE") and not Path(env["TF_CLI_CONFIG_FILE"]).is_file():
+            env.pop("TF_CLI_CONFIG_FILE")  # a dangling setting only adds a warning to every run
+        return env
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _run(
+        self, command: str, args: Sequence[str], *, stream: bool
+    ) -> tuple[str, list[diagnostics.Diagnostic]]:
+        """Run ``terraform COMMAND ARGS``; return stdout (when not streaming) and warnings.
+
+        With ``stream``, stdout is the ``-json`` UI stream: progress and diagnostics are read
+        line by line as terraform writes them. On Ctrl-C/SIGTERM terraform gets SIGINT and
+        time to stop cleanly, which releases the state lock.
+        """
+        argv = [str(self.binary.path), command, *args]
+        log.debug("running %s in %s", " ".join(argv), self.workdir)
+        proc = subprocess.Popen(
+            argv,
+            cwd=self.workdir,
+            env=self.environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,  # our Ctrl-C reaches terraform only through _interrupt
+        )
+        stderr_chunks: list[str] = []
+        reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()))  # type: ignore[union-attr]
+        reader.start()
+        out_lines: list[str] = []
+        errors: list[diagnostics.Diagnostic] = []
+        warnings: list[diagnostics.Diagnostic] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if stream:
+                    self._handle(line, errors, warnings)
+                else:
+                    out_lines.append(line)
+            proc.wait()
+        except BaseException:
+            self._interrupt(proc)
+            raise
+        finally:
+            reader.join()
+        stderr = "".join(stderr_chunks)
+        if stderr.strip():
+            log.debug("terraform %s stderr: %s", command, stderr.strip())
+        if proc.returncode != 0:
+            raise diagnostics.explain(command, errors, stderr)
+        if not stream:
+            warnings.extend(d for d in diagnostics.from_text(stderr) if d.severity == "warning")
+        return "".join(out_lines), warnings
+
+    @staticmethod
+    def _interrupt(proc: subprocess.Popen[str]) -> None:
+        if proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=INTERRUPT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _handle(
+        self,
+        line: str,
+        errors: list[diagnostics.Diagnostic],
+        warnings: list[diagnostics.Diagnostic],
+    ) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            if line.strip():
+                log.debug("terraform: %s", line.rstrip())
+            return
+        kind = message.get("type")
+        if kind == "diagnostic":
+            diag = diagnostics.from_json(message.get("diagnostic") or {})
+            (errors if diag.severity == "error" else warnings).append(diag)
+            log.debug("terraform %s: %s", diag.severity, diag.text())
+        elif kind in PROGRESS_TYPES:
+            self.on_progress(str(message.get("@message", "")).strip())
+        else:
+            log.debug("terraform: %s", message.get("@message", "").strip())
+
+    def _locking(self) -> list[str]:
+        return ["-input=false", "-no-color", f"-lock-timeout={self.lock_timeout}"]
+
+    # -- the API -----------------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Install providers (cache/mirror) and connect to the backend."""
+        if not any(self.workdir.glob("*.tf.json")) and not any(self.workdir.glob("*.tf")):
+            raise CmlinfraError(
+                f"no terraform configuration in {self.workdir}",
+                "write the stack (*.tf.json) before running terraform",
+            )
+        self.on_progress(f"terraform init ({self.binary.flavor} {self.binary.version_text})")
+        self._run("init", ["-input=false", "-no-color"], stream=False)
+
+    def plan(self, *, destroy: bool = False) -> PlanSummary:
+        """Save a plan to ``tfplan`` and summarize it."""
+        args = [*self._locking(), "-json", f"-out={PLAN_FILE}"]
+        _, warnings = self._run("plan", [*args, "-destroy"] if destroy else args, stream=True)
+        shown, _ = self._run("show", ["-no-color", "-json", PLAN_FILE], stream=False)
+        return summarize_plan(json.loads(shown), tuple(w.one_line() for w in warnings))
+
+    def apply(self) -> None:
+        """Apply the plan saved by :meth:`plan` (exactly what was summarized, nothing newer)."""
+        plan = self.workdir / PLAN_FILE
+        if not plan.is_file():
+            raise CmlinfraError(f"no saved plan in {self.workdir}", "run plan before apply")
+        try:
+            self._run("apply", [*self._locking(), "-json", PLAN_FILE], stream=True)
+        finally:
+            plan.unlink(missing_ok=True)  # a saved plan can be applied once at most
+
+    def destroy(self) -> None:
+        """Destroy everything in the state."""
+        self._run("apply", [*self._locking(), "-json", "-destroy", "-auto-approve"], stream=True)
+
+    def outputs(self) -> dict[str, Any]:
+        """Output values by name; sensitive string outputs come back as :class:`Secret`."""
+        shown, _ = self._run("output", ["-no-color", "-json"], stream=False)
+        result: dict[str, Any] = {}
+        for name, output in (json.loads(shown or "{}") or {}).items():
+            value = output.get("value")
+            result[name] = (
+                Secret(value) if output.get("sensitive") and isinstance(value, str) else value
+            )
+        return result
+
+    def show_state(self) -> dict[str, Any]:
+        """``terraform show -json`` of the current state (``values`` is absent when empty)."""
+        shown, _ = self._run("show", ["-no-color", "-json"], stream=False)
+        return dict(json.loads(shown or "{}"))

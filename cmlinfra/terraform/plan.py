@@ -1,0 +1,139 @@
+"""What a saved plan will do, read from ``terraform show -json tfplan``.
+
+The summary is what a person approves: counts per action, whether anything is destroyed, and
+the resources by action. It reads the plan JSON's ``resource_changes``, which has the same shape
+in format 0.2 (terraform 1.0) and 1.x (terraform >= 1.1), so no version switch is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Action = Literal["create", "update", "delete", "replace", "read", "no-op"]
+ACTIONS: tuple[Action, ...] = ("create", "update", "replace", "delete", "read", "no-op")
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    address: str
+    type: str
+    name: str
+    action: Action
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    changes: tuple[ResourceChange, ...]
+    warnings: tuple[str, ...] = ()
+    output_changes: tuple[str, ...] = ()  # outputs whose value changes
+
+    def _count(self, action: Action) -> int:
+        return sum(1 for change in self.changes if change.action == action)
+
+    @property
+    def create(self) -> int:
+        return self._count("create")
+
+    @property
+    def update(self) -> int:
+        return self._count("update")
+
+    @property
+    def delete(self) -> int:
+        return self._count("delete")
+
+    @property
+    def replace(self) -> int:
+        return self._count("replace")
+
+    @property
+    def destructive(self) -> bool:
+        """True when applying loses something that exists (a delete or a replace)."""
+        return self.delete > 0 or self.replace > 0
+
+    @property
+    def has_changes(self) -> bool:
+        """False when applying would change neither infrastructure nor outputs."""
+        busy = any(change.action not in ("no-op", "read") for change in self.changes)
+        return busy or bool(self.output_changes)
+
+    def by_action(self) -> dict[str, list[ResourceChange]]:
+        """Changed resources grouped by action (in a stable order), no-ops left out."""
+        groups: dict[str, list[ResourceChange]] = {}
+        for action in ACTIONS:
+            found = [c for c in self.changes if c.action == action and action != "no-op"]
+            if found:
+                groups[action] = found
+        return groups
+
+    def headline(self) -> str:
+        """``Plan: 1 to create, 0 to update, 1 to replace, 0 to delete.``"""
+        return (
+            f"Plan: {self.create} to create, {self.update} to update, "
+            f"{self.replace} to replace, {self.delete} to delete."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "create": self.create,
+            "update": self.update,
+            "replace": self.replace,
+            "delete": self.delete,
+            "destructive": self.destructive,
+            "has_changes": self.has_changes,
+            "changes": [asdict(c) for c in self.changes if c.action != "no-op"],
+            "output_changes": list(self.output_changes),
+            "warnings": list(self.warnings),
+        }
+
+
+def _action(actions: list[str]) -> Action:
+    kinds = set(actions)
+    if {"create", "delete"} <= kinds:
+        return "replace"  # ["delete", "create"] or create_before_destroy's ["create", "delete"]
+    if len(actions) == 1 and actions[0] in ("create", "update", "delete", "read", "no-op"):
+        return actions[0]  # type: ignore[return-value]
+    if "forget" in kinds:
+        # `removed { lifecycle { destroy = false } }` (>= 1.7): leaves the object running but
+        # unmanaged. For a GPU runner that is as bad as losing it, so it counts as a delete.
+        return "delete"
+    raise ValueError(f"unknown plan actions {actions!r}")
+
+
+def summarize_plan(plan_json: dict[str, Any], warnings: tuple[str, ...] = ()) -> PlanSummary:
+    """Summarize a plan. ``warnings`` come from the plan's UI stream (the JSON plan has none);
+    resources changed outside terraform (``resource_drift``) are added to them."""
+    changes = tuple(
+        ResourceChange(
+            address=rc["address"],
+            type=rc["type"],
+            name=rc["name"],
+            action=_action(rc["change"]["actions"]),
+        )
+        for rc in plan_json.get("resource_changes") or ()
+        if rc.get("mode", "managed") == "managed" or rc["change"]["actions"] != ["no-op"]
+    )
+    drift = tuple(
+        f"{rc['address']} was changed outside terraform"
+        for rc in plan_json.get("resource_drift") or ()
+    )
+    outputs = tuple(
+        sorted(
+            name
+            for name, change in (plan_json.get("output_changes") or {}).items()
+            if change.get("actions") != ["no-op"]
+        )
+    )
+    return PlanSummary(changes=changes, warnings=(*warnings, *drift), output_changes=outputs)
+
+
+def state_resources(state_json: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every resource in ``terraform show -json`` output, child modules included (flattened)."""
+    found: list[dict[str, Any]] = []
+    stack = [((state_json.get("values") or {}).get("root_module") or {})]
+    while stack:
+        module = stack.pop()
+        found.extend(module.get("resources") or ())
+        stack.extend(module.get("child_modules") or ())
+    return found
