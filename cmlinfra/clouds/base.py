@@ -33,6 +33,7 @@ class MachineRequest:
     host: str | None = None  # ssh cloud: the existing machine
     port: int = 22
     user: str | None = None
+    host_key: str | None = None  # ssh cloud: the OpenSSH public host key the machine must present
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,160 @@
+"""``cmlinfra stack render|plan|apply|destroy|show``: one runner machine as a Terraform stack,
+without bootstrapping it (``runner launch`` does both). Useful to inspect exactly what would be
+created, to pre-create a machine, and to clean up after a crashed launcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from cmlinfra.cli.common import settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True)
+
+NAME = typer.Option(None, "--name", help="Stack (and machine) name; default cml-<random>.")
+CLOUD = typer.Option("lxd", "--cloud", help="Cloud: lxd (local), ssh (existing machine), aws.")
+TYPE = typer.Option("m", "--cloud-type", help="Machine size: m, l, xl, or a cloud's own type.")
+GPU = typer.Option(None, "--cloud-gpu", help="GPU: nogpu, or a model (e.g. t4, v100, h100).")
+REGION = typer.Option(None, "--cloud-region", help="Region; each cloud has its default.")
+HDD = typer.Option(None, "--cloud-hdd-size", help="Root disk size in GB.")
+SPOT = typer.Option(False, "--cloud-spot", help="Use a spot/preemptible instance.")
+SPOT_PRICE = typer.Option(
+    None, "--cloud-spot-price", help="Max spot price in USD/hour; -1 caps at the on-demand price."
+)
+IMAGE = typer.Option(None, "--cloud-image", help="Image (AMI id/name, LXD alias).")
+PERMISSION = typer.Option(
+    None, "--cloud-permission-set", help="Instance profile / role for the machine."
+)
+METADATA = typer.Option([], "--cloud-metadata", help="key=value label on the machine (repeatable).")
+SSH_CIDR = typer.Option(
+    None, "--ssh-cidr", help="Who may reach SSH; default: this machine's address only."
+)
+MAX_TTL = typer.Option(
+    None, "--max-ttl", help="Hard lifetime (3600, 90m, 2h, 1d): the machine powers itself off."
+)
+TERRAFORM = typer.Option(
+    None, "--terraform", help="terraform/tofu binary; default $CMLINFRA_TERRAFORM or PATH."
+)
+STATE = typer.Option(
+    None, "--state", help="State backend: s3://BUCKET/PREFIX?region=R, or a local path."
+)
+HOST = typer.Option(None, "--host", help="ssh cloud: the existing machine's address.")
+PORT = typer.Option(22, "--port", help="ssh cloud: SSH port.")
+USER = typer.Option(None, "--user", help="ssh cloud: SSH user (default root).")
+HOST_KEY = typer.Option(
+    None, "--host-key", help="ssh cloud: the machine's public host key line, checked on connect."
+)
+KEY_FILE = typer.Option(
+    None, "--ssh-key-file", help="Use this private key instead of generating one (ssh cloud)."
+)
+
+
+def _run(
+    ctx: typer.Context,
+    name: str | None = NAME,
+    cloud: str = CLOUD,
+    cloud_type: str = TYPE,
+    cloud_gpu: str | None = GPU,
+    cloud_region: str | None = REGION,
+    cloud_hdd_size: int | None = HDD,
+    cloud_spot: bool = SPOT,
+    cloud_spot_price: str | None = SPOT_PRICE,
+    cloud_image: str | None = IMAGE,
+    cloud_permission_set: str | None = PERMISSION,
+    cloud_metadata: list[str] = METADATA,
+    ssh_cidr: str | None = SSH_CIDR,
+    max_ttl: str | None = MAX_TTL,
+    terraform: str | None = TERRAFORM,
+    state: str | None = STATE,
+    host: str | None = HOST,
+    port: int = PORT,
+    user: str | None = USER,
+    host_key: str | None = HOST_KEY,
+    ssh_key_file: str | None = KEY_FILE,
+) -> None:
+    from cmlinfra.stack import service
+    from cmlinfra.stack.request import build_request, key_file
+    from cmlinfra.ui import emit
+
+    request = build_request(
+        name=name,
+        cloud_type=cloud_type,
+        gpu=cloud_gpu,
+        region=cloud_region,
+        hdd_size=cloud_hdd_size,
+        spot=cloud_spot,
+        spot_price=cloud_spot_price,
+        image=cloud_image,
+        permission_set=cloud_permission_set,
+        metadata=cloud_metadata,
+        ssh_cidr=ssh_cidr,
+        max_ttl=max_ttl,
+        host=host,
+        port=port,
+        user=user,
+        host_key=host_key,
+    )
+    identity = key_file(ssh_key_file)
+    prepared = service.prepare(request, cloud, terraform=terraform, state=state)
+    as_json = settings(ctx).as_json
+    action = ctx.info_name
+    result: dict[str, Any] = {"name": request.name, "cloud": cloud}
+    if action == "render":
+        path = service.render(prepared, ssh_key_file=identity)
+        result["file"] = str(path)
+        emit(result, as_json=as_json, text=path.read_text())
+    elif action == "plan":
+        planned = service.plan(prepared, ssh_key_file=identity)
+        price = planned.machine.hourly_price
+        result.update(plan=planned.summary.to_dict(), hourly_price=price)
+        cost = "unknown" if price is None else f"${price:.4f}/hour"
+        emit(result, as_json=as_json, text=f"{planned.summary.headline()}\nestimated cost: {cost}")
+    else:
+        address = service.apply(prepared, ssh_key_file=identity)
+        result.update(address=address, stack_dir=str(prepared.stack.root))
+        emit(
+            result,
+            as_json=as_json,
+            text=f"{request.name}: {address.user}@{address.host}:{address.port} "
+            f"({address.instance_id})",
+        )
+
+
+@app.command("destroy")
+def destroy(
+    ctx: typer.Context,
+    name: str = typer.Option(..., "--name", help="The stack to destroy."),
+    terraform: str | None = TERRAFORM,
+) -> None:
+    """Destroy the stack's machine and remove its directory and key pair."""
+    from cmlinfra.stack import service
+    from cmlinfra.ui import emit
+
+    result = service.destroy(name, terraform=terraform)
+    emit(result, as_json=settings(ctx).as_json, text=f"{name}: destroyed")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: str | None = typer.Option(None, "--name", help="A stack; without it, list them all."),
+) -> None:
+    """Show a stack's metadata (cloud, machine, address, expiry), or list the stacks."""
+    import json
+
+    from cmlinfra.stack import service
+    from cmlinfra.ui import emit
+
+    result = service.show(name)
+    text = "\n".join(result["stacks"]) if name is None else json.dumps(result, indent=2)
+    emit(result, as_json=settings(ctx).as_json, text=text)
+
+
+app.command("render", help="Write the stack's Terraform configuration and print it.")(_run)
+app.command("plan", help="Plan the stack: what would be created, and its hourly cost.")(_run)
+app.command("apply", help="Create (or update) the machine and print how to reach it.")(_run)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="stack")

@@ -1,0 +1,141 @@
+"""A small client for LXD's REST API over its unix socket.
+
+The socket is a trusted channel (root-only, local): reading a container's SSH host public key
+through it is how the launcher learns which key the container must present, without ever
+trusting the network on first use. The stdlib is enough for the handful of calls we make, so no
+LXD client library is needed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from cmlinfra.errors import CmlinfraError
+
+FIX = "run scripts/localcloud.sh up"
+
+
+def socket_path() -> Path:
+    """``LXD_SOCKET``, else ``$LXD_DIR/unix.socket``, else Debian's, else the snap's socket."""
+    if os.environ.get("LXD_SOCKET"):
+        return Path(os.environ["LXD_SOCKET"])
+    if os.environ.get("LXD_DIR"):
+        return Path(os.environ["LXD_DIR"]) / "unix.socket"
+    for candidate in ("/var/lib/lxd/unix.socket", "/var/snap/lxd/common/lxd/unix.socket"):
+        if Path(candidate).exists():
+            return Path(candidate)
+    return Path("/var/lib/lxd/unix.socket")
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("lxd", timeout=timeout)
+        self._path = str(path)
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class LxdNotFound(Exception):
+    """The object asked for does not exist (HTTP 404)."""
+
+
+class LxdApi:
+    """Synchronous calls to one LXD daemon."""
+
+    def __init__(self, path: Path | None = None, timeout: float = 10.0) -> None:
+        self.path = path or socket_path()
+        self.timeout = timeout
+
+    def _request(self, method: str, url: str, body: Any = None) -> tuple[int, bytes]:
+        conn = _UnixConnection(self.path, self.timeout)
+        try:
+            payload = json.dumps(body) if body is not None else None
+            headers = {"Content-Type": "application/json"} if payload else {}
+            conn.request(method, url, body=payload, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        except OSError as exc:
+            raise CmlinfraError(
+                f"LXD is not reachable at {self.path} ({exc.strerror or exc})", FIX
+            ) from exc
+        finally:
+            conn.close()
+
+    def get(self, url: str) -> Any:
+        """The ``metadata`` of a JSON answer; :class:`LxdNotFound` on 404."""
+        status, raw = self._request("GET", url)
+        if status == 404:
+            raise LxdNotFound(url)
+        data = json.loads(raw or b"{}")
+        if status >= 400:
+            raise CmlinfraError(f"LXD refused GET {url}: {data.get('error', status)}")
+        return data.get("metadata")
+
+    def patch(self, url: str, body: dict[str, Any]) -> None:
+        status, raw = self._request("PATCH", url, body)
+        if status == 404:
+            raise LxdNotFound(url)
+        if status >= 400:
+            error = json.loads(raw or b"{}").get("error", status)
+            raise CmlinfraError(f"LXD refused PATCH {url}: {error}")
+
+    def ping(self) -> dict[str, Any]:
+        """Server info; raises ``CmlinfraError`` with the fix when the daemon doesn't answer."""
+        info = self.get("/1.0")
+        return info if isinstance(info, dict) else {}
+
+    def instance(self, name: str) -> dict[str, Any] | None:
+        """The instance's record, or None when it does not exist."""
+        try:
+            return dict(self.get(f"/1.0/instances/{urllib.parse.quote(name)}"))
+        except LxdNotFound:
+            return None
+
+    def instance_names(self) -> list[str]:
+        urls = self.get("/1.0/instances") or []
+        return [str(u).rsplit("/", 1)[-1] for u in urls]
+
+    def image_exists(self, alias: str) -> bool:
+        try:
+            self.get(f"/1.0/images/aliases/{urllib.parse.quote(alias)}")
+            return True
+        except LxdNotFound:
+            return False
+
+    def gpus(self) -> list[dict[str, Any]]:
+        """The host's GPU cards as LXD sees them (vendor, product, pci_address…)."""
+        resources = self.get("/1.0/resources") or {}
+        return list((resources.get("gpu") or {}).get("cards") or [])
+
+    def read_file(self, name: str, path: str) -> bytes | None:
+        """A file from inside the instance, or None when it doesn't exist (yet)."""
+        query = urllib.parse.urlencode({"path": path})
+        status, raw = self._request(
+            "GET", f"/1.0/instances/{urllib.parse.quote(name)}/files?{query}"
+        )
+        return raw if status == 200 else None
+
+    def wait_for_file(self, name: str, path: str, timeout: float = 90.0) -> bytes:
+        """Poll for a file the instance creates at boot (its SSH host keys), with a deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            data = self.read_file(name, path)
+            if data:
+                return data
+            if time.monotonic() > deadline:
+                raise CmlinfraError(
+                    f"container {name} did not create {path} within {timeout:.0f}s",
+                    f"check its boot with 'lxc exec {name} -- systemctl --failed'",
+                )
+            time.sleep(0.5)

@@ -1,0 +1,143 @@
+"""The lxd cloud: runners as system containers on the local LXD daemon.
+
+It is the local stand-in for a public cloud with the same lifecycle: Terraform creates the
+container (module ``lxd/runner``), the container powers itself off at its max TTL and, being
+ephemeral, LXD then deletes it — even if the launcher is gone.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from cmlinfra.clouds import validate
+from cmlinfra.clouds.base import MachineAddress, MachineRequest, ResolvedMachine, StackSpec
+from cmlinfra.clouds.lxd import catalog
+from cmlinfra.clouds.lxd.api import FIX, LxdApi
+from cmlinfra.clouds.modules import module_path
+from cmlinfra.errors import UsageError
+
+PROVIDER = {"source": "terraform-lxd/lxd", "version": "1.5.0"}
+HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key.pub"
+OUTPUTS = ("address", "instance_id", "ssh_user", "ssh_port")
+
+
+class LxdCloud:
+    name = "lxd"
+
+    def __init__(self, api: LxdApi | None = None) -> None:
+        self.api = api or LxdApi()
+
+    def check_reachable(self) -> None:
+        self.api.ping()
+
+    def resolve(self, request: MachineRequest) -> ResolvedMachine:
+        validate.stack_name(request.name)
+        validate.labels(request.metadata)
+        size = catalog.size(request.cloud_type)
+        region = catalog.region(request.region)
+        validate.unsupported("lxd", "--cloud-hdd-size", request.hdd_size_gb)
+        validate.unsupported("lxd", "--cloud-spot", request.spot)
+        validate.unsupported("lxd", "--cloud-spot-price", request.spot_price)
+        validate.unsupported("lxd", "--cloud-permission-set", request.permission_set)
+        validate.unsupported("lxd", "--host", request.host)
+        if request.max_ttl_seconds is not None and request.max_ttl_seconds <= 0:
+            raise UsageError("--max-ttl must be positive", "give seconds, e.g. --max-ttl 3600")
+        card = catalog.gpu(request.gpu, self.api.gpus() if request.gpu else [])
+        image = request.image or catalog.DEFAULT_IMAGE
+        if not self.api.image_exists(image):
+            fix = FIX if image == catalog.DEFAULT_IMAGE else "import it with 'lxc image import'"
+            raise UsageError(f"LXD image {image!r} does not exist", fix)
+        return ResolvedMachine(
+            request=request,
+            cloud=self.name,
+            instance_type=request.cloud_type,
+            region=region,
+            gpu=None if card is None else str(card.get("product") or "gpu"),
+            gpu_count=0 if card is None else 1,
+            vcpus=size.cpu,
+            memory_gib=size.memory_gib,
+            hourly_price=0.0,  # the host is already paid for
+            image=image,
+            extra={"gpu_pci": "" if card is None else str(card.get("pci_address") or "")},
+        )
+
+    def stack(self, machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
+        request = machine.request
+        labels = {
+            **request.metadata,
+            "cmlinfra.stack": request.name,
+            "cmlinfra.owner": _owner(),
+        }
+        expires = machine.extra.get("expires")
+        variables: dict[str, Any] = {
+            "name": request.name,
+            "image": machine.image,
+            "cpu": machine.vcpus,
+            "memory": f"{machine.memory_gib:g}GiB",
+            "nesting": True,
+            "gpu": machine.gpu_count > 0,
+            "gpu_pci": machine.extra.get("gpu_pci", ""),
+            "ephemeral": request.ephemeral,
+            "ssh_public_key": ssh_public_key,
+            "max_ttl_seconds": request.max_ttl_seconds or 0,
+            "expires": str(int(expires)) if expires else "",
+            "labels": labels,
+        }
+        return StackSpec(
+            name=request.name,
+            cloud=self.name,
+            modules={"runner": (module_path("lxd", "runner"), variables)},
+            providers={
+                "lxd": {
+                    "generate_client_certificates": False,
+                    "accept_remote_certificate": False,
+                    "refresh_interval": "1s",  # the default 10s adds ~15s to create and destroy
+                }
+            },
+            required_providers={"lxd": dict(PROVIDER)},
+            outputs={name: f"module.runner.{name}" for name in OUTPUTS},
+        )
+
+    def address(self, outputs: dict[str, Any]) -> MachineAddress:
+        name = str(outputs["instance_id"])
+        raw = self.api.wait_for_file(name, HOST_KEY_PATH).decode()
+        key_type, key, *_ = raw.split()
+        return MachineAddress(
+            host=str(outputs["address"]),
+            port=int(outputs.get("ssh_port") or 22),
+            user=str(outputs.get("ssh_user") or "root"),
+            instance_id=name,
+            host_keys=(f"{key_type} {key}",),
+        )
+
+    def prepare_destroy(self, resources: list[dict[str, Any]]) -> list[str]:
+        """Make ``terraform destroy`` work on what is left, and return the state addresses of
+        containers that are already gone (the caller forgets them).
+
+        terraform-lxd 1.5.0 fails on a container that vanished (its read errors instead of
+        dropping it), and stopping an ephemeral container deletes it before the provider's own
+        delete, which then fails too. So: gone → forget; still there → make it non-ephemeral
+        first, so the provider's stop-then-delete works as designed.
+        """
+        vanished = []
+        for resource in resources:
+            if resource.get("type") != "lxd_container":
+                continue
+            name = str((resource.get("values") or {}).get("name", ""))
+            record = self.api.instance(name)
+            if record is None:
+                vanished.append(str(resource["address"]))
+            elif record.get("ephemeral"):
+                self.api.patch(f"/1.0/instances/{name}", {"ephemeral": False})
+        return vanished
+
+    def instance_exists(self, name: str) -> bool:
+        return self.api.instance(name) is not None
+
+
+def _owner() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,49 @@
+locals {
+  # Optional settings become config keys only when set, so the container's config stays exact.
+  lifetime = {
+    for key, value in {
+      "user.cmlinfra.max-ttl" = tostring(var.max_ttl_seconds)
+      "user.cmlinfra.expires" = var.expires
+    } : key => value if value != "" && value != "0"
+  }
+
+  config = merge(
+    { for key, value in var.labels : "user.${key}" => value },
+    local.lifetime,
+    { "security.nesting" = tostring(var.nesting) },
+  )
+
+  gpu_properties = { for key, value in { pci = var.gpu_pci } : key => value if value != "" }
+}
+
+resource "lxd_container" "this" {
+  name             = var.name
+  image            = var.image
+  profiles         = var.profiles
+  ephemeral        = var.ephemeral
+  wait_for_network = true
+  config           = local.config
+
+  limits = {
+    cpu    = tostring(var.cpu)
+    memory = var.memory
+  }
+
+  dynamic "device" {
+    for_each = var.gpu ? [1] : []
+    content {
+      name       = "gpu0"
+      type       = "gpu"
+      properties = local.gpu_properties
+    }
+  }
+
+  file {
+    target_file        = "/root/.ssh/authorized_keys"
+    content            = "${trimspace(var.ssh_public_key)}\n"
+    mode               = "0600"
+    uid                = 0
+    gid                = 0
+    create_directories = true
+  }
+}
