@@ -27,6 +27,7 @@ from cmlinfra.runner.records import LockInfo, RunnerRecord, this_holder
 
 RECORD = "runner.json"
 LOCK = "launcher.lock"
+TFSTATE = "terraform.tfstate"
 
 
 def default_state_dir() -> Path:
@@ -115,6 +116,10 @@ class LocalStore:
         tmp.replace(folder / RECORD)  # atomic: readers never see half a record
 
     def delete(self, name: str) -> None:
+        """Forget ``name``; called after its stack is destroyed, so its (now empty) Terraform
+        state goes too."""
+        for leftover in self._dir(name).glob(f"{TFSTATE}*"):
+            leftover.unlink(missing_ok=True)
         (self._dir(name) / RECORD).unlink(missing_ok=True)
         with suppress(OSError):
             self._dir(name).rmdir()  # only when nothing else (state, lock) is left
@@ -197,7 +202,8 @@ class S3Store:
         )
 
     def delete(self, name: str) -> None:
-        self._s3.delete_object(Bucket=self.bucket, Key=self._key(name, RECORD))
+        for leaf in (TFSTATE, RECORD):  # the state is empty: its stack was destroyed
+            self._s3.delete_object(Bucket=self.bucket, Key=self._key(name, leaf))
 
     def try_lock(self, info: LockInfo) -> LockInfo | None:
         from botocore.exceptions import ClientError

@@ -85,8 +85,8 @@ def _env() -> Any:
     return env
 
 
-def _render(name: str, **values: object) -> str:
-    return str(_env().get_template(name).render(**values))
+def render_template(template: str, **values: object) -> str:
+    return str(_env().get_template(template).render(**values))
 
 
 def render_scripts(policy: WatchdogPolicy) -> dict[str, tuple[str, str]]:
@@ -94,7 +94,7 @@ def render_scripts(policy: WatchdogPolicy) -> dict[str, tuple[str, str]]:
     files = {
         "watchdog": (
             "0755",
-            _render(
+            render_template(
                 "watchdog.sh.j2",
                 idle_timeout=policy.idle_timeout,
                 max_ttl=policy.max_ttl,
@@ -104,8 +104,8 @@ def render_scripts(policy: WatchdogPolicy) -> dict[str, tuple[str, str]]:
                 busy_probe=policy.busy_probe,
             ),
         ),
-        "job-started.sh": ("0755", _render("hook.sh.j2", event="started")),
-        "job-completed.sh": ("0755", _render("hook.sh.j2", event="completed")),
+        "job-started.sh": ("0755", render_template("hook.sh.j2", event="started")),
+        "job-completed.sh": ("0755", render_template("hook.sh.j2", event="completed")),
     }
     if policy.unregister:
         files["unregister"] = ("0700", policy.unregister.rstrip("\n") + "\n")
@@ -115,8 +115,10 @@ def render_scripts(policy: WatchdogPolicy) -> dict[str, tuple[str, str]]:
 def render_units(policy: WatchdogPolicy) -> dict[str, str]:
     """The systemd service and timer: name -> text."""
     return {
-        "cmlinfra-watchdog.service": _render("cmlinfra-watchdog.service.j2", lib=LIB),
-        "cmlinfra-watchdog.timer": _render("cmlinfra-watchdog.timer.j2", interval=policy.interval),
+        "cmlinfra-watchdog.service": render_template("cmlinfra-watchdog.service.j2", lib=LIB),
+        "cmlinfra-watchdog.timer": render_template(
+            "cmlinfra-watchdog.timer.j2", interval=policy.interval
+        ),
     }
 
 
@@ -129,7 +131,9 @@ def render_install(policy: WatchdogPolicy) -> str:
     for text in [t for _, t in files.values()] + list(units.values()):
         if "\nCMLINFRA_EOF\n" in f"\n{text}\n":
             raise ValueError("a rendered file contains the heredoc delimiter")
-    return _render("install.sh.j2", lib=LIB, agent_user=policy.agent_user, files=files, units=units)
+    return render_template(
+        "install.sh.j2", lib=LIB, agent_user=policy.agent_user, files=files, units=units
+    )
 
 
 def parse_status(text: str) -> dict[str, str]:

@@ -169,14 +169,19 @@ def test_max_ttl_wins_over_a_running_job(node) -> None:
     assert n.status()["decision"] == "max-ttl"
 
 
-def test_busy_probe_keeps_the_machine(node, tmp_path: Path) -> None:
+def test_busy_probe_turns_into_job_events(node, tmp_path: Path) -> None:
+    """Agents without hooks (GitLab, Bitbucket): the probe's answers become job events."""
     flag = tmp_path / "busy"
-    n = node(idle_timeout=60, busy_probe=f"test -e {flag}")
+    n = node(idle_timeout=60, single=True, busy_probe=f"test -e {flag}")
     n.armed(seconds_ago=100)
     flag.touch()
-    assert n.status()["decision"] == "keep"
+    n.run("check")
+    assert (n.status()["job_running"], n.status()["decision"]) == ("1", "keep")
     flag.unlink()
-    assert n.status()["decision"] == "idle"
+    assert n.status()["job_running"] == "1"  # status only reads; the next check samples
+    n.run("check")
+    assert n.recorded()[-1] == "systemctl poweroff"
+    assert (n.root / "var/lib/cmlinfra/teardown").read_text().startswith("single-job-done ")
 
 
 def test_failed_unregister_still_powers_off(node) -> None:

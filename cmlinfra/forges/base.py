@@ -1,0 +1,131 @@
+"""The seam between cmlinfra and a forge: one Protocol, plain dataclasses.
+
+Every driver answers the same questions (which PR holds this commit, what comments are on it,
+where does this image go) so commands and the runner lifecycle never branch on the forge.
+What a forge cannot do raises :class:`~cmlinfra.errors.CmlinfraError` saying so, rather than
+silently doing something else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from cmlinfra.errors import CmlinfraError
+from cmlinfra.secrets import Secret
+
+TargetKind = Literal["pr", "commit", "issue"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a comment goes: a pull/merge request or issue (by number) or a commit (by SHA)."""
+
+    kind: TargetKind
+    ref: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.ref[:12] if self.kind == 'commit' else '#' + self.ref}"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str
+    head_branch: str = ""
+    base_branch: str = ""
+    head_sha: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    body: str
+    url: str = ""
+    thread: str = ""  # GitLab commit comments live in a discussion: its id
+
+
+@dataclass(frozen=True)
+class Runner:
+    id: str
+    name: str
+    labels: tuple[str, ...] = ()
+    status: str = ""  # online / offline / … as the forge says
+    busy: bool = False
+
+
+@dataclass(frozen=True)
+class RunnerRegistration:
+    """What a machine needs to register as a runner. ``token`` is a JIT config (GitHub
+    ``--jitconfig``), a registration token (GitHub ``config.sh --token``), a runner
+    authentication token (GitLab ``glrt-…``) or an OAuth client secret (Bitbucket)."""
+
+    forge: str
+    kind: Literal["jit-config", "registration-token", "runner-token", "oauth-client"]
+    url: str  # the repository/instance URL the agent registers against
+    token: Secret
+    runner_id: str = ""  # known up front for JIT / GitLab / Bitbucket; "" for a GitHub token
+    expires_at: str = ""
+    labels: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. Bitbucket's OAuth client id
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str  # repository-relative, forward slashes
+    content: bytes
+
+
+AutoMerge = Literal["merge", "squash", "rebase"]
+
+
+class Forge(Protocol):
+    """One driver per forge. Methods either do what they say or raise CmlinfraError."""
+
+    name: str
+    comment_limit: int  # characters one comment may hold
+
+    def pr_for_commit(self, sha: str) -> PullRequest | None: ...
+
+    def list_comments(self, target: Target) -> list[Comment]: ...
+
+    def create_comment(self, target: Target, body: str) -> Comment: ...
+
+    def update_comment(self, target: Target, comment: Comment, body: str) -> Comment: ...
+
+    def upload_asset(self, path: Path, mime: str) -> str:
+        """Store a file on the forge itself and return a URL a comment can embed."""
+        ...
+
+    def create_pr(
+        self,
+        *,
+        base: str,
+        branch: str,
+        title: str,
+        body: str,
+        message: str,
+        files: list[FileChange],
+        auto_merge: AutoMerge | None = None,
+    ) -> PullRequest: ...
+
+    def create_check(
+        self, *, sha: str, name: str, title: str, conclusion: str, summary: str
+    ) -> str: ...
+
+    def rerun_workflow(self, run_id: str) -> None: ...
+
+    def runner_registration(self, *, name: str, labels: list[str]) -> RunnerRegistration: ...
+
+    def list_runners(self) -> list[Runner]: ...
+
+    def remove_runner(self, runner_id: str) -> None: ...
+
+
+def unsupported(forge: str, what: str, instead: str = "") -> CmlinfraError:
+    """The error for an operation a forge's API does not offer."""
+    return CmlinfraError(
+        f"{what} is not supported on {forge}: its API has no such operation",
+        instead or "run this step on GitHub, or leave it out of the workflow",
+    )

@@ -1,0 +1,216 @@
+"""Bitbucket Cloud over REST API 2.0.
+
+Bitbucket has no check runs and no "rerun this pipeline" operation: those raise a
+:class:`~cmlinfra.errors.CmlinfraError` saying so. Assets go to the repository's Downloads,
+content-addressed so two reports never overwrite each other's images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges.base import (
+    AutoMerge,
+    Comment,
+    FileChange,
+    PullRequest,
+    Runner,
+    RunnerRegistration,
+    Target,
+    unsupported,
+)
+from cmlinfra.forges.context import ForgeContext
+from cmlinfra.forges.http import ForgeHTTP, message_of
+from cmlinfra.secrets import Secret
+
+COMMENT_LIMIT = 32_768  # conservative: Bitbucket documents no limit, large comments fail
+_COMMENT_TYPE = {"pr": "pullrequest_comment", "commit": "commit_comment", "issue": "issue_comment"}
+_STRATEGY = {"merge": "merge_commit", "squash": "squash", "rebase": "fast_forward"}
+
+
+def _errors(response: requests.Response) -> CmlinfraError | None:
+    status, message = response.status_code, message_of(response)
+    if status == 401:
+        return CmlinfraError(
+            f"the token was rejected by Bitbucket (HTTP 401: {message or 'Unauthorized'})",
+            "set REPO_TOKEN (or BITBUCKET_TOKEN) to a repository access token, or to "
+            "user:app-password, with pull request and repository write scopes",
+        )
+    if status == 403:
+        return CmlinfraError(
+            f"Bitbucket refused (HTTP 403: {message or 'Forbidden'})",
+            "give the token the pullrequest:write, repository:write and (for runners) "
+            "runner:write scopes",
+        )
+    return None
+
+
+class Bitbucket:
+    name = "bitbucket"
+    comment_limit = COMMENT_LIMIT
+
+    def __init__(self, context: ForgeContext) -> None:
+        self.ctx = context
+        token = context.token
+
+        def auth() -> dict[str, str]:
+            value = token.reveal()
+            if ":" in value:  # user:app-password → HTTP basic
+                import base64
+
+                return {"Authorization": "Basic " + base64.b64encode(value.encode()).decode()}
+            return {"Authorization": f"Bearer {value}"}
+
+        self.http = ForgeHTTP(context.api_url, auth, forge="Bitbucket", errors=_errors)
+        self.repo = f"/repositories/{context.repo}"
+
+    def pr_for_commit(self, sha: str) -> PullRequest | None:
+        pulls = self.http.paginate(f"{self.repo}/commit/{sha}/pullrequests", key="values")
+        opened = [p for p in pulls if p.get("state") == "OPEN"]
+        return _pull(opened[0]) if opened else None
+
+    def _comments(self, target: Target) -> str:
+        kind = {"pr": "pullrequests", "commit": "commit", "issue": "issues"}[target.kind]
+        return f"{self.repo}/{kind}/{target.ref}/comments"
+
+    def list_comments(self, target: Target) -> list[Comment]:
+        items = self.http.paginate(self._comments(target), {"pagelen": 100}, key="values")
+        return [_comment(c) for c in items if not c.get("deleted")]
+
+    def create_comment(self, target: Target, body: str) -> Comment:
+        payload = {"type": _COMMENT_TYPE[target.kind], "content": {"raw": body}}
+        return _comment(self.http.json("POST", self._comments(target), json=payload))
+
+    def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
+        path = f"{self._comments(target)}/{comment.id}"
+        payload = {"type": _COMMENT_TYPE[target.kind], "content": {"raw": body}}
+        return _comment(self.http.json("PUT", path, json=payload))
+
+    def upload_asset(self, path: Path, mime: str) -> str:
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        name = f"{digest}-{re.sub(r'[^A-Za-z0-9._-]', '_', path.name)}"
+        self.http.request("POST", f"{self.repo}/downloads", files={"files": (name, data, mime)})
+        return f"{self.ctx.repo_url}/downloads/{name}"
+
+    def create_pr(
+        self,
+        *,
+        base: str,
+        branch: str,
+        title: str,
+        body: str,
+        message: str,
+        files: list[FileChange],
+        auto_merge: AutoMerge | None = None,
+    ) -> PullRequest:
+        existing = self.http.json(
+            "GET",
+            f"{self.repo}/pullrequests",
+            params={"q": f'source.branch.name="{branch}" AND state="OPEN"'},
+        )
+        if existing.get("values"):
+            return _pull(existing["values"][0])
+        # a new branch starts from the main branch (the src API takes parent SHAs, not names)
+        form: list[tuple[str, tuple[str | None, str | bytes]]] = [
+            ("message", (None, message)),
+            ("branch", (None, branch)),
+        ]
+        form += [(f"/{c.path.lstrip('/')}", (c.path, c.content)) for c in files]
+        self.http.request("POST", f"{self.repo}/src", files=form)
+        pull = _pull(
+            self.http.json(
+                "POST",
+                f"{self.repo}/pullrequests",
+                json={
+                    "type": "pullrequest",  # the description's base `object` requires it
+                    "title": title,
+                    "description": body,
+                    "source": {"branch": {"name": branch}},
+                    "destination": {"branch": {"name": base}},
+                },
+            )
+        )
+        if auto_merge:
+            self.http.json(
+                "POST",
+                f"{self.repo}/pullrequests/{pull.number}/merge",
+                json={"merge_strategy": _STRATEGY[auto_merge], "type": "pullrequest_merge_parameters"},
+            )
+        return pull
+
+    def create_check(self, *, sha: str, name: str, title: str, conclusion: str, summary: str) -> str:
+        raise unsupported(
+            "Bitbucket", "check create", "post the report with comment create instead"
+        )
+
+    def rerun_workflow(self, run_id: str) -> None:
+        raise unsupported(
+            "Bitbucket",
+            "workflow rerun",
+            "Bitbucket Pipelines can only start a new pipeline; rerun it from the web UI",
+        )
+
+    def runner_registration(
+        self, *, name: str, labels: list[str], jit: bool = True
+    ) -> RunnerRegistration:
+        """A repository runner; Bitbucket answers with an OAuth client (id + secret) that the
+        runner container uses to authenticate."""
+        result = self.http.json(
+            "POST",
+            f"{self.repo}/pipelines-config/runners",
+            json={"name": name, "labels": ["self.hosted", "linux", *labels]},
+        )
+        client = result.get("oauth_client") or {}
+        return RunnerRegistration(
+            forge=self.name,
+            kind="oauth-client",
+            url=self.ctx.repo_url,
+            token=Secret(client.get("secret", "")),
+            runner_id=result["uuid"],
+            labels=tuple(result.get("labels") or labels),
+            extra={
+                "oauth_client_id": client.get("id", ""),
+                "account_uuid": "",
+                "repository": self.ctx.repo,
+            },
+        )
+
+    def list_runners(self) -> list[Runner]:
+        items = self.http.paginate(f"{self.repo}/pipelines-config/runners", key="values")
+        return [
+            Runner(
+                id=r["uuid"],
+                name=r.get("name", ""),
+                labels=tuple(r.get("labels") or ()),
+                status=(r.get("state") or {}).get("status", ""),
+            )
+            for r in items
+        ]
+
+    def remove_runner(self, runner_id: str) -> None:
+        self.http.request("DELETE", f"{self.repo}/pipelines-config/runners/{runner_id}")
+
+
+def _pull(p: dict[str, Any]) -> PullRequest:
+    return PullRequest(
+        number=int(p["id"]),
+        url=p.get("links", {}).get("html", {}).get("href", ""),
+        head_branch=p.get("source", {}).get("branch", {}).get("name", ""),
+        base_branch=p.get("destination", {}).get("branch", {}).get("name", ""),
+        head_sha=p.get("source", {}).get("commit", {}).get("hash", ""),
+    )
+
+
+def _comment(c: dict[str, Any]) -> Comment:
+    return Comment(
+        id=str(c["id"]),
+        body=(c.get("content") or {}).get("raw", ""),
+        url=c.get("links", {}).get("html", {}).get("href", ""),
+    )

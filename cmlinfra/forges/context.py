@@ -1,0 +1,211 @@
+"""Which forge, repository, token, commit and PR this run is about — inferred from the CI
+environment the way CML does it, or given with ``--driver``/``--repo``/``--token``.
+
+GitHub Actions: GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_EVENT_PATH (a pull_request event carries
+the PR number and its *head* SHA: GITHUB_SHA is a merge commit there), GITHUB_SERVER_URL and
+GITHUB_API_URL (Enterprise). GitLab CI: CI_PROJECT_URL, CI_SERVER_URL, CI_API_V4_URL,
+CI_COMMIT_SHA, CI_MERGE_REQUEST_IID. Bitbucket Pipelines: BITBUCKET_WORKSPACE,
+BITBUCKET_REPO_SLUG, BITBUCKET_COMMIT, BITBUCKET_PR_ID. Outside CI, ``git`` answers the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.secrets import Secret
+
+DRIVERS = ("github", "gitlab", "bitbucket")
+
+TOKEN_VARS = {
+    "github": ("REPO_TOKEN", "GITHUB_TOKEN"),
+    "gitlab": ("REPO_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN"),
+    "bitbucket": ("REPO_TOKEN", "BITBUCKET_TOKEN"),
+}
+
+TOKEN_NEEDS = {
+    "github": "a token with contents, pull-requests and checks write access (in Actions: "
+    "env: REPO_TOKEN: ${{ secrets.GITHUB_TOKEN }} with a permissions: block)",
+    "gitlab": "a project or personal access token with the api scope",
+    "bitbucket": "a repository access token, or user:app-password",
+}
+
+
+@dataclass(frozen=True)
+class ForgeContext:
+    driver: str  # github | gitlab | bitbucket
+    repo: str  # owner/name (GitHub), group/…/project (GitLab), workspace/slug (Bitbucket)
+    web_url: str  # https://github.com, https://gitlab.example.com, https://bitbucket.org
+    api_url: str  # https://api.github.com, https://host/api/v3, https://gitlab.com, …/2.0
+    token: Secret
+    token_var: str = ""  # the variable the token came from (CI_JOB_TOKEN needs its own header)
+    commit: str = ""
+    pr: int | None = None
+    branch: str = ""
+    run_id: str = ""
+    workflow: str = ""
+
+    @property
+    def repo_url(self) -> str:
+        return f"{self.web_url}/{self.repo}"
+
+
+def _driver_for_host(host: str) -> str | None:
+    host = host.lower()
+    if host == "github.com" or host.startswith("github."):
+        return "github"
+    if "gitlab" in host:
+        return "gitlab"
+    if "bitbucket" in host:
+        return "bitbucket"
+    return None
+
+
+def _from_env(env: Mapping[str, str]) -> str | None:
+    if env.get("GITHUB_REPOSITORY"):
+        return "github"
+    if env.get("CI_PROJECT_URL") or env.get("GITLAB_CI"):
+        return "gitlab"
+    if env.get("BITBUCKET_REPO_SLUG"):
+        return "bitbucket"
+    return None
+
+
+def _git(*args: str) -> str:
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _github_event(env: Mapping[str, str]) -> dict[str, object]:
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def detect(
+    env: Mapping[str, str] | None = None,
+    *,
+    driver: str | None = None,
+    repo: str | None = None,
+    token: str | None = None,
+) -> ForgeContext:
+    """The forge context of this run; flags win over the environment."""
+    env = os.environ if env is None else env
+    web_url = api_url = ""
+    if repo and "://" in repo:
+        parsed = urlparse(repo)
+        web_url = f"{parsed.scheme}://{parsed.netloc}"
+        repo = parsed.path.strip("/").removesuffix(".git")
+        driver = driver or _driver_for_host(parsed.hostname or "")
+    driver = driver or _from_env(env)
+    if driver is None:
+        raise UsageError(
+            "cannot tell which forge this is: not in GitHub Actions, GitLab CI or Bitbucket "
+            "Pipelines",
+            "pass --driver github|gitlab|bitbucket and --repo URL",
+        )
+    if driver not in DRIVERS:
+        raise UsageError(f"--driver {driver!r} is not one of {', '.join(DRIVERS)}")
+    ctx = {"github": _github, "gitlab": _gitlab, "bitbucket": _bitbucket}[driver]
+    fields = ctx(env, repo, web_url)
+    if not fields["repo"]:
+        raise UsageError(
+            f"no {driver} repository given and none found in the CI environment",
+            "pass --repo https://host/owner/name",
+        )
+    secret, var = _token(driver, env, token)
+    if not fields.get("commit"):
+        fields["commit"] = _git("rev-parse", "HEAD")
+    return ForgeContext(driver=driver, token=secret, token_var=var, **fields)
+
+
+def _token(driver: str, env: Mapping[str, str], token: str | None) -> tuple[Secret, str]:
+    if token:
+        return Secret(token), "--token"
+    for var in TOKEN_VARS[driver]:
+        if env.get(var):
+            return Secret(env[var]), var
+    names = " or ".join(TOKEN_VARS[driver])
+    raise CmlinfraError(
+        f"no {driver} token found", f"set {names} to {TOKEN_NEEDS[driver]}, or pass --token"
+    )
+
+
+def _github(env: Mapping[str, str], repo: str | None, web_url: str) -> dict[str, object]:
+    web_url = web_url or env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    if env.get("GITHUB_API_URL"):
+        api_url = env["GITHUB_API_URL"].rstrip("/")
+    elif urlparse(web_url).hostname == "github.com":
+        api_url = "https://api.github.com"
+    else:
+        api_url = f"{web_url}/api/v3"  # GitHub Enterprise Server
+    event = _github_event(env)
+    pull = event.get("pull_request") if isinstance(event.get("pull_request"), dict) else None
+    commit, pr = env.get("GITHUB_SHA", ""), None
+    if isinstance(pull, dict):
+        head = pull.get("head") if isinstance(pull.get("head"), dict) else {}
+        commit = str(head.get("sha") or commit) if isinstance(head, dict) else commit
+        pr = int(pull["number"]) if pull.get("number") else None
+    return {
+        "repo": repo or env.get("GITHUB_REPOSITORY", ""),
+        "web_url": web_url,
+        "api_url": api_url,
+        "commit": commit,
+        "pr": pr,
+        "branch": env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME", ""),
+        "run_id": env.get("GITHUB_RUN_ID", ""),
+        "workflow": env.get("GITHUB_WORKFLOW", ""),
+    }
+
+
+def _gitlab(env: Mapping[str, str], repo: str | None, web_url: str) -> dict[str, object]:
+    if not repo and env.get("CI_PROJECT_URL"):
+        parsed = urlparse(env["CI_PROJECT_URL"])
+        web_url = web_url or f"{parsed.scheme}://{parsed.netloc}"
+        repo = parsed.path.strip("/")
+    web_url = web_url or env.get("CI_SERVER_URL", "https://gitlab.com").rstrip("/")
+    api = env.get("CI_API_V4_URL", "").rstrip("/").removesuffix("/api/v4")
+    iid = env.get("CI_MERGE_REQUEST_IID")
+    return {
+        "repo": repo or env.get("CI_PROJECT_PATH", ""),
+        "web_url": web_url,
+        "api_url": api or web_url,  # the driver adds /api/v4 (it is part of the API's paths)
+        "commit": env.get("CI_COMMIT_SHA", ""),
+        "pr": int(iid) if iid else None,
+        "branch": env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
+        or env.get("CI_COMMIT_REF_NAME", ""),
+        "run_id": env.get("CI_PIPELINE_ID", ""),
+        "workflow": env.get("CI_JOB_NAME", ""),
+    }
+
+
+def _bitbucket(env: Mapping[str, str], repo: str | None, web_url: str) -> dict[str, object]:
+    if not repo and env.get("BITBUCKET_REPO_FULL_NAME"):
+        repo = env["BITBUCKET_REPO_FULL_NAME"]
+    if not repo and env.get("BITBUCKET_WORKSPACE") and env.get("BITBUCKET_REPO_SLUG"):
+        repo = f"{env['BITBUCKET_WORKSPACE']}/{env['BITBUCKET_REPO_SLUG']}"
+    pr = env.get("BITBUCKET_PR_ID")
+    return {
+        "repo": repo or "",
+        "web_url": web_url or "https://bitbucket.org",
+        # BITBUCKET_API_URL is cmlinfra's own (Bitbucket Cloud has one API host); tests use it
+        "api_url": env.get("BITBUCKET_API_URL", "https://api.bitbucket.org/2.0").rstrip("/"),
+        "commit": env.get("BITBUCKET_COMMIT", ""),
+        "pr": int(pr) if pr else None,
+        "branch": env.get("BITBUCKET_BRANCH", ""),
+        "run_id": env.get("BITBUCKET_BUILD_NUMBER", ""),
+        "workflow": env.get("BITBUCKET_PIPELINE_UUID", ""),
+    }

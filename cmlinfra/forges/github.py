@@ -1,0 +1,307 @@
+"""GitHub (github.com and Enterprise Server) over its REST API.
+
+Assets stay on GitHub: each file is committed, content-addressed, to an orphan
+``cmlinfra-assets`` branch with the contents API and linked with its ``?raw=true`` URL, so no
+third-party host ever sees a report image (CML's default uploads to a public service).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges.base import (
+    AutoMerge,
+    Comment,
+    FileChange,
+    PullRequest,
+    Runner,
+    RunnerRegistration,
+    Target,
+)
+from cmlinfra.forges.context import ForgeContext
+from cmlinfra.forges.http import ForgeHTTP, message_of
+from cmlinfra.secrets import Secret
+
+ASSET_BRANCH = "cmlinfra-assets"
+COMMENT_LIMIT = 65_536
+DEFAULT_RUNNER_GROUP = 1  # "Default" group of every repository
+
+# The workflow permission each endpoint family needs, for "Resource not accessible by
+# integration" (the GITHUB_TOKEN lacks it). Order matters: first match wins.
+_PERMISSIONS = (
+    (r"/issues/\d+/comments|/issues/comments/", "pull-requests: write"),
+    (r"/check-runs", "checks: write"),
+    (r"/actions/runs/", "actions: write"),
+    (r"/actions/runners", "administration: write (GITHUB_TOKEN cannot; use a PAT or App token)"),
+    (r"/pulls", "pull-requests: write"),
+    (r"/comments|/contents/|/git/", "contents: write"),
+)
+
+
+def _permission_for(url: str) -> str:
+    for pattern, permission in _PERMISSIONS:
+        if re.search(pattern, url):
+            return permission
+    return "the permission this call needs"
+
+
+def _errors(response: requests.Response) -> CmlinfraError | None:
+    status, message = response.status_code, message_of(response)
+    if status == 401:
+        return CmlinfraError(
+            f"the token was rejected by GitHub (HTTP 401: {message or 'Bad credentials'})",
+            "set REPO_TOKEN to a valid token with contents, pull-requests and checks write access",
+        )
+    if status == 403 and "not accessible by integration" in message.lower():
+        permission = _permission_for(response.request.url or "")
+        return CmlinfraError(
+            f"GitHub refused: {message}",
+            f"add `permissions: {permission}` to the workflow job, or set REPO_TOKEN to a "
+            "token that has it",
+        )
+    return None
+
+
+class GitHub:
+    name = "github"
+    comment_limit = COMMENT_LIMIT
+
+    def __init__(self, context: ForgeContext) -> None:
+        self.ctx = context
+        token = context.token
+        self.http = ForgeHTTP(
+            context.api_url,
+            lambda: {"Authorization": f"Bearer {token.reveal()}"},
+            forge="GitHub",
+            errors=_errors,
+            headers={
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+            },
+        )
+        self.repo = f"/repos/{context.repo}"
+        self._asset_branch_ready = False
+
+    # -- pull requests and comments -------------------------------------------------------
+    def pr_for_commit(self, sha: str) -> PullRequest | None:
+        pulls = self.http.json("GET", f"{self.repo}/commits/{sha}/pulls", params={"per_page": 100})
+        open_pulls = [p for p in pulls if p.get("state") == "open"]
+        best = [p for p in open_pulls if p["head"]["sha"] == sha] or open_pulls
+        return _pull(best[0]) if best else None
+
+    def _comments(self, target: Target) -> str:
+        if target.kind == "commit":
+            return f"{self.repo}/commits/{target.ref}/comments"
+        return f"{self.repo}/issues/{target.ref}/comments"  # PRs are issues for comments
+
+    def list_comments(self, target: Target) -> list[Comment]:
+        items = self.http.paginate(self._comments(target), {"per_page": 100})
+        return [_comment(c) for c in items]
+
+    def create_comment(self, target: Target, body: str) -> Comment:
+        return _comment(self.http.json("POST", self._comments(target), json={"body": body}))
+
+    def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
+        kind = "comments" if target.kind == "commit" else "issues/comments"
+        path = f"{self.repo}/{kind}/{comment.id}"
+        return _comment(self.http.json("PATCH", path, json={"body": body}))
+
+    # -- assets ---------------------------------------------------------------------------
+    def upload_asset(self, path: Path, mime: str) -> str:
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        name = f"{digest}-{re.sub(r'[^A-Za-z0-9._-]', '_', path.name)}"
+        url = f"{self.ctx.repo_url}/blob/{ASSET_BRANCH}/{name}?raw=true"
+        body = {
+            "message": f"cmlinfra asset {name}",
+            "content": base64.b64encode(data).decode(),
+            "branch": ASSET_BRANCH,
+        }
+        for _ in range(2):
+            try:
+                result = self.http.json("PUT", f"{self.repo}/contents/{name}", json=body)
+                return str(result["content"]["html_url"]) + "?raw=true"
+            except CmlinfraError as exc:
+                text = exc.problem.lower()
+                if "sha" in text and "422" in text:
+                    return url  # the same content is already there under the same name
+                if "branch" not in text or self._asset_branch_ready:
+                    raise
+                self._create_asset_branch()
+        return url
+
+    def _create_asset_branch(self) -> None:
+        """An orphan branch holding only assets, so they never mix with the project's code."""
+        readme = "Report images published by cmlinfra. Safe to delete.\n"
+        tree = self.http.json(
+            "POST",
+            f"{self.repo}/git/trees",
+            json={"tree": [{"path": "README.md", "mode": "100644", "type": "blob", "content": readme}]},
+        )
+        commit = self.http.json(
+            "POST",
+            f"{self.repo}/git/commits",
+            json={"message": "cmlinfra assets", "tree": tree["sha"], "parents": []},
+        )
+        try:
+            self.http.json(
+                "POST",
+                f"{self.repo}/git/refs",
+                json={"ref": f"refs/heads/{ASSET_BRANCH}", "sha": commit["sha"]},
+            )
+        except CmlinfraError as exc:
+            if "already exists" not in exc.problem:
+                raise
+        self._asset_branch_ready = True
+
+    # -- pull request from files ----------------------------------------------------------
+    def create_pr(
+        self,
+        *,
+        base: str,
+        branch: str,
+        title: str,
+        body: str,
+        message: str,
+        files: list[FileChange],
+        auto_merge: AutoMerge | None = None,
+    ) -> PullRequest:
+        owner = self.ctx.repo.split("/")[0]
+        existing = self.http.json(
+            "GET", f"{self.repo}/pulls", params={"head": f"{owner}:{branch}", "state": "open"}
+        )
+        if existing:
+            return _pull(existing[0])
+        head = self.http.json("GET", f"{self.repo}/git/ref/heads/{base}")["object"]["sha"]
+        base_tree = self.http.json("GET", f"{self.repo}/git/commits/{head}")["tree"]["sha"]
+        entries = []
+        for change in files:
+            blob = self.http.json(
+                "POST",
+                f"{self.repo}/git/blobs",
+                json={"content": base64.b64encode(change.content).decode(), "encoding": "base64"},
+            )
+            entries.append({"path": change.path, "mode": "100644", "type": "blob", "sha": blob["sha"]})
+        tree = self.http.json(
+            "POST", f"{self.repo}/git/trees", json={"base_tree": base_tree, "tree": entries}
+        )
+        commit = self.http.json(
+            "POST",
+            f"{self.repo}/git/commits",
+            json={"message": message, "tree": tree["sha"], "parents": [head]},
+        )
+        try:
+            self.http.json(
+                "POST", f"{self.repo}/git/refs", json={"ref": f"refs/heads/{branch}", "sha": commit["sha"]}
+            )
+        except CmlinfraError as exc:
+            if "already exists" not in exc.problem:
+                raise
+            self.http.json(
+                "PATCH",
+                f"{self.repo}/git/refs/heads/{branch}",
+                json={"sha": commit["sha"], "force": True},
+            )
+        pull = _pull(
+            self.http.json(
+                "POST",
+                f"{self.repo}/pulls",
+                json={"title": title, "head": branch, "base": base, "body": body},
+            )
+        )
+        if auto_merge:
+            self.http.json(
+                "PUT",
+                f"{self.repo}/pulls/{pull.number}/merge",
+                json={"merge_method": auto_merge, "sha": commit["sha"]},
+            )
+        return pull
+
+    # -- checks and workflows -------------------------------------------------------------
+    def create_check(self, *, sha: str, name: str, title: str, conclusion: str, summary: str) -> str:
+        result = self.http.json(
+            "POST",
+            f"{self.repo}/check-runs",
+            json={
+                "name": name,
+                "head_sha": sha,
+                "status": "completed",
+                "conclusion": conclusion,
+                "output": {"title": title, "summary": summary},
+            },
+        )
+        return str(result.get("html_url") or "")
+
+    def rerun_workflow(self, run_id: str) -> None:
+        self.http.request("POST", f"{self.repo}/actions/runs/{run_id}/rerun")
+
+    # -- runners --------------------------------------------------------------------------
+    def runner_registration(
+        self, *, name: str, labels: list[str], jit: bool = True
+    ) -> RunnerRegistration:
+        """A just-in-time config (one job, then the runner is gone: GitHub's ephemeral
+        ``--single``) or, with ``jit=False``, a registration token for ``config.sh``."""
+        if jit:
+            result = self.http.json(
+                "POST",
+                f"{self.repo}/actions/runners/generate-jitconfig",
+                json={
+                    "name": name,
+                    "runner_group_id": DEFAULT_RUNNER_GROUP,
+                    "labels": labels or ["cml"],  # GitHub requires at least one
+                },
+            )
+            return RunnerRegistration(
+                forge=self.name,
+                kind="jit-config",
+                url=self.ctx.repo_url,
+                token=Secret(result["encoded_jit_config"]),
+                runner_id=str(result["runner"]["id"]),
+                labels=tuple(labels),
+            )
+        result = self.http.json("POST", f"{self.repo}/actions/runners/registration-token")
+        return RunnerRegistration(
+            forge=self.name,
+            kind="registration-token",
+            url=self.ctx.repo_url,
+            token=Secret(result["token"]),
+            expires_at=str(result.get("expires_at", "")),
+            labels=tuple(labels),
+        )
+
+    def list_runners(self) -> list[Runner]:
+        items = self.http.paginate(f"{self.repo}/actions/runners", {"per_page": 100}, key="runners")
+        return [
+            Runner(
+                id=str(r["id"]),
+                name=r["name"],
+                labels=tuple(label["name"] for label in r.get("labels", [])),
+                status=r.get("status", ""),
+                busy=bool(r.get("busy")),
+            )
+            for r in items
+        ]
+
+    def remove_runner(self, runner_id: str) -> None:
+        self.http.request("DELETE", f"{self.repo}/actions/runners/{runner_id}")
+
+
+def _pull(p: dict[str, Any]) -> PullRequest:
+    return PullRequest(
+        number=int(p["number"]),
+        url=p.get("html_url", ""),
+        head_branch=p.get("head", {}).get("ref", ""),
+        base_branch=p.get("base", {}).get("ref", ""),
+        head_sha=p.get("head", {}).get("sha", ""),
+    )
+
+
+def _comment(c: dict[str, Any]) -> Comment:
+    return Comment(id=str(c["id"]), body=c.get("body") or "", url=c.get("html_url", ""))

@@ -1,0 +1,358 @@
+"""The GitHub endpoints cmlinfra's driver calls (paths as in @octokit/openapi)."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+from tests.forge_server.core import Invalid, NotFound, Reply, Req
+from tests.forge_server.state import Repo, StoredComment, StoredPR, StoredRunner
+
+if TYPE_CHECKING:
+    from tests.forge_server.core import ForgeServer
+
+R = "/repos/{owner}/{repo}"
+WEB = "https://github.test"
+USER = {"login": "cmlinfra-bot", "id": 7, "type": "Bot"}
+
+
+def _repo(server: ForgeServer, req: Req) -> Repo:
+    name = f"{req.params['owner']}/{req.params['repo']}"
+    repo = server.state.repo("github", name)
+    if repo is None:
+        raise NotFound("Not Found")
+    return repo
+
+
+def _pull(repo: Repo, pr: StoredPR) -> dict[str, Any]:
+    owner = repo.name.split("/")[0]
+    return {
+        "number": pr.number,
+        "state": "closed" if pr.merged else pr.state,
+        "title": pr.title,
+        "body": pr.body,
+        "html_url": f"{WEB}/{repo.name}/pull/{pr.number}",
+        "head": {"ref": pr.head_branch, "sha": pr.head_sha, "label": f"{owner}:{pr.head_branch}"},
+        "base": {"ref": pr.base, "sha": repo.git.refs.get(f"heads/{pr.base}", ""), "label": pr.base},
+        "merged": pr.merged,
+        "user": USER,
+    }
+
+
+def _comment(repo: Repo, c: StoredComment) -> dict[str, Any]:
+    kind, ref = c.target
+    where = f"commit/{ref}" if kind == "commit" else f"pull/{ref}"
+    return {
+        "id": c.id,
+        "body": c.body,
+        "html_url": f"{WEB}/{repo.name}/{where}#comment-{c.id}",
+        "user": USER,
+        **({"commit_id": ref} if kind == "commit" else {}),
+    }
+
+
+def _page(req: Req, items: list[Any]) -> Reply:
+    """GitHub pagination: ``per_page``/``page`` and a ``Link: rel=next`` header."""
+    per_page = int(req.query.get("per_page", 30))
+    page = int(req.query.get("page", 1))
+    chunk = items[(page - 1) * per_page : page * per_page]
+    headers = {}
+    if page * per_page < len(items):
+        url = req.request.base_url
+        headers["Link"] = f'<{url}?per_page={per_page}&page={page + 1}>; rel="next"'
+    return Reply(200, chunk, headers)
+
+
+def commit_pulls(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    sha = req.params["commit_sha"]
+    found = [p for p in repo.pulls.values() if p.head_sha == sha]
+    return Reply(200, [_pull(repo, p) for p in found])
+
+
+def _target(req: Req) -> tuple[str, str]:
+    if "commit_sha" in req.params:
+        return ("commit", req.params["commit_sha"])
+    return ("pr", req.params["issue_number"])
+
+
+def _normalise(repo: Repo, target: tuple[str, str]) -> tuple[str, str]:
+    """Issue numbers that are not PRs are issues (PRs and issues share numbers on GitHub)."""
+    if target[0] == "pr" and int(target[1]) not in repo.pulls:
+        return ("issue", target[1])
+    return target
+
+
+def list_comments(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    kind, ref = _normalise(repo, _target(req))
+    return _page(req, [_comment(repo, c) for c in repo.comments_on(kind, ref)])
+
+
+def create_comment(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    target = _normalise(repo, _target(req))
+    body = req.json()["body"]
+    if len(body) > 65536:
+        raise Invalid("Validation Failed: body is too long (maximum is 65536 characters)")
+    comment = StoredComment(server.state.next_id(), target, body)
+    repo.comments[comment.id] = comment
+    return Reply(201, _comment(repo, comment))
+
+
+def update_comment(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    comment = repo.comments.get(int(req.params["comment_id"]))
+    commit_kind = req.template.endswith("/comments/{comment_id}") and "/issues/" not in req.template
+    if comment is None or (comment.target[0] == "commit") != commit_kind:
+        raise NotFound("Not Found")
+    body = req.json()["body"]
+    if len(body) > 65536:
+        raise Invalid("Validation Failed: body is too long (maximum is 65536 characters)")
+    comment.body, comment.updates = body, comment.updates + 1
+    return Reply(200, _comment(repo, comment))
+
+
+def put_contents(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    data = req.json()
+    branch = data.get("branch", repo.default_branch)
+    ref = f"heads/{branch}"
+    if ref not in repo.git.refs:
+        raise NotFound(f"Branch {branch} not found")
+    path = req.params["path"]
+    files = repo.git.files(ref)
+    blob_sha = {p: s for p, s in repo.git.trees[str(repo.git.commits[repo.git.refs[ref]]["tree"])].items()}
+    if path in files and data.get("sha") != blob_sha[path]:
+        raise Invalid('Invalid request.\n\n"sha" wasn\'t supplied.')
+    content = base64.b64decode(data["content"])
+    entries = dict(blob_sha)
+    entries[path] = repo.git.blob(content)
+    commit = repo.git.commit(repo.git.tree(entries), [repo.git.refs[ref]], data["message"])
+    repo.git.refs[ref] = commit
+    repo.uploads[path] = content
+    html = f"{WEB}/{repo.name}/blob/{branch}/{path}"
+    return Reply(
+        200 if path in files else 201,
+        {
+            "content": {"name": path, "path": path, "sha": entries[path], "html_url": html},
+            "commit": {"sha": commit, "message": data["message"]},
+        },
+    )
+
+
+def create_blob(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    data = req.json()
+    raw = data["content"]
+    content = base64.b64decode(raw) if data.get("encoding") == "base64" else raw.encode()
+    return Reply(201, {"sha": repo.git.blob(content)})
+
+
+def create_tree(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    data = req.json()
+    entries: dict[str, str] = {}
+    if data.get("base_tree"):
+        if data["base_tree"] not in repo.git.trees:
+            raise Invalid("base_tree is not a valid tree")
+        entries.update(repo.git.trees[data["base_tree"]])
+    for entry in data["tree"]:
+        if "content" in entry:
+            entries[entry["path"]] = repo.git.blob(entry["content"].encode())
+        elif entry.get("sha") in repo.git.blobs:
+            entries[entry["path"]] = entry["sha"]
+        else:
+            raise Invalid(f"tree.sha {entry.get('sha')} is not a valid blob")
+    sha = repo.git.tree(entries)
+    tree = [{"path": p, "mode": "100644", "type": "blob", "sha": s} for p, s in entries.items()]
+    return Reply(201, {"sha": sha, "tree": tree, "truncated": False})
+
+
+def create_commit(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    data = req.json()
+    if data["tree"] not in repo.git.trees:
+        raise Invalid("Tree SHA does not exist")
+    for parent in data.get("parents", []):
+        if parent not in repo.git.commits:
+            raise Invalid("Parent SHA does not exist or is not a commit object")
+    sha = repo.git.commit(data["tree"], data.get("parents", []), data["message"])
+    parents = [{"sha": p} for p in data.get("parents", [])]
+    return Reply(201, {"sha": sha, "message": data["message"], "tree": {"sha": data["tree"]}, "parents": parents})
+
+
+def get_commit(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    commit = repo.git.commits.get(req.params["commit_sha"])
+    if commit is None:
+        raise NotFound("Not Found")
+    return Reply(200, {"sha": req.params["commit_sha"], "message": commit["message"], "tree": {"sha": commit["tree"]}})
+
+
+def _ref_body(repo: Repo, ref: str) -> dict[str, Any]:
+    return {"ref": f"refs/{ref}", "object": {"sha": repo.git.refs[ref], "type": "commit"}}
+
+
+def create_ref(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    data = req.json()
+    ref = data["ref"].removeprefix("refs/")
+    if ref in repo.git.refs:
+        raise Invalid("Reference already exists")
+    if data["sha"] not in repo.git.commits:
+        raise Invalid("Object does not exist")
+    repo.git.refs[ref] = data["sha"]
+    return Reply(201, _ref_body(repo, ref))
+
+
+def get_ref(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    ref = req.params["ref"]
+    if ref not in repo.git.refs:
+        raise NotFound("Not Found")
+    return Reply(200, _ref_body(repo, ref))
+
+
+def update_ref(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    ref = req.params["ref"]
+    if ref not in repo.git.refs:
+        raise Invalid("Reference does not exist")
+    repo.git.refs[ref] = req.json()["sha"]
+    return Reply(200, _ref_body(repo, ref))
+
+
+def list_pulls(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    pulls = list(repo.pulls.values())
+    if "head" in req.query:
+        pulls = [p for p in pulls if f"{repo.name.split('/')[0]}:{p.head_branch}" == req.query["head"]]
+    if req.query.get("state", "open") == "open":
+        pulls = [p for p in pulls if p.state == "open" and not p.merged]
+    return _page(req, [_pull(repo, p) for p in pulls])
+
+
+def create_pull(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    data = req.json()
+    if f"heads/{data['head']}" not in repo.git.refs:
+        raise Invalid("Validation Failed: head does not exist")
+    if f"heads/{data['base']}" not in repo.git.refs:
+        raise Invalid("Validation Failed: base does not exist")
+    pr = StoredPR(
+        server.state.next_number(repo),
+        data["head"],
+        repo.git.refs[f"heads/{data['head']}"],
+        data["base"],
+        data.get("title", ""),
+        data.get("body") or "",
+    )
+    repo.pulls[pr.number] = pr
+    return Reply(201, _pull(repo, pr))
+
+
+def merge_pull(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    pr = repo.pulls.get(int(req.params["pull_number"]))
+    if pr is None:
+        raise NotFound("Not Found")
+    data = req.json() or {}
+    pr.merged, pr.merge_method = True, data.get("merge_method", "merge")
+    return Reply(200, {"sha": pr.head_sha, "merged": True, "message": "Pull Request successfully merged"})
+
+
+def create_check_run(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    data = req.json()
+    summary = data.get("output", {}).get("summary", "")
+    if len(summary) > 65535:
+        raise Invalid("Validation Failed: output.summary is too long (maximum is 65535 characters)")
+    run_id = server.state.next_id()
+    repo.check_runs.append({"id": run_id, **data})
+    return Reply(
+        201,
+        {
+            "id": run_id,
+            "head_sha": data["head_sha"],
+            "name": data["name"],
+            "status": data.get("status", "queued"),
+            "conclusion": data.get("conclusion"),
+            "html_url": f"{WEB}/{repo.name}/runs/{run_id}",
+        },
+    )
+
+
+def rerun(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    repo.reruns.append(req.params["run_id"])
+    return Reply(201, {})
+
+
+def _runner(r: StoredRunner) -> dict[str, Any]:
+    labels = [{"id": i + 1, "name": name, "type": "custom"} for i, name in enumerate(r.labels)]
+    return {"id": r.id, "name": r.name, "os": "linux", "status": r.status, "busy": r.busy, "labels": labels}
+
+
+def jit_config(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    data = req.json()
+    if any(r.name == data["name"] for r in repo.runners.values()):
+        raise Invalid("Already exists - A runner with the name already exists.")
+    runner = StoredRunner(server.state.next_id(), data["name"], list(data["labels"]), "")
+    runner.token = f"jitconfig-{runner.id}-c2VjcmV0LWppdC1jb25maWc"
+    repo.runners[runner.id] = runner
+    return Reply(201, {"runner": _runner(runner), "encoded_jit_config": runner.token})
+
+
+def registration_token(server: ForgeServer, req: Req) -> Reply:
+    _repo(server, req)
+    return Reply(201, {"token": f"AREGTOKEN{server.state.next_id()}XYZ", "expires_at": "2026-01-01T01:00:00Z"})
+
+
+def list_runners(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    runners = [_runner(r) for r in repo.runners.values()]
+    return Reply(200, {"total_count": len(runners), "runners": runners})
+
+
+def delete_runner(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    if repo.runners.pop(int(req.params["runner_id"]), None) is None:
+        raise NotFound("Not Found")
+    return Reply(204)
+
+
+def get_repo(server: ForgeServer, req: Req) -> Reply:
+    repo = _repo(server, req)
+    owner = repo.name.split("/")[0]
+    return Reply(200, {"id": repo.id, "name": repo.name.split("/")[1], "full_name": repo.name, "default_branch": repo.default_branch, "owner": {**USER, "login": owner}})
+
+
+ROUTES = {
+    ("get", R): get_repo,
+    ("get", R + "/commits/{commit_sha}/pulls"): commit_pulls,
+    ("get", R + "/issues/{issue_number}/comments"): list_comments,
+    ("post", R + "/issues/{issue_number}/comments"): create_comment,
+    ("patch", R + "/issues/comments/{comment_id}"): update_comment,
+    ("get", R + "/commits/{commit_sha}/comments"): list_comments,
+    ("post", R + "/commits/{commit_sha}/comments"): create_comment,
+    ("patch", R + "/comments/{comment_id}"): update_comment,
+    ("put", R + "/contents/{path}"): put_contents,
+    ("post", R + "/git/blobs"): create_blob,
+    ("post", R + "/git/trees"): create_tree,
+    ("post", R + "/git/commits"): create_commit,
+    ("get", R + "/git/commits/{commit_sha}"): get_commit,
+    ("post", R + "/git/refs"): create_ref,
+    ("get", R + "/git/ref/{ref}"): get_ref,
+    ("patch", R + "/git/refs/{ref}"): update_ref,
+    ("get", R + "/pulls"): list_pulls,
+    ("post", R + "/pulls"): create_pull,
+    ("put", R + "/pulls/{pull_number}/merge"): merge_pull,
+    ("post", R + "/check-runs"): create_check_run,
+    ("post", R + "/actions/runs/{run_id}/rerun"): rerun,
+    ("get", R + "/actions/runners"): list_runners,
+    ("post", R + "/actions/runners/generate-jitconfig"): jit_config,
+    ("post", R + "/actions/runners/registration-token"): registration_token,
+    ("delete", R + "/actions/runners/{runner_id}"): delete_runner,
+}

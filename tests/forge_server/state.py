@@ -1,0 +1,118 @@
+"""What the fake forges remember: repositories with a tiny git object store, pull requests,
+comments, uploads, check runs, workflow reruns and runners. Tests assert on it directly."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+
+
+def sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+@dataclass
+class StoredComment:
+    id: int
+    target: tuple[str, str]  # ("pr" | "commit" | "issue", number or sha)
+    body: str
+    thread: str = ""  # GitLab commit discussion id
+    updates: int = 0
+
+
+@dataclass
+class StoredPR:
+    number: int
+    head_branch: str
+    head_sha: str
+    base: str
+    title: str = ""
+    body: str = ""
+    state: str = "open"
+    merged: bool = False
+    merge_method: str = ""
+
+
+@dataclass
+class StoredRunner:
+    id: int
+    name: str
+    labels: list[str]
+    token: str
+    status: str = "offline"
+    busy: bool = False
+    uuid: str = ""
+
+
+@dataclass
+class Git:
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    trees: dict[str, dict[str, str]] = field(default_factory=dict)  # sha → {path: blob sha}
+    commits: dict[str, dict[str, object]] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)  # "heads/main" → commit sha
+
+    def blob(self, data: bytes) -> str:
+        sha = sha1(b"blob:" + data)
+        self.blobs[sha] = data
+        return sha
+
+    def tree(self, entries: dict[str, str]) -> str:
+        sha = sha1(repr(sorted(entries.items())).encode())
+        self.trees[sha] = dict(entries)
+        return sha
+
+    def commit(self, tree: str, parents: list[str], message: str) -> str:
+        sha = sha1(f"{tree}{parents}{message}{len(self.commits)}".encode())
+        self.commits[sha] = {"tree": tree, "parents": list(parents), "message": message}
+        return sha
+
+    def files(self, ref: str) -> dict[str, bytes]:
+        commit = self.commits[self.refs[ref]]
+        return {p: self.blobs[b] for p, b in self.trees[str(commit["tree"])].items()}
+
+
+@dataclass
+class Repo:
+    forge: str
+    name: str
+    id: int
+    default_branch: str = "main"
+    git: Git = field(default_factory=Git)
+    pulls: dict[int, StoredPR] = field(default_factory=dict)
+    comments: dict[int, StoredComment] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    check_runs: list[dict[str, object]] = field(default_factory=list)
+    reruns: list[str] = field(default_factory=list)
+    runners: dict[int, StoredRunner] = field(default_factory=dict)
+
+    def comments_on(self, kind: str, ref: str) -> list[StoredComment]:
+        return [c for c in self.comments.values() if c.target == (kind, str(ref))]
+
+
+class State:
+    def __init__(self) -> None:
+        self.repos: dict[tuple[str, str], Repo] = {}
+        self._ids = itertools.count(1001)
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def add_repo(self, forge: str, name: str) -> Repo:
+        repo = Repo(forge, name, self.next_id())
+        tree = repo.git.tree({"README.md": repo.git.blob(b"# demo\n")})
+        repo.git.refs["heads/main"] = repo.git.commit(tree, [], "initial commit")
+        self.repos[(forge, name)] = repo
+        return repo
+
+    def repo(self, forge: str, name: str) -> Repo | None:
+        return self.repos.get((forge, name))
+
+    def add_pr(self, repo: Repo, head_sha: str, branch: str = "feature") -> StoredPR:
+        number = self.next_number(repo)
+        pr = StoredPR(number, branch, head_sha, repo.default_branch, title=f"PR {number}")
+        repo.pulls[number] = pr
+        return pr
+
+    def next_number(self, repo: Repo) -> int:
+        return max([0, *repo.pulls]) + 1
