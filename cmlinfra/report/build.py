@@ -56,13 +56,14 @@ def _tables(request: BuildRequest) -> list[MetricsTable]:
     tables = []
     for i, path in enumerate(request.metrics):
         current = load_metrics(path)
-        base, source = None, ""
+        base, source, missing = None, "", ""
         if request.base_metrics:
             base, source = load_metrics(request.base_metrics[i]), str(request.base_metrics[i])
         elif request.base_ref:
             base = load_base_metrics(path, request.base_ref)
             source = f"{request.base_ref}:{path.as_posix()}" if base is not None else ""
-        tables.append(MetricsTable(str(path), compare(current, base), source))
+            missing = f"not in `{request.base_ref}` yet" if base is None else ""
+        tables.append(MetricsTable(str(path), compare(current, base), source, missing))
     return tables
 
 

@@ -30,6 +30,7 @@ class MetricsTable:
     source: str  # the metrics file as given
     rows: list[MetricRow]
     base: str = ""  # where the base values came from ("main:metrics.json", a file), or ""
+    no_base: str = ""  # why there is no comparison ("not in `main` yet"), or ""
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,9 @@ def render(report: Report, out_dir: Path) -> str:
     if report.metrics:
         parts.append("### Metrics")
         for table in report.metrics:
-            if len(report.metrics) > 1 or table.base:
+            if len(report.metrics) > 1 or table.base or table.no_base:
                 against = f", compared with `{table.base}`" if table.base else ""
+                against += f" ({table.no_base})" if table.no_base else ""
                 parts.append(f"From `{table.source}`{against}.")
             parts.append(metrics_table(table.rows))
     if report.images:

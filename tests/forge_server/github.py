@@ -33,7 +33,11 @@ def _pull(repo: Repo, pr: StoredPR) -> dict[str, Any]:
         "body": pr.body,
         "html_url": f"{WEB}/{repo.name}/pull/{pr.number}",
         "head": {"ref": pr.head_branch, "sha": pr.head_sha, "label": f"{owner}:{pr.head_branch}"},
-        "base": {"ref": pr.base, "sha": repo.git.refs.get(f"heads/{pr.base}", ""), "label": pr.base},
+        "base": {
+            "ref": pr.base,
+            "sha": repo.git.refs.get(f"heads/{pr.base}", ""),
+            "label": pr.base,
+        },
         "merged": pr.merged,
         "user": USER,
     }
@@ -122,7 +126,9 @@ def put_contents(server: ForgeServer, req: Req) -> Reply:
         raise NotFound(f"Branch {branch} not found")
     path = req.params["path"]
     files = repo.git.files(ref)
-    blob_sha = {p: s for p, s in repo.git.trees[str(repo.git.commits[repo.git.refs[ref]]["tree"])].items()}
+    blob_sha = {
+        p: s for p, s in repo.git.trees[str(repo.git.commits[repo.git.refs[ref]]["tree"])].items()
+    }
     if path in files and data.get("sha") != blob_sha[path]:
         raise Invalid('Invalid request.\n\n"sha" wasn\'t supplied.')
     content = base64.b64decode(data["content"])
@@ -179,7 +185,10 @@ def create_commit(server: ForgeServer, req: Req) -> Reply:
             raise Invalid("Parent SHA does not exist or is not a commit object")
     sha = repo.git.commit(data["tree"], data.get("parents", []), data["message"])
     parents = [{"sha": p} for p in data.get("parents", [])]
-    return Reply(201, {"sha": sha, "message": data["message"], "tree": {"sha": data["tree"]}, "parents": parents})
+    return Reply(
+        201,
+        {"sha": sha, "message": data["message"], "tree": {"sha": data["tree"]}, "parents": parents},
+    )
 
 
 def get_commit(server: ForgeServer, req: Req) -> Reply:
@@ -187,7 +196,14 @@ def get_commit(server: ForgeServer, req: Req) -> Reply:
     commit = repo.git.commits.get(req.params["commit_sha"])
     if commit is None:
         raise NotFound("Not Found")
-    return Reply(200, {"sha": req.params["commit_sha"], "message": commit["message"], "tree": {"sha": commit["tree"]}})
+    return Reply(
+        200,
+        {
+            "sha": req.params["commit_sha"],
+            "message": commit["message"],
+            "tree": {"sha": commit["tree"]},
+        },
+    )
 
 
 def _ref_body(repo: Repo, ref: str) -> dict[str, Any]:
@@ -227,7 +243,9 @@ def list_pulls(server: ForgeServer, req: Req) -> Reply:
     repo = _repo(server, req)
     pulls = list(repo.pulls.values())
     if "head" in req.query:
-        pulls = [p for p in pulls if f"{repo.name.split('/')[0]}:{p.head_branch}" == req.query["head"]]
+        pulls = [
+            p for p in pulls if f"{repo.name.split('/')[0]}:{p.head_branch}" == req.query["head"]
+        ]
     if req.query.get("state", "open") == "open":
         pulls = [p for p in pulls if p.state == "open" and not p.merged]
     return _page(req, [_pull(repo, p) for p in pulls])
@@ -259,7 +277,9 @@ def merge_pull(server: ForgeServer, req: Req) -> Reply:
         raise NotFound("Not Found")
     data = req.json() or {}
     pr.merged, pr.merge_method = True, data.get("merge_method", "merge")
-    return Reply(200, {"sha": pr.head_sha, "merged": True, "message": "Pull Request successfully merged"})
+    return Reply(
+        200, {"sha": pr.head_sha, "merged": True, "message": "Pull Request successfully merged"}
+    )
 
 
 def create_check_run(server: ForgeServer, req: Req) -> Reply:
@@ -291,7 +311,14 @@ def rerun(server: ForgeServer, req: Req) -> Reply:
 
 def _runner(r: StoredRunner) -> dict[str, Any]:
     labels = [{"id": i + 1, "name": name, "type": "custom"} for i, name in enumerate(r.labels)]
-    return {"id": r.id, "name": r.name, "os": "linux", "status": r.status, "busy": r.busy, "labels": labels}
+    return {
+        "id": r.id,
+        "name": r.name,
+        "os": "linux",
+        "status": r.status,
+        "busy": r.busy,
+        "labels": labels,
+    }
 
 
 def jit_config(server: ForgeServer, req: Req) -> Reply:
@@ -307,7 +334,10 @@ def jit_config(server: ForgeServer, req: Req) -> Reply:
 
 def registration_token(server: ForgeServer, req: Req) -> Reply:
     _repo(server, req)
-    return Reply(201, {"token": f"AREGTOKEN{server.state.next_id()}XYZ", "expires_at": "2026-01-01T01:00:00Z"})
+    return Reply(
+        201,
+        {"token": f"AREGTOKEN{server.state.next_id()}XYZ", "expires_at": "2026-01-01T01:00:00Z"},
+    )
 
 
 def list_runners(server: ForgeServer, req: Req) -> Reply:
@@ -326,7 +356,16 @@ def delete_runner(server: ForgeServer, req: Req) -> Reply:
 def get_repo(server: ForgeServer, req: Req) -> Reply:
     repo = _repo(server, req)
     owner = repo.name.split("/")[0]
-    return Reply(200, {"id": repo.id, "name": repo.name.split("/")[1], "full_name": repo.name, "default_branch": repo.default_branch, "owner": {**USER, "login": owner}})
+    return Reply(
+        200,
+        {
+            "id": repo.id,
+            "name": repo.name.split("/")[1],
+            "full_name": repo.name,
+            "default_branch": repo.default_branch,
+            "owner": {**USER, "login": owner},
+        },
+    )
 
 
 ROUTES = {

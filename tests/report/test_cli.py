@@ -75,6 +75,15 @@ def test_build_a_full_report(cli: CliRunner, project: Path) -> None:
     assert summary.read_text() == "### Setup\n\n" + report
 
 
+def test_a_metrics_file_new_in_this_branch_has_no_base(cli: CliRunner, project: Path) -> None:
+    (project / "eval.yaml").write_text("bleu: 31.5\n")
+    result = cli("report", "build", "--metrics", "eval.yaml", "--base-ref", "main", cwd=project)
+    assert result.returncode == 0, result.stderr
+    report = (project / "report.md").read_text()
+    assert "From `eval.yaml` (not in `main` yet)." in report
+    assert "| Metric | Value |\n|---|---|\n| `bleu` | 31.5 |" in report
+
+
 def test_repeated_runs_give_identical_images(cli: CliRunner, project: Path) -> None:
     for out in ("a", "b"):
         args = ("--plot", "train.csv", "--confusion", "confusion.json", "--out", f"{out}/r.md")
