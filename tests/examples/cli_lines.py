@@ -15,6 +15,7 @@ import typer
 
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")  # GitHub Actions ${{ ... }}
 VARIABLE = re.compile(r"^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$")  # a whole-token $VAR / ${VAR}
+REDIRECTS = {">", ">>", "<", ">&", "&>", ">|"}
 OPERATORS = {"&&", "||", ";", "|", "&", "(", ")", ";;"}
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")  # FOO=bar cmlinfra ...
 PREFIXES = {"exec", "time", "sudo", "env", "then", "do", "else", "!"}
@@ -31,8 +32,13 @@ def command_lines(script: str) -> list[list[str]]:
         lexer.whitespace_split = True
         current: list[str] | None = None
         at_start = True  # the next word is in command position
+        redirect = False
         for token in lexer:
-            if token in OPERATORS:
+            if redirect:  # the target of > file, >> file, < file
+                redirect = False
+            elif token in REDIRECTS:
+                redirect = True
+            elif token in OPERATORS:
                 current, at_start = None, True
             elif current is not None:
                 current.append(PLACEHOLDER if VARIABLE.match(token) else token)

@@ -85,6 +85,9 @@ def test_the_checker_rejects_what_ci_would_reject() -> None:
         ["gc", "--yes"]
     ]
     assert command_lines("pip install cmlinfra && echo cmlinfra") == []
+    assert command_lines("cmlinfra asset publish --md x.png >> report.md") == [
+        ["asset", "publish", "--md", "x.png"]
+    ]
     assert command_lines("cmlinfra runner launch \\\n  --labels ${{ inputs.l }} --x $Y") == [
         ["runner", "launch", "--labels", "1", "--x", "1"]
     ]
