@@ -4,7 +4,6 @@ command or option breaks this test, not a user's pipeline."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -172,7 +171,6 @@ def test_gitlab_training_job_runs_on_the_launched_runner() -> None:
     assert gc_rules == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
 
 
-@pytest.mark.skipif(not shutil.which("shellcheck"), reason="scripts/setup.sh installs shellcheck")
 @pytest.mark.parametrize("where,text", _shell_snippets(), ids=lambda v: str(v)[:40])
 def test_shell_snippets_pass_shellcheck(where: str, text: str) -> None:
     script = "#!/usr/bin/env bash\n" + EXPRESSION.sub("placeholder", text)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -77,7 +76,6 @@ def test_every_copy_source_exists_in_the_build_context(parsed: DockerfileParser)
     assert not _dockerignore_keeps("tests/conftest.py")
 
 
-@pytest.mark.skipif(not shutil.which("shellcheck"), reason="scripts/setup.sh installs shellcheck")
 def test_every_run_passes_shellcheck(parsed: DockerfileParser) -> None:
     args = {a.split("=")[0]: "x" for a in _instructions(parsed, "ARG")}
     for run in _instructions(parsed, "RUN"):

@@ -20,10 +20,6 @@ from cmlinfra.images import CLEANUP_SCRIPT
 ROOT = Path(__file__).resolve().parents[2]
 PACKER_DIR = ROOT / "images" / "packer"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("packer") is None, reason="Debian's packer is installed by scripts/setup.sh"
-)
-
 
 def _isolated() -> list[str]:
     """``unshare -n`` when this process may create a network namespace (root in CI)."""
@@ -32,6 +28,7 @@ def _isolated() -> list[str]:
 
 
 def _packer(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert shutil.which("packer"), "packer is missing: scripts/setup.sh installs Debian's"
     return subprocess.run(
         [*_isolated(), "packer", *args],
         cwd=cwd,
