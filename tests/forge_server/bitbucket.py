@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from tests.forge_server.core import Invalid, NotFound, Reply, Req
+from tests.forge_server.messages import Invalid, NotFound, Reply, Req
 from tests.forge_server.state import Repo, StoredComment, StoredPR, StoredRunner
 
 if TYPE_CHECKING:

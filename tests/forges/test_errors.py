@@ -179,6 +179,7 @@ def test_debug_output_never_shows_the_token(cli, forge_repo, tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     assert repo.server.token not in result.stdout + result.stderr
     repo.server.fail("github", "PATCH", "/comments/", 401, "Bad credentials")
+    report.write_text("# R2\n\n![p](p.png)\n")  # a change, so there is a write to refuse
     result = cli("--log", "debug", "comment", "update", str(report), cwd=tmp_path, env=repo.env())
     assert result.returncode == 1
     assert repo.server.token not in result.stdout + result.stderr

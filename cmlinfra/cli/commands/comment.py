@@ -55,15 +55,16 @@ def _run(
     )
     title = comments.expand_title(watermark_title, workflow=context.workflow, run=context.run_id)
 
-    def render() -> str:
-        text = markdown_file.read_text(encoding="utf-8")
+    def render(raw: bytes) -> str:
+        text = raw.decode("utf-8")
         if publish:
             text = publish_images(
                 text, markdown_file.parent, forge.upload_asset, source=str(markdown_file)
             )
         return text
 
-    posted = comments.post(forge, where, render(), title=title, update=update)
+    raw = markdown_file.read_bytes()  # read once: --watch compares against what was posted
+    posted = comments.post(forge, where, render(raw), title=title, update=update)
     if posted.truncated:
         progress(f"the report is over {forge.comment_limit:,} characters: cut at a section")
     result = {
@@ -75,12 +76,13 @@ def _run(
     }
     emit(result, as_json=settings(ctx).as_json, text=posted.comment.url or str(posted.target))
     if watch:
-        _watch(markdown_file, render, forge, posted, title, watch_timeout, watch_interval)
+        _watch(markdown_file, raw, render, forge, posted, title, watch_timeout, watch_interval)
 
 
 def _watch(
     path: Path,
-    render: Callable[[], str],
+    posted_raw: bytes,
+    render: Callable[[bytes], str],
     forge: Forge,
     posted: Posted,
     title: str,
@@ -88,23 +90,19 @@ def _watch(
     interval: float,
 ) -> None:
     """Re-post when the file changes, until ``timeout`` seconds have passed (bounded)."""
-    import hashlib
     import time
 
     from cmlinfra.forges import comments
     from cmlinfra.ui import progress
 
-    def digest() -> str:
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
-
-    last, deadline, comment = digest(), time.monotonic() + timeout, posted.comment
+    last, deadline, comment = posted_raw, time.monotonic() + timeout, posted.comment
     progress(f"watching {path} for {timeout:.0f}s")
     while time.monotonic() < deadline:
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-        current = digest()
+        current = path.read_bytes() if path.is_file() else b""
         if current and current != last:
             last = current
-            body, _ = comments.fit(forge, render(), title)
+            body, _ = comments.fit(forge, render(current), title)
             comment = forge.update_comment(posted.target, comment, body)
             progress(f"{path} changed: comment updated")
 
