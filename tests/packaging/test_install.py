@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 CHECK_MODULES = """
-import json, sys
-from importlib import resources
+import json
 import cmlinfra
-root = resources.files("cmlinfra") / "_modules"
-print(json.dumps({"package": cmlinfra.__file__, "modules": sorted(
+from cmlinfra.clouds.modules import modules_root
+root = modules_root()  # what the clouds use to find their Terraform modules
+print(json.dumps({"package": cmlinfra.__file__, "root": str(root), "modules": sorted(
     f"{c.name}/{m.name}" for c in root.iterdir() for m in c.iterdir() if (m / "main.tf").is_file()
 )}))
 """
@@ -34,7 +34,11 @@ print(json.dumps({"package": cmlinfra.__file__, "modules": sorted(
 
 def _clean_env(venv_dir: Path, **extra: str) -> dict[str, str]:
     """No PYTHONPATH, no project venv: only the new environment on PATH."""
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "VIRTUAL_ENV", "CMLINFRA_MODULES"}
+    }
     env["PATH"] = f"{venv_dir / 'bin'}:/usr/local/bin:/usr/bin:/bin"
     env["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] = "1"
     return {**env, **extra}
@@ -59,6 +63,7 @@ def _assert_working_install(venv_dir: Path, cwd: Path) -> None:
         _run([str(venv_dir / "bin" / "python"), "-c", CHECK_MODULES], env, cwd).stdout
     )
     assert found["package"].startswith(str(venv_dir)), "imported from the checkout, not the install"
+    assert found["root"].startswith(str(venv_dir)) and found["root"].endswith("cmlinfra/_modules")
     assert found["modules"] == _expected_modules()
 
 
@@ -85,15 +90,30 @@ def test_wheel_carries_modules_and_templates(wheel: Path) -> None:
     assert not any("__pycache__" in n or n.endswith(".tfstate") for n in names)
 
 
-def test_fresh_venv_from_the_wheel(wheel: Path, tmp_path: Path) -> None:
-    venv.create(tmp_path / "venv", with_pip=True)
-    pip = [str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
-    _run(
-        [*pip, "-c", str(ROOT / "requirements.lock"), str(wheel)],
-        _clean_env(tmp_path / "venv"),
-        tmp_path,
-    )
-    _assert_working_install(tmp_path / "venv", tmp_path)
+@pytest.fixture(scope="module")
+def wheel_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = tmp_path_factory.mktemp("wheel-venv")
+    venv.create(where / "venv", with_pip=True)
+    pip = [str(where / "venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
+    constraints = ["-c", str(ROOT / "requirements.lock")]
+    _run([*pip, *constraints, str(wheel)], _clean_env(where / "venv"), where)
+    return where / "venv"
+
+
+def test_fresh_venv_from_the_wheel(wheel_venv: Path, tmp_path: Path) -> None:
+    _assert_working_install(wheel_venv, tmp_path)
+
+
+@pytest.mark.lxd
+def test_installed_cli_composes_a_stack_from_its_own_modules(
+    wheel_venv: Path, tmp_path: Path
+) -> None:
+    """`stack render` from the installed wheel, outside the checkout: cdktn (jsii, Node.js)
+    composes the lxd/runner module that the wheel carries."""
+    env = _clean_env(wheel_venv, CMLINFRA_HOME=str(tmp_path / "home"))
+    _run(["cmlinfra", "stack", "render", "--cloud", "lxd", "--name", "cmlt-pkg"], env, tmp_path)
+    rendered = "\n".join(p.read_text() for p in (tmp_path / "home").rglob("*.tf.json"))
+    assert str(wheel_venv) in rendered and "_modules/lxd/runner" in rendered
 
 
 def test_the_actions_install_script(tmp_path: Path) -> None:
