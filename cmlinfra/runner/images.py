@@ -14,6 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cmlinfra import __version__
@@ -39,6 +40,7 @@ class BakeRequest:
     ssh_cidr: str | None = None
     terraform: str | None = None
     builder_name: str | None = None  # default: cmlinfra-bake-<random>
+    docker_images: tuple[tuple[Path, str], ...] = ()  # (tarball, name or "" for docker load)
 
 
 @dataclass
@@ -59,10 +61,50 @@ class BakeResult:
 
 def _steps(request: BakeRequest) -> list[Any]:
     from cmlinfra.bootstrap.steps import Options, Step, build_steps
-    from cmlinfra.images import CLEANUP_SCRIPT
+    from cmlinfra.images import CLEANUP_SCRIPT, docker_import_script
 
     steps = build_steps(Options(gpu=request.gpu, runner_agent=request.runner_agent))
+    for tarball, name in request.docker_images:
+        if not tarball.is_file():
+            raise UsageError(f"--docker-image-tar {tarball}: no such file", "check the path")
+        if not name and not has_manifest(tarball):
+            raise UsageError(
+                f"{tarball} is not a `docker save` archive (no manifest.json)",
+                f"name the image to `docker import` it: --docker-image-tar {tarball}=name:tag",
+            )
+    if request.docker_images:
+        script = docker_import_script([(_remote(t), n) for t, n in request.docker_images])
+        steps.append(Step("docker-images", script))
     return [*steps, Step("cleanup", CLEANUP_SCRIPT.read_text())]
+
+
+IMAGES_DIR = "/var/tmp/cmlinfra-images"  # uploaded tarballs; removed after loading
+
+
+def _remote(tarball: Path) -> str:
+    return f"{IMAGES_DIR}/{tarball.name}"
+
+
+def has_manifest(tarball: Path) -> bool:
+    """A `docker save` archive (loaded as is) rather than a root file system (imported)."""
+    import tarfile
+
+    with tarfile.open(tarball) as tar:
+        return any(m.name.lstrip("./") == "manifest.json" for m in tar)
+
+
+def _upload_images(ssh: Any, request: BakeRequest) -> None:
+    """Stream each tarball over SFTP (no copy in memory) into a staging directory only the
+    login user can read; the docker-images step loads and deletes them."""
+    if not request.docker_images:
+        return
+    import shlex
+
+    owner = shlex.quote(ssh.target.user)  # SFTP writes as the login user; run() is root
+    ssh.run(f"install -d -m 0700 -o {owner} {IMAGES_DIR}", timeout=60)
+    sftp = ssh._sftp_client()  # the transport's own SFTP session
+    for tarball, _name in request.docker_images:
+        sftp.put(str(tarball), _remote(tarball))
 
 
 def _check_publishable(request: BakeRequest) -> None:
@@ -145,6 +187,7 @@ def bake(request: BakeRequest) -> BakeResult:
         )
         host = HostResult(builder, address.host)
         with timed("bootstrap + clean-up", timings), connect(target, wait=300) as ssh:
+            _upload_images(ssh, request)
             run_steps(ssh, steps, host, timeout=1800)
         result.steps = [
             {"name": s.name, "status": s.status, "seconds": round(s.seconds, 1)} for s in host.steps
@@ -158,6 +201,7 @@ def bake(request: BakeRequest) -> BakeResult:
             "cmlinfra.steps": ",".join(s.name for s in steps if s.name != "cleanup"),
             "cmlinfra.base": str(prepared.machine.image or ""),
             "cmlinfra.version": __version__,
+            "cmlinfra.docker-images": ",".join(n or t.name for t, n in request.docker_images),
             "cmlinfra.created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "description": f"cmlinfra runner image {request.name}",
         }

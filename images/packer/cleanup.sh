@@ -33,6 +33,7 @@ rm -f /var/lib/dbus/machine-id
 for home in /root /home/*; do
   rm -f "$home"/.ssh/authorized_keys "$home"/.ssh/id_* "$home"/.bash_history \
     "$home"/.python_history "$home"/.lesshst "$home"/.viminfo "$home"/.wget-hsts
+  rm -rf "$home"/.cmlinfra # the bootstrap's uploaded scripts and staged files (this one too)
 done
 rm -f /opt/actions-runner/.runner /opt/actions-runner/.credentials \
   /opt/actions-runner/.credentials_rsaparams /opt/actions-runner/.env

@@ -40,23 +40,33 @@ def _containers(prefix: str) -> list[str]:
     return [n for n in _api().instance_names() if n.startswith(prefix)]
 
 
+DOCKER_IMAGE = "cmlt/fruit-data:1"
+
+
+def _tiny_rootfs(path: Path) -> Path:
+    """A one-file root file system, imported into the baked Docker as a training image (no
+    registry is reachable here)."""
+    import io
+
+    data = b"apple,orange,banana\n"
+    with tarfile.open(path, "w") as tar:
+        info = tarfile.TarInfo("classes.csv")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return path
+
+
 @pytest.fixture(scope="module")
 def baked(home: Path) -> Iterator[dict[str, Any]]:
     from cmlinfra.images import lxd
 
     token = secrets.token_hex(3)
     alias, builder = f"cmlt-img-{token}", f"cmlt-bake-{token}"
+    rootfs = _tiny_rootfs(home / "fruit-data.tar")
     result = _cli(
         home,
-        "image",
-        "bake",
-        "--cloud",
-        "lxd",
-        "--no-gpu",
-        "--name",
-        alias,
-        "--builder-name",
-        builder,
+        *("image", "bake", "--cloud", "lxd", "--no-gpu", "--name", alias),
+        *("--builder-name", builder, "--docker-image-tar", f"{rootfs}={DOCKER_IMAGE}"),
     )
     try:
         assert result.returncode == 0, result.stderr[-3000:]
@@ -72,6 +82,7 @@ def test_bake_runs_every_step_and_destroys_the_builder(baked: dict[str, Any]) ->
     assert [(s["name"], s["status"]) for s in result["steps"]] == [
         ("detect", "done"),
         ("docker", "done"),
+        ("docker-images", "done"),
         ("cleanup", "done"),
     ]
     assert result["builder_destroyed"] is True
@@ -86,10 +97,14 @@ def test_published_image_is_labelled_and_listed(baked: dict[str, Any], home: Pat
     assert fingerprint and fingerprint == baked["result"]["image_id"]
     props = _api().get(f"/1.0/images/{fingerprint}")["properties"]
     assert props["cmlinfra.image"] == "true"
-    assert props["cmlinfra.steps"] == "detect,docker"
+    assert props["cmlinfra.steps"] == "detect,docker,docker-images"
     assert props["cmlinfra.base"] == "cmlinfra-debian-12"
+    assert props["cmlinfra.docker-images"] == DOCKER_IMAGE
     listed = json.loads(_cli(home, "image", "list").stdout)["images"]
-    assert any(row["name"] == baked["alias"] and row["steps"] == "detect,docker" for row in listed)
+    assert any(
+        row["name"] == baked["alias"] and row["steps"] == "detect,docker,docker-images"
+        for row in listed
+    )
 
 
 def _rootfs(fingerprint: str) -> dict[str, tarfile.TarInfo]:
@@ -113,6 +128,7 @@ def test_image_holds_no_identity_keys_history_or_logs(baked: dict[str, Any]) -> 
     ]
     assert secrets_left == []
     assert [n for n in files if re.match(r"/(var/)?tmp/.", n)] == []
+    assert [n for n in files if re.match(r"/(root|home/[^/]+)/\.cmlinfra", n)] == []
     assert [n for n in files if re.match(r"/var/lib/apt/lists/.+_", n)] == []
     logs = sum(m.size for n, m in files.items() if n.startswith("/var/log/") and m.isfile())
     assert logs < 16_384  # only the shutdown's wtmp/lastlog records
@@ -154,9 +170,11 @@ def test_runner_from_the_image_skips_baked_steps(baked: dict[str, Any], home: Pa
         with connect(target, wait=120) as ssh:
             run_steps(ssh, build_steps(Options(gpu=False)), host, timeout=300)
             machine_id = ssh.run("cat /etc/machine-id", timeout=30).tail
+            inspect = ssh.run(f"docker image inspect {DOCKER_IMAGE}", timeout=60)
         assert host.ok, host.error
         assert {s.name: s.status for s in host.steps} == {"detect": "done", "docker": "skipped"}
         assert re.fullmatch(r"[0-9a-f]{32}", machine_id[-1])  # a fresh identity at first boot
+        assert inspect.exit_code == 0  # the baked training image is there, no pull needed
     finally:
         _cli(home, "stack", "destroy", "--name", name)
     assert _containers(name) == []
@@ -205,6 +223,20 @@ def test_bad_input_creates_nothing(home: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "jenkins" in result.stderr
+    assert _containers(builder) == []
+
+
+@pytest.mark.parametrize("tar", ["missing.tar", "rootfs-without-a-name"])
+def test_bad_docker_image_tar_creates_nothing(home: Path, tar: str) -> None:
+    path = home / tar if tar == "missing.tar" else _tiny_rootfs(home / "plain.tar")
+    builder = f"cmlt-bake-{secrets.token_hex(3)}"
+    result = _cli(
+        home,
+        *("image", "bake", "--name", "cmlt-x", "--no-gpu", "--builder-name", builder),
+        *("--docker-image-tar", str(path)),
+    )
+    assert result.returncode == 2, result.stderr
+    assert str(path) in result.stderr
     assert _containers(builder) == []
 
 

@@ -66,6 +66,12 @@ def bake(
         "", "--ssh-cidr", help="Who may reach the builder's SSH; default: this machine only."
     ),
     terraform: str = typer.Option("", "--terraform", help="terraform binary; default: PATH."),
+    docker_image_tar: list[str] = typer.Option(
+        [],
+        "--docker-image-tar",
+        help="A training image to bake in: a `docker save` archive (loaded), or PATH=NAME:TAG "
+        "for a root file system tarball (imported). Repeatable.",
+    ),
     builder_name: str = typer.Option(
         "", "--builder-name", help="The builder machine's name; default cmlinfra-bake-<random>."
     ),
@@ -76,12 +82,18 @@ def bake(
 
     Runners launched with --cloud-image NAME skip every step already done in the image.
     """
+    from pathlib import Path
+
     from cmlinfra.cli.common import settings
     from cmlinfra.runner.images import BakeRequest
     from cmlinfra.runner.images import bake as run_bake
     from cmlinfra.runner.watchdog import parse_duration
     from cmlinfra.ui import emit
 
+    images = []
+    for item in docker_image_tar:
+        path, _, image = item.partition("=")
+        images.append((Path(path).expanduser(), image))
     result = run_bake(
         BakeRequest(
             name=name,
@@ -97,6 +109,7 @@ def bake(
             ssh_cidr=ssh_cidr or None,
             terraform=terraform or None,
             builder_name=builder_name or None,
+            docker_images=tuple(images),
         )
     )
     emit(result, as_json=settings(ctx).as_json, text=result.text())
