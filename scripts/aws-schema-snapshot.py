@@ -46,6 +46,8 @@ STRUCT_FN = re.compile(r"(?<![.\w])([a-z]\w*)ToHclTerraform\b")
 COMPUTED = re.compile(
     r"(?:get\w*Attribute|interpolationForAttribute)\('(\w+)'\)|\(this, \"(\w+)\", (?:true|false)\)"
 )
+# In index.d.ts: `{@link URL#snake_name Class#snake_name} */ readonly camelName?: type`
+PROPERTY = re.compile(r"\{@link \S+#(\w+) \w+#\w+\}(?:(?!\*/).)*\*/\s*readonly (\w+)(\?)?:", re.S)
 TYPE_USE = re.compile(r'^\s*(resource|data)\s+"(aws_\w+)"', re.M)
 MAIN_CLASS = re.compile(
     r"^class (\w+) extends cdktn\.Terraform(?:Resource|DataSource|Provider) \{", re.M
@@ -79,27 +81,44 @@ def method_body(js: str, start: int, method: str) -> str:
     return js[begin:end]
 
 
-def parse_entries(js: str, body: str) -> dict[str, Any]:
-    """Attributes and blocks of one schema level, recursing into nested blocks."""
+def required(dts: str, interface: str) -> list[str]:
+    """Arguments the interface declares without ``?``: required by the provider."""
+    start = dts.find(f"export interface {interface} ")
+    if start < 0:
+        return []
+    body = dts[start : dts.index("\n}\n", start)]
+    return sorted(snake for snake, _camel, optional in PROPERTY.findall(body) if not optional)
+
+
+def parse_entries(js: str, dts: str, body: str, interface: str) -> dict[str, Any]:
+    """Attributes, blocks and required names of one schema level, recursing into blocks."""
     attributes: dict[str, str] = {}
     blocks: dict[str, Any] = {}
     for name, value, is_block, kind, storage in ENTRY.findall(body):
         nested = STRUCT_FN.search(value)
         if is_block == "true":
-            inner = parse_entries(js, function_body(js, nested.group(1))) if nested else {}
+            inner = {}
+            if nested:
+                fn = nested.group(1)
+                inner = parse_entries(js, dts, function_body(js, fn), fn[0].upper() + fn[1:])
             blocks[name] = {"nesting": kind, **inner}
         else:
             attributes[name] = storage if kind == "simple" else f"{kind}:{storage}"
-    return {"attributes": dict(sorted(attributes.items())), "blocks": dict(sorted(blocks.items()))}
+    return {
+        "attributes": dict(sorted(attributes.items())),
+        "blocks": dict(sorted(blocks.items())),
+        "required": required(dts, interface),
+    }
 
 
-def parse_type(js: str, expected: str | None) -> dict[str, Any]:
+def parse_type(js: str, dts: str, expected: str | None) -> dict[str, Any]:
     """Schema of the resource, data source or provider class that ``js`` defines."""
     match = list(MAIN_CLASS.finditer(js))[-1]
     cls = js[match.start() :]
     if expected is not None and f'tfResourceType = "{expected}"' not in cls:
         raise SystemExit(f"{expected}: class {match.group(1)} is not it; update lib_dir()")
-    schema = parse_entries(js, method_body(js, match.start(), "synthesizeHclAttributes"))
+    body = method_body(js, match.start(), "synthesizeHclAttributes")
+    schema = parse_entries(js, dts, body, f"{match.group(1)}Config")
     computed = {a or b for a, b in COMPUTED.findall(cls)}
     schema["computed"] = sorted(computed - set(schema["attributes"]) - set(schema["blocks"]))
     return schema
@@ -112,30 +131,34 @@ def provider_version(js: str) -> str:
 
 def load_wheel(wheel: Path, wanted: dict[str, set[str]]) -> dict[str, Any]:
     """Read only the needed index.js files from the jsii tarball inside the wheel."""
-    paths = {"provider/index.js": ("provider", "aws")}
+    paths = {"provider": ("provider", "aws")}
     for kind, names in wanted.items():
         for name in names:
-            paths[f"{lib_dir(kind, name)}/index.js"] = (kind, name)
+            paths[lib_dir(kind, name)] = (kind, name)
+    sources: dict[str, dict[str, str]] = {}
     result: dict[str, Any] = {"provider": {}, "resource": {}, "data": {}}
     version = "unknown"
     with zipfile.ZipFile(wheel) as zf:
         tgz = next(n for n in zf.namelist() if n.endswith(".jsii.tgz"))
         with tarfile.open(fileobj=io.BytesIO(zf.read(tgz)), mode="r:gz") as tar:
             for member in tar:
-                rel = member.name.removeprefix("package/lib/")
-                if rel not in paths:
-                    continue
-                kind, name = paths.pop(rel)
-                fh = tar.extractfile(member)
-                assert fh is not None
-                js = fh.read().decode()
-                if kind == "provider":
-                    result["provider"] = parse_type(js, None)
-                else:
-                    result[kind][name] = parse_type(js, name)
-                    version = provider_version(js)
-    if paths:
-        raise SystemExit(f"not in {wheel.name}: {sorted(v[1] for v in paths.values())}")
+                folder, _, file = member.name.removeprefix("package/lib/").partition("/")
+                if folder in paths and file in ("index.js", "index.d.ts"):
+                    fh = tar.extractfile(member)
+                    assert fh is not None
+                    sources.setdefault(folder, {})[file] = fh.read().decode()
+    missing = sorted(
+        name for folder, (_, name) in paths.items() if len(sources.get(folder, {})) < 2
+    )
+    if missing:
+        raise SystemExit(f"not in {wheel.name}: {missing}")
+    for folder, (kind, name) in paths.items():
+        js, dts = sources[folder]["index.js"], sources[folder]["index.d.ts"]
+        if kind == "provider":
+            result["provider"] = parse_type(js, dts, None)
+        else:
+            result[kind][name] = parse_type(js, dts, name)
+            version = provider_version(js)
     result["source"] = {
         "package": f"{PACKAGE}=={wheel.name.split('-')[1]}",
         "provider": "hashicorp/aws",
@@ -169,7 +192,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(snapshot, indent=1, sort_keys=False) + "\n")
     count = len(snapshot["resource"]) + len(snapshot["data"])
-    print(f"wrote {args.out.relative_to(ROOT)}: {count} types, provider {snapshot['source']}")
+    print(f"wrote {args.out}: {count} types, {snapshot['source']}")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ IMAGES = {
     "nvidia": ("amazon", "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *", "ubuntu"),
 }
 AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 PROFILE_ARN = re.compile(
     r"^arn:aws[\w-]*:iam::\d{12}:instance-profile/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$"
@@ -112,11 +113,14 @@ class AwsCloud:
         spec = catalog.instance_spec(request.cloud_type, request.gpu)
         region = catalog.region_name(request.region)
         if request.spot_price is not None and not request.spot:
-            raise UsageError(
-                "--cloud-spot-price was given without --cloud-spot", "add --cloud-spot"
-            )
+            raise UsageError("--cloud-spot-price needs --cloud-spot", "add --cloud-spot")
         spot_max = catalog.parse_spot_price(request.spot_price)
         ssh_cidr = _check_cidr(request.ssh_cidr) if request.ssh_cidr is not None else None
+        subnet = os.environ.get(lookups.SUBNET_ENV, "").strip()
+        if subnet and not SUBNET_ID.match(subnet):
+            raise UsageError(
+                f"{lookups.SUBNET_ENV}={subnet!r} is not a subnet id", "write it as subnet-0123abcd"
+            )
         if not 1 <= request.port <= 65535:
             raise UsageError(f"SSH port {request.port} is out of range", "give 1 to 65535")
         return {
@@ -148,7 +152,7 @@ class AwsCloud:
             ami, ssh_user = lookups.image_by_id(client, region, image), request.user or "ubuntu"
         else:
             ami, ssh_user = lookups.find_ami(client, region, image[0], image[1]), image[2]
-        price = spec.hourly_price
+        price, price_source = spec.hourly_price, "on-demand table (us-east-1)"
         if request.spot:
             current = lookups.spot_price(client, region, spec.instance_type, zones)
             cap = checked["spot_max_price"]
@@ -158,8 +162,14 @@ class AwsCloud:
                     f"of {spec.instance_type} in {region}; the request would never be fulfilled",
                     "raise it, or pass -1 to pay up to the on-demand price",
                 )
-            price = current if current is not None else price
-        network = lookups.default_subnet(client, region, zones)
+            if current is not None:
+                price, price_source = current, "spot price history"
+        subnet = os.environ.get(lookups.SUBNET_ENV, "").strip()
+        network = (
+            lookups.given_subnet(client, region, subnet, zones)
+            if subnet
+            else lookups.default_subnet(client, region, zones)
+        )
         ssh_cidr = checked["ssh_cidr"] or lookups.launcher_cidr(self.public_ip_url)
         ttl = checked["max_ttl_seconds"]
         expires = (datetime.now(UTC) + timedelta(seconds=ttl)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -188,7 +198,7 @@ class AwsCloud:
                 "owner_repo": owner_repo(),
                 "expires_at": expires,
                 "user_data": userdata.render(request.name, ttl, expires, request.port),
-                "price_source": "spot history" if request.spot else "on-demand table (us-east-1)",
+                "price_source": price_source,
             },
         )
 
@@ -233,11 +243,11 @@ def _check_cidr(cidr: str) -> str:
         network = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         raise UsageError(
-            f"--cloud-ssh-cidr {cidr!r} is not a CIDR block", "write it like 203.0.113.7/32"
+            f"--ssh-cidr {cidr!r} is not a CIDR block", "write it like 203.0.113.7/32"
         ) from None
     if network.prefixlen == 0:
         raise UsageError(
-            f"--cloud-ssh-cidr {cidr} opens SSH to the whole internet",
+            f"--ssh-cidr {cidr} opens SSH to the whole internet",
             "give the launcher's address range (default: its public address /32)",
         )
     return str(network)

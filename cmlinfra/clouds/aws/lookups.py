@@ -20,6 +20,7 @@ from cmlinfra.errors import CmlinfraError, UsageError
 
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 PUBLIC_IP_ENV = "CMLINFRA_PUBLIC_IP_URL"
+SUBNET_ENV = "CMLINFRA_AWS_SUBNET_ID"  # like CML's --cloud-aws-subnet
 HOST_KEYS = re.compile(
     r"-----BEGIN SSH HOST KEY KEYS-----(.*?)-----END SSH HOST KEY KEYS-----", re.S
 )
@@ -27,7 +28,9 @@ KEY_LINE = re.compile(r"((?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+
 
 
 def ec2_client(region: str) -> Any:
-    """An EC2 client that gives up quickly: a dead endpoint should fail in seconds."""
+    """An EC2 client that gives up quickly: a dead endpoint should fail in seconds. A fresh
+    session each time, so credentials and endpoint come from the environment as it is now
+    (boto3's default session caches them for the life of the process)."""
     import boto3
     from botocore.config import Config
 
@@ -37,7 +40,7 @@ def ec2_client(region: str) -> Any:
         retries={"max_attempts": 2, "mode": "standard"},
         user_agent_extra="cmlinfra",
     )
-    return boto3.client("ec2", region_name=region, config=config)
+    return boto3.session.Session(region_name=region).client("ec2", config=config)
 
 
 @contextmanager
@@ -186,6 +189,28 @@ def default_subnet(client: Any, region: str, zones: list[str]) -> tuple[str, str
     return vpc_id, usable[0]["SubnetId"]
 
 
+def given_subnet(client: Any, region: str, subnet_id: str, zones: list[str]) -> tuple[str, str]:
+    """(vpc id, subnet id) of a subnet the user chose, checked to exist and to be in a zone
+    that offers the instance type (else the launch would fail minutes later)."""
+    try:
+        with aws_errors(region, f"looking up {subnet_id}"):
+            subnets = client.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+    except CmlinfraError as exc:
+        if "InvalidSubnetID" not in exc.problem:
+            raise
+        subnets = []
+    if not subnets:
+        raise UsageError(f"subnet {subnet_id} does not exist in {region}", f"check {SUBNET_ENV}")
+    subnet = subnets[0]
+    if zones and subnet["AvailabilityZone"] not in zones:
+        raise UsageError(
+            f"subnet {subnet_id} is in {subnet['AvailabilityZone']}, where the instance type "
+            "is not offered",
+            f"choose a subnet in {', '.join(zones)}",
+        )
+    return subnet["VpcId"], subnet_id
+
+
 def launcher_cidr(url: str | None = None, timeout: float = 10) -> str:
     """This machine's public address as a /32 (or /128), asked of an echo service, so the
     security group admits SSH from the launcher only."""
@@ -199,7 +224,7 @@ def launcher_cidr(url: str | None = None, timeout: float = 10) -> str:
     except (requests.RequestException, ValueError) as exc:
         raise CmlinfraError(
             f"could not learn this machine's public address from {url} ({type(exc).__name__})",
-            f"pass the SSH source range with --cloud-ssh-cidr, or point {PUBLIC_IP_ENV} "
+            f"pass the SSH source range with --ssh-cidr, or point {PUBLIC_IP_ENV} "
             "at a service that echoes the caller's address",
         ) from None
     return f"{address}/{address.max_prefixlen}"

@@ -8,11 +8,11 @@ into the Terraform JSON as they are.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from cmlinfra.clouds.base import ResolvedMachine, StackSpec
+from cmlinfra.clouds.modules import module_path
 
 PROVIDER_SOURCE = "hashicorp/aws"
 PROVIDER_VERSION = ">= 5.0, < 7.0"  # same constraint as the modules' versions.tf
@@ -29,15 +29,8 @@ OUTPUTS = (
 
 
 def module_dir(name: str) -> Path:
-    """``terraform/modules/aws/<name>`` in a checkout, ``cmlinfra/_modules/aws/<name>`` in a
-    wheel; ``CMLINFRA_MODULES`` overrides (the stack composer's convention)."""
-    package = Path(__file__).resolve().parents[2]
-    roots = [Path(os.environ["CMLINFRA_MODULES"])] if os.environ.get("CMLINFRA_MODULES") else []
-    roots += [package / "_modules", package.parent / "terraform" / "modules"]
-    for root in roots:
-        if (root / "aws" / name / "main.tf").is_file():
-            return root / "aws" / name
-    raise FileNotFoundError(f"Terraform module aws/{name} not found under {roots}")
+    """Absolute path of ``terraform/modules/aws/<name>`` (or its copy in the wheel)."""
+    return module_path("aws", name)
 
 
 def default_tags(machine: ResolvedMachine) -> dict[str, str]:

@@ -39,7 +39,7 @@ def max_ttl(seconds: int | None) -> int:
     if value < MIN_MAX_TTL_SECONDS:
         raise UsageError(
             f"max TTL of {value} s is too short for a runner to boot and work",
-            f"give at least {MIN_MAX_TTL_SECONDS // 60} minutes",
+            f"give --max-ttl of at least {MIN_MAX_TTL_SECONDS // 60}m",
         )
     return -(-value // 60) * 60
 

@@ -31,7 +31,9 @@ class LxdCloud:
     def check_reachable(self) -> None:
         self.api.ping()
 
-    def resolve(self, request: MachineRequest) -> ResolvedMachine:
+    def validate(self, request: MachineRequest) -> tuple[catalog.Size, str]:
+        """The checks that need no daemon (name, labels, size, region, unsupported options),
+        so a typo is reported as such even when LXD is down."""
         validate.stack_name(request.name)
         validate.labels(request.metadata)
         size = catalog.size(request.cloud_type)
@@ -43,6 +45,10 @@ class LxdCloud:
         validate.unsupported("lxd", "--host", request.host)
         if request.max_ttl_seconds is not None and request.max_ttl_seconds <= 0:
             raise UsageError("--max-ttl must be positive", "give seconds, e.g. --max-ttl 3600")
+        return size, region
+
+    def resolve(self, request: MachineRequest) -> ResolvedMachine:
+        size, region = self.validate(request)
         card = catalog.gpu(request.gpu, self.api.gpus() if request.gpu else [])
         image = request.image or catalog.DEFAULT_IMAGE
         if not self.api.image_exists(image):
@@ -129,7 +135,8 @@ class LxdCloud:
         terraform-lxd 1.5.0 fails on a container that vanished (its read errors instead of
         dropping it), and stopping an ephemeral container deletes it before the provider's own
         delete, which then fails too. So: gone → forget; still there → make it non-ephemeral
-        first, so the provider's stop-then-delete works as designed.
+        and stop it (through LXD directly: much faster than the provider's polling stop), so
+        the provider only has to delete it.
         """
         vanished = []
         for resource in resources:
@@ -139,8 +146,11 @@ class LxdCloud:
             record = self.api.instance(name)
             if record is None:
                 vanished.append(str(resource["address"]))
-            elif record.get("ephemeral"):
-                self.api.patch(f"/1.0/instances/{name}", {"ephemeral": False})
+            else:
+                if record.get("ephemeral"):
+                    self.api.patch(f"/1.0/instances/{name}", {"ephemeral": False})
+                if record.get("status") == "Running":
+                    self.api.stop(name)  # LXD's stop takes ≈ 1 s, the provider's ≈ 10 s
         return vanished
 
     def instance_exists(self, name: str) -> bool:

@@ -5,7 +5,8 @@
 cdktn-provider-aws bindings) lists every argument, nested block and computed attribute of the
 ``aws_*`` types our modules use. This checker walks the modules parsed by python-hcl2 and
 reports every name the provider would reject: unknown types, misspelled or removed arguments,
-blocks written as attributes (and the reverse), and references to attributes that do not exist.
+missing required arguments, blocks written as attributes (and the reverse), references to
+attributes that do not exist, and undeclared `var.` and `local.` names.
 It does not check types or values; the variable validations and checkov cover those.
 """
 
@@ -25,6 +26,10 @@ MARKERS = {"__is_block__", "__comments__", "__start_line__", "__end_line__"}
 REFERENCE = re.compile(
     r"(?<![\w.])(data\.)?(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.([a-z0-9_]+)"
 )
+
+
+VAR_REF = re.compile(r"(?<![\w.])var\.([A-Za-z_][\w-]*)")
+LOCAL_REF = re.compile(r"(?<![\w.])local\.([A-Za-z_][\w-]*)")
 
 
 def load_snapshot(path: Path = SNAPSHOT) -> dict[str, Any]:
@@ -47,6 +52,10 @@ def check_body(body: dict[str, Any], schema: dict[str, Any], where: str) -> list
     """Problems in one block body against one level of the schema (recursive)."""
     problems: list[str] = []
     attributes, blocks = schema.get("attributes", {}), schema.get("blocks", {})
+    dynamic = {_label(k) for d in body.get("dynamic", []) for k in d}
+    for name in schema.get("required", []):
+        if name not in body and name not in dynamic:
+            problems.append(f"{where}: missing required argument {name!r}")
     for name, value in body.items():
         if name in MARKERS:
             continue
@@ -110,8 +119,27 @@ def check_text(tf_text: str, snapshot: dict[str, Any], where: str = "<hcl>") -> 
         if '"aws"' in provider or "aws" in provider:
             body = provider.get('"aws"', provider.get("aws"))
             problems += check_body(body, snapshot["provider"], f"{where}: provider.aws")
-    problems += check_references(json.dumps(doc), declared, snapshot, where)
+    text = json.dumps(doc)
+    problems += check_references(text, declared, snapshot, where)
+    problems += check_names(doc, text, where)
     return problems
+
+
+def check_names(doc: dict[str, Any], text: str, where: str) -> list[str]:
+    """``var.x`` and ``local.x`` must be declared (what ``terraform validate`` would say)."""
+    variables = {_label(k) for item in doc.get("variable", []) for k in item}
+    local_names = {k for item in doc.get("locals", []) for k in item if k not in MARKERS}
+    problems = {
+        f"{where}: var.{name} is not declared"
+        for name in VAR_REF.findall(text)
+        if name not in variables
+    }
+    problems |= {
+        f"{where}: local.{name} is not declared"
+        for name in LOCAL_REF.findall(text)
+        if name not in local_names
+    }
+    return sorted(problems)
 
 
 def check_references(

@@ -139,9 +139,21 @@ def test_a_typo_in_a_real_module_is_caught(snapshot: dict, tmp_path: Path) -> No
     module = tmp_path / "gpu-runner"
     shutil.copytree(ROOT / "terraform" / "modules" / "aws" / "gpu-runner", module)
     main = module / "main.tf"
-    main.write_text(main.read_text().replace("http_put_response_hop_limit", "hop_limit"))
+    main.write_text(
+        main.read_text()
+        .replace("http_put_response_hop_limit", "hop_limit")
+        .replace("public_key = trimspace(var.ssh_public_key)", "")
+    )
     outputs = module / "outputs.tf"
-    outputs.write_text(outputs.read_text().replace(".private_ip", ".private_ip_address"))
+    outputs.write_text(
+        outputs.read_text()
+        .replace(".private_ip", ".private_ip_address")
+        .replace("var.ssh_user", "var.ssh_usr")
+        .replace("local.ami_id", "local.ami")
+    )
     problems = check_module(module, snapshot)
+    assert any("var.ssh_usr is not declared" in p for p in problems)
+    assert any("aws_key_pair.this: missing required argument 'public_key'" in p for p in problems)
+    assert any("local.ami is not declared" in p for p in problems)
     assert any("metadata_options.hop_limit: unknown argument" in p for p in problems)
     assert any("has no attribute 'private_ip_address'" in p for p in problems)

@@ -113,8 +113,8 @@ resource "aws_vpc_security_group_ingress_rule" "ssh" {
   tags      = local.tags
 }
 
+# Only with allow_world_ssh = true; checkov (CKV_AWS_24) flags a configuration that sets it.
 resource "aws_vpc_security_group_ingress_rule" "ssh_world_ipv4" {
-  #checkov:skip=CKV_AWS_24:Only created when the caller sets allow_world_ssh = true explicitly (off by default)
   count             = var.allow_world_ssh ? 1 : 0
   security_group_id = aws_security_group.runner.id
   description       = "SSH from anywhere (allow_world_ssh = true)"
@@ -126,7 +126,6 @@ resource "aws_vpc_security_group_ingress_rule" "ssh_world_ipv4" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "ssh_world_ipv6" {
-  #checkov:skip=CKV_AWS_24:Only created when the caller sets allow_world_ssh = true explicitly (off by default)
   count             = var.allow_world_ssh ? 1 : 0
   security_group_id = aws_security_group.runner.id
   description       = "SSH from anywhere over IPv6 (allow_world_ssh = true)"
