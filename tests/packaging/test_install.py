@@ -41,6 +41,9 @@ def _clean_env(venv_dir: Path, **extra: str) -> dict[str, str]:
     }
     env["PATH"] = f"{venv_dir / 'bin'}:/usr/local/bin:/usr/bin:/bin"
     env["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] = "1"
+    # The project's pinned versions (pip's cache has them): deterministic and quick, also for
+    # the action's and the Dockerfile's own `pip install` lines, which take no -c themselves.
+    env["PIP_CONSTRAINT"] = str(ROOT / "requirements.lock")
     return {**env, **extra}
 
 
