@@ -98,7 +98,8 @@ def _run(
     host_key: str | None = HOST_KEY,
     ssh_key_file: str | None = KEY_FILE,
 ) -> None:
-    options = {k: v for k, v in locals().items() if k != "ctx"}
+    options = dict(locals())  # every machine option, by name
+    del options["ctx"]
     _execute(ctx, str(ctx.info_name), options, None)
 
 
