@@ -2,12 +2,12 @@
 # Installs everything the project and its tests need on a fresh Debian machine; idempotent.
 # - Debian packages: LXD and its iptables, debootstrap (the local cloud's image), OpenSSH
 #   (real sshd test hosts), shellcheck (bootstrap scripts), iproute2 (network-namespace hosts),
-#   sudo (the bootstrap's non-root login tests).
+#   sudo (the bootstrap's non-root login tests), packer (validates images/packer for real).
 # - A virtual environment in .venv with cmlinfra (editable) and its pinned test dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(lxd iptables debootstrap openssh-server openssh-client shellcheck iproute2 rsync sudo)
+APT_PACKAGES=(lxd iptables debootstrap openssh-server openssh-client shellcheck iproute2 rsync sudo packer)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

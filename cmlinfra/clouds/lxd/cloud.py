@@ -110,12 +110,23 @@ class LxdCloud:
         raw = self.api.wait_for_file(name, HOST_KEY_PATH).decode()
         key_type, key, *_ = raw.split()
         return MachineAddress(
-            host=str(outputs["address"]),
+            host=self._bridge_address(name) or str(outputs["address"]),
             port=int(outputs.get("ssh_port") or 22),
             user=str(outputs.get("ssh_user") or "root"),
             instance_id=name,
             host_keys=(f"{key_type} {key}",),
         )
+
+    def _bridge_address(self, name: str) -> str | None:
+        """eth0's IPv4 address, from LXD. terraform-lxd 1.5.0's ``ipv4_address`` is the first
+        IPv4 address of *any* interface: on an image where Docker starts at boot (a baked one)
+        that can be docker0's 172.17.0.1, which is not reachable from the launcher."""
+        state = self.api.get(f"/1.0/instances/{name}/state") or {}
+        eth0 = (state.get("network") or {}).get("eth0") or {}
+        for address in eth0.get("addresses") or []:
+            if address.get("family") == "inet" and address.get("scope") == "global":
+                return str(address["address"])
+        return None
 
     def prepare_destroy(self, resources: list[dict[str, Any]]) -> list[str]:
         """Make ``terraform destroy`` work on what is left, and return the state addresses of

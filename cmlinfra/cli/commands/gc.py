@@ -1,0 +1,65 @@
+"""``cmlinfra gc``: find (and with --yes remove) what launchers left behind."""
+
+from __future__ import annotations
+
+import typer
+
+HELP = """Find runners, machines, locks and forge registrations that no launcher will clean up:
+expired runners, records whose machine is gone, launches abandoned by a killed launcher, machines
+tagged by cmlinfra that no record claims, stale locks, and runners registered at the forge with
+no machine. Reports only, unless --yes. Idempotent and safe as a scheduled CI job."""
+
+
+def register(root: typer.Typer) -> None:
+    @root.command("gc", help=HELP)
+    def gc(
+        ctx: typer.Context,
+        state: str = typer.Option(
+            "",
+            "--state",
+            envvar=["CML_GC_STATE", "CML_RUNNER_STATE"],
+            help="The runner registry: a directory or s3://bucket/prefix?region=… "
+            "(default: ~/.local/state/cmlinfra/runners).",
+        ),
+        cloud: list[str] = typer.Option(
+            [],
+            "--cloud",
+            help="Clouds whose machines to sweep (aws, lxd); repeat for several. Default: the "
+            "clouds of the registry's runners.",
+        ),
+        region: list[str] = typer.Option(
+            [], "--region", help="AWS regions to sweep (default: those of the runners, AWS_REGION)."
+        ),
+        prefix: str = typer.Option(
+            "", "--prefix", help="Only names starting with this (one account, several teams)."
+        ),
+        lock_max_age: str = typer.Option(
+            "1h", "--lock-max-age", help="A lock older than this is abandoned (e.g. 30min, 2h)."
+        ),
+        forge: bool = typer.Option(
+            True, "--forge/--no-forge", help="Also sweep runners registered at the forge."
+        ),
+        driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket."),
+        repo: str = typer.Option("", "--repo", help="Repository URL (default: from the CI)."),
+        token: str = typer.Option(
+            "", "--token", envvar="REPO_TOKEN", show_envvar=True, help="Forge token."
+        ),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Fix what is found (else: report)."),
+    ) -> None:
+        from cmlinfra.cli.common import settings
+        from cmlinfra.runner.sweep import run_gc
+        from cmlinfra.runner.watchdog import parse_duration
+        from cmlinfra.ui import emit
+
+        report = run_gc(
+            state=state or None,
+            clouds=cloud,
+            regions=region,
+            prefix=prefix,
+            lock_max_age=parse_duration(lock_max_age, "--lock-max-age") or 3600,
+            forge=(driver or None, repo or None, token or None) if forge else None,
+            fix=yes,
+        )
+        emit(report.to_dict(), as_json=settings(ctx).as_json, text=report.text())
+        if report.failed:
+            raise typer.Exit(1)

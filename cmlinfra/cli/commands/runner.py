@@ -1,0 +1,180 @@
+"""``cmlinfra runner launch|destroy|list``: self-hosted CI runners on a cloud, CML-compatible."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+STATE_HELP = (
+    "The runner registry: a directory or s3://bucket/prefix?region=… shared by parallel CI jobs "
+    "(default: ~/.local/state/cmlinfra/runners)."
+)
+
+
+def machine_options() -> dict[str, object]:
+    """CML's --cloud-* options, fresh OptionInfo objects per command (each gets its own
+    CML_<GROUP>_* variable)."""
+    return {
+        "cloud": typer.Option("lxd", "--cloud", help="aws, lxd (local containers) or ssh."),
+        "cloud_type": typer.Option("m", "--cloud-type", help="Size (m, l, xl) or cloud type."),
+        "cloud_gpu": typer.Option("", "--cloud-gpu", help="nogpu, or a GPU model (t4, a10g…)."),
+        "cloud_region": typer.Option("", "--cloud-region", help="Region (cloud default)."),
+        "cloud_hdd_size": typer.Option(None, "--cloud-hdd-size", help="Root disk in GB."),
+        "cloud_spot": typer.Option(False, "--cloud-spot", help="Spot/preemptible instance."),
+        "cloud_spot_price": typer.Option(
+            "", "--cloud-spot-price", help="Max spot price in USD/h (-1: on-demand price)."
+        ),
+        "cloud_image": typer.Option("", "--cloud-image", help="Image (AMI, LXD alias)."),
+        "cloud_permission_set": typer.Option(
+            "", "--cloud-permission-set", help="AWS instance profile ARN for the machine."
+        ),
+        "cloud_metadata": typer.Option(
+            [], "--cloud-metadata", help="key=value tag on the machine (repeatable)."
+        ),
+        "max_ttl": typer.Option(
+            "", "--max-ttl", help="Hard limit after which the machine powers itself off (2h)."
+        ),
+        "state": typer.Option("", "--state", help=STATE_HELP),
+        "name": typer.Option("", "--name", help="Runner and machine name (default cml-<random>)."),
+    }
+
+
+def build_request(values: dict[str, object]) -> Any:
+    from cmlinfra.stack.request import build_request as build
+
+    return build(
+        name=str(values["name"]) or None,
+        cloud_type=str(values["cloud_type"]),
+        gpu=str(values["cloud_gpu"]) or None,
+        region=str(values["cloud_region"]) or None,
+        hdd_size=values["cloud_hdd_size"],  # type: ignore[arg-type]
+        spot=bool(values["cloud_spot"]),
+        spot_price=str(values["cloud_spot_price"]) or None,
+        image=str(values["cloud_image"]) or None,
+        permission_set=str(values["cloud_permission_set"]) or None,
+        metadata=list(values["cloud_metadata"]),  # type: ignore[call-overload]
+        max_ttl=str(values["max_ttl"]) or None,
+    )
+
+
+M = machine_options()
+
+
+def register(root: typer.Typer) -> None:
+    group = typer.Typer(
+        help="Launch, list and destroy self-hosted CI runners on a cloud.", no_args_is_help=True
+    )
+
+    @group.command("launch")
+    def launch(
+        ctx: typer.Context,
+        cloud: str = M["cloud"],  # type: ignore[assignment]
+        cloud_type: str = M["cloud_type"],  # type: ignore[assignment]
+        cloud_gpu: str = M["cloud_gpu"],  # type: ignore[assignment]
+        cloud_region: str = M["cloud_region"],  # type: ignore[assignment]
+        cloud_hdd_size: int | None = M["cloud_hdd_size"],  # type: ignore[assignment]
+        cloud_spot: bool = M["cloud_spot"],  # type: ignore[assignment]
+        cloud_spot_price: str = M["cloud_spot_price"],  # type: ignore[assignment]
+        cloud_image: str = M["cloud_image"],  # type: ignore[assignment]
+        cloud_permission_set: str = M["cloud_permission_set"],  # type: ignore[assignment]
+        cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
+        max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
+        state: str = M["state"],  # type: ignore[assignment]
+        name: str = M["name"],  # type: ignore[assignment]
+        labels: str = typer.Option("cml", "--labels", help="Comma-separated runner labels."),
+        idle_timeout: str = typer.Option(
+            "5min", "--idle-timeout", help="Power off after this long without a job (never: off)."
+        ),
+        single: bool = typer.Option(False, "--single", help="One job, then the machine goes."),
+        reuse: bool = typer.Option(False, "--reuse", help="Reuse a ready runner with a label."),
+        reuse_idle: bool = typer.Option(
+            False, "--reuse-idle", help="Reuse only a runner the forge reports idle."
+        ),
+        driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket (from CI)."),
+        repo: str = typer.Option("", "--repo", help="Repository URL (from the CI environment)."),
+        token: str = typer.Option(
+            "",
+            "--token",
+            envvar="REPO_TOKEN",
+            show_envvar=True,
+            help="Forge token that registers the runner; it never reaches the machine.",
+        ),
+        bootstrap: str = typer.Option(
+            "", "--bootstrap-steps", help="Only these bootstrap steps (comma-separated)."
+        ),
+        terraform: str = typer.Option("", "--terraform", help="terraform or tofu binary."),
+        watchdog_interval: int = typer.Option(
+            15, "--watchdog-interval", hidden=True, help="Seconds between watchdog checks."
+        ),
+    ) -> None:
+        """Provision a machine, register it as a CI runner, and leave it a watchdog that
+        unregisters it and powers it off when idle, after --single's job, or at --max-ttl."""
+        from cmlinfra.cli.common import settings
+        from cmlinfra.runner.launch import LaunchOptions
+        from cmlinfra.runner.launch import launch as run_launch
+        from cmlinfra.runner.watchdog import parse_duration
+        from cmlinfra.ui import emit
+
+        values = dict(locals())
+        result = run_launch(
+            LaunchOptions(
+                cloud=cloud,
+                request=build_request(values),
+                labels=[label.strip() for label in labels.split(",") if label.strip()],
+                idle_timeout=parse_duration(idle_timeout, "--idle-timeout"),
+                single=single,
+                reuse=reuse,
+                reuse_idle=reuse_idle,
+                driver=driver or None,
+                repo=repo or None,
+                token=token or None,
+                state=state or None,
+                terraform=terraform or None,
+                bootstrap_steps=tuple(s.strip() for s in bootstrap.split(",") if s.strip()),
+                watchdog_interval=watchdog_interval,
+            )
+        )
+        verb = "reusing" if result.reused else "launched"
+        breakdown = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+        emit(
+            result.to_dict(),
+            as_json=settings(ctx).as_json,
+            text=f"{verb} runner {result.record.name} ({result.record.cloud} "
+            f"{result.record.instance_type}) {breakdown}".rstrip(),
+        )
+
+    @group.command("destroy")
+    def destroy(
+        names: list[str] = typer.Argument(None, help="Runner names."),
+        all_: bool = typer.Option(False, "--all", help="Every runner in the registry."),
+        state: str = typer.Option("", "--state", help=STATE_HELP),
+        driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket."),
+        repo: str = typer.Option("", "--repo", help="Repository URL (from the CI environment)."),
+        token: str = typer.Option("", "--token", envvar="REPO_TOKEN", show_envvar=True),
+    ) -> None:
+        """Unregister runners at the forge and destroy their machines."""
+        from cmlinfra.errors import UsageError
+        from cmlinfra.runner.launch import destroy as run_destroy
+
+        if not names and not all_:
+            raise UsageError("name the runners to destroy", "give NAME… or --all")
+        spec = (driver or None, repo or None, token or None)
+        done = run_destroy(names or [], all_=all_, state=state or None, forge_spec=spec)
+        typer.echo("\n".join(f"destroyed {n}" for n in done) or "no runners")
+
+    @group.command("list")
+    def list_(
+        ctx: typer.Context,
+        state: str = typer.Option("", "--state", help=STATE_HELP),
+    ) -> None:
+        """Runners in the registry: cloud, type, phase, age, idle time, expiry and cost so far."""
+        from cmlinfra.cli.common import settings
+        from cmlinfra.runner.listing import list_runners, table
+        from cmlinfra.runner.store import open_store
+        from cmlinfra.ui import emit
+
+        rows = list_runners(open_store(state or None))
+        emit({"runners": rows}, as_json=settings(ctx).as_json, text=table(rows))
+
+    root.add_typer(group, name="runner")

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Run as root on an image builder just before it is published (cmlinfra image bake, Packer).
+# Everything a machine must not share with its clones goes: the machine identity, SSH host
+# keys (new ones are made at first boot), the builder's authorized keys, any runner
+# registration or token, logs, shell history, temporary files. Idempotent.
+set -euo pipefail
+
+# New SSH host keys at first boot on every distribution, not only where cloud-init does it.
+cat >/etc/systemd/system/cmlinfra-hostkeys.service <<'UNIT'
+[Unit]
+Description=Generate this machine's SSH host keys
+Before=ssh.service sshd.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+mkdir -p /etc/systemd/system/multi-user.target.wants
+ln -sf /etc/systemd/system/cmlinfra-hostkeys.service \
+  /etc/systemd/system/multi-user.target.wants/cmlinfra-hostkeys.service
+rm -f /etc/ssh/ssh_host_*
+
+# Machine identity: empty (not missing) so systemd makes a new one at first boot.
+truncate -s 0 /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+[[ -d /var/lib/dbus ]] && ln -sf /etc/machine-id /var/lib/dbus/machine-id
+
+# Key material and credentials: the builder's login keys, runner registrations, cmlinfra's own.
+for home in /root /home/*; do
+  rm -f "$home"/.ssh/authorized_keys "$home"/.ssh/id_* "$home"/.bash_history \
+    "$home"/.python_history "$home"/.lesshst "$home"/.viminfo "$home"/.wget-hsts
+  rm -rf "$home"/.cmlinfra # the bootstrap's uploaded scripts and staged files (this one too)
+done
+rm -f /opt/actions-runner/.runner /opt/actions-runner/.credentials \
+  /opt/actions-runner/.credentials_rsaparams /opt/actions-runner/.env
+rm -f /etc/gitlab-runner/config.toml
+rm -rf /etc/cmlinfra/secrets /run/cmlinfra /tmp/cmlinfra-bootstrap
+
+# cloud-init state, so it runs again (user, keys, hostname) on every machine made from this.
+if command -v cloud-init >/dev/null; then cloud-init clean --logs --seed || true; fi
+
+# Package caches, logs and temporary files.
+if command -v apt-get >/dev/null; then apt-get clean; fi
+rm -rf /var/lib/apt/lists/*
+if command -v journalctl >/dev/null; then
+  journalctl --rotate >/dev/null 2>&1 || true
+  journalctl --vacuum-time=1s >/dev/null 2>&1 || true
+fi
+rm -rf /var/log/journal/*
+find /var/log -type f \( -name '*.gz' -o -name '*.[0-9]' -o -name '*.old' \) -delete
+find /var/log -type f -exec truncate -s 0 {} +
+find /tmp /var/tmp -mindepth 1 -delete 2>/dev/null || true
+unset HISTFILE
+sync
+echo "cleanup: image ready to publish"

@@ -1,0 +1,156 @@
+"""How each forge's runner agent is started on the machine, from its registration material.
+
+The material (a GitHub JIT config or registration token, a GitLab ``glrt-`` runner token, a
+Bitbucket OAuth client secret) is short-lived or scoped to one runner, and reaches the machine
+only as a root-only ``EnvironmentFile`` written over SFTP; systemd reads it before dropping
+privileges. The agents read their inputs from the environment (GitHub:
+``ACTIONS_RUNNER_INPUT_*``; GitLab: ``CI_SERVER_URL``/``CI_SERVER_TOKEN``), so the material is
+never on a command line, in user-data or in Terraform. The user's own forge token never leaves
+the launcher.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass, field
+
+from cmlinfra.runner.watchdog import HOOK_COMPLETED, HOOK_STARTED, LIB, render_template
+from cmlinfra.secrets import Secret
+
+UNIT = "cmlinfra-agent.service"
+ENV_FILE = "/etc/cmlinfra/secrets/agent.env"
+GITLAB_CONFIG = "/etc/cmlinfra/gitlab-runner.toml"
+STANDIN_VARIABLE = "CMLINFRA_AGENT_STANDIN"  # tests only: see agent-standin.sh.j2
+
+
+@dataclass(frozen=True)
+class AgentPlan:
+    forge: str
+    install: str  # the bootstrap's runner-agent step ("none": nothing to download)
+    user: str  # the user jobs (and so the job hooks) run as
+    env: Secret  # the EnvironmentFile's content
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (mode, text)
+    busy_probe: str = ""
+    unregister: str = ""  # script the watchdog runs before power-off ("" : none possible)
+
+    def setup_script(self) -> str:
+        """Root script: the agent's user, unit and files; the agent is started later, once the
+        watchdog is armed, so no job can start unobserved."""
+        lines = [
+            "set -euo pipefail",
+            f"id -u {self.user} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "
+            f"{self.user}",
+        ]
+        for path, (mode, text) in self.files.items():
+            lines += [
+                f"mkdir -p {shlex.quote(os.path.dirname(path))}",
+                f"install -m {mode} /dev/null {shlex.quote(path)}",
+                f"cat >{shlex.quote(path)} <<'CMLINFRA_EOF'\n{text.rstrip()}\nCMLINFRA_EOF",
+            ]
+        lines.append("systemctl daemon-reload")
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def start_script() -> str:
+        return f"systemctl enable --now {UNIT}\n"
+
+
+def _unit(forge: str, user: str, workdir: str, command: str, restart: str, pre: str = "") -> str:
+    return render_template(
+        "agent.service.j2",
+        forge=forge,
+        user=user,
+        workdir=workdir,
+        env_file=ENV_FILE,
+        hook_started=HOOK_STARTED,
+        hook_completed=HOOK_COMPLETED,
+        exec=command,
+        restart=restart,
+        pre=pre,
+    )
+
+
+def _env(values: dict[str, str]) -> Secret:
+    return Secret("".join(f"{k}={v}\n" for k, v in values.items()))
+
+
+def plan_agent(registration: object, *, name: str, labels: list[str], single: bool) -> AgentPlan:
+    """The agent for a :class:`cmlinfra.forges.base.RunnerRegistration`."""
+    reg = registration
+    forge, kind, token = reg.forge, reg.kind, reg.token.reveal()  # type: ignore[attr-defined]
+    unit_path = f"/etc/systemd/system/{UNIT}"
+    if os.environ.get(STANDIN_VARIABLE) == "1":
+        script = f"{LIB}/agent-standin"
+        return AgentPlan(
+            forge=forge,
+            install="none",
+            user="runner",
+            env=_env({"CMLINFRA_REGISTRATION": token}),
+            files={
+                script: ("0755", render_template("agent-standin.sh.j2", name=name)),
+                unit_path: ("0644", _unit(forge, "runner", "/home/runner", script, "no")),
+            },
+        )
+    if forge == "github":
+        home = "/opt/actions-runner"
+        if kind == "jit-config":
+            env = {"ACTIONS_RUNNER_INPUT_JITCONFIG": token}
+            pre = ""
+        else:
+            env = {
+                "ACTIONS_RUNNER_INPUT_URL": reg.url,  # type: ignore[attr-defined]
+                "ACTIONS_RUNNER_INPUT_TOKEN": token,
+                "ACTIONS_RUNNER_INPUT_NAME": name,
+                "ACTIONS_RUNNER_INPUT_LABELS": ",".join(labels),
+            }
+            pre = f"/bin/bash -c 'test -f .runner || exec {home}/config.sh --unattended --replace'"
+        restart = "no" if single else "on-failure"
+        unit = _unit(forge, "runner", home, f"{home}/run.sh", restart, pre)
+        # An ephemeral (JIT) runner is deleted by GitHub after its job; an unused one, or a
+        # non-ephemeral one, is unregistered by 'runner destroy' or 'gc' (GitHub offers no
+        # removal that the runner's own credentials can make).
+        return AgentPlan(forge, "github", "runner", _env(env), {unit_path: ("0644", unit)})
+    if forge == "gitlab":
+        binary = "/usr/local/bin/gitlab-runner"
+        pre = (
+            f"{binary} register --non-interactive --config {GITLAB_CONFIG} --executor shell "
+            f"--name {name}"
+        )
+        run = f"{binary} run --config {GITLAB_CONFIG} --user gitlab-runner"
+        run += " --working-directory /home/gitlab-runner"
+        env = {"CI_SERVER_URL": reg.url, "CI_SERVER_TOKEN": token}  # type: ignore[attr-defined]
+        return AgentPlan(
+            forge,
+            "gitlab",
+            "gitlab-runner",
+            _env(env),
+            {unit_path: ("0644", _unit(forge, "root", "/", run, "on-failure", pre))},
+            busy_probe="pgrep -u gitlab-runner",
+            # the runner's own token (not the user's) is all 'unregister' needs
+            unregister=f"#!/bin/bash\nexec {binary} unregister --config {GITLAB_CONFIG} "
+            "--all-runners\n",
+        )
+    extra = dict(reg.extra)  # type: ignore[attr-defined]
+    home = "/opt/atlassian-bitbucket-pipelines-runner"
+    env = {
+        "ACCOUNT_UUID": extra.get("account_uuid", ""),
+        "REPOSITORY_UUID": extra.get("repository_uuid", ""),
+        "RUNNER_UUID": reg.runner_id,  # type: ignore[attr-defined]
+        "OAUTH_CLIENT_ID": extra.get("client_id", ""),
+        "OAUTH_CLIENT_SECRET": token,
+    }
+    start = (
+        '/bin/bash -c \'exec ./bin/start.sh --accountUuid "$ACCOUNT_UUID" --repositoryUuid '
+        '"$REPOSITORY_UUID" --runnerUuid "$RUNNER_UUID" --OAuthClientId "$OAUTH_CLIENT_ID" '
+        '--OAuthClientSecret "$OAUTH_CLIENT_SECRET" --runtime linux-shell '
+        "--workingDirectory /home/bitbucket/work'"
+    )
+    return AgentPlan(
+        forge,
+        "bitbucket",
+        "bitbucket",
+        _env(env),
+        {unit_path: ("0644", _unit(forge, "bitbucket", home, start, "on-failure"))},
+        busy_probe='pgrep -u bitbucket -P "$(pgrep -u bitbucket -o java)"',
+    )

@@ -1,0 +1,187 @@
+"""The sweeper (``cmlinfra gc``): the third teardown layer, for what the other two missed.
+
+It compares three views that should agree — the registry (records and locks), the clouds
+(machines tagged by cmlinfra) and the forges (registered runners) — and reports every
+disagreement as a :class:`Finding`. With ``--yes`` it fixes them, in an order that lets each fix
+rely on the previous one: stale locks first (so a record can be locked for teardown), then
+records, then machines no record claims, then runners no machine serves. Running it twice in a
+row finds nothing the second time, so it is safe as a scheduled CI job.
+
+Invariant it relies on: a launcher writes the record (and holds the lock) *before* it creates
+anything, and deletes the record only after everything is gone. So a machine without a record,
+or a record whose lock holder is dead, is always garbage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cmlinfra.runner.inventory import Inventory, Machine
+from cmlinfra.runner.records import RunnerRecord
+from cmlinfra.runner.store import RunnerStore, locks, records
+
+log = logging.getLogger("cmlinfra.runner.gc")
+
+KINDS = {
+    "stale-lock": "remove the lock",
+    "expired": "destroy the runner's stack and unregister it",
+    "abandoned": "destroy the runner's stack and unregister it",
+    "machine-gone": "destroy what is left of the stack, unregister, forget the record",
+    "orphan-machine": "delete the machine through the cloud API",
+    "orphan-runner": "unregister the runner at the forge",
+}
+
+
+@dataclass
+class Finding:
+    kind: str
+    name: str  # runner / stack name
+    cloud: str
+    detail: str
+    action: str = ""
+    status: str = "found"  # found | fixed | failed
+    error: str = ""
+    machine: Machine | None = field(default=None, repr=False)
+    runner_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.action = self.action or KINDS[self.kind]
+
+    def to_dict(self) -> dict[str, str]:
+        keys = ("kind", "name", "cloud", "detail", "action", "status", "error")
+        return {key: str(getattr(self, key)) for key in keys}
+
+
+class ForgeRunners(Protocol):
+    """The part of a forge driver gc needs (``cmlinfra.forges.base.Forge`` satisfies it)."""
+
+    name: str
+
+    def list_runners(self) -> Sequence[Any]: ...
+
+    def remove_runner(self, runner_id: str) -> None: ...
+
+
+@dataclass
+class Sweeper:
+    store: RunnerStore
+    inventories: Sequence[Inventory] = ()
+    forges: Sequence[ForgeRunners] = ()
+    teardown: Callable[[RunnerRecord], None] | None = None  # full destroy of one record
+    lock_max_age: float = 3600.0
+    prefix: str = ""  # only names starting with this (several registries in one account)
+    runner_prefix: str = "cml-"  # forge runners considered ours even without a record
+    now: float = field(default_factory=time.time)
+
+    def _ours(self, name: str) -> bool:
+        return name.startswith(self.prefix)
+
+    def find(self) -> list[Finding]:
+        findings: list[Finding] = []
+        live_locks = set()
+        for lock in locks(self.store):
+            if not self._ours(lock.name):
+                continue
+            why = lock.stale(self.lock_max_age, self.now)
+            if why:
+                findings.append(Finding("stale-lock", lock.name, "", why))
+            else:
+                live_locks.add(lock.name)
+        machines = [m for inv in self.inventories for m in inv.machines() if self._ours(m.stack)]
+        by_stack: dict[str, list[Machine]] = {}
+        for machine in machines:
+            by_stack.setdefault(machine.stack, []).append(machine)
+        swept_clouds = {inv.cloud for inv in self.inventories}
+        known = {}
+        for record in records(self.store):
+            if not self._ours(record.name):
+                continue
+            known[record.name] = record
+            if record.name in live_locks:
+                continue  # a live launcher is working on it
+            finding = self._judge(record, by_stack.get(record.name, []), swept_clouds)
+            if finding:
+                findings.append(finding)
+        for machine in machines:
+            if machine.stack not in known:
+                detail = f"{machine.id} ({machine.state or 'unknown state'}) has no record"
+                findings.append(
+                    Finding("orphan-machine", machine.stack, machine.cloud, detail, machine=machine)
+                )
+        findings += self._orphan_runners(set(known) | live_locks, by_stack)
+        return findings
+
+    def _judge(
+        self, record: RunnerRecord, machines: list[Machine], swept: set[str]
+    ) -> Finding | None:
+        if record.expired(self.now):
+            late = (self.now - (record.expires or self.now)) / 60
+            return Finding("expired", record.name, record.cloud, f"expired {late:.0f} min ago")
+        if record.phase in ("launching", "destroying", "failed"):
+            detail = f"left in phase {record.phase!r} by {record.launcher or 'a launcher'}"
+            return Finding("abandoned", record.name, record.cloud, detail)
+        if record.cloud in swept and not machines and record.mode != "ssh":
+            return Finding(
+                "machine-gone", record.name, record.cloud, "its machine no longer exists"
+            )
+        return None
+
+    def _orphan_runners(self, skip: set[str], by_stack: dict[str, list[Machine]]) -> list[Finding]:
+        """Offline or not, a runner named like ours with no record and no machine serves
+        nothing. Runners of known records are left to that record's teardown."""
+        findings = []
+        for forge in self.forges:
+            for runner in forge.list_runners():
+                name = str(runner.name)
+                if name in skip or by_stack.get(name) or not self._ours(name):
+                    continue
+                if not name.startswith(self.runner_prefix):
+                    continue  # not named by cmlinfra: somebody else's runner
+                state = runner.status or "unknown state"
+                detail = f"{forge.name} runner {runner.id} ({state}) has no record and no machine"
+                findings.append(
+                    Finding("orphan-runner", name, forge.name, detail, runner_id=str(runner.id))
+                )
+        return findings
+
+    def fix(self, findings: list[Finding]) -> list[Finding]:
+        """Apply every finding's action, in dependency order; failures are recorded, not raised,
+        so one broken stack cannot stop the sweep of the others."""
+        order = list(KINDS)
+        forges = {forge.name: forge for forge in self.forges}
+        inventories = {inv.cloud: inv for inv in self.inventories}
+        for finding in sorted(findings, key=lambda f: order.index(f.kind)):
+            try:
+                if finding.kind == "stale-lock":
+                    self.store.unlock(finding.name)
+                elif finding.kind == "orphan-machine" and finding.machine is not None:
+                    inventories[finding.machine.cloud].delete(finding.machine)
+                elif finding.kind == "orphan-runner":
+                    forges[finding.cloud].remove_runner(finding.runner_id)
+                else:
+                    self._teardown(finding)
+                finding.status = "fixed"
+            except Exception as exc:  # reported per finding; the sweep goes on
+                finding.status, finding.error = "failed", " ".join(str(exc).split())[:300]
+                log.warning("gc: %s %s: %s", finding.kind, finding.name, finding.error)
+        return findings
+
+    def _teardown(self, finding: Finding) -> None:
+        record = self.store.get(finding.name)
+        if record is None:
+            return  # someone else finished it meanwhile
+        if self.teardown is None:
+            raise RuntimeError("no teardown available for records")
+        try:
+            self.teardown(record)
+        except Exception:
+            # The stack could not be destroyed: at least stop paying for the machine.
+            inventory = next((i for i in self.inventories if i.cloud == record.cloud), None)
+            for machine in inventory.machines() if inventory else []:
+                if machine.stack == record.name:
+                    inventory.delete(machine)  # type: ignore[union-attr]
+            raise

@@ -1,0 +1,200 @@
+"""``cmlinfra runner launch``: a machine that registers as a CI runner and removes itself.
+
+Flow: checks (nothing created) → record + lock → stack apply → SSH (host key verified) →
+bootstrap → runner registration (short-lived material only, over SFTP) → watchdog armed →
+agent started → record ``ready``. Any failure, or a cancellation, tears down everything created
+so far and names the step that failed. After that the machine is on its own: its watchdog
+unregisters and powers it off when idle, after its single job, or at its max TTL.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.runner.records import RunnerRecord
+from cmlinfra.runner.store import RunnerStore, open_store, records
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    cloud: str
+    request: Any  # cmlinfra.clouds.base.MachineRequest
+    labels: list[str] = field(default_factory=lambda: ["cml"])
+    idle_timeout: int = 300
+    single: bool = False
+    reuse: bool = False
+    reuse_idle: bool = False
+    driver: str | None = None
+    repo: str | None = None
+    token: str | None = None
+    state: str | None = None
+    terraform: str | None = None
+    bootstrap_steps: tuple[str, ...] = ()  # () : the bootstrap's defaults for this machine
+    watchdog_interval: int = 15
+
+
+@dataclass
+class LaunchResult:
+    record: RunnerRecord
+    timings: dict[str, float]
+    reused: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {
+            **asdict(self.record),
+            "reused": self.reused,
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+        }
+
+
+def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerRecord | None:
+    """CML's --reuse (a ready runner with this name or a shared label) and --reuse-idle (one
+    that the forge also reports online and not busy)."""
+    wanted = set(opts.labels)
+    candidates = [
+        r
+        for r in records(store)
+        if r.phase == "ready"
+        and r.mode == "runner"
+        and not r.expired()
+        and (r.name == opts.request.name or wanted & set(r.labels))
+    ]
+    if not candidates or not (opts.reuse or opts.reuse_idle):
+        return None
+    if not opts.reuse_idle:
+        return candidates[0]
+    idle = {r.name for r in forge.list_runners() if r.status == "online" and not r.busy}
+    return next((r for r in candidates if r.name in idle), None)
+
+
+def _register(session: Any, opts: LaunchOptions) -> Any:
+    from cmlinfra.runner.agents import ENV_FILE, plan_agent
+
+    forge, name = session.forge, session.record.name
+    with session.step("registration"):
+        if forge.name == "github":
+            registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
+        else:
+            registration = forge.runner_registration(name=name, labels=opts.labels)
+        session.record.runner_id = registration.runner_id
+        session.save()
+        agent = plan_agent(registration, name=name, labels=opts.labels, single=opts.single)
+        session.ssh.put_secret(agent.env, ENV_FILE)
+        session.root(agent.setup_script(), "agent-setup")
+    return agent
+
+
+def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
+    from cmlinfra.runner.agents import UNIT
+    from cmlinfra.runner.watchdog import WatchdogPolicy, render_install
+
+    request = opts.request
+    policy = WatchdogPolicy(
+        idle_timeout=opts.idle_timeout,
+        max_ttl=request.max_ttl_seconds or 0,
+        single=opts.single,
+        interval=opts.watchdog_interval,
+        agent_unit=UNIT,
+        agent_user=agent.user,
+        busy_probe=agent.busy_probe,
+        unregister=agent.unregister,
+    )
+    with session.step("watchdog"):
+        session.root(render_install(policy), "watchdog-install")
+        session.root(agent.start_script(), "agent-start")
+
+
+def launch(opts: LaunchOptions) -> LaunchResult:
+    from cmlinfra.bootstrap.steps import Options, build_steps
+    from cmlinfra.forges import connect
+    from cmlinfra.forges.context import detect
+    from cmlinfra.runner.machine import Session
+    from cmlinfra.runner.signals import cancellable
+    from cmlinfra.stack import service
+
+    if opts.idle_timeout == 0 and not opts.single and not opts.request.max_ttl_seconds:
+        raise UsageError(
+            "--idle-timeout never without --single or --max-ttl would never end",
+            "add --max-ttl (e.g. 24h) so the machine cannot run forever",
+        )
+    context = detect(driver=opts.driver, repo=opts.repo, token=opts.token)
+    forge = connect(context)
+    store = open_store(opts.state)
+    found = _reusable(store, opts, forge)
+    if found is not None:
+        return LaunchResult(found, {}, reused=True)
+    prepared = service.prepare(opts.request, opts.cloud, terraform=opts.terraform, state=opts.state)
+    started = time.monotonic()
+    session = Session.begin(
+        store,
+        prepared,
+        mode="runner",
+        labels=opts.labels,
+        single=opts.single,
+        idle_timeout=opts.idle_timeout,
+        forge=forge,
+        repo=context.repo_url,
+    )
+    with cancellable():
+        try:
+            address = session.apply()
+            session.connect(address)
+            gpu = prepared.machine.gpu_count > 0
+            options = Options(gpu=gpu, runner_agent=_agent_install(forge.name))
+            steps = build_steps(options, only=opts.bootstrap_steps or None)
+            session.bootstrap(steps)
+            agent = _register(session, opts)
+            _arm(session, opts, agent)
+            session.timings["total"] = time.monotonic() - started
+            session.close_ssh()
+            session.handed_over()
+        except BaseException as exc:
+            raise session.fail(exc) from None
+    return LaunchResult(session.record, session.timings)
+
+
+def _agent_install(forge: str) -> str:
+    import os
+
+    from cmlinfra.runner.agents import STANDIN_VARIABLE
+
+    return "none" if os.environ.get(STANDIN_VARIABLE) == "1" else forge
+
+
+def destroy(names: list[str], *, all_: bool, state: str | None, forge_spec: Any) -> list[str]:
+    """``runner destroy NAME… | --all``: unregister and destroy; returns the names destroyed."""
+    from cmlinfra.runner.signals import shielded
+    from cmlinfra.runner.teardown import destroy_record
+
+    store = open_store(state)
+    targets = [r for r in records(store) if all_ or r.name in names]
+    missing = sorted(set(names) - {r.name for r in targets})
+    if missing:
+        raise CmlinfraError(
+            f"no runner named {', '.join(map(repr, missing))} in {store.url}",
+            "list them with 'cmlinfra runner list'",
+        )
+    forge = _forge_or_none(*forge_spec) if targets else None
+    done = []
+    with shielded():
+        for record in targets:
+            destroy_record(store, record, forge=forge)
+            done.append(record.name)
+    return done
+
+
+def _forge_or_none(driver: str | None, repo: str | None, token: str | None) -> Any:
+    from cmlinfra.forges import connect
+    from cmlinfra.forges.context import detect
+    from cmlinfra.ui import progress
+
+    try:
+        return connect(detect(driver=driver, repo=repo, token=token))
+    except CmlinfraError as exc:
+        progress(f"not unregistering at the forge ({exc.problem}); 'cmlinfra gc' can later")
+        return None

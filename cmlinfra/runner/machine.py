@@ -1,0 +1,174 @@
+"""The stages every launch and exec share: record → apply → SSH → bootstrap, with one teardown.
+
+:class:`Session` owns a runner NAME from the moment its record is written until the machine is
+gone or handed over to the node watchdog. Every stage is timed (``timings``) and named
+(``stage``), so a failure says which step failed and the teardown says what it removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from cmlinfra.errors import CmlinfraError
+from cmlinfra.runner.records import RunnerRecord, this_holder
+from cmlinfra.runner.signals import Cancelled, shielded
+from cmlinfra.runner.store import RunnerStore, holding
+from cmlinfra.ui import progress, timed
+
+log = logging.getLogger("cmlinfra.runner")
+
+
+@dataclass
+class Session:
+    store: RunnerStore
+    prepared: Any  # cmlinfra.stack.service.Prepared
+    record: RunnerRecord
+    forge: Any = None  # a Forge, when a runner is registered
+    timings: dict[str, float] = field(default_factory=dict)
+    stage: str = "checks"
+    ssh: Any = None  # cmlinfra.bootstrap.ssh.SshTransport
+    _stack: ExitStack = field(default_factory=ExitStack)
+
+    @classmethod
+    def begin(
+        cls,
+        store: RunnerStore,
+        prepared: Any,
+        *,
+        mode: str,
+        labels: list[str],
+        single: bool,
+        idle_timeout: int,
+        forge: Any = None,
+        repo: str = "",
+    ) -> Session:
+        """Lock the name and write the record *before* anything exists (gc relies on it)."""
+        machine = prepared.machine
+        ttl = machine.request.max_ttl_seconds
+        now = time.time()
+        record = RunnerRecord(
+            name=machine.request.name,
+            cloud=machine.cloud,
+            instance_type=machine.instance_type,
+            region=machine.region,
+            labels=labels,
+            mode=mode,
+            created=now,
+            expires=now + ttl if ttl else None,
+            idle_timeout=idle_timeout,
+            single=single,
+            hourly_price=machine.hourly_price,
+            forge=getattr(forge, "name", "") if forge is not None else "",
+            repo=repo,
+            launcher=this_holder(),
+        )
+        session = cls(store, prepared, record, forge)
+        session._stack.enter_context(holding(store, record.name, mode))
+        if store.get(record.name) is not None:
+            session._stack.close()
+            raise CmlinfraError(
+                f"a runner named {record.name!r} already exists in {store.url}",
+                "pick another --name, or remove it with 'cmlinfra runner destroy'",
+            )
+        store.put(record)
+        return session
+
+    def save(self) -> None:
+        self.store.put(self.record)
+
+    def step(self, name: str) -> Any:
+        self.stage = name
+        return timed(name, self.timings)
+
+    def apply(self) -> Any:
+        from cmlinfra.stack import service
+
+        with self.step("apply"):
+            address = service.apply(self.prepared)
+        self.record.host, self.record.instance_id = address.host, address.instance_id
+        self.save()
+        return address
+
+    def connect(self, address: Any, wait: float = 300.0) -> Any:
+        from cmlinfra.bootstrap.ssh import SshTarget, connect
+        from cmlinfra.stack.store import stack_dir
+
+        target = SshTarget(
+            host=address.host,
+            user=address.user,
+            key=stack_dir(self.record.name).key_path,
+            port=address.port,
+            host_keys=address.host_keys,
+            name=self.record.name,
+        )
+        with self.step("ssh wait"):
+            self.ssh = connect(target, wait=wait, say=progress)
+        self._stack.callback(self.ssh.close)
+        return self.ssh
+
+    def bootstrap(self, steps: list[Any]) -> Any:
+        from cmlinfra.bootstrap.run import HostResult, run_steps
+
+        with self.step("bootstrap"):
+            result = run_steps(
+                self.ssh, steps, HostResult(self.record.name, self.record.host), timeout=1800
+            )
+        if not result.ok:
+            raise CmlinfraError(result.error or "bootstrap failed")
+        return result
+
+    def root(self, script: str, name: str, timeout: float = 300) -> None:
+        """Run a root script on the machine from a file (never through argv)."""
+        remote = self.ssh.put_file(script.encode(), f"{name}.sh", 0o700)
+        result = self.ssh.run(f"bash {remote}", timeout=timeout, on_line=log.debug)
+        if result.exit_code != 0:
+            last = next((line for line in reversed(result.tail) if line.strip()), "no output")
+            raise CmlinfraError(
+                f"{name} failed on {self.record.name} (exit {result.exit_code}): {last}"
+            )
+
+    def handed_over(self) -> None:
+        """The machine now belongs to its watchdog: mark ready and let go of the name."""
+        self.record.phase, self.record.last_activity = "ready", time.time()
+        self.save()
+        self._stack.close()
+
+    def fail(self, exc: BaseException) -> CmlinfraError:
+        """Tear everything down (signals ignored meanwhile) and return the error to raise."""
+        from cmlinfra.runner.teardown import destroy_record
+
+        stage = self.stage
+        problem = (
+            "cancelled"
+            if isinstance(exc, Cancelled | KeyboardInterrupt)
+            else (exc.problem if isinstance(exc, CmlinfraError) else f"{type(exc).__name__}: {exc}")
+        )
+        progress(
+            f"{self.record.mode} {self.record.name} failed at {stage}: {problem}; tearing down"
+        )
+        with shielded():
+            self.record.error = f"{stage}: {problem}"
+            try:
+                self.close_ssh()
+                with self.step("destroy"):
+                    destroy_record(self.store, self.record, forge=self.forge, locked=True)
+                outcome = "everything it created was destroyed"
+            except Exception as cleanup:  # the record stays for gc
+                outcome = f"the teardown failed too ({cleanup}); 'cmlinfra gc --yes' retries it"
+            finally:
+                self._stack.close()
+        return CmlinfraError(
+            f"{self.record.mode} {self.record.name} failed at step {stage}: {problem}; {outcome}"
+        )
+
+    def close_ssh(self) -> None:
+        if self.ssh is not None:
+            self.ssh.close()
+            self.ssh = None
+
+    def release(self) -> None:
+        self._stack.close()

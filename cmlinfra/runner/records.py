@@ -1,0 +1,117 @@
+"""What the registry remembers about each launched runner, and who holds its lock.
+
+A record is written before anything is created and deleted only after everything is gone, so a
+record with no machine and a machine with no record are both findable by ``cmlinfra gc``. No
+secret ever goes into a record: it is plain JSON in a shared bucket or directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+PHASES = ("launching", "ready", "destroying", "failed")
+
+
+@dataclass
+class RunnerRecord:
+    """One runner (or exec machine): enough for ``runner list`` and for a later teardown."""
+
+    name: str
+    cloud: str
+    instance_type: str = ""
+    region: str = ""
+    labels: list[str] = field(default_factory=list)
+    mode: str = "runner"  # runner | exec
+    phase: str = "launching"
+    created: float = field(default_factory=time.time)
+    expires: float | None = None  # epoch of the max-TTL power-off; None: no hard limit
+    idle_timeout: int = 0  # seconds; 0: never
+    single: bool = False
+    hourly_price: float | None = None  # USD; None when the cloud has no price (lxd, ssh)
+    last_activity: float | None = None  # newest job event the launcher saw
+    instance_id: str = ""
+    host: str = ""
+    forge: str = ""  # github | gitlab | bitbucket ("" for exec)
+    repo: str = ""
+    runner_id: str = ""  # the forge's id, for unregistering from outside the machine
+    launcher: str = ""  # host:pid of the process that created it
+    error: str = ""  # why the last launch/destroy failed, one line
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> RunnerRecord:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def age(self, now: float | None = None) -> float:
+        return max((now or time.time()) - self.created, 0.0)
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires is not None and (now or time.time()) >= self.expires
+
+    def cost_so_far(self, now: float | None = None) -> float | None:
+        """Estimated USD spent: hourly price x age (billing granularity ignored)."""
+        if self.hourly_price is None:
+            return None
+        return round(self.hourly_price * self.age(now) / 3600, 4)
+
+
+def this_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """A launcher's claim on one runner name while it creates or destroys it."""
+
+    name: str
+    holder: str  # host:pid
+    operation: str
+    since: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, name: str, text: str) -> LockInfo:
+        data: dict[str, Any] = json.loads(text) if text.strip() else {}
+        return cls(
+            name=name,
+            holder=str(data.get("holder", "?:0")),
+            operation=str(data.get("operation", "?")),
+            since=float(data.get("since", 0.0)),
+        )
+
+    def stale(self, max_age: float, now: float | None = None) -> str:
+        """Why this lock is abandoned ('' when it may still be held): its holder process is
+        gone from this host, or it is older than ``max_age`` seconds."""
+        host, _, pid = self.holder.rpartition(":")
+        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            return f"holder {self.holder} is no longer running"
+        age = (now or time.time()) - self.since
+        if age > max_age:
+            return f"held for {age / 60:.0f} min by {self.holder}"
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed, not yet reaped) holds nothing any more.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True

@@ -1,0 +1,113 @@
+"""``cmlinfra gc`` wiring: which registry, clouds and forge to compare, and the report."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from cmlinfra.errors import CmlinfraError
+from cmlinfra.runner.gc import Finding, ForgeRunners, Sweeper
+from cmlinfra.runner.inventory import AwsInventory, Inventory, LxdInventory
+from cmlinfra.runner.store import RunnerStore, open_store, records
+
+log = logging.getLogger("cmlinfra.runner.gc")
+
+
+@dataclass
+class GcReport:
+    findings: list[Finding] = field(default_factory=list)
+    fixed_requested: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Finding]:
+        return [f for f in self.findings if f.status == "failed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "fixed": sum(f.status == "fixed" for f in self.findings),
+            "failed": len(self.failed),
+            "notes": self.notes,
+        }
+
+    def text(self) -> str:
+        lines = [f"note: {n}" for n in self.notes]
+        if not self.findings:
+            return "\n".join([*lines, "nothing to collect"])
+        for f in self.findings:
+            where = f" [{f.cloud}]" if f.cloud else ""
+            outcome = {
+                "found": f"would {f.action}",
+                "fixed": "fixed",
+                "failed": f"FAILED: {f.error}",
+            }
+            lines.append(f"{f.kind:15} {f.name}{where}: {f.detail} — {outcome[f.status]}")
+        if not self.fixed_requested:
+            lines.append("run again with --yes to fix these")
+        return "\n".join(lines)
+
+
+def _inventories(store: RunnerStore, clouds: list[str], regions: list[str]) -> list[Inventory]:
+    known = records(store)
+    wanted = list(dict.fromkeys([*clouds, *(r.cloud for r in known)]))
+    found: list[Inventory] = []
+    for cloud in wanted:
+        if cloud == "lxd":
+            found.append(LxdInventory())
+        elif cloud == "aws":
+            aws_regions = [*regions, *(r.region for r in known if r.cloud == "aws" and r.region)]
+            env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            aws_regions += [env_region] if env_region else []
+            if not aws_regions:
+                raise CmlinfraError("no AWS region to sweep", "pass --region REGION")
+            found.append(AwsInventory(tuple(dict.fromkeys(aws_regions))))
+        elif cloud != "ssh":  # an ssh machine is the user's own: nothing to delete
+            raise CmlinfraError(f"gc cannot sweep cloud {cloud!r}", "use --cloud aws or lxd")
+    return found
+
+
+ForgeSpec = tuple[str | None, str | None, str | None]  # --driver, --repo, --token
+
+
+def _forge(spec: ForgeSpec, notes: list[str]) -> ForgeRunners | None:
+    from cmlinfra.forges import connect
+    from cmlinfra.forges.context import detect
+
+    driver, repo, token = spec
+    try:
+        return connect(detect(driver=driver, repo=repo, token=token))
+    except CmlinfraError as exc:
+        notes.append(f"forge runners not swept: {exc.problem}")
+        return None
+
+
+def run_gc(
+    *,
+    state: str | None,
+    clouds: list[str],
+    regions: list[str],
+    prefix: str,
+    lock_max_age: float,
+    forge: ForgeSpec | None,
+    fix: bool,
+) -> GcReport:
+    from cmlinfra.runner.teardown import destroy_record
+
+    store = open_store(state)
+    report = GcReport(fixed_requested=fix)
+    forges = [f for f in [_forge(forge, report.notes) if forge else None] if f is not None]
+    sweeper = Sweeper(
+        store=store,
+        inventories=_inventories(store, clouds, regions),
+        forges=forges,
+        teardown=lambda record: destroy_record(store, record, forge=forges[0] if forges else None),
+        lock_max_age=lock_max_age,
+        prefix=prefix,
+    )
+    report.findings = sweeper.find()
+    if fix and report.findings:
+        sweeper.fix(report.findings)
+    return report

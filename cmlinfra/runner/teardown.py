@@ -1,0 +1,55 @@
+"""Destroying one runner completely: the single path used by ``runner destroy``, by a failed
+launch, by ``exec`` on exit, and by ``gc``.
+
+Order matters. The forge registration goes first (a runner that can still be handed a job must
+not lose its machine under it), then the machine and everything Terraform created with it, and
+the record last — so that a teardown interrupted at any point leaves a record for ``gc``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cmlinfra.runner.records import RunnerRecord
+from cmlinfra.runner.store import RunnerStore, holding
+
+log = logging.getLogger("cmlinfra.runner")
+
+
+def unregister(forge: Any, record: RunnerRecord) -> None:
+    """Remove the runner at the forge; already gone is fine (the node or GitHub removed it)."""
+    if forge is None or not record.runner_id:
+        return
+    from cmlinfra.errors import CmlinfraError
+
+    try:
+        forge.remove_runner(record.runner_id)
+    except CmlinfraError as exc:
+        if "404" in exc.problem or "not found" in exc.problem.lower():
+            return
+        raise
+
+
+def destroy_machine(store: RunnerStore, record: RunnerRecord) -> None:
+    """Destroy the runner's stack with Terraform, falling back to the cloud API for the
+    machine itself when the stack cannot be destroyed (no configuration left, say)."""
+    from cmlinfra.runner import stacks
+
+    stacks.destroy(store, record)
+
+
+def destroy_record(
+    store: RunnerStore, record: RunnerRecord, *, forge: Any = None, locked: bool = False
+) -> None:
+    """Unregister, destroy, forget. ``locked``: the caller already holds the lock."""
+    if not locked:
+        with holding(store, record.name, "destroy"):
+            destroy_record(store, record, forge=forge, locked=True)
+        return
+    record.phase = "destroying"
+    store.put(record)
+    unregister(forge, record)
+    destroy_machine(store, record)
+    store.delete(record.name)
+    log.info("runner %s destroyed", record.name)

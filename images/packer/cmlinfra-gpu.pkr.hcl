@@ -1,0 +1,100 @@
+# A cmlinfra GPU runner AMI: Ubuntu + NVIDIA driver + Docker + NVIDIA container toolkit + runner
+# agents, installed by the very scripts `cmlinfra runner launch` runs over SSH
+# (`cmlinfra bootstrap render --out scripts`), so a runner launched from this AMI with
+# --cloud-image skips every step already done here. See README.md.
+
+locals {
+  stamp   = formatdate("YYYYMMDD-hhmmss", timestamp())
+  scripts = sort(fileset(path.root, "scripts/*.sh"))
+  # Run every step in order; stop at the first that asks for a reboot (exit 100).
+  run_steps = join("\n", concat(
+    ["set -eu", "cd /var/tmp/cmlinfra-bootstrap"],
+    [for s in local.scripts : "rc=0; bash ./${basename(s)} || rc=$?; if [ $rc -eq 100 ]; then touch .reboot; exit 0; elif [ $rc -ne 0 ]; then exit $rc; fi"],
+  ))
+  tags = merge(var.tags, {
+    "cmlinfra:image"   = "true"
+    "cmlinfra:builder" = "packer"
+    "cmlinfra:steps"   = join(",", [for s in local.scripts : trimsuffix(basename(s), ".sh")])
+  })
+}
+
+source "amazon-ebs" "gpu" {
+  region        = var.region
+  ami_regions   = var.ami_regions
+  instance_type = var.instance_type
+  subnet_id     = var.subnet_id
+  ssh_username  = var.ssh_username
+  ssh_interface = "public_ip"
+  ami_name      = "${var.ami_name_prefix}-${local.stamp}"
+
+  source_ami_filter {
+    filters = {
+      name                = var.source_ami_name
+      virtualization-type = "hvm"
+      root-device-type    = "ebs"
+    }
+    owners      = [var.source_ami_owner]
+    most_recent = true
+  }
+
+  # The temporary security group admits SSH from ssh_cidr only (Packer's default is the world).
+  temporary_security_group_source_cidrs = [var.ssh_cidr]
+  # If Packer dies, the builder still powers itself off and is terminated, never left running.
+  shutdown_behavior = "terminate"
+
+  launch_block_device_mappings {
+    device_name           = "/dev/sda1"
+    volume_size           = var.volume_size_gb
+    volume_type           = "gp3"
+    iops                  = 3000
+    throughput            = 125
+    encrypted             = true
+    delete_on_termination = true
+  }
+  encrypt_boot = true
+
+  run_tags        = merge(local.tags, { Name = "cmlinfra-image-builder" })
+  run_volume_tags = local.tags
+  snapshot_tags   = local.tags
+  tags            = merge(local.tags, { Name = "${var.ami_name_prefix}-${local.stamp}" })
+}
+
+build {
+  sources = ["source.amazon-ebs.gpu"]
+
+  provisioner "file" {
+    source      = "${path.root}/scripts/"
+    destination = "/var/tmp/cmlinfra-bootstrap" # /tmp may be emptied by the reboot below
+  }
+
+  # Each step checks its own result first and prints "skip: …" when there is nothing to do:
+  # that is what lets a runner launched from this AMI skip it. A step that needs a reboot
+  # (the NVIDIA driver) exits with 100; the machine reboots and every step runs again.
+  provisioner "shell" {
+    execute_command = "chmod +x {{ .Path }}; sudo -E bash {{ .Path }}"
+    inline          = [local.run_steps]
+  }
+
+  provisioner "shell" {
+    execute_command   = "chmod +x {{ .Path }}; sudo -E bash {{ .Path }}"
+    inline            = ["if [ -e /var/tmp/cmlinfra-bootstrap/.reboot ]; then rm -f /var/tmp/cmlinfra-bootstrap/.reboot; reboot; fi"]
+    expect_disconnect = true
+  }
+
+  provisioner "shell" {
+    execute_command = "chmod +x {{ .Path }}; sudo -E bash {{ .Path }}"
+    inline          = [local.run_steps, "test ! -e /var/tmp/cmlinfra-bootstrap/.reboot"]
+    pause_before    = "10s"
+  }
+
+  # Last: no machine identity, host keys, logs, history or key material in the image.
+  provisioner "shell" {
+    execute_command = "chmod +x {{ .Path }}; sudo -E bash {{ .Path }}"
+    script          = "${path.root}/cleanup.sh"
+  }
+
+  post-processor "manifest" {
+    output     = "manifest.json"
+    strip_path = true
+  }
+}

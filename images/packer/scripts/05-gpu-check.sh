@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# cmlinfra bootstrap step "gpu-check" (rendered by cmlinfra; safe to run again: it checks its
+# own result first and prints "skip: ..." when there is nothing to do).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+export LC_ALL=C
+
+log() { printf '%s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+skip() { printf 'skip: %s\n' "$*"; exit 0; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Another package manager (cloud-init, unattended-upgrades) may hold the dpkg lock on a fresh
+# machine: apt waits for it instead of failing.
+APT=(apt-get -q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+apt_updated=0
+apt_install() {
+  if [[ $apt_updated == 0 ]]; then
+    "${APT[@]}" update
+    apt_updated=1
+  fi
+  "${APT[@]}" install -y --no-install-recommends "$@"
+}
+
+# An NVIDIA display or 3D controller (PCI class 03xx, vendor 10de): lspci when installed,
+# else the PCI bus in sysfs (minimal images have no pciutils).
+nvidia_gpu_present() {
+  local dev
+  if have lspci; then
+    lspci -n -d 10de: | grep -Eq '^[^ ]+ 03[0-9a-f]{2}:'
+    return
+  fi
+  for dev in /sys/bus/pci/devices/*; do
+    [[ -r $dev/vendor && -r $dev/class ]] || continue
+    if [[ $(<"$dev/vendor") == 0x10de && $(<"$dev/class") == 0x03* ]]; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+os_release() {
+  # shellcheck source=/dev/null
+  . /etc/os-release
+}
+
+start_service() {
+  if [[ -d /run/systemd/system ]]; then
+    systemctl enable --now "$1"
+  else
+    service "$1" start
+  fi
+}
+
+restart_service() {
+  if [[ -d /run/systemd/system ]]; then
+    systemctl restart "$1"
+  else
+    service "$1" restart
+  fi
+}
+
+# Poll a check until it passes or the time runs out (services take a moment to start).
+wait_for() {
+  local seconds=$1
+  shift
+  local deadline=$((SECONDS + seconds))
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 1
+  done
+}
+
+
+# The end-to-end check that CI jobs depend on: a container sees the GPUs. Cheap, so it always
+# runs (no "already done" shortcut).
+nvidia_gpu_present || skip "no NVIDIA GPU on this host"
+docker run --rm --gpus all ubuntu:24.04 \
+  nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total,compute_cap --format=csv

@@ -1,0 +1,65 @@
+variable "region" {
+  type        = string
+  default     = "us-east-1"
+  description = "Region the AMI is built (and first published) in."
+}
+
+variable "ami_regions" {
+  type        = list(string)
+  default     = []
+  description = "Extra regions the finished AMI is copied to."
+}
+
+variable "instance_type" {
+  type        = string
+  default     = "g4dn.xlarge"
+  description = "Builder size. A GPU type lets the driver step verify nvidia-smi before publishing."
+}
+
+variable "source_ami_name" {
+  type        = string
+  default     = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"
+  description = "Base image name filter (Canonical's Ubuntu 22.04, like cmlinfra's default AMI)."
+}
+
+variable "source_ami_owner" {
+  type        = string
+  default     = "099720109477" # Canonical
+  description = "Account that owns the base image."
+}
+
+variable "ssh_username" {
+  type    = string
+  default = "ubuntu"
+}
+
+variable "ssh_cidr" {
+  type        = string
+  description = "Who may reach the builder's SSH port: the build machine's own address as /32. No default, and never the whole internet."
+  validation {
+    condition     = can(cidrhost(var.ssh_cidr, 0)) && element(concat(split("/", var.ssh_cidr), [""]), 1) != "0"
+    error_message = "The ssh_cidr value must be a CIDR narrower than /0, such as 203.0.113.7/32."
+  }
+}
+
+variable "subnet_id" {
+  type        = string
+  default     = ""
+  description = "Subnet for the builder; empty: the default VPC."
+}
+
+variable "volume_size_gb" {
+  type    = number
+  default = 60
+}
+
+variable "ami_name_prefix" {
+  type    = string
+  default = "cmlinfra-gpu"
+}
+
+variable "tags" {
+  type        = map(string)
+  default     = {}
+  description = "Extra tags on the AMI, its snapshots and the builder."
+}

@@ -1,0 +1,86 @@
+"""``cmlinfra gc`` and ``cmlinfra runner list`` as CI runs them: subprocesses, real moto."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from cmlinfra.runner.records import RunnerRecord
+from cmlinfra.runner.store import open_store
+
+
+def test_gc_reports_then_fixes_an_orphan_instance_and_is_idempotent(cli, moto) -> None:
+    moto.client("s3").create_bucket(Bucket="state")
+    ec2 = moto.client("ec2")
+    tags = [{"Key": "cmlinfra:stack", "Value": "cml-lost"}]
+    instance = ec2.run_instances(
+        ImageId="ami-03cf127a",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )["Instances"][0]["InstanceId"]
+    state = f"s3://state/ci?region=us-east-1&endpoint={moto.endpoint}"
+    args = ("--json", "gc", "--state", state, "--cloud", "aws", "--no-forge")
+
+    report = cli(*args, env=moto.env)
+    assert report.returncode == 0, report.stderr
+    found = json.loads(report.stdout)["findings"]
+    assert [(f["kind"], f["name"], f["status"]) for f in found] == [
+        ("orphan-machine", "cml-lost", "found")
+    ]
+
+    fixed = cli(*args, "--yes", env=moto.env)
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads(fixed.stdout)["fixed"] == 1
+    reply = ec2.describe_instances(InstanceIds=[instance])
+    assert reply["Reservations"][0]["Instances"][0]["State"]["Name"] == "terminated"
+
+    again = cli(*args, "--yes", env=moto.env)
+    assert json.loads(again.stdout)["findings"] == []
+
+
+def test_gc_without_a_region_is_a_one_line_error(cli, tmp_path) -> None:
+    result = cli("gc", "--state", str(tmp_path), "--cloud", "aws", "--no-forge")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "cmlinfra: error: no AWS region to sweep; pass --region REGION"
+
+
+def test_runner_list_shows_age_expiry_and_cost(cli, tmp_path) -> None:
+    now = time.time()
+    store = open_store(str(tmp_path))
+    store.put(
+        RunnerRecord(
+            name="cml-gpu",
+            cloud="aws",
+            instance_type="g5.xlarge",
+            phase="ready",
+            created=now - 7200,
+            expires=now + 3600,
+            hourly_price=1.006,
+            last_activity=now - 120,
+        )
+    )
+    store.put(RunnerRecord(name="cml-local", cloud="lxd", instance_type="s", created=now - 30))
+    text = cli("runner", "list", "--state", str(tmp_path))
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].split() == [
+        "NAME",
+        "CLOUD",
+        "TYPE",
+        "PHASE",
+        "AGE",
+        "IDLE",
+        "EXPIRES",
+        "IN",
+        "COST",
+    ]
+    assert lines[1].split()[:4] == ["cml-gpu", "aws", "g5.xlarge", "ready"]
+    assert lines[1].split()[4] in {"2h00m", "2h01m"}
+    assert lines[1].endswith("$2.01")
+    assert lines[2].split()[-2:] == ["never", "-"]
+    rows = json.loads(cli("--json", "runner", "list", "--state", str(tmp_path)).stdout)["runners"]
+    assert rows[0]["cost_so_far_usd"] == pytest.approx(2.012, abs=0.01)
+    assert rows[0]["idle_seconds"] >= 120
