@@ -6,10 +6,12 @@
 locals {
   stamp   = formatdate("YYYYMMDD-hhmmss", timestamp())
   scripts = sort(fileset(path.root, "scripts/*.sh"))
-  # Run every step in order; stop at the first that asks for a reboot (exit 100).
+  # Run every step in order; stop at the first that asks for a reboot: exit code 194 (steps.json's
+  # reboot_exit_code) AND a last output line "reboot: <why>", the same rule `cmlinfra bootstrap`
+  # applies, so a command that happens to exit 194 cannot reboot the builder.
   run_steps = join("\n", concat(
     ["set -eu", "cd /var/tmp/cmlinfra-bootstrap"],
-    [for s in local.scripts : "rc=0; bash ./${basename(s)} || rc=$?; if [ $rc -eq 100 ]; then touch .reboot; exit 0; elif [ $rc -ne 0 ]; then exit $rc; fi"],
+    [for s in local.scripts : "bash ./${basename(s)} 2>&1 | tee .step.log; rc=$${PIPESTATUS[0]}; if [ $rc -eq 194 ] && tail -n 1 .step.log | grep -q '^reboot: '; then touch .reboot; exit 0; elif [ $rc -ne 0 ]; then exit $rc; fi"],
   ))
   tags = merge(var.tags, {
     "cmlinfra:image"   = "true"
@@ -69,7 +71,7 @@ build {
 
   # Each step checks its own result first and prints "skip: …" when there is nothing to do:
   # that is what lets a runner launched from this AMI skip it. A step that needs a reboot
-  # (the NVIDIA driver) exits with 100; the machine reboots and every step runs again.
+  # (the NVIDIA driver) exits with 194 after a last line "reboot: …"; the machine reboots and every step runs again.
   provisioner "shell" {
     execute_command = "chmod +x {{ .Path }}; sudo -E bash {{ .Path }}"
     inline          = [local.run_steps]

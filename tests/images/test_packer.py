@@ -72,7 +72,7 @@ def test_every_bootstrap_script_runs_in_order_and_is_recorded(template: Path) ->
     assert scripts, "images/packer/scripts/ is empty: run cmlinfra bootstrap render"
     assert f'"cmlinfra:steps\\" = \\"{",".join(scripts)}\\"' in result.stdout
     for script in scripts:
-        assert f"bash ./{script}.sh || rc=$?" in result.stdout  # in local.run_steps
+        assert f"bash ./{script}.sh 2>&1 | tee .step.log" in result.stdout  # in local.run_steps
     # upload; steps; reboot if a step asked; steps again; cleanup
     assert "file\n      shell\n      shell\n      shell\n      shell\n" in result.stdout
 
@@ -97,19 +97,24 @@ def _run_steps(template: Path) -> str:
     ("exits", "rc", "ran", "reboot"),
     [
         ((0, 0, 0), 0, 3, False),  # all done
-        ((0, 100, 0), 0, 2, True),  # the driver asks for a reboot: stop, reboot, run again
+        ((0, "reboot", 0), 0, 2, True),  # the driver asks for a reboot: stop, reboot, run again
+        ((0, 194, 0), 194, 2, False),  # 194 without the "reboot:" line is a failure
+        ((0, 100, 0), 100, 2, False),  # apt's failure code is a failure, not a reboot
         ((0, 3, 0), 3, 2, False),  # a failure stops the build with its exit code
     ],
 )
 def test_step_loop_handles_reboot_requests_and_failures(
-    template: Path, tmp_path: Path, exits: tuple[int, ...], rc: int, ran: int, reboot: bool
+    template: Path, tmp_path: Path, exits: tuple[int | str, ...], rc: int, ran: int, reboot: bool
 ) -> None:
     for old in (template / "scripts").glob("*.sh"):
         old.unlink()
     work = tmp_path / "bootstrap"
     work.mkdir()
     for index, code in enumerate(exits, 1):
-        body = f"echo {index} >> ran.log\nexit {code}\n"
+        ask = code == "reboot"  # what the driver step prints and returns when it needs one
+        body = f"echo {index} >> ran.log\n" + (
+            "echo 'reboot: driver'\nexit 194\n" if ask else f"exit {code}\n"
+        )
         (template / "scripts" / f"{index:02d}-step.sh").write_text(body)
         (work / f"{index:02d}-step.sh").write_text(body)
     loop = _run_steps(template).replace("/var/tmp/cmlinfra-bootstrap", str(work))

@@ -11,8 +11,8 @@ skip() { printf 'skip: %s\n' "$*"; exit 0; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # Another package manager (cloud-init, unattended-upgrades) may hold the dpkg lock on a fresh
-# machine: apt waits for it instead of failing.
-APT=(apt-get -q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+# machine: apt waits for it instead of failing; a flaky mirror gets retried.
+APT=(apt-get -q -o Acquire::Retries=3 -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 apt_updated=0
 apt_install() {
   if [[ $apt_updated == 0 ]]; then
