@@ -88,7 +88,7 @@ def _forge(spec: ForgeSpec, notes: list[str]) -> ForgeRunners | None:
 def _forge_of(record: RunnerRecord, forges: list[ForgeRunners]) -> ForgeRunners | None:
     """The forge that can unregister ``record``'s runner; refusing beats forgetting a runner
     that only another forge's token could remove."""
-    if not record.runner_id or not forges:
+    if not forges or not record.forge:  # exec machines are registered nowhere
         return None  # --no-forge: a later gc with the forge finds the runner as an orphan
     for forge in forges:
         if forge.name == record.forge:
