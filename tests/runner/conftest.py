@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 IMAGE = "cmlinfra-debian-12"
-PREFIX = "cmlt-lc-"  # every container these tests create; other suites use other names
+PREFIX = "lct-"  # every container these tests create (other suites sweep "cmlt-*" as they run)
 
 
 def lxc(*args: str, input: str | None = None, check: bool = True) -> str:
