@@ -1,0 +1,49 @@
+"""Four launchers at once sharing one registry and Terraform state backend in (moto) S3, as
+parallel CI jobs do, plus a fifth that races one of them for the same name."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cmlinfra.runner.store import open_store
+from tests.runner.conftest import containers
+
+pytestmark = pytest.mark.lxd
+
+
+def test_four_parallel_runners_share_one_s3_state(lifecycle, moto, cli) -> None:
+    lc = lifecycle
+    moto.client("s3").create_bucket(Bucket="ci-state")
+    lc.state = f"s3://ci-state/runners?region=us-east-1&endpoint={moto.endpoint}&lock=lockfile"
+    lc.extra_env.update(moto.env)
+    names = [f"{lc.prefix}p{i}" for i in range(4)]
+    procs = [lc.popen(*lc.launch_args(n, "--single", "--idle-timeout", "1h")) for n in names]
+    rival = lc.popen(*lc.launch_args(names[0], "--single", "--idle-timeout", "1h"))
+    results = [p.communicate(timeout=400) for p in procs]
+    rival_out, rival_err = rival.communicate(timeout=400)
+
+    first = [json.loads(out) for out, _ in results if out.strip()]
+    errors = [err.strip().splitlines()[-1] for (out, err) in results if not out.strip()]
+    if rival.returncode == 0:  # the rival won the name: the original launcher must have lost it
+        first.append(json.loads(rival_out))
+    else:
+        errors.append(rival_err.strip().splitlines()[-1])
+    assert sorted(r["name"] for r in first) == names, errors
+    assert len(errors) == 1 and f"{names[0]!r}" in errors[0], errors
+    assert "locked by" in errors[0] or "already exists" in errors[0]
+
+    listed = json.loads(cli("--json", "runner", "list", "--state", lc.state, env=lc.env()).stdout)
+    assert sorted(r["name"] for r in listed["runners"]) == names
+    assert containers(lc.prefix) == names and lc.runners() == names
+
+    destroyed = cli(
+        "runner", "destroy", "--all", "--state", lc.state, *lc.forge_args(), env=lc.env()
+    )
+    assert destroyed.returncode == 0, destroyed.stderr[-2000:]
+    assert containers(lc.prefix) == [] and lc.runners() == []
+    keys = moto.client("s3").list_objects_v2(Bucket="ci-state").get("Contents", [])
+    assert [k["Key"] for k in keys] == []  # records, locks and Terraform states all gone
+    store = open_store(lc.state)
+    assert store.names() == []
