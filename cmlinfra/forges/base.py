@@ -116,7 +116,12 @@ class Forge(Protocol):
 
     def rerun_workflow(self, run_id: str) -> None: ...
 
-    def runner_registration(self, *, name: str, labels: list[str]) -> RunnerRegistration: ...
+    def runner_registration(
+        self, *, name: str, labels: list[str], jit: bool = True
+    ) -> RunnerRegistration:
+        """Material for one machine to register. ``jit`` (GitHub only): a just-in-time config
+        for one job; ``False`` gives a registration token for ``config.sh`` instead."""
+        ...
 
     def list_runners(self) -> list[Runner]: ...
 

@@ -141,11 +141,16 @@ class Bitbucket:
             self.http.json(
                 "POST",
                 f"{self.repo}/pullrequests/{pull.number}/merge",
-                json={"merge_strategy": _STRATEGY[auto_merge], "type": "pullrequest_merge_parameters"},
+                json={
+                    "merge_strategy": _STRATEGY[auto_merge],
+                    "type": "pullrequest_merge_parameters",
+                },
             )
         return pull
 
-    def create_check(self, *, sha: str, name: str, title: str, conclusion: str, summary: str) -> str:
+    def create_check(
+        self, *, sha: str, name: str, title: str, conclusion: str, summary: str
+    ) -> str:
         raise unsupported(
             "Bitbucket", "check create", "post the report with comment create instead"
         )
@@ -189,7 +194,7 @@ class Bitbucket:
                 id=r["uuid"],
                 name=r.get("name", ""),
                 labels=tuple(r.get("labels") or ()),
-                status=(r.get("state") or {}).get("status", ""),
+                status=str((r.get("state") or {}).get("status", "")).lower(),
             )
             for r in items
         ]

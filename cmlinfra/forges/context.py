@@ -15,6 +15,7 @@ import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
 from urllib.parse import urlparse
 
 from cmlinfra.errors import CmlinfraError, UsageError
@@ -55,6 +56,17 @@ class ForgeContext:
         return f"{self.web_url}/{self.repo}"
 
 
+class _Fields(TypedDict):
+    repo: str
+    web_url: str
+    api_url: str
+    commit: str
+    pr: int | None
+    branch: str
+    run_id: str
+    workflow: str
+
+
 def _driver_for_host(host: str) -> str | None:
     host = host.lower()
     if host == "github.com" or host.startswith("github."):
@@ -84,12 +96,13 @@ def _git(*args: str) -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def _github_event(env: Mapping[str, str]) -> dict[str, object]:
+def _github_event(env: Mapping[str, str]) -> dict[str, Any]:
     path = env.get("GITHUB_EVENT_PATH")
     if not path:
         return {}
     try:
-        data = json.loads(open(path, encoding="utf-8").read())
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -104,7 +117,7 @@ def detect(
 ) -> ForgeContext:
     """The forge context of this run; flags win over the environment."""
     env = os.environ if env is None else env
-    web_url = api_url = ""
+    web_url = ""
     if repo and "://" in repo:
         parsed = urlparse(repo)
         web_url = f"{parsed.scheme}://{parsed.netloc}"
@@ -144,7 +157,7 @@ def _token(driver: str, env: Mapping[str, str], token: str | None) -> tuple[Secr
     )
 
 
-def _github(env: Mapping[str, str], repo: str | None, web_url: str) -> dict[str, object]:
+def _github(env: Mapping[str, str], repo: str | None, web_url: str) -> _Fields:
     web_url = web_url or env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
     if env.get("GITHUB_API_URL"):
         api_url = env["GITHUB_API_URL"].rstrip("/")
@@ -152,11 +165,10 @@ def _github(env: Mapping[str, str], repo: str | None, web_url: str) -> dict[str,
         api_url = "https://api.github.com"
     else:
         api_url = f"{web_url}/api/v3"  # GitHub Enterprise Server
-    event = _github_event(env)
-    pull = event.get("pull_request") if isinstance(event.get("pull_request"), dict) else None
+    pull = _github_event(env).get("pull_request")
     commit, pr = env.get("GITHUB_SHA", ""), None
-    if isinstance(pull, dict):
-        head = pull.get("head") if isinstance(pull.get("head"), dict) else {}
+    if isinstance(pull, dict):  # a pull_request event: GITHUB_SHA is a merge commit there
+        head = pull.get("head")
         commit = str(head.get("sha") or commit) if isinstance(head, dict) else commit
         pr = int(pull["number"]) if pull.get("number") else None
     return {
@@ -171,7 +183,7 @@ def _github(env: Mapping[str, str], repo: str | None, web_url: str) -> dict[str,
     }
 
 
-def _gitlab(env: Mapping[str, str], repo: str | None, web_url: str) -> dict[str, object]:
+def _gitlab(env: Mapping[str, str], repo: str | None, web_url: str) -> _Fields:
     if not repo and env.get("CI_PROJECT_URL"):
         parsed = urlparse(env["CI_PROJECT_URL"])
         web_url = web_url or f"{parsed.scheme}://{parsed.netloc}"
@@ -192,7 +204,7 @@ def _gitlab(env: Mapping[str, str], repo: str | None, web_url: str) -> dict[str,
     }
 
 
-def _bitbucket(env: Mapping[str, str], repo: str | None, web_url: str) -> dict[str, object]:
+def _bitbucket(env: Mapping[str, str], repo: str | None, web_url: str) -> _Fields:
     if not repo and env.get("BITBUCKET_REPO_FULL_NAME"):
         repo = env["BITBUCKET_REPO_FULL_NAME"]
     if not repo and env.get("BITBUCKET_WORKSPACE") and env.get("BITBUCKET_REPO_SLUG"):

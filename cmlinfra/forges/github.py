@@ -1,14 +1,12 @@
 """GitHub (github.com and Enterprise Server) over its REST API.
 
-Assets stay on GitHub: each file is committed, content-addressed, to an orphan
-``cmlinfra-assets`` branch with the contents API and linked with its ``?raw=true`` URL, so no
-third-party host ever sees a report image (CML's default uploads to a public service).
+Assets stay on GitHub (see :mod:`cmlinfra.forges.github_git`): each file is committed,
+content-addressed, to an orphan ``cmlinfra-assets`` branch and linked with its ``?raw=true``
+URL, so no third-party host ever sees a report image (CML's default uploads to a public one).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import requests
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges import github_git
 from cmlinfra.forges.base import (
     AutoMerge,
     Comment,
@@ -29,7 +28,6 @@ from cmlinfra.forges.context import ForgeContext
 from cmlinfra.forges.http import ForgeHTTP, message_of
 from cmlinfra.secrets import Secret
 
-ASSET_BRANCH = "cmlinfra-assets"
 COMMENT_LIMIT = 65_536
 DEFAULT_RUNNER_GROUP = 1  # "Default" group of every repository
 
@@ -113,55 +111,10 @@ class GitHub:
         path = f"{self.repo}/{kind}/{comment.id}"
         return _comment(self.http.json("PATCH", path, json={"body": body}))
 
-    # -- assets ---------------------------------------------------------------------------
+    # -- assets and PRs (git data API: cmlinfra.forges.github_git) ------------------------
     def upload_asset(self, path: Path, mime: str) -> str:
-        data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()[:16]
-        name = f"{digest}-{re.sub(r'[^A-Za-z0-9._-]', '_', path.name)}"
-        url = f"{self.ctx.repo_url}/blob/{ASSET_BRANCH}/{name}?raw=true"
-        body = {
-            "message": f"cmlinfra asset {name}",
-            "content": base64.b64encode(data).decode(),
-            "branch": ASSET_BRANCH,
-        }
-        for _ in range(2):
-            try:
-                result = self.http.json("PUT", f"{self.repo}/contents/{name}", json=body)
-                return str(result["content"]["html_url"]) + "?raw=true"
-            except CmlinfraError as exc:
-                text = exc.problem.lower()
-                if "sha" in text and "422" in text:
-                    return url  # the same content is already there under the same name
-                if "branch" not in text or self._asset_branch_ready:
-                    raise
-                self._create_asset_branch()
-        return url
+        return github_git.upload_asset(self.http, self.repo, self.ctx.repo_url, path)
 
-    def _create_asset_branch(self) -> None:
-        """An orphan branch holding only assets, so they never mix with the project's code."""
-        readme = "Report images published by cmlinfra. Safe to delete.\n"
-        tree = self.http.json(
-            "POST",
-            f"{self.repo}/git/trees",
-            json={"tree": [{"path": "README.md", "mode": "100644", "type": "blob", "content": readme}]},
-        )
-        commit = self.http.json(
-            "POST",
-            f"{self.repo}/git/commits",
-            json={"message": "cmlinfra assets", "tree": tree["sha"], "parents": []},
-        )
-        try:
-            self.http.json(
-                "POST",
-                f"{self.repo}/git/refs",
-                json={"ref": f"refs/heads/{ASSET_BRANCH}", "sha": commit["sha"]},
-            )
-        except CmlinfraError as exc:
-            if "already exists" not in exc.problem:
-                raise
-        self._asset_branch_ready = True
-
-    # -- pull request from files ----------------------------------------------------------
     def create_pr(
         self,
         *,
@@ -179,36 +132,9 @@ class GitHub:
         )
         if existing:
             return _pull(existing[0])
-        head = self.http.json("GET", f"{self.repo}/git/ref/heads/{base}")["object"]["sha"]
-        base_tree = self.http.json("GET", f"{self.repo}/git/commits/{head}")["tree"]["sha"]
-        entries = []
-        for change in files:
-            blob = self.http.json(
-                "POST",
-                f"{self.repo}/git/blobs",
-                json={"content": base64.b64encode(change.content).decode(), "encoding": "base64"},
-            )
-            entries.append({"path": change.path, "mode": "100644", "type": "blob", "sha": blob["sha"]})
-        tree = self.http.json(
-            "POST", f"{self.repo}/git/trees", json={"base_tree": base_tree, "tree": entries}
+        sha = github_git.commit_files(
+            self.http, self.repo, base=base, branch=branch, message=message, files=files
         )
-        commit = self.http.json(
-            "POST",
-            f"{self.repo}/git/commits",
-            json={"message": message, "tree": tree["sha"], "parents": [head]},
-        )
-        try:
-            self.http.json(
-                "POST", f"{self.repo}/git/refs", json={"ref": f"refs/heads/{branch}", "sha": commit["sha"]}
-            )
-        except CmlinfraError as exc:
-            if "already exists" not in exc.problem:
-                raise
-            self.http.json(
-                "PATCH",
-                f"{self.repo}/git/refs/heads/{branch}",
-                json={"sha": commit["sha"], "force": True},
-            )
         pull = _pull(
             self.http.json(
                 "POST",
@@ -220,12 +146,14 @@ class GitHub:
             self.http.json(
                 "PUT",
                 f"{self.repo}/pulls/{pull.number}/merge",
-                json={"merge_method": auto_merge, "sha": commit["sha"]},
+                json={"merge_method": auto_merge, "sha": sha},
             )
         return pull
 
     # -- checks and workflows -------------------------------------------------------------
-    def create_check(self, *, sha: str, name: str, title: str, conclusion: str, summary: str) -> str:
+    def create_check(
+        self, *, sha: str, name: str, title: str, conclusion: str, summary: str
+    ) -> str:
         result = self.http.json(
             "POST",
             f"{self.repo}/check-runs",

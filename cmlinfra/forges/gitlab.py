@@ -184,9 +184,13 @@ class GitLab:
             )
         return mr
 
-    def create_check(self, *, sha: str, name: str, title: str, conclusion: str, summary: str) -> str:
+    def create_check(
+        self, *, sha: str, name: str, title: str, conclusion: str, summary: str
+    ) -> str:
         raise unsupported(
-            "GitLab", "check create", "GitLab has no check runs: post the report with comment create"
+            "GitLab",
+            "check create",
+            "GitLab has no check runs: post the report with comment create",
         )
 
     def rerun_workflow(self, run_id: str) -> None:
@@ -231,7 +235,7 @@ class GitLab:
                 name=r.get("description") or "",
                 labels=tuple(r.get("tag_list") or ()),
                 status=r.get("status", ""),
-                busy=r.get("status") == "running",
+                busy=r.get("job_execution_status") == "active",
             )
             for r in items
         ]

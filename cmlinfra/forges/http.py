@@ -25,6 +25,7 @@ log = logging.getLogger("cmlinfra.forges")
 
 MAX_WAIT = 60.0  # seconds: the longest single wait a forge may ask for
 RATE_LIMIT_TRIES = 3
+BACKOFF = 0.5  # seconds, doubled per retry after the first (urllib3's exponential backoff)
 
 
 class _BoundedRetry(Retry):
@@ -41,7 +42,7 @@ def _session(retries: int) -> requests.Session:
         connect=retries,
         read=retries,
         status=retries,
-        backoff_factor=0.5,
+        backoff_factor=BACKOFF,
         backoff_max=MAX_WAIT,
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=None,  # POST too: comment writes are upserts, git writes are idempotent
@@ -117,13 +118,17 @@ class ForgeHTTP:
             raise self._errors(response) or generic_error(self.forge, method, path, response)
         return response
 
+    def error_for(self, response: requests.Response) -> CmlinfraError | None:
+        """The forge-specific error for a failed response (401, permissions), if any."""
+        return self._errors(response)
+
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
         return response.json() if response.content else None
 
-    def paginate(self, path: str, params: Mapping[str, Any] | None = None, *, key: str = "") -> (
-        Iterator[Any]
-    ):
+    def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None, *, key: str = ""
+    ) -> Iterator[Any]:
         """Every item of a listing: follows ``Link: rel=next`` (GitHub, GitLab), GitLab's
         ``x-next-page`` and Bitbucket's ``next`` field. ``key`` picks the list out of an
         object body (``runners`` on GitHub, ``values`` on Bitbucket)."""
@@ -179,9 +184,7 @@ def message_of(response: requests.Response) -> str:
     return response.reason or ""
 
 
-def generic_error(forge: str, method: str, path: str, response: requests.Response) -> (
-    CmlinfraError
-):
+def generic_error(forge: str, method: str, path: str, response: requests.Response) -> CmlinfraError:
     status = response.status_code
     what = f"{forge} API {method} {path.split('?')[0]} failed with HTTP {status}"
     detail = message_of(response)

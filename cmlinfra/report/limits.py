@@ -101,27 +101,17 @@ def scan(markdown: str) -> list[_Line]:
     return lines
 
 
-def heading_boundaries(markdown: str) -> list[int]:
-    """Offsets of top-level headings: where a section can be cut off."""
-    return [ln.start for ln in scan(markdown) if ln.top_level and _HEADING.match(ln.text)]
-
-
-def block_boundaries(markdown: str) -> list[int]:
-    """Offsets of top-level blank lines: where a block (paragraph, table, list) ends."""
-    return [ln.start for ln in scan(markdown) if ln.top_level and _BLANK.match(ln.text)]
-
-
 def truncation_note(limit: int, note: str) -> str:
     """The visible note appended to a cut report."""
     return (
-        f"\n\n---\n\n> **This report was truncated** to fit the forge's limit of "
-        f"{limit:,} characters. {note.strip()}\n"
+        f"\n\n---\n\n> **This report was truncated** to fit {limit:,} characters. {note.strip()}\n"
     )
 
 
 def _cut(markdown: str, room: int) -> str:
     """The longest well-formed prefix (plus closers) of ``markdown`` within ``room``."""
-    lines = scan(markdown)
+    end = markdown.find("\n", room)  # nothing after the line holding offset ``room`` matters
+    lines = scan(markdown if end < 0 else markdown[: end + 1])
     headings = [
         ln.start for ln in lines if ln.top_level and _HEADING.match(ln.text) and ln.start <= room
     ]

@@ -30,6 +30,7 @@ class MetricsTable:
     source: str  # the metrics file as given
     rows: list[MetricRow]
     base: str = ""  # where the base values came from ("main:metrics.json", a file), or ""
+    no_base: str = ""  # why there is no comparison ("not in `main` yet"), or ""
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,9 @@ def render(report: Report, out_dir: Path) -> str:
     if report.metrics:
         parts.append("### Metrics")
         for table in report.metrics:
-            if len(report.metrics) > 1 or table.base:
+            if len(report.metrics) > 1 or table.base or table.no_base:
                 against = f", compared with `{table.base}`" if table.base else ""
+                against += f" ({table.no_base})" if table.no_base else ""
                 parts.append(f"From `{table.source}`{against}.")
             parts.append(metrics_table(table.rows))
     if report.images:
@@ -129,8 +131,9 @@ def write_step_summary(markdown: str, env: Mapping[str, str] = os.environ) -> Pa
     room = STEP_SUMMARY_LIMIT - used - 2  # bytes left, less a separating and a final newline
     chars, text = room, markdown
     while len(text.encode()) > room and chars >= 1000:  # fit_to_limit counts characters:
-        chars -= len(text.encode()) - room  # shrink until the UTF-8 bytes fit too
         text = fit_to_limit(markdown, chars, "The full report is in the job's artifacts.")
+        size = len(text.encode())
+        chars = min(chars - 1, chars * room // size) if size > room else chars  # bytes fit too
     if len(text.encode()) > room:
         raise CmlinfraError(
             f"$GITHUB_STEP_SUMMARY ({path}) is full (GitHub allows 1 MiB per step)",

@@ -192,6 +192,11 @@ def compare(current: Metrics, base: Metrics | None) -> list[MetricRow]:
     return rows
 
 
+def _cell_text(text: str) -> str:
+    """Text that cannot break a table row: pipes escaped, line breaks as spaces."""
+    return " ".join(text.replace("|", "\\|").split())
+
+
 def format_value(value: Value, digits: int = 4, sign: bool = False) -> str:
     """Short, stable text for a number: 0.91, 12, 1.235e+06, +0.01 (float noise rounded)."""
     if value is None:
@@ -199,7 +204,7 @@ def format_value(value: Value, digits: int = 4, sign: bool = False) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, str):
-        return value.replace("|", "\\|")
+        return _cell_text(value)
     if isinstance(value, int):
         return f"{value:+d}" if sign else str(value)
     if not math.isfinite(value):
@@ -217,7 +222,8 @@ def metrics_table(rows: Sequence[MetricRow], digits: int = 4, source: str = "") 
     head = ["Metric", "Value"] + (["Base", "Change"] if with_base else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        cells = [f"`{row.name}`", format_value(row.value, digits)]
+        name = _cell_text(row.name)
+        cells = [name if "`" in name else f"`{name}`", format_value(row.value, digits)]
         if with_base:
             change = row.status or (
                 format_value(row.delta, digits, sign=True) if row.delta is not None else ""

@@ -152,12 +152,16 @@ def line_plot(series: Series, out: Path, title: str = "", columns: Sequence[str]
         raise CmlinfraError(
             f"no column {missing[0]!r} to plot", f"choose from {', '.join(series.columns)}"
         )
+    from matplotlib.ticker import MaxNLocator
+
     with _figure(LINE_SIZE, out) as figure:
         axes = figure.add_subplot()
         marker = "o" if len(series.x) < 30 else None
         for name in wanted:
             axes.plot(series.x, series.columns[name], label=name, marker=marker)
         axes.set_xlabel(series.x_name)
+        if all(float(v).is_integer() for v in series.x):  # epochs and steps: no 1.25 ticks
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(True, alpha=0.3)
         if title:
             axes.set_title(title)
@@ -249,10 +253,15 @@ def confusion_plot(confusion: Confusion, out: Path, title: str = "") -> Path:
     """A labelled heat map with the count in each cell, as a PNG (square, sized by labels)."""
     n = len(confusion.labels)
     side = min(12.0, max(4.0, 0.6 * n + 2.5))
+    from matplotlib.ticker import MaxNLocator
+
     with _figure((side, side), out) as figure:
         axes = figure.add_subplot()
         image = axes.imshow(confusion.matrix, cmap="Blues", interpolation="nearest")
-        figure.colorbar(image, ax=axes, shrink=0.8)
+        counts = all(float(v).is_integer() for row in confusion.matrix for v in row)
+        figure.colorbar(image, ax=axes, shrink=0.8, format="%g").locator = MaxNLocator(
+            integer=counts
+        )
         axes.set_xticks(range(n), confusion.labels, rotation=45, ha="right")
         axes.set_yticks(range(n), confusion.labels)
         axes.set_xlabel("predicted")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from tests.forge_server.core import Invalid, NotFound, Reply, Req
+from tests.forge_server.messages import Invalid, NotFound, Reply, Req
 from tests.forge_server.state import Repo, StoredComment, StoredPR, StoredRunner
 
 if TYPE_CHECKING:
@@ -27,7 +27,12 @@ def _page(req: Req, items: list[Any]) -> Reply:
     """Bitbucket pagination: ``pagelen``/``page`` and a ``next`` URL in the body."""
     pagelen = int(req.query.get("pagelen", 10))
     page = int(req.query.get("page", 1))
-    body: dict[str, Any] = {"values": items[(page - 1) * pagelen : page * pagelen], "page": page, "pagelen": pagelen, "size": len(items)}
+    body: dict[str, Any] = {
+        "values": items[(page - 1) * pagelen : page * pagelen],
+        "page": page,
+        "pagelen": pagelen,
+        "size": len(items),
+    }
     if page * pagelen < len(items):
         body["next"] = f"{req.request.base_url}?pagelen={pagelen}&page={page + 1}"
     return Reply(200, body)
@@ -39,7 +44,10 @@ def _pull(repo: Repo, pr: StoredPR) -> dict[str, Any]:
         "id": pr.number,
         "title": pr.title,
         "state": "MERGED" if pr.merged else "OPEN",
-        "source": {"branch": {"name": pr.head_branch}, "commit": {"type": "commit", "hash": pr.head_sha}},
+        "source": {
+            "branch": {"name": pr.head_branch},
+            "commit": {"type": "commit", "hash": pr.head_sha},
+        },
         "destination": {"branch": {"name": pr.base}},
         "links": {"html": {"href": f"{WEB}/{repo.name}/pull-requests/{pr.number}"}},
     }
@@ -47,9 +55,13 @@ def _pull(repo: Repo, pr: StoredPR) -> dict[str, Any]:
 
 def _comment(repo: Repo, c: StoredComment) -> dict[str, Any]:
     kind, ref = c.target
-    where = {"pr": f"pull-requests/{ref}", "commit": f"commits/{ref}", "issue": f"issues/{ref}"}[kind]
+    where = {"pr": f"pull-requests/{ref}", "commit": f"commits/{ref}", "issue": f"issues/{ref}"}[
+        kind
+    ]
     return {
-        "type": {"pr": "pullrequest_comment", "commit": "commit_comment", "issue": "issue_comment"}[kind],
+        "type": {"pr": "pullrequest_comment", "commit": "commit_comment", "issue": "issue_comment"}[
+            kind
+        ],
         "id": c.id,
         "content": {"raw": c.body, "markup": "markdown"},
         "deleted": False,
@@ -110,7 +122,9 @@ def create_src_commit(server: ForgeServer, req: Req) -> Reply:
     repo = _repo(server, req)
     form, files = req.request.form, req.request.files
     branch = form.get("branch") or repo.default_branch
-    source = f"heads/{branch}" if f"heads/{branch}" in repo.git.refs else f"heads/{repo.default_branch}"
+    source = (
+        f"heads/{branch}" if f"heads/{branch}" in repo.git.refs else f"heads/{repo.default_branch}"
+    )
     tree = {p: repo.git.blob(c) for p, c in repo.git.files(source).items()}
     for field_name, file in files.items(multi=True):
         if field_name.startswith("/"):
@@ -137,7 +151,14 @@ def create_pull(server: ForgeServer, req: Req) -> Reply:
     if f"heads/{head}" not in repo.git.refs:
         raise Invalid(f"source branch {head} not found")
     base = data.get("destination", {}).get("branch", {}).get("name", repo.default_branch)
-    pr = StoredPR(server.state.next_number(repo), head, repo.git.refs[f"heads/{head}"], base, data["title"], data.get("description", ""))
+    pr = StoredPR(
+        server.state.next_number(repo),
+        head,
+        repo.git.refs[f"heads/{head}"],
+        base,
+        data["title"],
+        data.get("description", ""),
+    )
     repo.pulls[pr.number] = pr
     return Reply(201, _pull(repo, pr))
 
@@ -152,9 +173,20 @@ def merge_pull(server: ForgeServer, req: Req) -> Reply:
 
 
 def _runner(r: StoredRunner, secret: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": "pipeline_runner", "uuid": r.uuid, "name": r.name, "labels": r.labels, "state": {"status": r.status.upper()}}
+    body: dict[str, Any] = {
+        "type": "pipeline_runner",
+        "uuid": r.uuid,
+        "name": r.name,
+        "labels": r.labels,
+        "state": {"status": r.status.upper()},
+    }
     if secret:
-        body["oauth_client"] = {"id": f"client-{r.id}", "secret": r.token, "token_endpoint": "https://auth.invalid/oauth/token", "audience": "api.atlassian.com"}
+        body["oauth_client"] = {
+            "id": f"client-{r.id}",
+            "secret": r.token,
+            "token_endpoint": "https://auth.invalid/oauth/token",
+            "audience": "api.atlassian.com",
+        }
     return body
 
 

@@ -13,68 +13,27 @@ import base64
 import json
 import re
 import threading
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from werkzeug.datastructures import Headers
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from tests.forge_server.schema import Schemas
+from tests.forge_server.messages import (
+    REASONS,
+    UNAUTHORIZED,
+    Call,
+    Fault,
+    Invalid,
+    NotFound,
+    Reply,
+    Req,
+    error_reply,
+)
 from tests.forge_server.state import State
-
-SPECS = Path(__file__).parent / "specs"
-# openapi-core cannot check Bitbucket's OAuth2 scheme; the server checks credentials itself.
-warnings.filterwarnings("ignore", "Unsupported scheme type")
-PREFIX = {"gitlab": "/api/v4", "bitbucket": "/2.0"}
-
-
-@dataclass
-class Req:
-    forge: str
-    method: str
-    path: str  # raw path as sent
-    template: str
-    params: dict[str, str]
-    query: dict[str, str]
-    headers: Headers
-    body: bytes
-    request: Request
-
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None  # partial: completed from the response schema by Schemas.fill
-    headers: dict[str, str] = field(default_factory=dict)
-    raw: bool = False  # body is final (error bodies), do not fill
-
-
-@dataclass
-class Call:
-    forge: str
-    method: str
-    path: str
-    status: int
-
-
-@dataclass
-class Fault:
-    forge: str
-    method: str
-    pattern: str
-    status: int
-    message: str
-    headers: dict[str, str]
-    times: int | None  # None: every time
-
+from tests.forge_server.validation import Description
 
 Handler = Callable[["ForgeServer", Req], Reply]
 
@@ -105,35 +64,20 @@ class ForgeServer:
             "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._specs: dict[str, dict[str, Any]] = {}
-        self._openapi: dict[str, Any] = {}
+        self._descriptions: dict[str, Description] = {}
         self._routes: dict[str, list[tuple[str, _Route]]] = {}
         for forge, module in (("github", github), ("gitlab", gitlab), ("bitbucket", bitbucket)):
             self._load(forge, module.ROUTES)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    # -- setup ----------------------------------------------------------------------------
     def _load(self, forge: str, routes: dict[tuple[str, str], Handler]) -> None:
-        from openapi_core import Config, OpenAPI
-
-        spec = json.loads((SPECS / f"{forge}.json").read_text())
-        base = self.url + PREFIX.get(forge, "")
-        spec["servers"] = [{"url": base}] + (
-            [{"url": self.url + "/api/v3"}] if forge == "github" else []
-        )
-        # GitLab's description has one Ruby-only regex (a query parameter nobody sends), which
-        # fails the spec check; requests and responses are still validated.
-        config = Config(spec_validator_cls=None) if forge == "gitlab" else None
-        self._openapi[forge] = OpenAPI.from_dict(spec, config=config)
-        self._specs[forge] = spec
-        table = []
-        for (method, template), handler in routes.items():
-            op = spec["paths"][template][method]
-            params = [Schemas(spec).resolve(p) for p in op.get("parameters", [])]
-            multi = {p["name"] for p in params if p.get("x-multi-segment")}
-            table.append((method, _Route(template, multi, handler)))
-        self._routes[forge] = table
+        description = Description(forge, self.url)
+        self._descriptions[forge] = description
+        self._routes[forge] = [
+            (method, _Route(template, description.multi_segment(template, method), handler))
+            for (method, template), handler in routes.items()
+        ]
 
     def close(self) -> None:
         self._server.shutdown()
@@ -195,18 +139,20 @@ class ForgeServer:
         route, params = self._route(forge, method, path)
         if route is None:
             self.violations.append(f"{forge} {method.upper()} {raw}: no such operation")
-            return self._record(forge, request, raw, _error(forge, 404, "Not Found"))
-        problem = self._validate_request(forge, request, route, params)
+            return self._record(forge, request, raw, error_reply(forge, 404, "Not Found"))
+        problem = self._descriptions[forge].check_request(
+            request, route.template, params, route.multi
+        )
         if problem:
             self.violations.append(f"{forge} {method.upper()} {raw}: {problem}")
-            return self._record(forge, request, raw, _error(forge, 400, problem))
+            return self._record(forge, request, raw, error_reply(forge, 400, problem))
         fault = self._fault(forge, request.method, path)
         if fault is not None:
-            reply = _error(forge, fault.status, fault.message or _REASONS.get(fault.status, ""))
+            reply = error_reply(forge, fault.status, fault.message or REASONS.get(fault.status, ""))
             reply.headers.update(fault.headers)
             return self._record(forge, request, raw, reply)
         if not self._authorized(forge, request.headers):
-            return self._record(forge, request, raw, _error(forge, 401, _UNAUTHORIZED[forge]))
+            return self._record(forge, request, raw, error_reply(forge, 401, UNAUTHORIZED[forge]))
         req = Req(
             forge,
             method,
@@ -221,9 +167,9 @@ class ForgeServer:
         try:
             reply = route.handler(self, req)
         except NotFound as exc:
-            reply = _error(forge, 404, str(exc) or "Not Found")
+            reply = error_reply(forge, 404, str(exc) or "Not Found")
         except Invalid as exc:
-            reply = _error(forge, 422 if forge == "github" else 400, str(exc))
+            reply = error_reply(forge, 422 if forge == "github" else 400, str(exc))
         return self._record(forge, request, raw, reply, route.template, method)
 
     def _route(self, forge: str, method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
@@ -233,40 +179,13 @@ class ForgeServer:
                 return route, {k: unquote(v) for k, v in match.groupdict().items()}
         return None, {}
 
-    def _validate_request(
-        self, forge: str, request: Request, route: _Route, params: dict[str, str]
-    ) -> str:
-        from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
-
-        # openapi-core matches parameters as one segment: present a multi-segment value
-        # (a git ref like heads/main) encoded, as the description allows it.
-        path = route.template
-        for name, value in params.items():
-            encoded = quote(value, safe="") if name in route.multi else quote(value, safe="@:")
-            path = path.replace("{" + name + "}", encoded)
-
-        class _Adapter(WerkzeugOpenAPIRequest):
-            @property
-            def path(self) -> str:
-                return PREFIX.get(forge, "") + path
-
-            @property
-            def host_url(self) -> str:
-                return self.request.host_url.rstrip("/")
-
-        try:
-            self._openapi[forge].validate_request(_Adapter(request))
-        except Exception as exc:  # openapi-core raises a family of validation errors
-            return _describe(exc)
-        return ""
-
     def _fault(self, forge: str, method: str, path: str) -> Fault | None:
         for fault in self.faults:
-            if fault.forge == forge and fault.method in (method, "*"):
-                if re.search(fault.pattern, path) and fault.times != 0:
-                    if fault.times is not None:
-                        fault.times -= 1
-                    return fault
+            matches = fault.forge == forge and fault.method in (method, "*")
+            if matches and re.search(fault.pattern, path) and fault.times != 0:
+                if fault.times is not None:
+                    fault.times -= 1
+                return fault
         return None
 
     def _authorized(self, forge: str, headers: Headers) -> bool:
@@ -289,9 +208,11 @@ class ForgeServer:
         template: str = "",
         method: str = "",
     ) -> Response:
-        body = reply.body
+        body, description = reply.body, self._descriptions[forge]
         if template and not reply.raw:
-            body = self._complete(forge, template, method, reply)
+            body, problem = description.complete(template, method, reply)
+            if problem:
+                self.violations.append(f"{forge} {method.upper()} {template}: {problem}")
         data = b"" if body is None else json.dumps(body).encode()
         response = Response(
             data,
@@ -300,57 +221,14 @@ class ForgeServer:
             content_type="application/json; charset=utf-8" if data else None,
         )
         if template and not reply.raw:
-            self._validate_response(forge, request, template, method, response)
+            problem = description.check_response(request, template, method, response)
+            if problem:
+                self.violations.append(
+                    f"fake server bug: {forge} {method.upper()} {template} "
+                    f"{response.status_code} response: {problem}"
+                )
         self.calls.append(Call(forge, request.method, raw, reply.status))
         return response
-
-    def _complete(self, forge: str, template: str, method: str, reply: Reply) -> Any:
-        op = self._specs[forge]["paths"][template][method]
-        spec_reply = op.get("responses", {}).get(str(reply.status))
-        if spec_reply is None:
-            if reply.status < 400:
-                self.violations.append(
-                    f"{forge} {method.upper()} {template}: undocumented status {reply.status}"
-                )
-            return reply.body
-        schemas = Schemas(self._specs[forge])
-        content = schemas.resolve(spec_reply).get("content", {})
-        media = content.get("application/json") or next(iter(content.values()), {})
-        if reply.body is None and not media:
-            return None
-        return schemas.fill(media.get("schema"), reply.body)
-
-    def _validate_response(
-        self, forge: str, request: Request, template: str, method: str, response: Response
-    ) -> None:
-        from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
-
-        op = self._specs[forge]["paths"][template][method]
-        if str(response.status_code) not in op.get("responses", {}) or response.status_code == 204:
-            return  # undocumented errors (401 on most GitHub operations) pass through; a 204
-            # has no body whatever a description says (GitLab documents one for DELETE runner)
-        concrete = template  # validate against this exact operation, whatever the raw path
-        for name in re.findall(r"\{(\w+)\}", template):
-            concrete = concrete.replace("{" + name + "}", "p")
-
-        class _Adapter(WerkzeugOpenAPIRequest):
-            @property
-            def path(self) -> str:
-                return PREFIX.get(forge, "") + concrete
-
-            @property
-            def host_url(self) -> str:
-                return self.request.host_url.rstrip("/")
-
-        try:
-            self._openapi[forge].validate_response(
-                _Adapter(request), WerkzeugOpenAPIResponse(response)
-            )
-        except Exception as exc:
-            self.violations.append(
-                f"fake server bug: {forge} {method.upper()} {template} "
-                f"{response.status_code} response: {_describe(exc)}"
-            )
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -358,40 +236,3 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
-
-
-class NotFound(Exception):
-    """A handler's 404."""
-
-
-class Invalid(Exception):
-    """A handler's 422 (GitHub) / 400 (others): valid shape, rejected by the forge's rules."""
-
-
-_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway"}
-_UNAUTHORIZED = {
-    "github": "Bad credentials",
-    "gitlab": "401 Unauthorized",
-    "bitbucket": "Access token expired or invalid",
-}
-
-
-def _error(forge: str, status: int, message: str) -> Reply:
-    """An error body in the forge's own shape."""
-    if forge == "github":
-        body: Any = {"message": message, "documentation_url": "https://docs.github.com/rest"}
-    elif forge == "gitlab":
-        body = {"message": message}
-    else:
-        body = {"type": "error", "error": {"message": message}}
-    return Reply(status, body, raw=True)
-
-
-def _describe(exc: Exception) -> str:
-    parts = [f"{type(exc).__name__}: {exc}"]
-    cause = exc.__cause__ or exc.__context__
-    for detail in getattr(cause, "schema_errors", None) or getattr(exc, "schema_errors", None) or []:
-        parts.append(str(getattr(detail, "message", detail))[:300])
-    if cause is not None and not getattr(cause, "schema_errors", None):
-        parts.append(str(cause)[:300])
-    return "; ".join(parts)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 from typing import TYPE_CHECKING, Any
 
-from tests.forge_server.core import Invalid, NotFound, Reply, Req
+from tests.forge_server.github_git import (
+    create_blob,
+    create_commit,
+    create_ref,
+    create_tree,
+    get_commit,
+    get_ref,
+    put_contents,
+    update_ref,
+)
+from tests.forge_server.messages import Invalid, NotFound, Reply, Req
 from tests.forge_server.state import Repo, StoredComment, StoredPR, StoredRunner
 
 if TYPE_CHECKING:
@@ -33,7 +42,11 @@ def _pull(repo: Repo, pr: StoredPR) -> dict[str, Any]:
         "body": pr.body,
         "html_url": f"{WEB}/{repo.name}/pull/{pr.number}",
         "head": {"ref": pr.head_branch, "sha": pr.head_sha, "label": f"{owner}:{pr.head_branch}"},
-        "base": {"ref": pr.base, "sha": repo.git.refs.get(f"heads/{pr.base}", ""), "label": pr.base},
+        "base": {
+            "ref": pr.base,
+            "sha": repo.git.refs.get(f"heads/{pr.base}", ""),
+            "label": pr.base,
+        },
         "merged": pr.merged,
         "user": USER,
     }
@@ -113,121 +126,13 @@ def update_comment(server: ForgeServer, req: Req) -> Reply:
     return Reply(200, _comment(repo, comment))
 
 
-def put_contents(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
-    data = req.json()
-    branch = data.get("branch", repo.default_branch)
-    ref = f"heads/{branch}"
-    if ref not in repo.git.refs:
-        raise NotFound(f"Branch {branch} not found")
-    path = req.params["path"]
-    files = repo.git.files(ref)
-    blob_sha = {p: s for p, s in repo.git.trees[str(repo.git.commits[repo.git.refs[ref]]["tree"])].items()}
-    if path in files and data.get("sha") != blob_sha[path]:
-        raise Invalid('Invalid request.\n\n"sha" wasn\'t supplied.')
-    content = base64.b64decode(data["content"])
-    entries = dict(blob_sha)
-    entries[path] = repo.git.blob(content)
-    commit = repo.git.commit(repo.git.tree(entries), [repo.git.refs[ref]], data["message"])
-    repo.git.refs[ref] = commit
-    repo.uploads[path] = content
-    html = f"{WEB}/{repo.name}/blob/{branch}/{path}"
-    return Reply(
-        200 if path in files else 201,
-        {
-            "content": {"name": path, "path": path, "sha": entries[path], "html_url": html},
-            "commit": {"sha": commit, "message": data["message"]},
-        },
-    )
-
-
-def create_blob(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
-    data = req.json()
-    raw = data["content"]
-    content = base64.b64decode(raw) if data.get("encoding") == "base64" else raw.encode()
-    return Reply(201, {"sha": repo.git.blob(content)})
-
-
-def create_tree(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
-    data = req.json()
-    entries: dict[str, str] = {}
-    if data.get("base_tree"):
-        if data["base_tree"] not in repo.git.trees:
-            raise Invalid("base_tree is not a valid tree")
-        entries.update(repo.git.trees[data["base_tree"]])
-    for entry in data["tree"]:
-        if "content" in entry:
-            entries[entry["path"]] = repo.git.blob(entry["content"].encode())
-        elif entry.get("sha") in repo.git.blobs:
-            entries[entry["path"]] = entry["sha"]
-        else:
-            raise Invalid(f"tree.sha {entry.get('sha')} is not a valid blob")
-    sha = repo.git.tree(entries)
-    tree = [{"path": p, "mode": "100644", "type": "blob", "sha": s} for p, s in entries.items()]
-    return Reply(201, {"sha": sha, "tree": tree, "truncated": False})
-
-
-def create_commit(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
-    data = req.json()
-    if data["tree"] not in repo.git.trees:
-        raise Invalid("Tree SHA does not exist")
-    for parent in data.get("parents", []):
-        if parent not in repo.git.commits:
-            raise Invalid("Parent SHA does not exist or is not a commit object")
-    sha = repo.git.commit(data["tree"], data.get("parents", []), data["message"])
-    parents = [{"sha": p} for p in data.get("parents", [])]
-    return Reply(201, {"sha": sha, "message": data["message"], "tree": {"sha": data["tree"]}, "parents": parents})
-
-
-def get_commit(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
-    commit = repo.git.commits.get(req.params["commit_sha"])
-    if commit is None:
-        raise NotFound("Not Found")
-    return Reply(200, {"sha": req.params["commit_sha"], "message": commit["message"], "tree": {"sha": commit["tree"]}})
-
-
-def _ref_body(repo: Repo, ref: str) -> dict[str, Any]:
-    return {"ref": f"refs/{ref}", "object": {"sha": repo.git.refs[ref], "type": "commit"}}
-
-
-def create_ref(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
-    data = req.json()
-    ref = data["ref"].removeprefix("refs/")
-    if ref in repo.git.refs:
-        raise Invalid("Reference already exists")
-    if data["sha"] not in repo.git.commits:
-        raise Invalid("Object does not exist")
-    repo.git.refs[ref] = data["sha"]
-    return Reply(201, _ref_body(repo, ref))
-
-
-def get_ref(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
-    ref = req.params["ref"]
-    if ref not in repo.git.refs:
-        raise NotFound("Not Found")
-    return Reply(200, _ref_body(repo, ref))
-
-
-def update_ref(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
-    ref = req.params["ref"]
-    if ref not in repo.git.refs:
-        raise Invalid("Reference does not exist")
-    repo.git.refs[ref] = req.json()["sha"]
-    return Reply(200, _ref_body(repo, ref))
-
-
 def list_pulls(server: ForgeServer, req: Req) -> Reply:
     repo = _repo(server, req)
     pulls = list(repo.pulls.values())
     if "head" in req.query:
-        pulls = [p for p in pulls if f"{repo.name.split('/')[0]}:{p.head_branch}" == req.query["head"]]
+        pulls = [
+            p for p in pulls if f"{repo.name.split('/')[0]}:{p.head_branch}" == req.query["head"]
+        ]
     if req.query.get("state", "open") == "open":
         pulls = [p for p in pulls if p.state == "open" and not p.merged]
     return _page(req, [_pull(repo, p) for p in pulls])
@@ -259,7 +164,9 @@ def merge_pull(server: ForgeServer, req: Req) -> Reply:
         raise NotFound("Not Found")
     data = req.json() or {}
     pr.merged, pr.merge_method = True, data.get("merge_method", "merge")
-    return Reply(200, {"sha": pr.head_sha, "merged": True, "message": "Pull Request successfully merged"})
+    return Reply(
+        200, {"sha": pr.head_sha, "merged": True, "message": "Pull Request successfully merged"}
+    )
 
 
 def create_check_run(server: ForgeServer, req: Req) -> Reply:
@@ -291,7 +198,14 @@ def rerun(server: ForgeServer, req: Req) -> Reply:
 
 def _runner(r: StoredRunner) -> dict[str, Any]:
     labels = [{"id": i + 1, "name": name, "type": "custom"} for i, name in enumerate(r.labels)]
-    return {"id": r.id, "name": r.name, "os": "linux", "status": r.status, "busy": r.busy, "labels": labels}
+    return {
+        "id": r.id,
+        "name": r.name,
+        "os": "linux",
+        "status": r.status,
+        "busy": r.busy,
+        "labels": labels,
+    }
 
 
 def jit_config(server: ForgeServer, req: Req) -> Reply:
@@ -307,7 +221,10 @@ def jit_config(server: ForgeServer, req: Req) -> Reply:
 
 def registration_token(server: ForgeServer, req: Req) -> Reply:
     _repo(server, req)
-    return Reply(201, {"token": f"AREGTOKEN{server.state.next_id()}XYZ", "expires_at": "2026-01-01T01:00:00Z"})
+    return Reply(
+        201,
+        {"token": f"AREGTOKEN{server.state.next_id()}XYZ", "expires_at": "2026-01-01T01:00:00Z"},
+    )
 
 
 def list_runners(server: ForgeServer, req: Req) -> Reply:
@@ -326,7 +243,16 @@ def delete_runner(server: ForgeServer, req: Req) -> Reply:
 def get_repo(server: ForgeServer, req: Req) -> Reply:
     repo = _repo(server, req)
     owner = repo.name.split("/")[0]
-    return Reply(200, {"id": repo.id, "name": repo.name.split("/")[1], "full_name": repo.name, "default_branch": repo.default_branch, "owner": {**USER, "login": owner}})
+    return Reply(
+        200,
+        {
+            "id": repo.id,
+            "name": repo.name.split("/")[1],
+            "full_name": repo.name,
+            "default_branch": repo.default_branch,
+            "owner": {**USER, "login": owner},
+        },
+    )
 
 
 ROUTES = {

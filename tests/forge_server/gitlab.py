@@ -6,7 +6,7 @@ import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from tests.forge_server.core import Invalid, NotFound, Reply, Req
+from tests.forge_server.messages import Invalid, NotFound, Reply, Req
 from tests.forge_server.state import Repo, StoredComment, StoredPR, StoredRunner
 
 if TYPE_CHECKING:
@@ -196,7 +196,15 @@ def create_commit(server: ForgeServer, req: Req) -> Reply:
         tree[path] = repo.git.blob(raw)
     sha = repo.git.commit(repo.git.tree(tree), [repo.git.refs[source]], data["commit_message"])
     repo.git.refs[f"heads/{branch}"] = sha
-    return Reply(200, {"id": sha, "short_id": sha[:8], "title": data["commit_message"], "message": data["commit_message"]})
+    return Reply(
+        200,
+        {
+            "id": sha,
+            "short_id": sha[:8],
+            "title": data["commit_message"],
+            "message": data["commit_message"],
+        },
+    )
 
 
 def list_mrs(server: ForgeServer, req: Req) -> Reply:
@@ -240,7 +248,9 @@ def merge_mr(server: ForgeServer, req: Req) -> Reply:
 def retry_pipeline(server: ForgeServer, req: Req) -> Reply:
     repo = _repo(server, req)
     repo.reruns.append(req.params["pipeline_id"])
-    return Reply(201, {"id": int(req.params["pipeline_id"]), "project_id": repo.id, "status": "pending"})
+    return Reply(
+        201, {"id": int(req.params["pipeline_id"]), "project_id": repo.id, "status": "pending"}
+    )
 
 
 def _runner(r: StoredRunner) -> dict[str, Any]:
@@ -248,6 +258,7 @@ def _runner(r: StoredRunner) -> dict[str, Any]:
         "id": r.id,
         "description": r.name,
         "status": r.status,
+        "job_execution_status": "active" if r.busy else "idle",
         "runner_type": "project_type",
         "paused": False,
         "is_shared": False,
@@ -260,12 +271,18 @@ def create_runner(server: ForgeServer, req: Req) -> Reply:
     if data.get("runner_type") != "project_type" or not data.get("project_id"):
         raise Invalid("runner_type project_type needs a project_id")
     repo = next(
-        (r for (f, _), r in server.state.repos.items() if f == "gitlab" and r.id == data["project_id"]),
+        (
+            r
+            for (f, _), r in server.state.repos.items()
+            if f == "gitlab" and r.id == data["project_id"]
+        ),
         None,
     )
     if repo is None:
         raise Invalid("project_id is invalid")
-    runner = StoredRunner(server.state.next_id(), data.get("description", ""), data.get("tag_list") or [], "")
+    runner = StoredRunner(
+        server.state.next_id(), data.get("description", ""), data.get("tag_list") or [], ""
+    )
     runner.token = f"glrt-{runner.id}-RUNNERSECRET"
     repo.runners[runner.id] = runner
     return Reply(201, {"id": str(runner.id), "token": runner.token})

@@ -84,8 +84,10 @@ def _pick(options: list[dict[str, Any]], value: Any) -> dict[str, Any]:
     wanted = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer"}
     kind = wanted.get(type(value)) if value is not MISSING else None
     for option in options:
-        if kind is None or option.get("type") == kind or (
-            kind == "integer" and option.get("type") == "number"
+        if (
+            kind is None
+            or option.get("type") == kind
+            or (kind == "integer" and option.get("type") == "number")
         ):
             return option
         if kind == "object" and "properties" in option:

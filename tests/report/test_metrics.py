@@ -136,6 +136,8 @@ def test_table_with_and_without_base() -> None:
     ]
     assert table.endswith("Base: main")
     assert "removed" in metrics_table([MetricRow("gone", None, 1.0, status="removed")])
+    odd = metrics_table([MetricRow("a|b", "x\ny"), MetricRow("`q`", 1)]).splitlines()
+    assert odd[2:] == ["| `a\\|b` | x y |", "| `q` | 1 |"]  # a name with backticks as is
 
 
 def git(repo: Path, *args: str) -> str:

@@ -1,63 +1,20 @@
 """The plan review comment, from a real Terraform plan (built-in ``terraform_data`` resources,
-so no provider download) and from summaries shaped like the engine's ``PlanSummary``."""
+so no provider download) summarized by the engine, and from the engine's ``PlanSummary``."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
 
 from cmlinfra.report.plan import as_diff, plan_comment
+from cmlinfra.terraform.plan import PlanSummary, ResourceChange, summarize_plan
 
 MARK = "<!-- cmlinfra:plan stack=gpu-runner -->"
-
-
-@dataclass(frozen=True)
-class Change:
-    address: str
-    type: str
-    name: str
-    action: str
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The shape of ``cmlinfra.terraform.plan.PlanSummary`` (the engine's branch)."""
-
-    changes: tuple[Change, ...]
-    warnings: tuple[str, ...] = ()
-    output_changes: tuple[str, ...] = ()
-
-    def _n(self, action: str) -> int:
-        return sum(c.action == action for c in self.changes)
-
-    create = property(lambda self: self._n("create"))
-    update = property(lambda self: self._n("update"))
-    delete = property(lambda self: self._n("delete"))
-    replace = property(lambda self: self._n("replace"))
-    destructive = property(lambda self: self.delete > 0 or self.replace > 0)
-
-    def by_action(self) -> dict[str, list[Change]]:
-        order = ("create", "update", "replace", "delete", "read")
-        return {a: [c for c in self.changes if c.action == a] for a in order if self._n(a)}
-
-
-def summary_from_plan_json(plan: dict[str, Any]) -> Summary:
-    def action(actions: list[str]) -> str:
-        return "replace" if {"create", "delete"} <= set(actions) else actions[0]
-
-    return Summary(
-        tuple(
-            Change(rc["address"], rc["type"], rc["name"], action(rc["change"]["actions"]))
-            for rc in plan["resource_changes"]
-        )
-    )
 
 
 def terraform(workdir: Path, *args: str) -> str:
@@ -72,7 +29,7 @@ def terraform(workdir: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def real_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Summary, str]:
+def real_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[PlanSummary, str]:
     """A plan that creates one, updates one, replaces one and deletes one resource."""
     import json
 
@@ -91,10 +48,10 @@ def real_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Summary, str]:
     )
     terraform(work, "plan", "-out=tfplan", "-input=false")
     text = terraform(work, "show", "tfplan")  # with colour codes, as a CI log has them
-    return summary_from_plan_json(json.loads(terraform(work, "show", "-json", "tfplan"))), text
+    return summarize_plan(json.loads(terraform(work, "show", "-json", "tfplan"))), text
 
 
-def test_comment_for_a_real_destructive_plan(real_plan: tuple[Summary, str]) -> None:
+def test_comment_for_a_real_destructive_plan(real_plan: tuple[PlanSummary, str]) -> None:
     summary, text = real_plan
     comment = plan_comment(
         summary, text, title="gpu-runner", hourly_cost=1.006, cost_note="g5.xlarge", watermark=MARK
@@ -128,7 +85,7 @@ def test_comment_for_a_real_destructive_plan(real_plan: tuple[Summary, str]) -> 
     assert tokens[-1].type == "html_block" and tokens[-1].content.strip() == MARK
 
 
-def test_pure_function_of_its_inputs(real_plan: tuple[Summary, str]) -> None:
+def test_pure_function_of_its_inputs(real_plan: tuple[PlanSummary, str]) -> None:
     summary, text = real_plan
     assert plan_comment(summary, text, watermark=MARK) == plan_comment(
         summary, text, watermark=MARK
@@ -136,15 +93,17 @@ def test_pure_function_of_its_inputs(real_plan: tuple[Summary, str]) -> None:
 
 
 def test_no_changes_and_no_warning() -> None:
-    summary = Summary((Change("terraform_data.keep", "terraform_data", "keep", "no-op"),))
+    summary = PlanSummary(
+        (ResourceChange("terraform_data.keep", "terraform_data", "keep", "no-op"),)
+    )
     comment = plan_comment(summary, "No changes. Your infrastructure matches the configuration.")
     assert comment.startswith("## Terraform plan: no changes\n")
     assert "CAUTION" not in comment and "###" not in comment and "Estimated cost" not in comment
 
 
 def test_creates_only_have_no_caution_but_show_warnings_and_outputs() -> None:
-    summary = Summary(
-        (Change("aws_instance.runner", "aws_instance", "runner", "create"),),
+    summary = PlanSummary(
+        (ResourceChange("aws_instance.runner", "aws_instance", "runner", "create"),),
         warnings=("aws_instance.runner was changed outside terraform",),
         output_changes=("ip",),
     )
@@ -158,7 +117,7 @@ def test_creates_only_have_no_caution_but_show_warnings_and_outputs() -> None:
 @pytest.mark.parametrize("limit", [2_000, 5_000, 65_536])
 def test_a_huge_plan_fits_the_limit_with_the_watermark_kept(limit: int) -> None:
     changes = tuple(
-        Change(f"module.fleet[{i}].aws_instance.gpu", "aws_instance", "gpu", "replace")
+        ResourceChange(f"module.fleet[{i}].aws_instance.gpu", "aws_instance", "gpu", "replace")
         for i in range(400)
     )
     text = "\n".join(
@@ -166,7 +125,7 @@ def test_a_huge_plan_fits_the_limit_with_the_watermark_kept(limit: int) -> None:
         f'"gpu" {{\n      ~ id = "i-{i:08x}" -> (known after apply)\n    }}'
         for i in range(3000)
     )
-    comment = plan_comment(Summary(changes), text, watermark=MARK, limit=limit)
+    comment = plan_comment(PlanSummary(changes), text, watermark=MARK, limit=limit)
     assert len(comment) <= limit
     assert comment.rstrip("\n").endswith(MARK)
     assert comment.startswith("## Terraform plan: 0 to create, 0 to update, 400 to replace")

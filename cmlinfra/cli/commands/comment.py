@@ -1,0 +1,175 @@
+"""``comment create`` / ``comment update``: post a markdown report to the PR, commit or issue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from cmlinfra.cli.forge_common import connect, driver_option, repo_option, token_option
+
+if TYPE_CHECKING:
+    from cmlinfra.forges.base import Forge
+    from cmlinfra.forges.comments import Posted
+
+app = typer.Typer(
+    help="Post a markdown report as a comment (CML-compatible).", no_args_is_help=True
+)
+
+TARGET_HELP = (
+    "Where to comment: pr, commit, issue/N, pr/N or commit/SHA. Default: the pull request of "
+    "the current commit, else the commit."
+)
+
+
+def _run(
+    ctx: typer.Context,
+    markdown_file: Path,
+    *,
+    update: bool,
+    target: str | None,
+    watermark_title: str,
+    publish: bool,
+    watch: bool,
+    watch_timeout: float,
+    watch_interval: float,
+    commit_sha: str | None,
+    driver: str | None,
+    repo: str | None,
+    token: str | None,
+) -> None:
+    from cmlinfra.cli.common import settings
+    from cmlinfra.errors import UsageError
+    from cmlinfra.forges import comments
+    from cmlinfra.forges.publish import publish_images
+    from cmlinfra.ui import emit, progress
+
+    if not markdown_file.is_file():
+        raise UsageError(f"{markdown_file} does not exist", "write the report before posting it")
+    context, forge = connect(driver, repo, token)
+    commit = commit_sha or context.commit
+    where = comments.resolve_target(
+        forge, target, commit=commit, pr=None if commit_sha else context.pr
+    )
+    title = comments.expand_title(watermark_title, workflow=context.workflow, run=context.run_id)
+
+    def render(raw: bytes) -> str:
+        text = raw.decode("utf-8")
+        if publish:
+            text = publish_images(
+                text, markdown_file.parent, forge.upload_asset, source=str(markdown_file)
+            )
+        return text
+
+    raw = markdown_file.read_bytes()  # read once: --watch compares against what was posted
+    posted = comments.post(forge, where, render(raw), title=title, update=update)
+    if posted.truncated:
+        progress(f"the report is over {forge.comment_limit:,} characters: cut at a section")
+    result = {
+        "url": posted.comment.url,
+        "id": posted.comment.id,
+        "target": str(posted.target),
+        "updated": posted.updated,
+        "truncated": posted.truncated,
+    }
+    emit(result, as_json=settings(ctx).as_json, text=posted.comment.url or str(posted.target))
+    if watch:
+        _watch(markdown_file, raw, render, forge, posted, title, watch_timeout, watch_interval)
+
+
+def _watch(
+    path: Path,
+    posted_raw: bytes,
+    render: Callable[[bytes], str],
+    forge: Forge,
+    posted: Posted,
+    title: str,
+    timeout: float,
+    interval: float,
+) -> None:
+    """Re-post when the file changes, until ``timeout`` seconds have passed (bounded)."""
+    import time
+
+    from cmlinfra.forges import comments
+    from cmlinfra.ui import progress
+
+    last, deadline, comment = posted_raw, time.monotonic() + timeout, posted.comment
+    progress(f"watching {path} for {timeout:.0f}s")
+    while time.monotonic() < deadline:
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        current = path.read_bytes() if path.is_file() else b""
+        if current and current != last:
+            last = current
+            body, _ = comments.fit(forge, render(current), title)
+            comment = forge.update_comment(posted.target, comment, body)
+            progress(f"{path} changed: comment updated")
+
+
+def _command(update: bool) -> Callable[..., Any]:
+    def command(
+        ctx: typer.Context,
+        markdown_file: Path = typer.Argument(..., help="The markdown report to post."),
+        target: str = typer.Option(None, "--target", help=TARGET_HELP),
+        watermark_title: str = typer.Option(
+            "",
+            "--watermark-title",
+            help="Hidden marker that identifies this report for later updates; {workflow} and "
+            "{run} are replaced.",
+        ),
+        publish: bool = typer.Option(
+            True,
+            "--publish/--no-publish",
+            help="Upload the local images the report links to the forge and rewrite the links.",
+        ),
+        native: bool = typer.Option(
+            False, "--native", help="Accepted for CML compatibility: uploads are always native."
+        ),
+        watch: bool = typer.Option(
+            False, "--watch", help="Keep running and update the comment when the file changes."
+        ),
+        watch_timeout: float = typer.Option(
+            3600.0, "--watch-timeout", min=0, help="Seconds --watch keeps watching."
+        ),
+        watch_interval: float = typer.Option(
+            5.0, "--watch-interval", min=0.05, help="Seconds between checks for --watch."
+        ),
+        commit_sha: str = typer.Option(
+            None, "--commit-sha", help="Commit to comment on. Default: the CI job's commit."
+        ),
+        driver: str = driver_option(),
+        repo: str = repo_option(),
+        token: str = token_option(),
+    ) -> None:
+        _run(
+            ctx,
+            markdown_file,
+            update=update,
+            target=target,
+            watermark_title=watermark_title,
+            publish=publish,
+            watch=watch,
+            watch_timeout=watch_timeout,
+            watch_interval=watch_interval,
+            commit_sha=commit_sha,
+            driver=driver,
+            repo=repo,
+            token=token,
+        )
+
+    return command
+
+
+app.command("create", help="Post a new comment with the report (a fresh comment every time).")(
+    _command(update=False)
+)
+app.command(
+    "update",
+    help="Update this report's comment in place (found by its watermark); create it the "
+    "first time.",
+)(_command(update=True))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="comment")

@@ -1,0 +1,51 @@
+"""Options every forge command shares (``--driver``, ``--repo``, ``--token``) and the one
+function that turns them plus the CI environment into a driver. Stdlib and typer only at
+import time: ``--help`` must stay fast."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from cmlinfra.forges.base import Forge
+    from cmlinfra.forges.context import ForgeContext
+
+
+def driver_option() -> Any:
+    return typer.Option(
+        None,
+        "--driver",
+        help="Forge: github, gitlab or bitbucket. Default: inferred from the CI environment "
+        "or the --repo URL.",
+    )
+
+
+def repo_option() -> Any:
+    return typer.Option(
+        None,
+        "--repo",
+        help="Repository URL (https://github.com/owner/name) or owner/name. Default: the "
+        "CI job's repository.",
+    )
+
+
+def token_option() -> Any:
+    return typer.Option(
+        None,
+        "--token",
+        envvar="REPO_TOKEN",
+        show_default=False,
+        help="Forge token. Prefer the REPO_TOKEN variable: a command-line value is visible "
+        "to other processes. Also read: GITHUB_TOKEN, GITLAB_TOKEN, CI_JOB_TOKEN, "
+        "BITBUCKET_TOKEN.",
+    )
+
+
+def connect(driver: str | None, repo: str | None, token: str | None) -> tuple[ForgeContext, Forge]:
+    from cmlinfra.forges import connect as make_driver
+    from cmlinfra.forges.context import detect
+
+    context = detect(driver=driver, repo=repo, token=token)
+    return context, make_driver(context)
