@@ -77,10 +77,7 @@ def _register(session: Any, opts: LaunchOptions) -> Any:
 
     forge, name = session.forge, session.record.name
     with session.step("registration"):
-        if forge.name == "github":
-            registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
-        else:
-            registration = forge.runner_registration(name=name, labels=opts.labels)
+        registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
         session.record.runner_id = registration.runner_id
         session.save()
         agent = plan_agent(registration, name=name, labels=opts.labels, single=opts.single)

@@ -134,14 +134,9 @@ class Lifecycle:
 
 
 @pytest.fixture
-def lifecycle(lxd_prefix: str, tmp_path: Path) -> Iterator[Lifecycle]:
-    from tests.forge_server.core import ForgeServer
-
-    forge = ForgeServer()
+def lifecycle(lxd_prefix: str, tmp_path: Path, forge: Any) -> Lifecycle:
+    """The shared fake forge (reset; checked against the OpenAPI descriptions after the
+    test) with one GitHub and one GitLab repository."""
     for driver in ("github", "gitlab"):
         forge.state.add_repo(driver, "acme/ml")
-    try:
-        yield Lifecycle(forge, str(tmp_path / "state"), tmp_path / "home", lxd_prefix, {})
-        assert forge.take_violations() == []
-    finally:
-        forge.close()
+    return Lifecycle(forge, str(tmp_path / "state"), tmp_path / "home", lxd_prefix, {})

@@ -56,7 +56,7 @@ def test_gc_cleans_up_after_launchers_killed_in_every_phase(lifecycle, cli) -> N
     lc = lifecycle
     seed = int(os.environ.get("CHAOS_SEED", "20261127"))
     rng = random.Random(seed)
-    for index, (phase, marker, kind) in enumerate(rng.sample(PHASES, len(PHASES))):
+    for index, (_phase, marker, kind) in enumerate(rng.sample(PHASES, len(PHASES))):
         kill_during(lc, f"{lc.prefix}c{index}", marker, kind, rng.uniform(0.0, 1.5))
 
     # bootstrap, registration and job kills come after apply: their containers are left running
