@@ -165,6 +165,8 @@ def _agent_install(forge: str) -> str:
 
 def destroy(names: list[str], *, all_: bool, state: str | None, forge_spec: Any) -> list[str]:
     """``runner destroy NAME… | --all``: unregister and destroy; returns the names destroyed."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from cmlinfra.runner.signals import shielded
     from cmlinfra.runner.teardown import destroy_record
 
@@ -177,12 +179,19 @@ def destroy(names: list[str], *, all_: bool, state: str | None, forge_spec: Any)
             "list them with 'cmlinfra runner list'",
         )
     forge = _forge_or_none(*forge_spec) if targets else None
-    done = []
-    with shielded():
-        for record in targets:
-            destroy_record(store, record, forge=forge)
-            done.append(record.name)
-    return done
+    with shielded(), ThreadPoolExecutor(max_workers=4) as pool:  # separate stacks: in parallel
+        futures = {
+            record.name: pool.submit(destroy_record, store, record, forge=forge)
+            for record in targets
+        }
+    failed = {name: f.exception() for name, f in futures.items() if f.exception()}
+    if failed:
+        name, exc = next(iter(failed.items()))
+        raise CmlinfraError(
+            f"destroying {', '.join(failed)} failed ({name}: {exc})",
+            "re-run 'cmlinfra runner destroy', or 'cmlinfra gc --yes'",
+        )
+    return [record.name for record in targets]
 
 
 def _forge_or_none(driver: str | None, repo: str | None, token: str | None) -> Any:
