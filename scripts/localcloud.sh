@@ -25,7 +25,7 @@ BRIDGE=cmlbr0
 BRIDGE_CIDR=10.77.91.1/24
 POOL=default
 IMAGE_ALIAS=cmlinfra-debian-12
-IMAGE_VERSION=4 # bump when the image recipe below changes: a new cached tarball is built
+IMAGE_VERSION=6 # bump when the image recipe below changes: a new cached tarball is built
 PROVIDER_VERSION=1.5.0
 PROVIDER_DIR="$CACHE/providers/registry.terraform.io/terraform-lxd/lxd/$PROVIDER_VERSION/linux_amd64"
 PROVIDER_FILE="terraform-provider-lxd_v$PROVIDER_VERSION"
@@ -146,7 +146,7 @@ iface lo inet loopback
 auto eth0
 iface eth0 inet dhcp
 EOF
-  echo cmlinfra >"$root/etc/hostname"
+  rm -f "$root/etc/hostname" # LXD names the container; /etc/hostname would override it
   mkdir -p "$root/etc/ssh/sshd_config.d"
   cat >"$root/etc/ssh/sshd_config.d/cmlinfra.conf" <<'EOF'
 # cmlinfra image: root by key only, no passwords anywhere.
@@ -204,7 +204,9 @@ if not deadlines:
     sys.exit(0)
 delay = max(1, min(deadlines))
 print(f"powering off in {delay}s")
+# No default dependencies: the power-off must not queue behind a slow boot job.
 subprocess.run(["systemd-run", "--unit=cmlinfra-poweroff", f"--on-active={delay}",
+                "--property=DefaultDependencies=no", "--timer-property=DefaultDependencies=no",
                 "/bin/systemctl", "poweroff"], check=True)
 EOF
   cat >"$root/etc/systemd/system/cmlinfra-max-ttl.service" <<'EOF'
@@ -247,7 +249,13 @@ build_image() {
     return
   fi
   mkdir -p "$images"
-  rm -f "$images"/debian-12-v*.tar.gz # older recipes
+  local old
+  for old in "$images"/debian-12-v*.meta.tar.gz; do # older recipes only: others may use newer
+    [[ -e "$old" ]] || continue
+    old=${old##*/debian-12-v}
+    old=${old%%.*}
+    ((old < IMAGE_VERSION)) && rm -f "$images/debian-12-v$old".*.tar.gz
+  done
   work=$(mktemp -d "$CACHE/build.XXXXXX")
   # shellcheck disable=SC2064 # expand now: $work is local
   trap "rm -rf '$work'" EXIT
@@ -278,12 +286,19 @@ EOF
 }
 
 import_image() {
-  local want have
+  local want have info have_version
   # LXD fingerprints a split image as the sha256 of metadata followed by rootfs.
   want=$(cat "$IMAGE_META" "$IMAGE_ROOTFS" | sha256sum | cut -d' ' -f1)
-  have=$(lxc image info "$IMAGE_ALIAS" 2>/dev/null | awk '/^Fingerprint:/ { print $2 }' || true)
+  info=$(lxc image info "$IMAGE_ALIAS" 2>/dev/null || true)
+  have=$(awk '/^Fingerprint:/ { print $2 }' <<<"$info")
+  have_version=$(grep -o 'image v[0-9]*' <<<"$info" | head -n1 | tr -dc 0-9 || true)
   if [[ "$have" == "$want" ]]; then
     say "image: '$IMAGE_ALIAS' already imported"
+    return
+  fi
+  # Checkouts of different ages share one daemon: never replace a newer recipe by an older one.
+  if [[ -n "$have" && "${have_version:-0}" -gt "$IMAGE_VERSION" ]]; then
+    say "image: '$IMAGE_ALIAS' is a newer recipe (v$have_version > v$IMAGE_VERSION); keeping it"
     return
   fi
   [[ -z "$have" ]] || lxc image delete "$IMAGE_ALIAS"

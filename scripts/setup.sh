@@ -31,3 +31,12 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   "$VENV/bin/python" -m pip install -q -c requirements.lock -e '.[test]'
   echo "$want" >"$stamp"
 fi
+
+# checkov (static checks of terraform/modules, tests/clouds/test_checkov.py) pins many packages
+# of its own: it gets its own virtual environment.
+CHECKOV_VENV=.cache/tools/checkov
+if [[ ! -x "$CHECKOV_VENV/bin/checkov" ]]; then
+  echo "setup: installing checkov into $CHECKOV_VENV" >&2
+  python3 -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/python" -m pip install -q checkov==3.3.30
+fi

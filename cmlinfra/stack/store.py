@@ -90,7 +90,7 @@ class StackDir:
 
         try:
             key = paramiko.PKey.from_path(private_key_file)
-        except (OSError, paramiko.SSHException) as exc:
+        except (OSError, ValueError, paramiko.SSHException) as exc:
             raise CmlinfraError(
                 f"cannot read the SSH private key {private_key_file}",
                 "give an unencrypted OpenSSH private key file",

@@ -69,8 +69,8 @@ def from_text(text: str) -> list[Diagnostic]:
     return found
 
 
-def _lock_error(diag: Diagnostic) -> CmlinfraError | None:
-    if "state lock" not in diag.summary.lower() and "Lock Info:" not in diag.detail:
+def _lock_error(diag: Diagnostic, backend: str) -> CmlinfraError | None:
+    if "Lock Info:" not in diag.detail:  # only a lock held by someone else says who holds it
         return None
     info = dict(re.findall(r"^\s*(ID|Path|Operation|Who|Created):\s*(.*?)\s*$", diag.detail, re.M))
     lock_id = info.get("ID", "LOCK_ID")
@@ -95,19 +95,19 @@ _UNREACHABLE = re.compile(
 _ADDRESS = re.compile(r"dial tcp ([\w.\-:\[\]]+)|(https?://[^/\s\"]+)")
 
 
-def _unreachable_error(diag: Diagnostic) -> CmlinfraError | None:
+def _unreachable_error(diag: Diagnostic, backend: str) -> CmlinfraError | None:
     if not _UNREACHABLE.search(diag.text()):
         return None
     address = _ADDRESS.search(diag.text())
     where = f" at {address[1] or address[2]}" if address else ""
-    kind = "S3 backend" if re.search(r"\bS3\b|DynamoDB|s3\.|bucket", diag.text()) else "backend"
+    kind = {"s3": "S3 backend", "": "backend"}.get(backend, f"{backend} backend")
     return CmlinfraError(
         f"cannot reach the {kind}{where}",
         "check --state, the credentials and the endpoint, and that the network allows it",
     )
 
 
-def _aws_error(diag: Diagnostic) -> CmlinfraError | None:
+def _aws_error(diag: Diagnostic, backend: str) -> CmlinfraError | None:
     text = diag.text()
     if re.search(r"NoSuchBucket|bucket does not exist", text):
         return CmlinfraError(
@@ -130,16 +130,18 @@ def _aws_error(diag: Diagnostic) -> CmlinfraError | None:
     return None
 
 
-def _stale_plan(diag: Diagnostic) -> CmlinfraError | None:
-    if "saved plan is stale" not in diag.text().lower():
-        return None
+def stale_plan_error() -> CmlinfraError:
     return CmlinfraError(
         "the state changed since this plan was made (another run applied first)",
         "plan again and review the new plan",
     )
 
 
-def _provider_error(diag: Diagnostic) -> CmlinfraError | None:
+def _stale_plan(diag: Diagnostic, backend: str) -> CmlinfraError | None:
+    return stale_plan_error() if "saved plan is stale" in diag.text().lower() else None
+
+
+def _provider_error(diag: Diagnostic, backend: str) -> CmlinfraError | None:
     if not re.search(
         r"Failed to (query|install) (available )?provider|Failed to install provider|"
         r"provider registry|could not connect to registry|Incompatible provider version|"
@@ -148,14 +150,16 @@ def _provider_error(diag: Diagnostic) -> CmlinfraError | None:
         re.IGNORECASE,
     ):
         return None
+    found = re.search(r"provider\s+(?:registry\.terraform\.io/)?([\w.-]+/[\w.-]+)", diag.text())
+    what = f"provider {found[1]}" if found else "a provider"
     return CmlinfraError(
-        f"terraform could not install a provider: {diag.one_line()}",
-        "put the provider in a filesystem mirror and pass it with --provider-mirror "
+        f"terraform could not install {what}: {diag.one_line()}",
+        "put the provider in a filesystem mirror and point CMLINFRA_PROVIDER_MIRROR at it "
         "(see docs/terraform.md), or allow access to the registry",
     )
 
 
-def _backend_changed(diag: Diagnostic) -> CmlinfraError | None:
+def _backend_changed(diag: Diagnostic, backend: str) -> CmlinfraError | None:
     if not re.search(r"Backend configuration changed|Backend initialization required", diag.text()):
         return None
     return CmlinfraError(
@@ -165,26 +169,34 @@ def _backend_changed(diag: Diagnostic) -> CmlinfraError | None:
     )
 
 
-RECOGNIZERS = (
+RECOGNIZERS = (  # order matters: a registry that cannot be reached is a provider problem
     _lock_error,
     _stale_plan,
+    _provider_error,
     _aws_error,
     _unreachable_error,
     _backend_changed,
-    _provider_error,
 )
+_PREAMBLE = "Terraform encountered problems during initiali"  # says "see below", nothing more
 
 
-def explain(command: str, errors: Iterable[Diagnostic], stderr: str = "") -> CmlinfraError:
-    """One :class:`CmlinfraError` for a failed terraform command."""
+def explain(
+    command: str, errors: Iterable[Diagnostic], stderr: str = "", backend: str = ""
+) -> CmlinfraError:
+    """One :class:`CmlinfraError` for a failed terraform command (``backend``: its kind)."""
     errors = list(errors) or [d for d in from_text(stderr) if d.severity == "error"]
+    if not errors and stderr.strip():  # e.g. 1.0's "Error refreshing state: ..." lines
+        head, _, rest = stderr.strip().partition("\n")
+        errors = [Diagnostic("error", head.strip(), rest.strip())]
+    unique = {d.one_line(): d for d in errors if not d.summary.startswith(_PREAMBLE)}
+    errors = list(unique.values()) or errors
     for diag in errors:
         for recognize in RECOGNIZERS:
-            found = recognize(diag)
+            found = recognize(diag, backend)
             if found is not None:
                 return found
     if errors:
-        first = errors[0]
+        first: Diagnostic = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         fix = (
             "fix the stack configuration (run with --log debug for terraform's full message)"

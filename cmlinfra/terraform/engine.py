@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import threading
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,12 @@ class Workspace:
     # -- running -----------------------------------------------------------------------------
 
     def _run(
-        self, command: str, args: Sequence[str], *, stream: bool
+        self,
+        command: str,
+        args: Sequence[str],
+        *,
+        stream: bool,
+        quiet: frozenset[str] = frozenset(),
     ) -> tuple[str, list[diagnostics.Diagnostic]]:
         """Run ``terraform COMMAND ARGS``; return stdout (when not streaming) and warnings.
 
@@ -136,7 +142,7 @@ class Workspace:
             assert proc.stdout is not None
             for line in proc.stdout:
                 if stream:
-                    self._handle(line, errors, warnings)
+                    self._handle(line, errors, warnings, quiet)
                 else:
                     out_lines.append(line)
             proc.wait()
@@ -149,10 +155,21 @@ class Workspace:
         if stderr.strip():
             log.debug("terraform %s stderr: %s", command, stderr.strip())
         if proc.returncode != 0:
-            raise diagnostics.explain(command, errors, stderr)
+            raise diagnostics.explain(command, errors, stderr, self._backend_kind())
         if not stream:
             warnings.extend(d for d in diagnostics.from_text(stderr) if d.severity == "warning")
         return "".join(out_lines), warnings
+
+    def _backend_kind(self) -> str:
+        """The backend type configured in the stack (``s3``, ``local``…), for error messages."""
+        for path in sorted(self.workdir.glob("*.tf.json")):
+            try:
+                backend = json.loads(path.read_text()).get("terraform", {}).get("backend")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(backend, dict) and backend:
+                return str(next(iter(backend)))
+        return ""
 
     @staticmethod
     def _interrupt(proc: subprocess.Popen[str]) -> None:
@@ -170,6 +187,7 @@ class Workspace:
         line: str,
         errors: list[diagnostics.Diagnostic],
         warnings: list[diagnostics.Diagnostic],
+        quiet: frozenset[str],
     ) -> None:
         try:
             message = json.loads(line)
@@ -182,7 +200,7 @@ class Workspace:
             diag = diagnostics.from_json(message.get("diagnostic") or {})
             (errors if diag.severity == "error" else warnings).append(diag)
             log.debug("terraform %s: %s", diag.severity, diag.text())
-        elif kind in PROGRESS_TYPES:
+        elif kind in PROGRESS_TYPES and kind not in quiet:
             self.on_progress(str(message.get("@message", "")).strip())
         else:
             log.debug("terraform: %s", message.get("@message", "").strip())
@@ -209,15 +227,49 @@ class Workspace:
         shown, _ = self._run("show", ["-no-color", "-json", PLAN_FILE], stream=False)
         return summarize_plan(json.loads(shown), tuple(w.one_line() for w in warnings))
 
+    def plan_text(self) -> str:
+        """The saved plan as terraform prints it for people (sensitive values masked by
+        terraform), for plan review comments."""
+        if not (self.workdir / PLAN_FILE).is_file():
+            raise CmlinfraError(f"no saved plan in {self.workdir}", "run plan first")
+        shown, _ = self._run("show", ["-no-color", PLAN_FILE], stream=False)
+        return shown
+
     def apply(self) -> None:
         """Apply the plan saved by :meth:`plan` (exactly what was summarized, nothing newer)."""
         plan = self.workdir / PLAN_FILE
         if not plan.is_file():
             raise CmlinfraError(f"no saved plan in {self.workdir}", "run plan before apply")
         try:
-            self._run("apply", [*self._locking(), "-json", PLAN_FILE], stream=True)
+            self._refuse_stale_plan(plan)
+            # applying a saved plan repeats its planned_change lines: already shown by plan()
+            quiet = frozenset({"planned_change"})
+            self._run("apply", [*self._locking(), "-json", PLAN_FILE], stream=True, quiet=quiet)
         finally:
             plan.unlink(missing_ok=True)  # a saved plan can be applied once at most
+
+    def _refuse_stale_plan(self, plan: Path) -> None:
+        """Refuse a saved plan when the state changed since it was made.
+
+        Terraform checks this itself on recent versions, but 1.0.x misses one case: a plan made
+        before any state existed, applied after another run wrote one, would create every
+        resource a second time beside the first run's. The plan file holds the prior state's
+        lineage and serial; the current ones come from ``state pull``.
+        """
+        try:
+            with zipfile.ZipFile(plan) as archive:
+                prior = json.loads(archive.read("tfstate"))
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            return  # another plan file layout: leave the check to terraform
+        pulled, _ = self._run("state", ["pull"], stream=False)
+        current = json.loads(pulled) if pulled.strip() else {}
+        if not current.get("lineage"):
+            return  # still no state: nothing can have changed
+        if (current["lineage"], current.get("serial")) != (
+            prior.get("lineage"),
+            prior.get("serial"),
+        ):
+            raise diagnostics.stale_plan_error()
 
     def destroy(self) -> None:
         """Destroy everything in the state."""

@@ -15,6 +15,7 @@ import pytest
 
 from cmlinfra.terraform import S3Backend, TerraformBinary, Workspace, find_terraform, write_backend
 from cmlinfra.terraform.backends import Backend
+from tests.fixtures.terraform_bins import TERRAFORM_VERSIONS
 from tests.terraform.gate import S3Gate
 
 
@@ -29,6 +30,12 @@ def tf_latest(terraform_latest) -> TerraformBinary:
     return find_terraform(str(terraform_latest.path))
 
 
+@pytest.fixture
+def tf_versions() -> dict[str, TerraformBinary]:
+    """Both real versions at once, for tests where they meet on one state."""
+    return {v: find_terraform(str(path())) for v, path in TERRAFORM_VERSIONS.items()}
+
+
 def has_terraform_data(binary: TerraformBinary) -> bool:
     return binary.version >= (1, 4, 0)
 
@@ -39,7 +46,12 @@ def stack_config(
     """A stack that needs no provider: outputs only on 1.0 (no ``terraform_data`` there), and a
     built-in ``terraform_data`` resource on newer versions. ``wait_for`` makes its creation block
     until that file exists (a condition the test controls, not a sleep)."""
-    config: dict[str, Any] = {"output": {"greeting": {"value": f"hello {value}"}}}
+    config: dict[str, Any] = {
+        "output": {
+            "greeting": {"value": f"hello {value}"},
+            "api_hint": {"value": "sensitive-output-value", "sensitive": True},
+        }
+    }
     if has_terraform_data(binary):
         data: dict[str, Any] = {"input": value, "triggers_replace": ["fixed"]}
         if wait_for is not None:
@@ -86,14 +98,15 @@ class S3State:
 
     def backend(self, key: str = "stack/terraform.tfstate", **kwargs: Any) -> S3Backend:
         kwargs.setdefault("endpoint", self.moto.endpoint)
-        return S3Backend(self.bucket, key, "us-east-1", dynamodb_table=self.table, **kwargs)
+        kwargs.setdefault("dynamodb_table", self.table)
+        return S3Backend(self.bucket, key, "us-east-1", **kwargs)
 
     def lock_items(self) -> list[dict[str, Any]]:
         """DynamoDB lock items (the ``-md5`` digest items terraform keeps are left out)."""
         items = self.moto.client("dynamodb").scan(TableName=self.table)["Items"]
         return [i for i in items if not i["LockID"]["S"].endswith("-md5")]
 
-    def keys(self) -> list[str]:
+    def objects(self) -> list[str]:
         listed = self.moto.client("s3").list_objects_v2(Bucket=self.bucket)
         return sorted(o["Key"] for o in listed.get("Contents", ()))
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.secrets import Secret
 from cmlinfra.terraform import LocalBackend, state_resources
 from tests.terraform.conftest import S3State, has_terraform_data, stack_config, workspace
 
@@ -24,6 +25,9 @@ def _lifecycle(ws, tf) -> None:
     ws.apply()
     outputs = ws.outputs()
     assert outputs["greeting"] == "hello v1"
+    assert isinstance(outputs["api_hint"], Secret)  # sensitive outputs never print by accident
+    assert outputs["api_hint"].reveal() == "sensitive-output-value"
+    assert "sensitive-output-value" not in repr(outputs)
     state = ws.show_state()
     addresses = [r["address"] for r in state_resources(state)]
     assert addresses == (["terraform_data.runner"] if has_terraform_data(tf) else [])
@@ -41,6 +45,7 @@ def _lifecycle(ws, tf) -> None:
     assert "terraform init" in progress
     if has_terraform_data(tf):
         assert "terraform_data.runner: Creating..." in progress
+        assert progress.count("terraform_data.runner: Plan to create") == 1  # not again on apply
         assert "terraform_data.runner: Destroying..." in progress
 
 
@@ -63,7 +68,7 @@ def test_lifecycle_s3_state(tf, tmp_path, s3_state: S3State, lock: str) -> None:
     ws.plan()
     ws.apply()
     # the state object is in S3, written by this version, holding what was applied
-    assert s3_state.keys() == ["stack/terraform.tfstate"]
+    assert s3_state.objects() == ["stack/terraform.tfstate"]
     stored = s3_state.state()
     assert stored["terraform_version"] == tf.version_text
     assert stored["outputs"]["greeting"]["value"] == "hello v1"
@@ -94,6 +99,9 @@ def test_replace_and_update_are_summarized(tf_latest, tmp_path) -> None:
     (stack / "main.tf.json").write_text(json.dumps(config))
     replace = ws.plan()
     assert (replace.replace, replace.destructive) == (1, True)
+    text = ws.plan_text()  # what people review in a plan comment
+    assert "terraform_data.runner must be replaced" in text
+    assert "\x1b[" not in text  # no colour codes
     before = ws.outputs()["runner_id"]
     ws.apply()
     assert ws.outputs()["runner_id"] != before

@@ -10,7 +10,11 @@ import typer
 
 from cmlinfra.cli.common import settings
 
-app = typer.Typer(help=__doc__, no_args_is_help=True)
+HELP = """One runner machine as a Terraform stack, without bootstrapping it (runner launch does
+both): render or plan exactly what would be created, pre-create a machine, or clean up after
+a crashed launcher. Stacks live in $CMLINFRA_HOME/stacks/NAME."""
+
+app = typer.Typer(help=HELP, no_args_is_help=True)
 
 NAME = typer.Option(None, "--name", help="Stack (and machine) name; default cml-<random>.")
 CLOUD = typer.Option("lxd", "--cloud", help="Cloud: lxd (local), ssh (existing machine), aws.")

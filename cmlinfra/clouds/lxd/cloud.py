@@ -118,7 +118,8 @@ class LxdCloud:
         terraform-lxd 1.5.0 fails on a container that vanished (its read errors instead of
         dropping it), and stopping an ephemeral container deletes it before the provider's own
         delete, which then fails too. So: gone → forget; still there → make it non-ephemeral
-        first, so the provider's stop-then-delete works as designed.
+        and stop it (through LXD directly: much faster than the provider's polling stop), so
+        the provider only has to delete it.
         """
         vanished = []
         for resource in resources:
@@ -128,8 +129,11 @@ class LxdCloud:
             record = self.api.instance(name)
             if record is None:
                 vanished.append(str(resource["address"]))
-            elif record.get("ephemeral"):
-                self.api.patch(f"/1.0/instances/{name}", {"ephemeral": False})
+            else:
+                if record.get("ephemeral"):
+                    self.api.patch(f"/1.0/instances/{name}", {"ephemeral": False})
+                if record.get("status") == "Running":
+                    self.api.stop(name)  # LXD's stop takes ≈ 1 s, the provider's ≈ 10 s
         return vanished
 
     def instance_exists(self, name: str) -> bool:

@@ -1,0 +1,231 @@
+"""CML's machine vocabulary on AWS: sizes, GPUs, regions, prices; no network.
+
+Everything here runs before any API call, so that a typo in ``--cloud-type`` or
+``--cloud-region`` fails in milliseconds with a one-line error instead of after a Terraform
+init. The size table follows CML (iterative/terraform-provider-iterative): ``m``/``l``/``xl``
+are m5.2xlarge/m5.8xlarge/m5.16xlarge, ``+k80`` the p2 family, ``+v100`` the p3 family, ``+t4``
+g4dn. We add ``s`` (t2.micro, CPU only), ``+a10g`` (g5) and ``+a100`` (p4d.24xlarge, ``xl`` only:
+AWS has no smaller A100 machine). CML maps ``m+v100`` to ``p3.xlarge``, a type that does not
+exist; we use ``p3.2xlarge``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from cmlinfra.errors import UsageError
+
+SIZES = ("s", "m", "l", "xl")
+GPUS = ("k80", "t4", "v100", "a10g", "a100")
+GPU_ALIASES = {"tesla": "v100", "nogpu": None, "none": None, "": None}
+TYPES: dict[tuple[str, str | None], str] = {
+    ("s", None): "t2.micro",
+    ("m", None): "m5.2xlarge",
+    ("l", None): "m5.8xlarge",
+    ("xl", None): "m5.16xlarge",
+    ("m", "k80"): "p2.xlarge",
+    ("l", "k80"): "p2.8xlarge",
+    ("xl", "k80"): "p2.16xlarge",
+    ("m", "v100"): "p3.2xlarge",
+    ("l", "v100"): "p3.8xlarge",
+    ("xl", "v100"): "p3.16xlarge",
+    ("m", "t4"): "g4dn.xlarge",
+    ("l", "t4"): "g4dn.12xlarge",
+    ("xl", "t4"): "g4dn.metal",
+    ("m", "a10g"): "g5.xlarge",
+    ("l", "a10g"): "g5.12xlarge",
+    ("xl", "a10g"): "g5.48xlarge",
+    ("xl", "a100"): "p4d.24xlarge",
+}
+REGION_ALIASES = {
+    "us-east": "us-east-1",
+    "us-west": "us-west-1",
+    "eu-west": "eu-west-1",
+    "eu-north": "eu-north-1",
+}
+DEFAULT_REGION = "us-west"  # CML's default --cloud-region
+DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
+MAX_HDD_GB = 16384  # largest gp3 volume
+RAW_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """A concrete instance type with what we know of it offline."""
+
+    instance_type: str
+    gpu: str | None
+    gpu_count: int
+    vcpus: int | None
+    memory_gib: float | None
+    hourly_price: float | None  # on-demand, us-east-1, from the committed table
+    size: str | None  # the CML size it came from; None for a raw instance type
+
+
+@cache
+def price_table() -> dict[str, Any]:
+    """The committed on-demand table (data/instance-types.json) with its date and source."""
+    text = resources.files(__package__).joinpath("data/instance-types.json").read_text()
+    return json.loads(text)
+
+
+def _suggest(value: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(value, choices, n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def normalize_gpu(gpu: str | None) -> str | None:
+    """``--cloud-gpu`` value → canonical GPU name or None (``nogpu``)."""
+    if gpu is None:
+        return None
+    key = gpu.strip().lower()
+    if key in GPU_ALIASES:
+        return GPU_ALIASES[key]
+    if key not in GPUS:
+        raise UsageError(
+            f"unknown GPU {gpu!r}",
+            f"{_suggest(key, list(GPUS))}choose one of {', '.join(GPUS)} or nogpu",
+        )
+    return key
+
+
+def instance_spec(cloud_type: str, gpu: str | None = None) -> InstanceSpec:
+    """Resolve ``--cloud-type`` (``m``, ``l+t4``, or a raw type like ``g5.2xlarge``) and
+    ``--cloud-gpu`` to an instance type, or raise a one-line UsageError."""
+    text = cloud_type.strip().lower()
+    size, plus, type_gpu = text.partition("+")
+    wanted_gpu = normalize_gpu(gpu)
+    if plus:
+        type_gpu_norm = normalize_gpu(type_gpu)
+        if wanted_gpu is not None and wanted_gpu != type_gpu_norm:
+            raise UsageError(
+                f"--cloud-type {cloud_type} and --cloud-gpu {gpu} disagree",
+                "give the GPU in one place only",
+            )
+        wanted_gpu = type_gpu_norm
+    if size in SIZES:
+        instance_type = TYPES.get((size, wanted_gpu))
+        if instance_type is None:
+            sizes = [s for s in SIZES if (s, wanted_gpu) in TYPES]
+            raise UsageError(
+                f"size {size!r} has no {wanted_gpu} GPU on AWS",
+                f"use {' or '.join(f'{s}+{wanted_gpu}' for s in sizes)}, or a raw instance type",
+            )
+        known = price_table()["types"][instance_type]
+        return InstanceSpec(
+            instance_type,
+            known["gpu"],
+            known["gpu_count"],
+            known["vcpus"],
+            known["memory_gib"],
+            known["price"],
+            size,
+        )
+    if plus or not RAW_TYPE.match(text):
+        raise UsageError(
+            f"unknown --cloud-type {cloud_type!r}",
+            f"{_suggest(size, list(SIZES))}use s, m, l or xl (optionally +{'/+'.join(GPUS)}) "
+            "or an EC2 instance type such as g5.2xlarge",
+        )
+    if wanted_gpu is not None:
+        raise UsageError(
+            f"--cloud-gpu {gpu} cannot be combined with the instance type {cloud_type}",
+            "the instance type already decides the GPU; drop --cloud-gpu",
+        )
+    known = price_table()["types"].get(text)
+    if known is None:  # validated against the EC2 API later (lookups.describe_type)
+        return InstanceSpec(text, None, 0, None, None, None, None)
+    return InstanceSpec(
+        text,
+        known["gpu"],
+        known["gpu_count"],
+        known["vcpus"],
+        known["memory_gib"],
+        known["price"],
+        None,
+    )
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """EC2 regions botocore knows (its bundled endpoint data: offline, and current with the
+    installed botocore)."""
+    import boto3
+
+    session = boto3.session.Session()
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions |= set(session.get_available_regions("ec2", partition_name=partition))
+    return frozenset(regions)
+
+
+def region_name(region: str | None) -> str:
+    """CML alias (``us-west``) or raw region → AWS region, or a one-line UsageError."""
+    value = (region or DEFAULT_REGION).strip().lower()
+    value = REGION_ALIASES.get(value, value)
+    regions = known_regions()
+    if value not in regions:
+        raise UsageError(
+            f"unknown AWS region {region!r}",
+            f"{_suggest(value, sorted(regions | set(REGION_ALIASES)))}"
+            f"use one of {', '.join(REGION_ALIASES)} or an AWS region such as eu-central-1",
+        )
+    return value
+
+
+def hdd_size(size_gb: int | None) -> int:
+    """``--cloud-hdd-size`` in GB (CML default 35), within what EBS allows."""
+    if size_gb is None:
+        return DEFAULT_HDD_GB
+    if not 8 <= size_gb <= MAX_HDD_GB:
+        raise UsageError(
+            f"--cloud-hdd-size {size_gb} is out of range", f"give 8 to {MAX_HDD_GB} (GB)"
+        )
+    return size_gb
+
+
+def parse_spot_price(text: str | float | None) -> float | None:
+    """``--cloud-spot-price``: a positive USD/hour number; ``-1`` or empty means "up to the
+    on-demand price" (CML's convention), returned as None."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(
+            f"--cloud-spot-price {text!r} is not a number", "give USD per hour, e.g. 0.35"
+        ) from None
+    if value == -1:
+        return None
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(
+            f"--cloud-spot-price {text!r} must be a positive price",
+            "give USD per hour, e.g. 0.35, or -1 for up to the on-demand price",
+        )
+    return value
+
+
+TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+
+
+def tags(metadata: dict[str, str]) -> dict[str, str]:
+    """``--cloud-metadata key=value`` → EC2 tags, checked against EC2's tag rules."""
+    for key, value in metadata.items():
+        if not TAG_KEY.match(key) or key.lower().startswith("aws:"):
+            raise UsageError(
+                f"--cloud-metadata key {key!r} is not a valid EC2 tag key",
+                "use up to 128 letters, digits, spaces or _.:/=+-@, not starting with aws:",
+            )
+        if len(value) > 256:
+            raise UsageError(
+                f"--cloud-metadata value of {key!r} is longer than 256 characters",
+                "shorten it",
+            )
+    return dict(metadata)
