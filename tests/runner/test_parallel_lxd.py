@@ -1,5 +1,6 @@
 """Four launchers at once sharing one registry and Terraform state backend in (moto) S3, as
-parallel CI jobs do, plus a fifth that races one of them for the same name."""
+parallel CI jobs do, plus a fifth that races one of them for the same name; then another job,
+with none of their local files, destroys them all from the registry alone."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def test_four_parallel_runners_share_one_s3_state(lifecycle, moto, cli) -> None:
     assert sorted(r["name"] for r in listed["runners"]) == names
     assert containers(lc.prefix) == names and lc.runners() == names
 
+    lc.home = lc.home.parent / "another-ci-job"  # no stack directories: only the registry
     destroyed = cli(
         "runner", "destroy", "--all", "--state", lc.state, *lc.forge_args(), env=lc.env()
     )
