@@ -124,7 +124,7 @@ class Sweeper:
         if record.phase in ("launching", "destroying", "failed"):
             detail = f"left in phase {record.phase!r} by {record.launcher or 'a launcher'}"
             return Finding("abandoned", record.name, record.cloud, detail)
-        if record.cloud in swept and not machines and record.mode != "ssh":
+        if record.cloud in swept and not machines:
             return Finding(
                 "machine-gone", record.name, record.cloud, "its machine no longer exists"
             )

@@ -100,6 +100,7 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
         agent_user=agent.user,
         busy_probe=agent.busy_probe,
         unregister=agent.unregister,
+        power_off=opts.cloud != "ssh",
     )
     with session.step("watchdog"):
         session.root(render_install(policy), "watchdog-install")
