@@ -105,3 +105,21 @@ def test_bad_input_leaves_nothing_behind(lifecycle, cli) -> None:
     assert result.stderr.strip().startswith("cmlinfra: error: unknown size 'huge'")
     assert containers(lc.prefix) == [] and lc.runners() == []
     assert open_store(lc.state).names() == []
+
+
+def test_gitlab_runner_idles_out_and_gc_unregisters_it(lifecycle, cli) -> None:
+    """GitLab: a project runner created through the API with its own glrt- token; the agent
+    has no job hooks, so the watchdog samples its busy probe. Idle → gone → gc unregisters."""
+    lc = lifecycle
+    name = f"{lc.prefix}gl"
+    record = launched(
+        cli(*lc.launch_args(name, "--idle-timeout", "5s", driver="gitlab"), env=lc.env())
+    )
+    assert record["forge"] == "gitlab" and lc.runners("gitlab") == [name]
+    wait_until(lambda: containers(lc.prefix) == [], 120, "the idle container to go")
+    mismatch = json.loads(cli(*lc.gc_args("--yes"), env=lc.env()).stdout)
+    assert [f["status"] for f in mismatch["findings"]] == ["failed"]  # a GitHub token can't
+    assert "registered at gitlab" in mismatch["findings"][0]["error"]
+    report = json.loads(cli(*lc.gc_args("--yes", driver="gitlab"), env=lc.env()).stdout)
+    assert [(f["kind"], f["status"]) for f in report["findings"]] == [("machine-gone", "fixed")]
+    assert lc.runners("gitlab") == [] and open_store(lc.state).names() == []
