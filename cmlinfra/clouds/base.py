@@ -79,7 +79,10 @@ class MachineAddress:
 
 @runtime_checkable
 class Cloud(Protocol):
-    """One cloud behind one interface."""
+    """One cloud behind one interface.
+
+    Optional: ``validate(request)``, the checks that need neither credentials nor the cloud's
+    API; ``stack`` runs it before ``check_reachable`` so a typo is not reported as an outage."""
 
     name: str
 

@@ -94,8 +94,10 @@ def _destruction(plan: PlanLike) -> str:
     return "\n".join(lines)
 
 
-def _cost(hourly: float, note: str) -> str:
+def _cost(hourly: float | None, note: str) -> str:
     extra = f" ({note})" if note else ""
+    if hourly is None:
+        return f"**Estimated cost:** unknown{extra}."
     return f"**Estimated cost:** ${hourly:,.3f} per hour, ${hourly * 24:,.2f} per day{extra}."
 
 
@@ -153,14 +155,15 @@ def plan_comment(
     """The comment's markdown, never longer than ``limit`` characters (watermark included).
 
     ``title`` names what is planned (a stack, a runner); ``hourly_cost`` is the caller's
-    estimate in USD; ``watermark`` is appended verbatim as the last line (for example an HTML
+    estimate in USD (None with a ``cost_note``: said to be unknown, and why); ``watermark``
+    is appended verbatim as the last line (for example an HTML
     comment) so the driver can find this comment again.
     """
     name = f" for `{title}`" if title else ""
     parts = [f"## Terraform plan{name}: {headline(plan)}"]
     if plan.destructive:
         parts.append(_destruction(plan))
-    if hourly_cost is not None:
+    if hourly_cost is not None or cost_note:
         parts.append(_cost(hourly_cost, cost_note))
     for action, changes in plan.by_action().items():
         parts.append(f"### {ACTION_TITLES.get(action, action.capitalize())} ({len(changes)})")

@@ -57,11 +57,16 @@ class Planned:
 def prepare(
     request: MachineRequest, cloud: str, *, terraform: str | None = None, state: str | None = None
 ) -> Prepared:
-    """All the checks, in the order a user fixes them; creates nothing."""
+    """All the checks, in the order a user fixes them; creates nothing. A cloud's optional
+    ``validate(request)`` (offline checks: sizes, regions, labels) runs before its API is
+    asked anything, then ``check_reachable``, then ``resolve`` (the look-ups)."""
     from cmlinfra.terraform import LocalBackend, find_terraform, parse_state_url
 
     target = stack_dir(request.name)
     chosen = get_cloud(cloud)
+    offline = getattr(chosen, "validate", None)
+    if callable(offline):  # a typo is reported as a typo even when the cloud is unreachable
+        offline(request)
     chosen.check_reachable()
     machine = chosen.resolve(request)
     binary = find_terraform(terraform)
@@ -120,6 +125,11 @@ def plan(prepared: Prepared, **render_args: Any) -> Planned:
     workspace = _workspace(prepared.binary, prepared.stack.workdir)
     workspace.init()
     return Planned(prepared.machine, workspace.plan(), prepared.stack.workdir)
+
+
+def plan_text(prepared: Prepared) -> str:
+    """The plan :func:`plan` saved, as terraform prints it for people (for plan review)."""
+    return _workspace(prepared.binary, prepared.stack.workdir).plan_text()
 
 
 def apply(prepared: Prepared, **render_args: Any) -> MachineAddress:

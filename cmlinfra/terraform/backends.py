@@ -59,6 +59,7 @@ class S3Backend:
     lock: LockMode = "dynamodb"
     dynamodb_table: str | None = None
     endpoint: str | None = None
+    max_retries: int | None = None  # AWS API retries; None: terraform's default (5)
 
     @property
     def lock_table(self) -> str:
@@ -72,6 +73,8 @@ class S3Backend:
             "region": self.region,
             "encrypt": True,
         }
+        if self.max_retries is not None:
+            config["max_retries"] = self.max_retries
         if self.lock == "lockfile":
             if not binary.at_least(terraform=(1, 10, 0), tofu=(1, 8, 0)):
                 raise CmlinfraError(

@@ -69,6 +69,14 @@ def from_text(text: str) -> list[Diagnostic]:
     return found
 
 
+class StateLockedError(CmlinfraError):
+    """The state lock is held; ``lock_id`` names the holder's lock."""
+
+    def __init__(self, problem: str, fix: str, lock_id: str) -> None:
+        super().__init__(problem, fix)
+        self.lock_id = lock_id
+
+
 def _lock_error(diag: Diagnostic, backend: str) -> CmlinfraError | None:
     if "Lock Info:" not in diag.detail:  # only a lock held by someone else says who holds it
         return None
@@ -80,10 +88,11 @@ def _lock_error(diag: Diagnostic, backend: str) -> CmlinfraError | None:
     problem = f"state is locked by {who}" + (f" since {since}" if since else "")
     if operation:
         problem += f" ({operation}, lock ID {lock_id})"
-    return CmlinfraError(
+    return StateLockedError(
         problem,
         f"wait for that run to finish, or if it died run `cmlinfra gc` / "
         f"`terraform force-unlock {lock_id}` in the stack directory",
+        lock_id,
     )
 
 

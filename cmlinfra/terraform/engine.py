@@ -12,9 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import subprocess
-import threading
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,7 +19,7 @@ from typing import Any
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.secrets import Secret
-from cmlinfra.terraform import diagnostics
+from cmlinfra.terraform import diagnostics, process, selflock
 from cmlinfra.terraform.binary import TerraformBinary
 from cmlinfra.terraform.plan import PlanSummary, summarize_plan
 
@@ -38,7 +35,6 @@ PROGRESS_TYPES = {
     "planned_change",
     "change_summary",
 }
-INTERRUPT_GRACE_S = 60.0  # time terraform gets to release the lock after SIGINT
 
 
 def _default_progress(line: str) -> None:
@@ -115,50 +111,57 @@ class Workspace:
         """Run ``terraform COMMAND ARGS``; return stdout (when not streaming) and warnings.
 
         With ``stream``, stdout is the ``-json`` UI stream: progress and diagnostics are read
-        line by line as terraform writes them. On Ctrl-C/SIGTERM terraform gets SIGINT and
-        time to stop cleanly, which releases the state lock.
+        line by line as terraform writes them. On Ctrl-C terraform gets SIGINT and time to stop
+        cleanly, which releases the state lock (see :mod:`cmlinfra.terraform.process`).
         """
         argv = [str(self.binary.path), command, *args]
         log.debug("running %s in %s", " ".join(argv), self.workdir)
-        proc = subprocess.Popen(
-            argv,
+        with process.directory_lock(self.workdir):
+            for attempt in (1, 2):
+                errors: list[diagnostics.Diagnostic] = []
+                warnings: list[diagnostics.Diagnostic] = []
+
+                def on_line(line: str, errors: list = errors, warnings: list = warnings) -> None:
+                    self._handle(line, errors, warnings, quiet)
+
+                env = self.environment()
+                env.update(selflock.log_environment(self.binary, self.workdir, env))
+                selflock.fresh_log(self.workdir)
+                done = process.run(
+                    argv, cwd=self.workdir, env=env, on_line=on_line if stream else None
+                )
+                ours = selflock.lock_ids_attempted(self.workdir)
+                if done.stderr.strip():
+                    log.debug("terraform %s stderr: %s", command, done.stderr.strip())
+                if done.returncode == 0:
+                    break
+                error = diagnostics.explain(command, errors, done.stderr, self._backend_kind())
+                if not (
+                    attempt == 1
+                    and isinstance(error, diagnostics.StateLockedError)
+                    and error.lock_id in ours
+                ):
+                    raise error
+                self._release_own_lock(error.lock_id)
+        if not stream:
+            warnings.extend(
+                d for d in diagnostics.from_text(done.stderr) if d.severity == "warning"
+            )
+        return done.stdout, warnings
+
+    def _release_own_lock(self, lock_id: str) -> None:
+        """Release a lock that the run which just failed took itself (see ``selflock``)."""
+        self.on_progress(
+            f"terraform: releasing state lock {lock_id}, left by this run after a lost reply "
+            "from the lock store; retrying"
+        )
+        done = process.run(
+            [str(self.binary.path), "force-unlock", "-force", lock_id],
             cwd=self.workdir,
             env=self.environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            start_new_session=True,  # our Ctrl-C reaches terraform only through _interrupt
         )
-        stderr_chunks: list[str] = []
-        reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()))  # type: ignore[union-attr]
-        reader.start()
-        out_lines: list[str] = []
-        errors: list[diagnostics.Diagnostic] = []
-        warnings: list[diagnostics.Diagnostic] = []
-        try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if stream:
-                    self._handle(line, errors, warnings, quiet)
-                else:
-                    out_lines.append(line)
-            proc.wait()
-        except BaseException:
-            self._interrupt(proc)
-            raise
-        finally:
-            reader.join()
-        stderr = "".join(stderr_chunks)
-        if stderr.strip():
-            log.debug("terraform %s stderr: %s", command, stderr.strip())
-        if proc.returncode != 0:
-            raise diagnostics.explain(command, errors, stderr, self._backend_kind())
-        if not stream:
-            warnings.extend(d for d in diagnostics.from_text(stderr) if d.severity == "warning")
-        return "".join(out_lines), warnings
+        if done.returncode != 0:
+            raise diagnostics.explain("force-unlock", [], done.stderr, self._backend_kind())
 
     def _backend_kind(self) -> str:
         """The backend type configured in the stack (``s3``, ``local``…), for error messages."""
@@ -170,17 +173,6 @@ class Workspace:
             if isinstance(backend, dict) and backend:
                 return str(next(iter(backend)))
         return ""
-
-    @staticmethod
-    def _interrupt(proc: subprocess.Popen[str]) -> None:
-        if proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=INTERRUPT_GRACE_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
     def _handle(
         self,

@@ -99,6 +99,8 @@ def test_no_changes_and_no_warning() -> None:
     comment = plan_comment(summary, "No changes. Your infrastructure matches the configuration.")
     assert comment.startswith("## Terraform plan: no changes\n")
     assert "CAUTION" not in comment and "###" not in comment and "Estimated cost" not in comment
+    unknown = plan_comment(summary, "", cost_note="an existing machine")
+    assert "**Estimated cost:** unknown (an existing machine)." in unknown.splitlines()
 
 
 def test_creates_only_have_no_caution_but_show_warnings_and_outputs() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.lxd import LocalCloud
+from tests.fixtures.moto import free_port
 
 BAD = [
     (["--cloud-type", "p3.8xlarge"], "unknown size 'p3.8xlarge' for the lxd cloud"),
@@ -64,3 +65,30 @@ def test_lxd_unreachable_is_one_line_with_the_fix(cli, cmlinfra_home: Path, tmp_
 def test_destroy_unknown_stack(cli, cmlinfra_home: Path) -> None:
     result = cli("stack", "destroy", "--name", "cmlt-never")
     _assert_one_line_error(result, "no stack named 'cmlt-never'", code=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (
+            ["--cloud", "aws", "--cloud-type", "huge"],
+            {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
+            "unknown --cloud-type 'huge'",
+        ),
+        (["--cloud", "lxd", "--cloud-type", "huge"], {}, "unknown size 'huge' for the lxd cloud"),
+    ],
+    ids=["aws", "lxd"],
+)
+def test_a_typo_is_reported_even_when_the_cloud_is_unreachable(
+    cli, cmlinfra_home: Path, tmp_path: Path, args: list[str], env: dict[str, str], expected: str
+) -> None:
+    """The offline checks run before the reachability check: a dead endpoint (a loopback port
+    nothing listens on, a socket that does not exist) does not hide the typo."""
+    dead = {
+        **env,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "LXD_SOCKET": str(tmp_path / "no-lxd.socket"),
+    }
+    result = cli("stack", "plan", "--name", "cmlt-typo", *args, env=dead)
+    _assert_one_line_error(result, expected)
+    assert not (cmlinfra_home / "stacks").exists()

@@ -83,8 +83,6 @@ def workspace(
     write_backend(workdir, backend, binary)
     kwargs.setdefault("on_progress", Progress())
     kwargs.setdefault("lock_timeout", "10s")
-    # terraform's own debug log next to the stack: what to read when a test fails
-    kwargs.setdefault("env", {"TF_LOG": "DEBUG", "TF_LOG_PATH": str(workdir / "terraform.log")})
     return Workspace(binary, workdir, **kwargs)
 
 

@@ -4,6 +4,9 @@ Terraform writes the state object while it holds the state lock, so holding that
 keeps a real apply — on any terraform version, with no resources at all — in the middle of its
 locked section for as long as a test needs to look at the lock. Everything else (lock items,
 reads, lockfiles) passes straight through; once released, the held bytes are forwarded as-is.
+
+It can also lose the reply to a DynamoDB ``PutItem`` (``lose_lock_replies``) after moto has
+done the write, as a network blip would, to reproduce terraform waiting on its own lock.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ class S3Gate:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self._pattern = re.compile(rb"^PUT /" + re.escape(f"{bucket}/{key}".encode()) + rb"[ ?]")
+        self.lose_lock_replies = 0  # how many DynamoDB PutItem replies to drop (see _pump)
+        self.lost = threading.Event()
         self.held = threading.Event()  # a state upload is being held back
         self._released = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -44,15 +49,30 @@ class S3Gate:
                 return
             upstream = socket.create_connection(self._upstream)
             self._sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+            drop_reply = threading.Event()  # set: the next reply on this connection is lost
+            for args in ((client, upstream, True), (upstream, client, False)):
+                pump = threading.Thread(target=self._pump, args=(*args, drop_reply), daemon=True)
+                pump.start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, inspect: bool) -> None:
+    def _pump(
+        self, src: socket.socket, dst: socket.socket, requests: bool, drop_reply: threading.Event
+    ) -> None:
         try:
             while data := src.recv(65536):
-                if inspect and not self._released.is_set() and self._pattern.match(data):
+                if requests and not self._released.is_set() and self._pattern.match(data):
                     self.held.set()
                     self._released.wait(120)
+                if requests and self.lose_lock_replies and b"DynamoDB_20120810.PutItem" in data:
+                    self.lose_lock_replies -= 1
+                    drop_reply.set()
+                if not requests and drop_reply.is_set():
+                    # The lock item is written, but its reply never arrives: what a network
+                    # blip does. The client retries the PutItem on a new connection.
+                    self.lost.set()
+                    for sock in (src, dst):
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+                    return
                 dst.sendall(data)
         except OSError:
             pass

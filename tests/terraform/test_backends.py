@@ -141,3 +141,9 @@ def test_parse_state_url_errors(url, message, monkeypatch) -> None:
     with pytest.raises(UsageError, match=message) as caught:
         parse_state_url(url)
     assert "\n" not in caught.value.line()
+
+
+def test_max_retries_is_passed_when_set() -> None:
+    backend = S3Backend("b", "k/terraform.tfstate", "eu-west-1", max_retries=1)
+    assert backend.block(OLD)["s3"]["max_retries"] == backend.block(NEW)["s3"]["max_retries"] == 1
+    assert "max_retries" not in S3Backend("b", "k", "eu-west-1").block(NEW)["s3"]

@@ -31,7 +31,11 @@ def one_line(exc: pytest.ExceptionInfo[CmlinfraError]) -> str:
 def test_backend_unreachable(tf, tmp_path, moto) -> None:
     port = free_port()  # nothing listens there
     backend = S3Backend(
-        "tfstate-x", "k/terraform.tfstate", "us-east-1", endpoint=f"http://127.0.0.1:{port}"
+        "tfstate-x",
+        "k/terraform.tfstate",
+        "us-east-1",
+        endpoint=f"http://127.0.0.1:{port}",
+        max_retries=1,  # terraform's default 5 only makes this test wait longer
     )
     ws = workspace(tf, tmp_path / "stack", backend, stack_config(tf))
     with pytest.raises(CmlinfraError) as caught:
@@ -157,3 +161,19 @@ def test_provider_missing_from_the_mirror(tf, tmp_path) -> None:
     assert line.startswith("terraform could not install provider terraform-lxd/lxd: ")
     assert "CMLINFRA_PROVIDER_MIRROR" in line
     shutil.rmtree(mirror)
+
+
+def test_one_terraform_per_stack_directory(tf_latest, tmp_path) -> None:
+    """Another process running terraform in the same directory (it holds the directory lock):
+    a clear error instead of two terraforms sharing .terraform and tfplan."""
+    import fcntl
+
+    from cmlinfra.terraform.process import DIRECTORY_LOCK
+
+    ws = workspace(tf_latest, tmp_path / "stack", LocalBackend(tmp_path / "s.tfstate"), {})
+    with open(tmp_path / "stack" / DIRECTORY_LOCK, "a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(CmlinfraError, match="another cmlinfra command is running terraform"):
+            ws.init()
+        fcntl.flock(other, fcntl.LOCK_UN)
+    ws.init()  # free again

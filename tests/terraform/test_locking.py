@@ -67,6 +67,9 @@ def _hold_and_collide(holder_bin, other_bin, tmp_path, s3_state: S3State, gate, 
     message = caught.value.line()
     assert "\n" not in message
     assert "cmlinfra gc" in message and "terraform force-unlock " in message
+    if lock == "dynamodb":  # someone else's lock is never released by the engine
+        assert len(s3_state.lock_items()) == 1
+    assert not any("releasing state lock" in line for line in other.on_progress.lines)
 
     gate.release()
     running.result()
@@ -176,3 +179,22 @@ def test_stale_plan_from_empty_state_is_refused(tf, tmp_path, s3_state: S3State)
     with pytest.raises(CmlinfraError, match="state changed since this plan was made"):
         second.apply()
     assert s3_state.state(KEY)["outputs"]["greeting"]["value"] == "hello v1"
+
+
+def test_lock_left_by_a_lost_reply_is_released(tf, tmp_path, s3_state: S3State, s3_gate) -> None:
+    """The DynamoDB reply to terraform's lock write is lost: the SDK retries, finds the item
+    its first attempt wrote, and terraform waits on its own lock (a real terraform behaviour,
+    on both versions). The engine recognizes its own lock ID, releases it, and retries once."""
+    gate = s3_gate(KEY)
+    gate.release()  # uploads pass; only the lock reply is lost
+    gate.lose_lock_replies = 1
+    backend = s3_state.backend(KEY, endpoint=gate.endpoint)
+    ws = workspace(tf, tmp_path / "a", backend, stack_config(tf), lock_timeout="2s")
+    ws.init()
+    assert ws.plan().has_changes
+    assert gate.lost.is_set()
+    assert any("releasing state lock" in line for line in ws.on_progress.lines)
+    ws.apply()
+    assert s3_state.lock_items() == []
+    assert s3_state.state(KEY)["outputs"]["greeting"]["value"] == "hello v1"
+    assert not list((tmp_path / "a").glob(".cmlinfra-terraform-core.log"))  # never kept

@@ -4,11 +4,13 @@ created, to pre-create a machine, and to clean up after a crashed launcher."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import typer
 
 from cmlinfra.cli.common import settings
+from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 
 HELP = """One runner machine as a Terraform stack, without bootstrapping it (runner launch does
 both): render or plan exactly what would be created, pre-create a machine, or clean up after
@@ -52,6 +54,25 @@ HOST_KEY = typer.Option(
 KEY_FILE = typer.Option(
     None, "--ssh-key-file", help="Use this private key instead of generating one (ssh cloud)."
 )
+COMMENT = typer.Option(
+    False,
+    "--comment",
+    help="Post the plan to the pull request of the current commit (else the commit) as a "
+    "review comment, updating this stack's previous plan comment in place. The forge, "
+    "repository and token come from the CI environment, like comment create.",
+)
+WATERMARK = typer.Option(
+    "",
+    "--watermark-title",
+    help="Marker that identifies the plan comment to update; default 'cmlinfra plan NAME'. "
+    "{name}, {workflow} and {run} are replaced.",
+)
+TARGET = typer.Option(
+    None,
+    "--target",
+    help="With --comment: pr, commit, issue/N, pr/N or commit/SHA. Default: the pull request "
+    "of the current commit, else the commit.",
+)
 
 
 def _run(
@@ -77,32 +98,92 @@ def _run(
     host_key: str | None = HOST_KEY,
     ssh_key_file: str | None = KEY_FILE,
 ) -> None:
+    options = dict(locals())  # every machine option, by name
+    del options["ctx"]
+    _execute(ctx, str(ctx.info_name), options, None)
+
+
+def _review_options(
+    comment: bool = COMMENT,
+    watermark_title: str = WATERMARK,
+    target: str | None = TARGET,
+    driver: str | None = driver_option(),
+    repo: str | None = repo_option(),
+    token: str | None = token_option(),
+) -> None:
+    """Holds the options only ``stack plan`` has (see ``_plan``'s signature below)."""
+
+
+def _plan(ctx: typer.Context, **options: Any) -> None:
+    review = {k: options.pop(k) for k in inspect.signature(_review_options).parameters}
+    _execute(ctx, "plan", options, review if review["comment"] else None)
+
+
+# ``stack plan`` takes every option of render/apply plus the review ones: one signature built
+# from both, so the long machine option list is written once.
+_plan.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        *inspect.signature(_run).parameters.values(),
+        *inspect.signature(_review_options).parameters.values(),
+    ]
+)
+_plan.__annotations__ = {**_run.__annotations__, **_review_options.__annotations__}
+
+
+def _connect_review(name: str, review: dict[str, Any]) -> Any:
+    """The forge and the comment's target, before terraform runs: a missing CI context or a
+    rejected token fails fast, with nothing planned."""
+    from cmlinfra.cli.forge_common import connect
+    from cmlinfra.errors import UsageError
+    from cmlinfra.forges.comments import expand_title
+    from cmlinfra.stack import review as plan_review
+
+    try:
+        context, forge = connect(review["driver"], review["repo"], review["token"])
+    except UsageError as exc:
+        if exc.problem.startswith("cannot tell which forge"):
+            raise plan_review.no_forge(exc) from None
+        raise
+    title = review["watermark_title"] or plan_review.DEFAULT_TITLE
+    title = expand_title(
+        title.replace("{name}", name), workflow=context.workflow, run=context.run_id
+    )
+    return plan_review.find_target(
+        forge, target=review["target"], commit=context.commit, pr=context.pr, title=title
+    )
+
+
+def _execute(
+    ctx: typer.Context, action: str, options: dict[str, Any], review: dict[str, Any] | None
+) -> None:
     from cmlinfra.stack import service
     from cmlinfra.stack.request import build_request, key_file
     from cmlinfra.ui import emit
 
+    o = options
     request = build_request(
-        name=name,
-        cloud_type=cloud_type,
-        gpu=cloud_gpu,
-        region=cloud_region,
-        hdd_size=cloud_hdd_size,
-        spot=cloud_spot,
-        spot_price=cloud_spot_price,
-        image=cloud_image,
-        permission_set=cloud_permission_set,
-        metadata=cloud_metadata,
-        ssh_cidr=ssh_cidr,
-        max_ttl=max_ttl,
-        host=host,
-        port=port,
-        user=user,
-        host_key=host_key,
+        name=o["name"],
+        cloud_type=o["cloud_type"],
+        gpu=o["cloud_gpu"],
+        region=o["cloud_region"],
+        hdd_size=o["cloud_hdd_size"],
+        spot=o["cloud_spot"],
+        spot_price=o["cloud_spot_price"],
+        image=o["cloud_image"],
+        permission_set=o["cloud_permission_set"],
+        metadata=o["cloud_metadata"],
+        ssh_cidr=o["ssh_cidr"],
+        max_ttl=o["max_ttl"],
+        host=o["host"],
+        port=o["port"],
+        user=o["user"],
+        host_key=o["host_key"],
     )
-    identity = key_file(ssh_key_file)
-    prepared = service.prepare(request, cloud, terraform=terraform, state=state)
+    identity = key_file(o["ssh_key_file"])
+    where = _connect_review(request.name, review) if review else None
+    cloud = o["cloud"]
+    prepared = service.prepare(request, cloud, terraform=o["terraform"], state=o["state"])
     as_json = settings(ctx).as_json
-    action = ctx.info_name
     result: dict[str, Any] = {"name": request.name, "cloud": cloud}
     if action == "render":
         path = service.render(prepared, ssh_key_file=identity)
@@ -113,7 +194,20 @@ def _run(
         price = planned.machine.hourly_price
         result.update(plan=planned.summary.to_dict(), hourly_price=price)
         cost = "unknown" if price is None else f"${price:.4f}/hour"
-        emit(result, as_json=as_json, text=f"{planned.summary.headline()}\nestimated cost: {cost}")
+        text = f"{planned.summary.headline()}\nestimated cost: {cost}"
+        if where is not None:
+            from cmlinfra.stack import review as plan_review
+
+            posted = plan_review.post(where, prepared, planned)
+            result["comment"] = {
+                "url": posted.comment.url,
+                "id": posted.comment.id,
+                "target": str(posted.target),
+                "updated": posted.updated,
+            }
+            verb = "updated" if posted.updated else "posted"
+            text += f"\nplan comment {verb}: {posted.comment.url or posted.target}"
+        emit(result, as_json=as_json, text=text)
     else:
         address = service.apply(prepared, ssh_key_file=identity)
         result.update(address=address, stack_dir=str(prepared.stack.root))
@@ -156,7 +250,11 @@ def show(
 
 
 app.command("render", help="Write the stack's Terraform configuration and print it.")(_run)
-app.command("plan", help="Plan the stack: what would be created, and its hourly cost.")(_run)
+app.command(
+    "plan",
+    help="Plan the stack: what would be created, and its hourly cost. With --comment, post the "
+    "plan to the pull request for review (one comment, updated on every run).",
+)(_plan)
 app.command("apply", help="Create (or update) the machine and print how to reach it.")(_run)
 
 

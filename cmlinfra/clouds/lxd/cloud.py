@@ -31,7 +31,9 @@ class LxdCloud:
     def check_reachable(self) -> None:
         self.api.ping()
 
-    def resolve(self, request: MachineRequest) -> ResolvedMachine:
+    def validate(self, request: MachineRequest) -> tuple[catalog.Size, str]:
+        """The checks that need no daemon (name, labels, size, region, unsupported options),
+        so a typo is reported as such even when LXD is down."""
         validate.stack_name(request.name)
         validate.labels(request.metadata)
         size = catalog.size(request.cloud_type)
@@ -43,6 +45,10 @@ class LxdCloud:
         validate.unsupported("lxd", "--host", request.host)
         if request.max_ttl_seconds is not None and request.max_ttl_seconds <= 0:
             raise UsageError("--max-ttl must be positive", "give seconds, e.g. --max-ttl 3600")
+        return size, region
+
+    def resolve(self, request: MachineRequest) -> ResolvedMachine:
+        size, region = self.validate(request)
         card = catalog.gpu(request.gpu, self.api.gpus() if request.gpu else [])
         image = request.image or catalog.DEFAULT_IMAGE
         if not self.api.image_exists(image):
