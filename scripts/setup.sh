@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the project and its tests need on a fresh Debian machine; idempotent.
 # - Debian packages: LXD and its iptables, debootstrap (the local cloud's image), OpenSSH
-#   (real sshd test hosts), shellcheck (bootstrap scripts), iproute2 (network-namespace hosts).
+#   (real sshd test hosts), shellcheck (bootstrap scripts), iproute2 (network-namespace hosts),
+#   sudo (the bootstrap's non-root login tests).
 # - A virtual environment in .venv with cmlinfra (editable) and its pinned test dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(lxd iptables debootstrap openssh-server openssh-client shellcheck iproute2 rsync)
+APT_PACKAGES=(lxd iptables debootstrap openssh-server openssh-client shellcheck iproute2 rsync sudo)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

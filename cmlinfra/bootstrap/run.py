@@ -1,8 +1,9 @@
 """Running steps on hosts: one host over a :class:`Transport`, or many in parallel threads, with
 a result per step (done / skipped / failed, seconds) for the summary.
 
-A script that exits with :data:`~cmlinfra.bootstrap.steps.REBOOT_EXIT_CODE` (the NVIDIA module
-cannot load until the machine restarts) gets a reboot, and the same script runs again.
+A script that prints ``reboot: <why>`` last and exits with
+:data:`~cmlinfra.bootstrap.steps.REBOOT_EXIT_CODE` (the NVIDIA module cannot load until the
+machine restarts) gets a reboot, and the same script runs again.
 """
 
 from __future__ import annotations
@@ -69,22 +70,27 @@ def run_step(
     timeout: float,
     on_line: Callable[[str], None] | None = None,
     reboot_wait: float = 900.0,
-) -> CommandResult:
+) -> tuple[CommandResult, bool]:
     """Upload the step's secrets and script, run it as root, reboot and run again when it asks.
-    Raises :class:`StepFailed` on a non-zero exit."""
+    Returns the (last) result and whether the host was rebooted; raises :class:`StepFailed` on
+    a non-zero exit."""
     out = on_line or _printer(ssh.name)
     for path, secret in step.secrets.items():
         ssh.put_secret(secret, path)
     remote = ssh.put_file(step.script.encode(), f"{step.name}.sh", 0o700)
     command = f"bash {shlex.quote(remote)}"
     result = ssh.run(command, timeout=step.timeout or timeout, on_line=out)
-    if result.exit_code == REBOOT_EXIT_CODE:
+    rebooted = (
+        result.exit_code == REBOOT_EXIT_CODE
+        and bool(result.tail)
+        and result.tail[-1].startswith("reboot: ")
+    )
+    if rebooted:
         ssh.reboot(time.monotonic() + reboot_wait)
-        second = ssh.run(command, timeout=step.timeout or timeout, on_line=out)
-        result = CommandResult(second.exit_code, second.tail, result.seconds + second.seconds)
+        result = ssh.run(command, timeout=step.timeout or timeout, on_line=out)
     if result.exit_code != 0:
         raise StepFailed(ssh.name, step.name, result.exit_code, result.tail)
-    return result
+    return result, rebooted
 
 
 def run_steps(
@@ -110,7 +116,7 @@ def run_steps(
             t0 = time.monotonic()
             output.clear()
             try:
-                done = run_step(ssh, step, timeout=timeout, on_line=on_line)
+                done, rebooted = run_step(ssh, step, timeout=timeout, on_line=on_line)
             except CmlinfraError as exc:
                 record.status, record.seconds = "failed", time.monotonic() - t0
                 record.note = exc.problem
@@ -119,8 +125,8 @@ def run_steps(
                 raise
             record.seconds, record.exit_code = time.monotonic() - t0, done.exit_code
             skip = next((line for line in done.tail if line.startswith("skip: ")), "")
-            record.status = "skipped" if done.skipped else "done"
-            record.note = skip[len("skip: ") :]
+            record.status = "skipped" if done.skipped and not rebooted else "done"
+            record.note = ("rebooted; " if rebooted else "") + skip[len("skip: ") :]
             block = find_query_csv(output)
             if block:
                 result.gpus = parse_query_csv("\n".join(block))

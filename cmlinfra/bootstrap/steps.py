@@ -10,6 +10,7 @@ an image is built by the same code the tests run.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,7 +22,10 @@ from cmlinfra.errors import UsageError
 from cmlinfra.secrets import Secret
 
 TEMPLATES = Path(__file__).parent / "templates"
-REBOOT_EXIT_CODE = 100  # a script asks for a reboot, then is run again
+# A script asks for a reboot (then runs again) by printing "reboot: <why>" last and exiting with
+# this code; both are required, so a command that happens to exit 194 cannot trigger a reboot
+# (apt-get's own failure code, 100, would have been a poor choice).
+REBOOT_EXIT_CODE = 194
 AGENTS = ("github", "gitlab", "bitbucket", "none")
 GPU_STEPS = ("nvidia-driver", "nvidia-container-toolkit", "gpu-check")
 STEP_ORDER = ("detect", "nvidia-driver", "docker", "nvidia-container-toolkit", "gpu-check")
@@ -65,14 +69,33 @@ def _env() -> jinja2.Environment:
 
 
 def render(template: str, **context: object) -> str:
-    """Render ``templates/<template>.sh.j2`` (or a hook's own template text) with the shared
-    helpers available through ``{% include "_lib.sh.j2" %}``."""
-    env = _env()
-    tpl = (
-        env.get_template(f"{template}.sh.j2") if "\n" not in template else env.from_string(template)
-    )
-    base = {"step": context.get("step", template), "apt_lock_timeout": 600}
-    return tpl.render({**base, **context})
+    """Render the built-in ``templates/<template>.sh.j2``."""
+    return _env().get_template(f"{template}.sh.j2").render(_context(template, context))
+
+
+def _context(step: str, context: dict[str, object]) -> dict[str, object]:
+    return {"step": step, "apt_lock_timeout": Options.apt_lock_timeout, **context}
+
+
+def custom_step(
+    name: str,
+    template: str,
+    *,
+    secrets: Mapping[str, Secret] | None = None,
+    timeout: float | None = None,
+    **context: object,
+) -> Step:
+    """The hook for code that adds its own steps (runner registration, a watchdog unit):
+    ``template`` is Jinja2 text that may ``{% include "_lib.sh.j2" %}`` for the shared helpers
+    (``skip``, ``die``, ``apt_install``...). Secrets reach the script only as files: pass them
+    here and read them from their path in the script, never from the template context."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+        raise ValueError(f"step name {name!r}: use lowercase letters, digits and dashes")
+    for key, value in context.items():
+        if isinstance(value, Secret):
+            raise TypeError(f"{key}: a Secret cannot be rendered into a script; pass it in secrets")
+    script = _env().from_string(template).render(_context(name, context))
+    return Step(name, script, timeout, dict(secrets or {}))
 
 
 def step_names(options: Options) -> list[str]:

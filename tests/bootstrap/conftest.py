@@ -1,4 +1,5 @@
-"""A throwaway login user with passwordless sudo, for the non-root paths."""
+"""Fixtures of this folder: throwaway login users (with and without passwordless sudo) and
+the local LXD cloud's containers (``tests/bootstrap/lxd_hosts.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.bootstrap.lxd_hosts import lxd_hosts  # fixture for this folder
+
+__all__ = ["lxd_hosts"]
 
 
 def _add_user(sudo: bool) -> Iterator[str]:

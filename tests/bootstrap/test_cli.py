@@ -58,6 +58,10 @@ def test_bad_input_is_one_line_usage_error(cli, tmp_path: Path) -> None:
             ["bootstrap", "10.0.0.1", "--key", str(tmp_path), "--host-key-fingerprint", "x"],
             "SHA256",
         ),
+        (
+            ["bootstrap", "10.0.0.1", "--key", str(tmp_path), "--known-hosts", "/nonexistent"],
+            "does not exist",
+        ),
     ]
     for args, needle in cases:
         result = cli(*args)

@@ -7,6 +7,7 @@ import logging
 import os
 import shlex
 import stat
+import subprocess
 import threading
 from pathlib import Path
 
@@ -178,3 +179,50 @@ sha256sum <{q(str(dest))} | cut -d' ' -f1
     assert token.reveal() not in sshd.log.read_text()
     home = Path("/root" if user == "root" else f"/home/{user}")
     assert list((home / ".cmlinfra" / "stage").iterdir()) == []  # staged copy removed
+
+
+HOOK = """{% include "_lib.sh.j2" %}
+unit={{ unit_dir }}/cmlinfra-watchdog.service
+if [[ -s $unit ]] && [[ -s {{ token_file }} ]]; then skip "already done"; fi
+[[ $(stat -c %a {{ token_file }}) == 600 ]] || die "token file is not private"
+printf '[Service]\\nExecStart=/usr/local/bin/watchdog --token-file {{ token_file }}\\n' >"$unit"
+log "installed $unit"
+"""
+
+
+def test_custom_step_hook_with_a_secret_file(sshd: SshHost, tmp_path: Path) -> None:
+    """What the lifecycle code does: add its own step (a unit that reads a registration token
+    from its root-only file), rendered with the shared helpers and idempotent like the rest."""
+    from cmlinfra.bootstrap.steps import custom_step
+
+    token_file = tmp_path / "secrets" / "token"
+    step = custom_step(
+        "watchdog",
+        HOOK,
+        secrets={str(token_file): Secret("glrt-" + os.urandom(12).hex())},
+        unit_dir=tmp_path,
+        token_file=token_file,
+    )
+    script = tmp_path / "hook.sh"
+    script.write_text(step.script)
+    assert subprocess.run(["shellcheck", str(script)], capture_output=True).returncode == 0
+    first = bootstrap_host(sshd.target(), [step], wait=10)
+    assert first.ok, first.error
+    assert "--token-file" in (tmp_path / "cmlinfra-watchdog.service").read_text()
+    second = bootstrap_host(sshd.target(), [step], wait=10)
+    assert second.steps[0].status == "skipped"
+    with pytest.raises(TypeError, match="cannot be rendered"):
+        custom_step("bad", HOOK, token=Secret("x" * 10))
+    with pytest.raises(ValueError, match="lowercase"):
+        custom_step("../escape", HOOK)
+
+
+def test_unwritable_secret_path_fails_cleanly(sshd: SshHost) -> None:
+    token = Secret("tok-" + os.urandom(8).hex())
+    with connect(sshd.target(), wait=10) as ssh:
+        with pytest.raises(CmlinfraError, match="writing the secret file /proc/nope/token") as err:
+            ssh.put_secret(token, "/proc/nope/token")
+        with pytest.raises(CmlinfraError, match="not absolute"):
+            ssh.put_secret(token, "relative/token")
+    assert token.reveal() not in err.value.line()
+    assert list(Path("/root/.cmlinfra/stage").iterdir()) == []

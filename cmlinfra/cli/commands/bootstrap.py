@@ -22,6 +22,7 @@ nothing. The host key is always verified (--known-hosts or --host-key-fingerprin
 
 `cmlinfra bootstrap render --out DIR` writes the same scripts to DIR instead (for Packer)."""
 
+DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _HOST = re.compile(
     r"^(?:(?P<user>[^@]+)@)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:]+))(?::(?P<port>\d+))?$"
 )
@@ -78,7 +79,7 @@ def bootstrap(
         [], "--host-key-fingerprint", help="Expected SHA256:... host key fingerprint (repeatable)."
     ),
     known_hosts: Path = typer.Option(
-        Path("~/.ssh/known_hosts"),
+        DEFAULT_KNOWN_HOSTS,
         "--known-hosts",
         help="known_hosts file with the hosts' keys (used with, or instead of, fingerprints).",
     ),
@@ -120,6 +121,8 @@ def bootstrap(
     from cmlinfra.bootstrap.ssh import SshTarget
 
     known = known_hosts.expanduser()
+    if known_hosts != DEFAULT_KNOWN_HOSTS and not known.exists():
+        raise UsageError(f"--known-hosts {known_hosts} does not exist", "pass an existing file")
     targets = []
     for text in hosts:
         login, host, host_port = parse_host(text, user, port)
