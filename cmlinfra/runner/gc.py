@@ -74,7 +74,7 @@ class Sweeper:
     teardown: Callable[[RunnerRecord], None] | None = None  # full destroy of one record
     lock_max_age: float = 3600.0
     prefix: str = ""  # only names starting with this (several registries in one account)
-    runner_prefix: str = "cml-"  # forge runners considered ours even without a record
+    runner_prefix: str = ""  # forge runners ours without a record; default: prefix or "cml-"
     now: float = field(default_factory=time.time)
 
     def _ours(self, name: str) -> bool:
@@ -124,7 +124,7 @@ class Sweeper:
         if record.phase in ("launching", "destroying", "failed"):
             detail = f"left in phase {record.phase!r} by {record.launcher or 'a launcher'}"
             return Finding("abandoned", record.name, record.cloud, detail)
-        if record.cloud in swept and not machines and record.mode != "ssh":
+        if record.cloud in swept and not machines:
             return Finding(
                 "machine-gone", record.name, record.cloud, "its machine no longer exists"
             )
@@ -139,7 +139,7 @@ class Sweeper:
                 name = str(runner.name)
                 if name in skip or by_stack.get(name) or not self._ours(name):
                     continue
-                if not name.startswith(self.runner_prefix):
+                if not name.startswith(self.runner_prefix or self.prefix or "cml-"):
                     continue  # not named by cmlinfra: somebody else's runner
                 state = runner.status or "unknown state"
                 detail = f"{forge.name} runner {runner.id} ({state}) has no record and no machine"

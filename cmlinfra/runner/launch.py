@@ -77,10 +77,7 @@ def _register(session: Any, opts: LaunchOptions) -> Any:
 
     forge, name = session.forge, session.record.name
     with session.step("registration"):
-        if forge.name == "github":
-            registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
-        else:
-            registration = forge.runner_registration(name=name, labels=opts.labels)
+        registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
         session.record.runner_id = registration.runner_id
         session.save()
         agent = plan_agent(registration, name=name, labels=opts.labels, single=opts.single)
@@ -103,6 +100,7 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
         agent_user=agent.user,
         busy_probe=agent.busy_probe,
         unregister=agent.unregister,
+        power_off=opts.cloud != "ssh",
     )
     with session.step("watchdog"):
         session.root(render_install(policy), "watchdog-install")
@@ -168,6 +166,8 @@ def _agent_install(forge: str) -> str:
 
 def destroy(names: list[str], *, all_: bool, state: str | None, forge_spec: Any) -> list[str]:
     """``runner destroy NAME… | --all``: unregister and destroy; returns the names destroyed."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from cmlinfra.runner.signals import shielded
     from cmlinfra.runner.teardown import destroy_record
 
@@ -180,12 +180,19 @@ def destroy(names: list[str], *, all_: bool, state: str | None, forge_spec: Any)
             "list them with 'cmlinfra runner list'",
         )
     forge = _forge_or_none(*forge_spec) if targets else None
-    done = []
-    with shielded():
-        for record in targets:
-            destroy_record(store, record, forge=forge)
-            done.append(record.name)
-    return done
+    with shielded(), ThreadPoolExecutor(max_workers=4) as pool:  # separate stacks: in parallel
+        futures = {
+            record.name: pool.submit(destroy_record, store, record, forge=forge)
+            for record in targets
+        }
+    failed = {name: f.exception() for name, f in futures.items() if f.exception()}
+    if failed:
+        name, exc = next(iter(failed.items()))
+        raise CmlinfraError(
+            f"destroying {', '.join(failed)} failed ({name}: {exc})",
+            "re-run 'cmlinfra runner destroy', or 'cmlinfra gc --yes'",
+        )
+    return [record.name for record in targets]
 
 
 def _forge_or_none(driver: str | None, repo: str | None, token: str | None) -> Any:

@@ -85,9 +85,12 @@ class Session:
         return timed(name, self.timings)
 
     def apply(self) -> Any:
+        from cmlinfra.runner import stacks
         from cmlinfra.stack import service
 
         with self.step("apply"):
+            service.render(self.prepared)
+            stacks.save(self.store, self.record.name)  # before anything exists: gc can destroy
             address = service.apply(self.prepared)
         self.record.host, self.record.instance_id = address.host, address.instance_id
         self.save()

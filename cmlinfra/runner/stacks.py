@@ -6,7 +6,7 @@ import logging
 
 from cmlinfra.runner.inventory import AwsInventory, Inventory, LxdInventory
 from cmlinfra.runner.records import RunnerRecord
-from cmlinfra.runner.store import RunnerStore
+from cmlinfra.runner.store import STACK, RunnerStore
 
 log = logging.getLogger("cmlinfra.runner")
 
@@ -32,6 +32,47 @@ def delete_machines(record: RunnerRecord) -> int:
     return gone
 
 
+SAVED = ("metadata.json", "terraform/stack.tf.json", "terraform/.terraform.lock.hcl")
+
+
+def save(store: RunnerStore, name: str) -> None:
+    """Keep the stack's configuration next to its record (no private key, no state), so a
+    later CI job on another machine can ``terraform destroy`` it."""
+    import io
+    import tarfile
+
+    from cmlinfra.stack.store import stack_dir
+
+    root = stack_dir(name).root
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for leaf in SAVED:
+            if (root / leaf).is_file():
+                tar.add(root / leaf, arcname=leaf)
+    store.put_blob(name, STACK, buffer.getvalue())
+
+
+def restore(store: RunnerStore, name: str) -> bool:
+    """Recreate the stack directory from the registry, if it was saved there."""
+    import io
+    import json
+    import tarfile
+
+    from cmlinfra.stack.store import stack_dir
+
+    data = store.get_blob(name, STACK)
+    if data is None:
+        return False
+    target = stack_dir(name)
+    target.create()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(target.root, filter="data")
+    metadata = target.read_metadata()
+    metadata["terraform"] = None  # the launching machine's binary path means nothing here
+    target.metadata_path.write_text(json.dumps(metadata, indent=2) + "\n")
+    return True
+
+
 def destroy(store: RunnerStore, record: RunnerRecord) -> None:
     """``terraform destroy`` of the runner's stack when its directory is here, then the cloud
     API for any machine still tagged with its name. Raises if the machine could not be
@@ -44,7 +85,7 @@ def destroy(store: RunnerStore, record: RunnerRecord) -> None:
         # The container is the stack's only resource, and the provider's graceful stop takes
         # ~25 s; a forced delete takes ~1 s, and terraform then just forgets it.
         delete_machines(record)
-    if stack_dir(record.name).exists():
+    if stack_dir(record.name).exists() or restore(store, record.name):
         try:
             service.destroy(record.name)
         except Exception as exc:  # the cloud API below still removes the machine

@@ -28,6 +28,7 @@ from cmlinfra.runner.records import LockInfo, RunnerRecord, this_holder
 RECORD = "runner.json"
 LOCK = "launcher.lock"
 TFSTATE = "terraform.tfstate"
+STACK = "stack.tar.gz"  # the synthesized Terraform configuration: a later job can destroy it
 
 
 def default_state_dir() -> Path:
@@ -50,6 +51,8 @@ class RunnerStore(Protocol):
     def read_lock(self, name: str) -> LockInfo | None: ...
     def unlock(self, name: str) -> None: ...
     def lock_names(self) -> list[str]: ...
+    def put_blob(self, name: str, leaf: str, data: bytes) -> None: ...
+    def get_blob(self, name: str, leaf: str) -> bytes | None: ...
 
 
 def records(store: RunnerStore) -> list[RunnerRecord]:
@@ -118,7 +121,7 @@ class LocalStore:
     def delete(self, name: str) -> None:
         """Forget ``name``; called after its stack is destroyed, so its (now empty) Terraform
         state goes too."""
-        for leftover in self._dir(name).glob(f"{TFSTATE}*"):
+        for leftover in [*self._dir(name).glob(f"{TFSTATE}*"), self._dir(name) / STACK]:
             leftover.unlink(missing_ok=True)
         (self._dir(name) / RECORD).unlink(missing_ok=True)
         with suppress(OSError):
@@ -150,6 +153,16 @@ class LocalStore:
         if not self.root.is_dir():
             return []
         return sorted(p.parent.name for p in self.root.glob(f"*/{LOCK}"))
+
+    def put_blob(self, name: str, leaf: str, data: bytes) -> None:
+        self._dir(name).mkdir(parents=True, exist_ok=True)
+        (self._dir(name) / leaf).write_bytes(data)
+
+    def get_blob(self, name: str, leaf: str) -> bytes | None:
+        try:
+            return (self._dir(name) / leaf).read_bytes()
+        except FileNotFoundError:
+            return None
 
 
 @dataclass
@@ -202,7 +215,7 @@ class S3Store:
         )
 
     def delete(self, name: str) -> None:
-        for leaf in (TFSTATE, RECORD):  # the state is empty: its stack was destroyed
+        for leaf in (TFSTATE, STACK, RECORD):  # the state is empty: its stack was destroyed
             self._s3.delete_object(Bucket=self.bucket, Key=self._key(name, leaf))
 
     def try_lock(self, info: LockInfo) -> LockInfo | None:
@@ -231,6 +244,16 @@ class S3Store:
 
     def lock_names(self) -> list[str]:
         return self._names_with(LOCK)
+
+    def put_blob(self, name: str, leaf: str, data: bytes) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=self._key(name, leaf), Body=data)
+
+    def get_blob(self, name: str, leaf: str) -> bytes | None:
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=self._key(name, leaf))["Body"]
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        return bytes(body.read())
 
 
 def open_store(url: str | None) -> RunnerStore:

@@ -10,6 +10,7 @@ from typing import Any
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.runner.gc import Finding, ForgeRunners, Sweeper
 from cmlinfra.runner.inventory import AwsInventory, Inventory, LxdInventory
+from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import RunnerStore, open_store, records
 
 log = logging.getLogger("cmlinfra.runner.gc")
@@ -84,6 +85,20 @@ def _forge(spec: ForgeSpec, notes: list[str]) -> ForgeRunners | None:
         return None
 
 
+def _forge_of(record: RunnerRecord, forges: list[ForgeRunners]) -> ForgeRunners | None:
+    """The forge that can unregister ``record``'s runner; refusing beats forgetting a runner
+    that only another forge's token could remove."""
+    if not forges or not record.forge:  # exec machines are registered nowhere
+        return None  # --no-forge: a later gc with the forge finds the runner as an orphan
+    for forge in forges:
+        if forge.name == record.forge:
+            return forge
+    raise CmlinfraError(
+        f"{record.name} is registered at {record.forge} ({record.repo})",
+        "run gc with that forge's --driver/--repo/--token to unregister it",
+    )
+
+
 def run_gc(
     *,
     state: str | None,
@@ -103,7 +118,7 @@ def run_gc(
         store=store,
         inventories=_inventories(store, clouds, regions),
         forges=forges,
-        teardown=lambda record: destroy_record(store, record, forge=forges[0] if forges else None),
+        teardown=lambda record: destroy_record(store, record, forge=_forge_of(record, forges)),
         lock_max_age=lock_max_age,
         prefix=prefix,
     )

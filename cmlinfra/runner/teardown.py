@@ -18,13 +18,19 @@ log = logging.getLogger("cmlinfra.runner")
 
 
 def unregister(forge: Any, record: RunnerRecord) -> None:
-    """Remove the runner at the forge; already gone is fine (the node or GitHub removed it)."""
-    if forge is None or not record.runner_id:
+    """Remove the runner at the forge; already gone is fine (the node or GitHub removed it).
+    Without a runner id (the launcher died between registering and saving it), by name."""
+    if forge is None or (record.forge and record.forge != forge.name):
         return
     from cmlinfra.errors import CmlinfraError
 
+    runner_id = record.runner_id
+    if not runner_id:
+        runner_id = next((str(r.id) for r in forge.list_runners() if r.name == record.name), "")
+    if not runner_id:
+        return
     try:
-        forge.remove_runner(record.runner_id)
+        forge.remove_runner(runner_id)
     except CmlinfraError as exc:
         if "404" in exc.problem or "not found" in exc.problem.lower():
             return

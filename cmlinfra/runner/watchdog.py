@@ -63,6 +63,7 @@ class WatchdogPolicy:
     agent_user: str = "root"  # the user the agent (and so its job hooks) runs as
     busy_probe: str = ""  # shell command that succeeds while a job runs (agents without hooks)
     unregister: str = ""  # script run as root before power-off; reads root-only secret files
+    power_off: bool = True  # False on the ssh cloud: someone's own machine is never shut down
 
     def __post_init__(self) -> None:
         if self.interval < 1:
@@ -102,6 +103,7 @@ def render_scripts(policy: WatchdogPolicy) -> dict[str, tuple[str, str]]:
                 interval=policy.interval,
                 agent_unit=policy.agent_unit,
                 busy_probe=policy.busy_probe,
+                power_off=policy.power_off,
             ),
         ),
         "job-started.sh": ("0755", render_template("hook.sh.j2", event="started")),

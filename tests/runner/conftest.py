@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 IMAGE = "cmlinfra-debian-12"
-PREFIX = "cmlt-lc-"  # every container these tests create; other suites use other names
+PREFIX = "lct-"  # every container these tests create (other suites sweep "cmlt-*" as they run)
 
 
 def lxc(*args: str, input: str | None = None, check: bool = True) -> str:
@@ -47,3 +51,92 @@ def lxd_prefix() -> Iterator[str]:
     yield prefix
     for name in containers(prefix):
         lxc("delete", "--force", name, check=False)
+
+
+@dataclass
+class Lifecycle:
+    """One test's world: a forge, a registry, a stack home, and the CLI wired to them."""
+
+    forge: Any  # tests.forge_server.core.ForgeServer
+    state: str
+    home: Path
+    prefix: str
+    extra_env: dict[str, str]
+
+    def env(self) -> dict[str, str]:
+        return {
+            "CMLINFRA_HOME": str(self.home),
+            "CMLINFRA_AGENT_STANDIN": "1",
+            **self.extra_env,
+        }
+
+    def forge_args(self, driver: str = "github") -> list[str]:
+        repo = "acme/ml"
+        return [
+            "--driver",
+            driver,
+            "--repo",
+            f"{self.forge.url}/{repo}",
+            "--token",
+            self.forge.token,
+        ]
+
+    def launch_args(self, name: str, *extra: str, driver: str = "github") -> list[str]:
+        return [
+            "--json",
+            "runner",
+            "launch",
+            "--cloud",
+            "lxd",
+            "--name",
+            name,
+            "--state",
+            self.state,
+            "--bootstrap-steps",
+            "detect",
+            "--watchdog-interval",
+            "2",
+            *self.forge_args(driver),
+            *extra,
+        ]
+
+    def gc_args(self, *extra: str, driver: str = "github") -> list[str]:
+        return [
+            "--json",
+            "gc",
+            "--state",
+            self.state,
+            "--cloud",
+            "lxd",
+            "--prefix",
+            self.prefix,
+            "--lock-max-age",
+            "1h",
+            *self.forge_args(driver),
+            *extra,
+        ]
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        from tests.fixtures.cli import cli_env
+
+        return subprocess.Popen(
+            [sys.executable, "-m", "cmlinfra", *args],
+            env=cli_env(self.env()),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    def runners(self, driver: str = "github") -> list[str]:
+        repo = self.forge.state.repo(driver, "acme/ml")
+        return sorted(r.name for r in repo.runners.values())
+
+
+@pytest.fixture
+def lifecycle(lxd_prefix: str, tmp_path: Path, forge: Any) -> Lifecycle:
+    """The shared fake forge (reset; checked against the OpenAPI descriptions after the
+    test) with one GitHub and one GitLab repository."""
+    for driver in ("github", "gitlab"):
+        forge.state.add_repo(driver, "acme/ml")
+    return Lifecycle(forge, str(tmp_path / "state"), tmp_path / "home", lxd_prefix, {})

@@ -84,3 +84,42 @@ def test_runner_list_shows_age_expiry_and_cost(cli, tmp_path) -> None:
     rows = json.loads(cli("--json", "runner", "list", "--state", str(tmp_path)).stdout)["runners"]
     assert rows[0]["cost_so_far_usd"] == pytest.approx(2.012, abs=0.01)
     assert rows[0]["idle_seconds"] >= 120
+
+
+def _launch(cli, forge_repo, state, *extra: str):  # type: ignore[no-untyped-def]
+    repo = forge_repo("github", "acme/ml")
+    args = ["--json", "runner", "launch", "--cloud", "lxd", "--state", str(state), "--labels"]
+    forge = ["--driver", "github", "--repo", f"{repo.server.url}/acme/ml"]
+    return repo, cli(*args, "cml,gpu", *forge, "--token", repo.server.token, *extra)
+
+
+def test_reuse_returns_a_ready_runner_with_a_shared_label(cli, forge_repo, tmp_path) -> None:
+    store = open_store(str(tmp_path))
+    store.put(RunnerRecord(name="cml-warm", cloud="lxd", phase="ready", labels=["gpu"]))
+    _, result = _launch(cli, forge_repo, tmp_path, "--reuse")
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)
+    assert (reply["name"], reply["reused"]) == ("cml-warm", True)
+
+
+def test_reuse_idle_needs_the_forge_to_report_it_idle(cli, forge_repo, tmp_path) -> None:
+    store = open_store(str(tmp_path))
+    store.put(RunnerRecord(name="cml-warm", cloud="lxd", phase="ready", labels=["cml"]))
+    repo = forge_repo("github", "acme/ml")
+    repo.driver().runner_registration(name="cml-warm", labels=["cml"], jit=True)
+    repo.set_runner("cml-warm", status="online", busy=False)
+    forge = ["--driver", "github", "--repo", f"{repo.server.url}/acme/ml"]
+    args = ["--json", "runner", "launch", "--state", str(tmp_path), "--reuse-idle", *forge]
+    idle = cli(*args, "--token", repo.server.token)
+    assert json.loads(idle.stdout)["reused"] is True, idle.stderr
+    repo.set_runner("cml-warm", status="online", busy=True)
+    busy = cli(*args, "--token", repo.server.token, "--cloud-type", "nonsense")
+    assert busy.returncode == 2  # not reused: it went on to check a new machine's request
+    assert "unknown size 'nonsense'" in busy.stderr
+
+
+def test_idle_timeout_never_needs_an_end(cli, forge_repo, tmp_path) -> None:
+    _, result = _launch(cli, forge_repo, tmp_path, "--idle-timeout", "never")
+    assert result.returncode == 2
+    assert "--idle-timeout never without --single or --max-ttl" in result.stderr
+    assert open_store(str(tmp_path)).names() == []

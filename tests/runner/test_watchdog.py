@@ -184,6 +184,14 @@ def test_busy_probe_turns_into_job_events(node, tmp_path: Path) -> None:
     assert (n.root / "var/lib/cmlinfra/teardown").read_text().startswith("single-job-done ")
 
 
+def test_ssh_cloud_machine_is_left_running(node) -> None:
+    """The ssh cloud is somebody's own machine: unregister and stop, never power off."""
+    n = node(idle_timeout=60, power_off=False)
+    n.armed(seconds_ago=61)
+    n.run("check")
+    assert n.recorded()[-2:] == ["unregister", "systemctl disable --now cmlinfra-watchdog.timer"]
+
+
 def test_failed_unregister_still_powers_off(node) -> None:
     n = node(idle_timeout=1)
     n.armed(seconds_ago=10)

@@ -1,0 +1,92 @@
+"""``cmlinfra exec`` on the real LXD cloud: the tree goes over SSH, the command's output comes
+back live, artifacts come back, and the machine is destroyed on every path."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cmlinfra.runner.store import open_store
+from tests.fixtures.cli import cli_env
+from tests.runner.conftest import containers, wait_until
+
+pytestmark = pytest.mark.lxd
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / ".gitignore").write_text("data/\n")
+    (root / "train.py").write_text(
+        "import os, pathlib\n"
+        "print('files:', sorted(os.listdir('.')))\n"
+        "pathlib.Path('out').mkdir(exist_ok=True)\n"
+        "pathlib.Path('out/metrics.json').write_text('{\"acc\": 0.9}')\n"
+    )
+    (root / "data").mkdir()
+    (root / "data" / "big.bin").write_bytes(b"\0" * 1024)  # ignored: must not travel
+    return root
+
+
+def exec_args(lifecycle, name: str, *command: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [
+        "exec",
+        "--cloud",
+        "lxd",
+        "--name",
+        name,
+        "--state",
+        lifecycle.state,
+        "--artifacts",
+        "out/*.json",
+        "--",
+        *command,
+    ]
+
+
+def test_exec_runs_fetches_and_passes_the_exit_code_through(lifecycle, cli, project) -> None:
+    lc = lifecycle
+    script = "python3 train.py && exit 3"
+    result = cli(
+        *exec_args(lc, f"{lc.prefix}exec", "bash", "-c", script), env=lc.env(), cwd=project
+    )
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "files: ['.gitignore', 'train.py']" in result.stdout  # live output; data/ stayed
+    assert (project / "out" / "metrics.json").read_text() == '{"acc": 0.9}'
+    breakdown = result.stderr.strip().splitlines()[-2]
+    for stage in ("apply", "ssh wait", "bootstrap", "sync", "run", "fetch", "destroy", "total"):
+        assert f"{stage} " in breakdown
+    assert containers(lc.prefix) == []
+    assert open_store(lc.state).names() == []
+
+
+def test_sigterm_cancels_and_destroys(lifecycle, project) -> None:
+    lc = lifecycle
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cmlinfra",
+            *exec_args(lc, f"{lc.prefix}cancel", "bash", "-c", "echo started; sleep 600"),
+        ],
+        env=cli_env(lc.env()),
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "started"  # the command is running remotely
+    proc.send_signal(signal.SIGTERM)  # what a CI runner does when the job is cancelled
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 1
+    assert "failed at step run: cancelled; everything it created was destroyed" in err
+    wait_until(lambda: containers(lc.prefix) == [], 30, "the container to be gone")
+    store = open_store(lc.state)
+    assert (store.names(), store.lock_names()) == ([], [])

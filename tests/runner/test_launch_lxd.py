@@ -1,0 +1,125 @@
+"""``runner launch`` end to end on the real LXD cloud: real terraform, real sshd in the
+container, the fake forge (every request validated against GitHub's OpenAPI description).
+
+Stand-in: the GitHub runner agent cannot download here, so the machine runs
+``agent-standin`` (``CMLINFRA_AGENT_STANDIN=1``) under the same systemd unit and
+EnvironmentFile; jobs are simulated by running the real job-hook scripts as the agent's user,
+exactly as the agent would (ACTIONS_RUNNER_HOOK_JOB_STARTED/COMPLETED).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+
+from cmlinfra.runner.store import open_store
+from cmlinfra.runner.watchdog import LIB
+from tests.runner.conftest import containers, lxc, wait_until
+
+pytestmark = pytest.mark.lxd
+
+
+def launched(result) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(result.stdout)
+    assert record["phase"] == "ready"
+    return record  # type: ignore[no-any-return]
+
+
+def test_idle_and_single_runners_remove_themselves(lifecycle, cli) -> None:
+    lc = lifecycle
+    idle, single = f"{lc.prefix}idle", f"{lc.prefix}single"
+    one = launched(cli(*lc.launch_args(idle, "--single", "--idle-timeout", "6s"), env=lc.env()))
+    two = launched(cli(*lc.launch_args(single, "--single", "--idle-timeout", "1h"), env=lc.env()))
+    assert set(one["timings"]) >= {"apply", "ssh wait", "bootstrap", "registration", "watchdog"}
+    assert two["runner_id"] and lc.runners() == sorted([idle, single])
+
+    # What is on the machine: the JIT config, root-only; never the user's token.
+    secret = lxc("exec", single, "--", "stat", "-c", "%a %U", "/etc/cmlinfra/secrets/agent.env")
+    assert secret.split() == ["600", "root"]
+    leak = lxc(
+        "exec",
+        single,
+        "--",
+        "grep",
+        "-rlF",
+        lc.forge.token,
+        "/etc",
+        "/var",
+        "/root",
+        "/home",
+        "/opt",
+        "/usr/local",
+        "/tmp",
+        check=False,
+    )
+    assert leak.strip() == ""
+    assert "active" in lxc("exec", single, "--", "systemctl", "is-active", "cmlinfra-agent")
+
+    # One job on the --single runner, through the agent's hooks as the agent's user.
+    for hook in ("job-started.sh", "job-completed.sh"):
+        lxc("exec", single, "--", "runuser", "-u", "runner", "--", "bash", f"{LIB}/{hook}")
+    wait_until(lambda: containers(lc.prefix) == [], 120, "both containers to delete themselves")
+
+    # GitHub removes a used ephemeral runner itself; the fake forge does not, and nothing
+    # removes an unused JIT runner but the sweeper: it unregisters both (machines gone).
+    report = json.loads(cli(*lc.gc_args("--yes"), env=lc.env()).stdout)
+    assert sorted((f["kind"], f["status"]) for f in report["findings"]) == [
+        ("machine-gone", "fixed"),
+        ("machine-gone", "fixed"),
+    ]
+    assert lc.runners() == []
+    store = open_store(lc.state)
+    assert (store.names(), store.lock_names()) == ([], [])
+
+
+def test_max_ttl_ends_the_machine_after_the_launcher_is_killed(lifecycle, cli) -> None:
+    lc = lifecycle
+    name = f"{lc.prefix}ttl"
+    proc = lc.popen(*lc.launch_args(name, "--single", "--idle-timeout", "1h", "--max-ttl", "25s"))
+    try:
+        wait_until(lambda: containers(lc.prefix) == [name], 120, "the container to exist")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole CI job, terraform included
+        proc.communicate()
+    wait_until(lambda: containers(lc.prefix) == [], 120, "the container to power itself off")
+
+    report = cli(*lc.gc_args("--yes"), env=lc.env())
+    assert report.returncode == 0, report.stderr
+    kinds = {f["kind"] for f in json.loads(report.stdout)["findings"]}
+    assert "stale-lock" in kinds
+    assert kinds & {"abandoned", "expired"}  # which one depends on the TTL having passed
+    store = open_store(lc.state)
+    assert (store.names(), store.lock_names(), lc.runners()) == ([], [], [])
+    again = json.loads(cli(*lc.gc_args(), env=lc.env()).stdout)
+    assert again["findings"] == []
+
+
+def test_bad_input_leaves_nothing_behind(lifecycle, cli) -> None:
+    lc = lifecycle
+    result = cli(*lc.launch_args(f"{lc.prefix}bad", "--cloud-type", "huge"), env=lc.env())
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("cmlinfra: error: unknown size 'huge'")
+    assert containers(lc.prefix) == [] and lc.runners() == []
+    assert open_store(lc.state).names() == []
+
+
+def test_gitlab_runner_idles_out_and_gc_unregisters_it(lifecycle, cli) -> None:
+    """GitLab: a project runner created through the API with its own glrt- token; the agent
+    has no job hooks, so the watchdog samples its busy probe. Idle → gone → gc unregisters."""
+    lc = lifecycle
+    name = f"{lc.prefix}gl"
+    record = launched(
+        cli(*lc.launch_args(name, "--idle-timeout", "5s", driver="gitlab"), env=lc.env())
+    )
+    assert record["forge"] == "gitlab" and lc.runners("gitlab") == [name]
+    wait_until(lambda: containers(lc.prefix) == [], 120, "the idle container to go")
+    mismatch = json.loads(cli(*lc.gc_args("--yes"), env=lc.env()).stdout)
+    assert [f["status"] for f in mismatch["findings"]] == ["failed"]  # a GitHub token can't
+    assert "registered at gitlab" in mismatch["findings"][0]["error"]
+    report = json.loads(cli(*lc.gc_args("--yes", driver="gitlab"), env=lc.env()).stdout)
+    assert [(f["kind"], f["status"]) for f in report["findings"]] == [("machine-gone", "fixed")]
+    assert lc.runners("gitlab") == [] and open_store(lc.state).names() == []
