@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -127,6 +130,25 @@ class Lifecycle:
             text=True,
             start_new_session=True,
         )
+
+    def kill_job(self, proc: subprocess.Popen[str]) -> None:
+        """SIGKILL a launcher the way a cancelled CI job dies: its process group, and every
+        process it left with a working directory in this test's home. Terraform starts its
+        providers in process groups of their own, so killing the launcher's group alone leaves
+        terraform-provider-lxd running forever; a CI runner kills the job's whole tree."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        home = str(self.home)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cwd = os.readlink(entry / "cwd")
+            except OSError:
+                continue
+            if cwd == home or cwd.startswith(home + os.sep):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(entry.name), signal.SIGKILL)
 
     def runners(self, driver: str = "github") -> list[str]:
         repo = self.forge.state.repo(driver, "acme/ml")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import time
 
 import pytest
@@ -47,8 +46,7 @@ def kill_during(lc, name: str, marker: str, kind: str, delay: float) -> str:  # 
         else:
             raise AssertionError(f"{name} ended before {marker!r}: {''.join(seen)[-2000:]}")
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        lc.kill_job(proc)
     return "".join(seen)
 
 

@@ -10,8 +10,6 @@ exactly as the agent would (ACTIONS_RUNNER_HOOK_JOB_STARTED/COMPLETED).
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import pytest
 
@@ -83,8 +81,7 @@ def test_max_ttl_ends_the_machine_after_the_launcher_is_killed(lifecycle, cli) -
     try:
         wait_until(lambda: containers(lc.prefix) == [name], 120, "the container to exist")
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the whole CI job, terraform included
-        proc.communicate()
+        lc.kill_job(proc)  # the whole CI job, terraform and its provider included
     wait_until(lambda: containers(lc.prefix) == [], 120, "the container to power itself off")
 
     report = cli(*lc.gc_args("--yes"), env=lc.env())
