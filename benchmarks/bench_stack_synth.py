@@ -23,7 +23,7 @@ from benchmarks.common import Row, Section
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
-import json, os, sys, time
+import json, sys, time
 t0 = time.perf_counter()
 from pathlib import Path
 from cmlinfra.clouds.base import MachineRequest, ResolvedMachine
@@ -38,18 +38,9 @@ t2 = time.perf_counter()
 synthesize(spec, Path(sys.argv[1]) / "b")
 t3 = time.perf_counter()
 
-def hwm_kib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-children = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()
-            and Path(f"/proc/{p.name}/stat").exists()
-            and Path(f"/proc/{p.name}/stat").read_text().rsplit(")", 1)[1].split()[1]
-            == str(os.getpid())]
-rss = hwm_kib(os.getpid()) + sum(hwm_kib(c) for c in children)
-print(json.dumps({"first": t2 - t0, "import": t1 - t0, "warm": t3 - t2, "rss_mib": rss / 1024}))
+from benchmarks.common import peak_rss_mib  # after the timings: not part of the cost
+rss = peak_rss_mib()
+print(json.dumps({"first": t2 - t0, "import": t1 - t0, "warm": t3 - t2, "rss_mib": rss}))
 """
 
 
