@@ -42,7 +42,9 @@ def render(sections: list[Section]) -> str:
         lines += [f"## {section.title}", "", f"`{section.command}`", ""]
         lines += ["| metric | value | goal | note |", "|---|---|---|---|"]
         for row in section.rows:
-            value = f"{row.value:.3g}" if isinstance(row.value, float) else str(row.value)
+            value = str(row.value)
+            if isinstance(row.value, float):  # 3 significant digits, no exponent for ≥ 1000
+                value = f"{row.value:.0f}" if abs(row.value) >= 1000 else f"{row.value:.3g}"
             lines.append(f"| {row.metric} | {value} {row.unit} | {row.goal} | {row.note} |")
         lines += ["", *section.notes, ""]
     return "\n".join(lines).rstrip() + "\n"
