@@ -109,7 +109,7 @@ def run() -> Section:
             "peak RSS, Python + node child",
             max(s["rss_mib"] for _, s in samples),
             "MiB",
-            "≤ 150 MB",
+            "≤ 150 MB (143 MiB)",
         ),
         *_lxd_rows(),
     ]
