@@ -35,6 +35,14 @@ def containers(prefix: str = PREFIX) -> list[str]:
     return sorted(c["name"] for c in listing if c["name"].startswith(prefix))
 
 
+def running(prefix: str = PREFIX) -> list[str]:
+    """Containers of this prefix that LXD reports as running (booting counts)."""
+    listing = json.loads(lxc("list", "--format", "json"))
+    return sorted(
+        c["name"] for c in listing if c["name"].startswith(prefix) and c["status"] == "Running"
+    )
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``condition`` until it holds; fail naming ``what`` at the deadline."""
     deadline = time.monotonic() + timeout

@@ -15,7 +15,7 @@ import pytest
 
 from cmlinfra.runner.store import open_store
 from cmlinfra.runner.watchdog import LIB
-from tests.runner.conftest import containers, lxc, wait_until
+from tests.runner.conftest import containers, lxc, running, wait_until
 
 pytestmark = pytest.mark.lxd
 
@@ -79,7 +79,10 @@ def test_max_ttl_ends_the_machine_after_the_launcher_is_killed(lifecycle, cli) -
     name = f"{lc.prefix}ttl"
     proc = lc.popen(*lc.launch_args(name, "--single", "--idle-timeout", "1h", "--max-ttl", "25s"))
     try:
-        wait_until(lambda: containers(lc.prefix) == [name], 120, "the container to exist")
+        # Killed once the machine runs: its boot arms the max TTL. (Killed earlier, mid-apply,
+        # a container can be left created but never started — not running, and swept by gc:
+        # tests/runner/test_chaos_lxd.py covers that.)
+        wait_until(lambda: running(lc.prefix) == [name], 120, "the container to run")
     finally:
         lc.kill_job(proc)  # the whole CI job, terraform and its provider included
     wait_until(lambda: containers(lc.prefix) == [], 120, "the container to power itself off")
