@@ -8,6 +8,7 @@ Assets are project uploads, linked under the project's own URL.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -177,10 +178,15 @@ class GitLab:
             )
         )
         if auto_merge:
-            self.http.json(
+            merged = self.http.json(
                 "PUT",
                 f"{self.project}/merge_requests/{mr.number}/merge",
                 json={"auto_merge": True, "squash": auto_merge == "squash"},
+            )
+            # merges when the pipeline succeeds, or at once when there is none to wait for
+            done = isinstance(merged, dict) and merged.get("state") == "merged"
+            mr = dataclasses.replace(
+                mr, merge="merged" if done else "auto-merge-enabled", merge_method=auto_merge
             )
         return mr
 
