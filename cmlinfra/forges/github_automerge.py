@@ -91,7 +91,7 @@ def merge_when_ready(
     number, url = pull["number"], pull.get("html_url", "")
     flag = f"--{method}"
     try:
-        graphql(
+        data = graphql(
             http,
             graphql_url(http.base_url),
             ENABLE_AUTO_MERGE,
@@ -101,7 +101,6 @@ def merge_when_ready(
                 "expectedHeadOid": head_sha,
             },
         )
-        return "auto-merge-enabled"
     except GraphQLRefusal as refusal:
         if _MERGEABLE_NOW.search(refusal.text):
             http.json(
@@ -127,3 +126,10 @@ def merge_when_ready(
             f"GitHub refused auto-merge: {refusal.text}; {left_open}",
             f"fix what GitHub names and merge the PR by hand, or drop {flag}",
         ) from None
+    confirmed = (data.get("enablePullRequestAutoMerge") or {}).get("pullRequest") or {}
+    if not confirmed.get("autoMergeRequest"):
+        raise CmlinfraError(
+            f"GitHub did not confirm auto-merge on PR #{number} ({url})",
+            "check the PR on GitHub and merge it by hand if needed",
+        )
+    return "auto-merge-enabled"

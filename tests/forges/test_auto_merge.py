@@ -203,3 +203,42 @@ def test_other_forges_say_what_happened(cli, forge_repo, tmp_path, kind, line) -
     assert line in result.stderr
     out = json.loads(result.stdout)
     assert out["merge"] == ("merged" if kind == "bitbucket" else "auto-merge-enabled")
+
+
+def test_the_driver_mutation_is_valid_against_githubs_schema() -> None:
+    """Checked in-process too, so a schema regeneration that drops a field fails here first."""
+    from graphql import parse, validate
+
+    from cmlinfra.forges.github_automerge import ENABLE_AUTO_MERGE
+    from tests.forge_server.github_graphql import load_schema
+
+    assert validate(load_schema(), parse(ENABLE_AUTO_MERGE)) == []
+
+
+@pytest.mark.parametrize(
+    ("api", "endpoint"),
+    [
+        ("https://api.github.com", "https://api.github.com/graphql"),
+        ("https://ghe.example.com/api/v3/", "https://ghe.example.com/api/graphql"),
+        ("https://api.acme.ghe.com", "https://api.acme.ghe.com/graphql"),
+    ],
+)
+def test_graphql_endpoint_next_to_the_rest_api(api: str, endpoint: str) -> None:
+    from cmlinfra.forges.github_automerge import graphql_url
+
+    assert graphql_url(api) == endpoint
+
+
+def test_a_reused_pr_is_left_as_it_is(cli, forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    repo.state.allow_auto_merge = True
+    work = _checkout(tmp_path)
+    args = ("pr", "create", "metrics.json", "--branch", "b", "--squash")
+    assert cli(*args, cwd=work, env=repo.env()).returncode == 0
+    graphql_calls = len([c for c in repo.server.api_calls("github") if c.path == "/graphql"])
+    again = cli(*args, cwd=work, env=repo.env())
+    assert again.returncode == 0, again.stderr
+    assert "already open: reused as it is, not set to merge" in again.stderr
+    assert len([c for c in repo.server.api_calls("github") if c.path == "/graphql"]) == (
+        graphql_calls
+    )
