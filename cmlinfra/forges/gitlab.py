@@ -8,7 +8,6 @@ Assets are project uploads, linked under the project's own URL.
 from __future__ import annotations
 
 import base64
-import dataclasses
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -184,10 +183,8 @@ class GitLab:
                 json={"auto_merge": True, "squash": auto_merge == "squash"},
             )
             # merges when the pipeline succeeds, or at once when there is none to wait for
-            done = isinstance(merged, dict) and merged.get("state") == "merged"
-            mr = dataclasses.replace(
-                mr, merge="merged" if done else "auto-merge-enabled", merge_method=auto_merge
-            )
+            done = merged.get("state") == "merged"
+            mr = _mr(merged, "merged" if done else "auto-merge-enabled", auto_merge)
         return mr
 
     def create_check(
@@ -250,13 +247,15 @@ class GitLab:
         self.http.request("DELETE", f"/api/v4/runners/{runner_id}")
 
 
-def _mr(m: dict[str, Any]) -> PullRequest:
+def _mr(m: dict[str, Any], merge: str = "", merge_method: str = "") -> PullRequest:
     return PullRequest(
         number=int(m["iid"]),
         url=m.get("web_url", ""),
         head_branch=m.get("source_branch", ""),
         base_branch=m.get("target_branch", ""),
         head_sha=m.get("sha") or "",
+        merge=merge,
+        merge_method=merge_method,
     )
 
 
