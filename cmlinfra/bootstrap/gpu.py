@@ -63,7 +63,12 @@ def _header(name: str) -> str:
 
 
 def _cells(line: str) -> list[str]:
-    return [cell.strip() for cell in next(csv.reader([line], skipinitialspace=True), [])]
+    """The CSV cells of one line of step output; ``[]`` for a line that is no CSV at all
+    (progress bars redraw with a carriage return, which the csv module refuses)."""
+    try:
+        return [cell.strip() for cell in next(csv.reader([line], skipinitialspace=True), [])]
+    except csv.Error:
+        return []
 
 
 def _is_header(line: str) -> bool:

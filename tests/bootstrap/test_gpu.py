@@ -89,6 +89,7 @@ def test_xml_from_windows_and_old_drivers() -> None:
 def test_query_block_is_found_inside_step_output() -> None:
     lines = [
         "Unable to find image 'ubuntu:24.04' locally",
+        "Reading package lists... 0%\rReading package lists... 100%",
         'Field "compute_cap" is not a valid field to query.',
         "index, name, uuid, driver_version, memory.total [MiB], compute_cap",
         "0, NVIDIA A10G, GPU-1, 535.183.01, 23028 MiB, 8.6",
