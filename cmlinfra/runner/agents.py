@@ -140,9 +140,11 @@ def plan_agent(registration: object, *, name: str, labels: list[str], single: bo
         "OAUTH_CLIENT_ID": extra.get("client_id", ""),
         "OAUTH_CLIENT_SECRET": token,
     }
+    # a workspace runner (registered with no repository) starts without --repositoryUuid
+    repository = "" if "workspace" in extra else '--repositoryUuid "$REPOSITORY_UUID" '
     start = (
-        '/bin/bash -c \'exec ./bin/start.sh --accountUuid "$ACCOUNT_UUID" --repositoryUuid '
-        '"$REPOSITORY_UUID" --runnerUuid "$RUNNER_UUID" --OAuthClientId "$OAUTH_CLIENT_ID" '
+        '/bin/bash -c \'exec ./bin/start.sh --accountUuid "$ACCOUNT_UUID" '
+        f'{repository}--runnerUuid "$RUNNER_UUID" --OAuthClientId "$OAUTH_CLIENT_ID" '
         '--OAuthClientSecret "$OAUTH_CLIENT_SECRET" --runtime linux-shell '
         "--workingDirectory /home/bitbucket/work'"
     )

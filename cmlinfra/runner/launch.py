@@ -79,6 +79,7 @@ def _register(session: Any, opts: LaunchOptions) -> Any:
     with session.step("registration"):
         registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
         session.record.runner_id = registration.runner_id
+        session.record.scope = registration.scope
         session.save()
         agent = plan_agent(registration, name=name, labels=opts.labels, single=opts.single)
         session.ssh.put_secret(agent.env, ENV_FILE)
@@ -107,6 +108,16 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
         session.root(agent.start_script(), "agent-start")
 
 
+def _check_forge(forge: Any, context: Any) -> None:
+    """List the runners once before anything is created: a wrong organization, group or
+    repository, or a token without the runner permission, fails here with the forge's own
+    one-line error instead of after a machine has been paid for."""
+    from cmlinfra.ui import progress
+
+    progress(f"checking {context.driver} runner access at {context.repo_url} ({context.scope})")
+    forge.list_runners()
+
+
 def launch(opts: LaunchOptions) -> LaunchResult:
     from cmlinfra.bootstrap.steps import Options, build_steps
     from cmlinfra.forges import connect
@@ -120,12 +131,13 @@ def launch(opts: LaunchOptions) -> LaunchResult:
             "--idle-timeout never without --single or --max-ttl would never end",
             "add --max-ttl (e.g. 24h) so the machine cannot run forever",
         )
-    context = detect(driver=opts.driver, repo=opts.repo, token=opts.token)
+    context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
     forge = connect(context)
     store = open_store(opts.state)
     found = _reusable(store, opts, forge)
     if found is not None:
         return LaunchResult(found, {}, reused=True)
+    _check_forge(forge, context)
     prepared = service.prepare(opts.request, opts.cloud, terraform=opts.terraform, state=opts.state)
     started = time.monotonic()
     session = Session.begin(
@@ -137,6 +149,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
         idle_timeout=opts.idle_timeout,
         forge=forge,
         repo=context.repo_url,
+        scope=context.scope,
     )
     with cancellable():
         try:
@@ -201,7 +214,7 @@ def _forge_or_none(driver: str | None, repo: str | None, token: str | None) -> A
     from cmlinfra.ui import progress
 
     try:
-        return connect(detect(driver=driver, repo=repo, token=token))
+        return connect(detect(driver=driver, repo=repo, token=token, owner_ok=True))
     except CmlinfraError as exc:
         progress(f"not unregistering at the forge ({exc.problem}); 'cmlinfra gc' can later")
         return None
