@@ -114,7 +114,8 @@ def _check_forge(forge: Any, context: Any) -> None:
     one-line error instead of after a machine has been paid for."""
     from cmlinfra.ui import progress
 
-    progress(f"checking {context.driver} runner access at {context.repo_url} ({context.scope})")
+    scope = context.scope.replace("-", " ")
+    progress(f"checking {context.driver} runner access at {context.repo_url} ({scope})")
     forge.list_runners()
 
 

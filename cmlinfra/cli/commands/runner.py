@@ -6,6 +6,11 @@ from typing import Any
 
 import typer
 
+REPO_HELP = (
+    "Repository URL (default: from the CI environment); an organization, group or workspace "
+    "URL (https://github.com/ORG, https://gitlab.com/GROUP, https://bitbucket.org/WORKSPACE) "
+    "registers runners shared by all its repositories."
+)
 STATE_HELP = (
     "The runner registry: a directory or s3://bucket/prefix?region=… shared by parallel CI jobs "
     "(default: ~/.local/state/cmlinfra/runners)."
@@ -92,7 +97,7 @@ def register(root: typer.Typer) -> None:
             False, "--reuse-idle", help="Reuse only a runner the forge reports idle."
         ),
         driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket (from CI)."),
-        repo: str = typer.Option("", "--repo", help="Repository URL (from the CI environment)."),
+        repo: str = typer.Option("", "--repo", help=REPO_HELP),
         token: str = typer.Option(
             "",
             "--token",
@@ -150,7 +155,7 @@ def register(root: typer.Typer) -> None:
         all_: bool = typer.Option(False, "--all", help="Every runner in the registry."),
         state: str = typer.Option("", "--state", help=STATE_HELP),
         driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket."),
-        repo: str = typer.Option("", "--repo", help="Repository URL (from the CI environment)."),
+        repo: str = typer.Option("", "--repo", help=REPO_HELP),
         token: str = typer.Option("", "--token", envvar="REPO_TOKEN", show_envvar=True),
     ) -> None:
         """Unregister runners at the forge and destroy their machines."""
@@ -168,7 +173,8 @@ def register(root: typer.Typer) -> None:
         ctx: typer.Context,
         state: str = typer.Option("", "--state", help=STATE_HELP),
     ) -> None:
-        """Runners in the registry: cloud, type, phase, age, idle time, expiry and cost so far."""
+        """Runners in the registry: cloud, type, scope (repository, or the organization / group /
+        workspace pool), phase, age, idle time, expiry and cost so far."""
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.listing import list_runners, table
         from cmlinfra.runner.store import open_store
