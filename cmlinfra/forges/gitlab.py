@@ -231,9 +231,7 @@ class GitLab:
             if found.status_code != 404:
                 self._runner_owner, self._runner_owner_id = "project", int(found.json()["id"])
         if not self._runner_owner:
-            group = self.http.request(
-                "GET", f"/api/v4/groups/{quote(path, safe='')}", allow=(404,)
-            )
+            group = self.http.request("GET", f"/api/v4/groups/{quote(path, safe='')}", allow=(404,))
             if group.status_code == 404:
                 raise CmlinfraError(
                     f"no GitLab project or group {path!r} at {self.ctx.web_url}, or the token "
