@@ -108,17 +108,6 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
         session.root(agent.start_script(), "agent-start")
 
 
-def _check_forge(forge: Any, context: Any) -> None:
-    """List the runners once before anything is created: a wrong organization, group or
-    repository, or a token without the runner permission, fails here with the forge's own
-    one-line error instead of after a machine has been paid for."""
-    from cmlinfra.ui import progress
-
-    scope = context.scope.replace("-", " ")
-    progress(f"checking {context.driver} runner access at {context.repo_url} ({scope})")
-    forge.list_runners()
-
-
 def launch(opts: LaunchOptions) -> LaunchResult:
     from cmlinfra.bootstrap.steps import Options, build_steps
     from cmlinfra.forges import connect
@@ -138,8 +127,11 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     found = _reusable(store, opts, forge)
     if found is not None:
         return LaunchResult(found, {}, reused=True)
-    _check_forge(forge, context)
     prepared = service.prepare(opts.request, opts.cloud, terraform=opts.terraform, state=opts.state)
+    # One runner listing before anything is created: a wrong organization, group or repository,
+    # or a token without the runner permission, fails here with the forge's one-line error
+    # instead of after a machine has been paid for (GitLab also settles project vs group here).
+    forge.list_runners()
     started = time.monotonic()
     session = Session.begin(
         store,
