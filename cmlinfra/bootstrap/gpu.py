@@ -2,8 +2,15 @@
 
 ``--query-gpu=... --format=csv`` is what the bootstrap scripts print (stable, one line per GPU);
 ``-q -x`` is the full XML report, which carries what the query interface lacks on older drivers
-(CUDA version, PCI ids). Values nvidia-smi cannot report (``[N/A]``, ``[Not Supported]``) become
-``None`` rather than strings that look like data.
+(CUDA version, PCI ids). Values nvidia-smi cannot report (``N/A`` and the bracketed messages:
+``[N/A]``, ``[Not Supported]``, ``[Function Not Found]``, ``[Insufficient Permissions]``, …)
+become ``None`` rather than strings that look like data.
+
+The formats were checked against real captures from drivers 418 to 610 (tests/bootstrap/
+fixtures/nvidia-smi/SOURCE.md): the CSV header may come in any order, a log may hold other CSV
+blocks after the GPU rows (``--query-compute-apps``), the XML may be preceded by a warning line,
+and ``minor_number`` is the ``/dev/nvidiaN`` number — not the index, which follows the report's
+order.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-_MISSING = {"", "n/a", "[n/a]", "[not supported]", "not supported", "[unknown error]"}
+_FIELD = re.compile(r"[a-z][a-z0-9_.]*(?: \[[^\]]*\])?")
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,8 @@ def _value(text: str | None) -> str | None:
     if text is None:
         return None
     text = text.strip()
-    return None if text.lower() in _MISSING else text
+    missing = not text or text.upper() == "N/A" or (text.startswith("[") and text.endswith("]"))
+    return None if missing else text
 
 
 def _mib(text: str | None) -> int | None:
@@ -54,32 +62,64 @@ def _header(name: str) -> str:
     return re.sub(r"\s*\[.*\]$", "", name.strip())
 
 
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in next(csv.reader([line], skipinitialspace=True), [])]
+
+
+def _is_header(line: str) -> bool:
+    """A ``--query-*`` header: every cell a field name (``memory.total [MiB]``)."""
+    cells = _cells(line)
+    return bool(cells) and all(_FIELD.fullmatch(c) for c in cells)
+
+
+def _is_gpu_header(line: str) -> bool:
+    return _is_header(line) and "name" in (_header(c) for c in _cells(line))
+
+
 def find_query_csv(lines: list[str]) -> list[str]:
-    """The CSV block (header + rows) inside a step's output, or ``[]``."""
+    """The first GPU query block (header + its rows) inside a step's output, or ``[]``.
+
+    The block ends at the first line that is not a row of the same width, or is another
+    header, so a following ``--query-compute-apps`` block or a second query is not mistaken
+    for more GPUs."""
     for i, line in enumerate(lines):
-        if line.replace(" ", "").startswith("index,name"):
-            block = [line]
-            block += [row for row in lines[i + 1 :] if re.match(r"^\d+,", row.strip())]
+        if _is_gpu_header(line):
+            width, block = len(_cells(line)), [line]
+            for row in lines[i + 1 :]:
+                if not row.strip() or len(_cells(row)) != width or _is_header(row):
+                    break
+                block.append(row)
             return block
     return []
 
 
 def parse_query_csv(text: str) -> list[Gpu]:
-    """Rows of ``nvidia-smi --query-gpu=index,name,... --format=csv[,nounits]`` (header
-    required; columns in any order, unknown columns ignored)."""
+    """Rows of ``nvidia-smi --query-gpu=...,name,... --format=csv[,nounits]`` (header
+    required; columns in any order, unknown columns ignored).
+
+    Raises ValueError for ``noheader`` output: without the header the first GPU would be read
+    as one, and the rest mislabelled."""
     rows = list(csv.reader(io.StringIO(text.strip()), skipinitialspace=True))
     if not rows:
         return []
+    if not _is_gpu_header(",".join(rows[0])):
+        raise ValueError(
+            f"not nvidia-smi --query-gpu CSV with a header: {','.join(rows[0])[:80]!r} "
+            "(query with --format=csv, not csv,noheader)"
+        )
     names = [_header(h) for h in rows[0]]
     gpus: list[Gpu] = []
     for row in rows[1:]:
         if not row:
             continue
-        cells = dict(zip(names, (c.strip() for c in row), strict=False))
+        cells: dict[str, str] = {}
+        for name, cell in zip(names, row, strict=False):
+            cells.setdefault(name, cell.strip())  # a repeated column: the first one counts
+        index = _value(cells.get("index"))
         gpus.append(
             Gpu(
-                index=int(cells.get("index", len(gpus))),
-                name=cells.get("name", "unknown"),
+                index=int(index) if index and index.isdigit() else len(gpus),
+                name=_value(cells.get("name")) or "unknown",
                 uuid=_value(cells.get("uuid")),
                 driver_version=_value(cells.get("driver_version")),
                 memory_mib=_mib(cells.get("memory.total")),
@@ -91,20 +131,24 @@ def parse_query_csv(text: str) -> list[Gpu]:
 
 
 def parse_smi_xml(text: str) -> GpuReport:
-    """``nvidia-smi -q -x`` → driver, CUDA version and one :class:`Gpu` per ``<gpu>``."""
-    root = ET.fromstring(text.strip())
+    """``nvidia-smi -q -x`` → driver, CUDA version and one :class:`Gpu` per ``<gpu>``.
+
+    Anything before the XML (a driver warning on stdout) is ignored. The report has no compute
+    capability on any driver; the CSV query carries it."""
+    start = min(
+        (i for i in (text.find("<?xml"), text.find("<nvidia_smi_log")) if i >= 0), default=0
+    )
+    root = ET.fromstring(text[start:].strip())
     driver = _value(root.findtext("driver_version"))
-    gpus = []
-    for index, gpu in enumerate(root.findall("gpu")):
-        minor = _value(gpu.findtext("minor_number"))
-        gpus.append(
-            Gpu(
-                index=int(minor) if minor and minor.isdigit() else index,
-                name=_value(gpu.findtext("product_name")) or "unknown",
-                uuid=_value(gpu.findtext("uuid")),
-                driver_version=driver,
-                memory_mib=_mib(gpu.findtext("fb_memory_usage/total")),
-                pci_bus_id=_value(gpu.findtext("pci/pci_bus_id")) or gpu.get("id"),
-            )
+    gpus = [
+        Gpu(
+            index=position,  # nvidia-smi's index is the report's order, not minor_number
+            name=_value(gpu.findtext("product_name")) or "unknown",
+            uuid=_value(gpu.findtext("uuid")),
+            driver_version=driver,
+            memory_mib=_mib(gpu.findtext("fb_memory_usage/total")),
+            pci_bus_id=_value(gpu.findtext("pci/pci_bus_id")) or gpu.get("id"),
         )
+        for position, gpu in enumerate(root.findall("gpu"))
+    ]
     return GpuReport(tuple(gpus), driver, _value(root.findtext("cuda_version")))

@@ -30,6 +30,9 @@ AGENTS = ("github", "gitlab", "bitbucket", "none")
 GPU_STEPS = ("nvidia-driver", "nvidia-container-toolkit", "gpu-check")
 STEP_ORDER = ("detect", "nvidia-driver", "docker", "nvidia-container-toolkit", "gpu-check")
 GPU_QUERY = "index,name,uuid,driver_version,memory.total,compute_cap"
+# Drivers before 510 refuse the whole query when it names compute_cap ('Field "compute_cap" is
+# not a valid field to query.'): the scripts ask again without it.
+GPU_QUERY_LEGACY = GPU_QUERY.removesuffix(",compute_cap")
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,13 @@ def render(template: str, **context: object) -> str:
 
 
 def _context(step: str, context: dict[str, object]) -> dict[str, object]:
-    return {"step": step, "apt_lock_timeout": Options.apt_lock_timeout, **context}
+    """What ``_lib.sh.j2`` needs, under what the step itself passes."""
+    shared = {
+        "apt_lock_timeout": Options.apt_lock_timeout,
+        "gpu_query": GPU_QUERY,
+        "gpu_query_legacy": GPU_QUERY_LEGACY,
+    }
+    return {"step": step, **shared, **context}
 
 
 def custom_step(
@@ -125,7 +134,6 @@ def build_steps(options: Options, only: Sequence[str] | None = None) -> list[Ste
         "apt_lock_timeout": options.apt_lock_timeout,
         "docker_packages": options.docker_packages,
         "gpu_check_image": options.gpu_check_image,
-        "gpu_query": GPU_QUERY,
         "nvidia_repo": options.nvidia_repo,
         "reboot_exit_code": REBOOT_EXIT_CODE,
         "agent": options.runner_agent,

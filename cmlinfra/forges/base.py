@@ -39,6 +39,10 @@ class PullRequest:
     head_branch: str = ""
     base_branch: str = ""
     head_sha: str = ""
+    # what --merge/--squash/--rebase did: "auto-merge-enabled" (the forge merges once checks
+    # pass), "merged" (right away), or "" (not asked, or an open PR was reused)
+    merge: str = ""
+    merge_method: str = ""  # merge | squash | rebase, when ``merge`` is set
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class FileChange:
 
 
 AutoMerge = Literal["merge", "squash", "rebase"]
+MergeOutcome = Literal["auto-merge-enabled", "merged"]
 
 
 class Forge(Protocol):

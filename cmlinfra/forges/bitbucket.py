@@ -7,6 +7,7 @@ content-addressed so two reports never overwrite each other's images.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from pathlib import Path
@@ -148,7 +149,7 @@ class Bitbucket:
                 },
             )
         )
-        if auto_merge:
+        if auto_merge:  # right away: Bitbucket Cloud's API has no merge-when-checks-pass
             self.http.json(
                 "POST",
                 f"{self.repo}/pullrequests/{pull.number}/merge",
@@ -157,6 +158,7 @@ class Bitbucket:
                     "type": "pullrequest_merge_parameters",
                 },
             )
+            pull = dataclasses.replace(pull, merge="merged", merge_method=auto_merge)
         return pull
 
     def create_check(

@@ -3,10 +3,13 @@
 Assets stay on GitHub (see :mod:`cmlinfra.forges.github_git`): each file is committed,
 content-addressed, to an orphan ``cmlinfra-assets`` branch and linked with its ``?raw=true``
 URL, so no third-party host ever sees a report image (CML's default uploads to a public one).
+``pr create --merge/--squash/--rebase`` sets the PR to auto-merge when its required checks pass
+(GraphQL, see :mod:`cmlinfra.forges.github_automerge`) instead of merging untested code.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from typing import Any
 import requests
 
 from cmlinfra.errors import CmlinfraError
-from cmlinfra.forges import github_git
+from cmlinfra.forges import github_automerge, github_git
 from cmlinfra.forges.base import (
     AutoMerge,
     Comment,
@@ -163,19 +166,17 @@ class GitHub:
         sha = github_git.commit_files(
             self.http, self.repo, base=base, branch=branch, message=message, files=files
         )
-        pull = _pull(
-            self.http.json(
-                "POST",
-                f"{self.repo}/pulls",
-                json={"title": title, "head": branch, "base": base, "body": body},
-            )
+        created = self.http.json(
+            "POST",
+            f"{self.repo}/pulls",
+            json={"title": title, "head": branch, "base": base, "body": body},
         )
+        pull = _pull(created)
         if auto_merge:
-            self.http.json(
-                "PUT",
-                f"{self.repo}/pulls/{pull.number}/merge",
-                json={"merge_method": auto_merge, "sha": sha},
+            outcome = github_automerge.merge_when_ready(
+                self.http, repo_path=self.repo, pull=created, method=auto_merge, head_sha=sha
             )
+            pull = dataclasses.replace(pull, merge=outcome, merge_method=auto_merge)
         return pull
 
     # -- checks and workflows -------------------------------------------------------------

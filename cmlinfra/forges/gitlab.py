@@ -198,11 +198,14 @@ class GitLab:
             )
         )
         if auto_merge:
-            self.http.json(
+            merged = self.http.json(
                 "PUT",
                 f"{self.project}/merge_requests/{mr.number}/merge",
                 json={"auto_merge": True, "squash": auto_merge == "squash"},
             )
+            # merges when the pipeline succeeds, or at once when there is none to wait for
+            done = merged.get("state") == "merged"
+            mr = _mr(merged, "merged" if done else "auto-merge-enabled", auto_merge)
         return mr
 
     def create_check(
@@ -293,13 +296,15 @@ class GitLab:
         self.http.request("DELETE", f"/api/v4/runners/{runner_id}")
 
 
-def _mr(m: dict[str, Any]) -> PullRequest:
+def _mr(m: dict[str, Any], merge: str = "", merge_method: str = "") -> PullRequest:
     return PullRequest(
         number=int(m["iid"]),
         url=m.get("web_url", ""),
         head_branch=m.get("source_branch", ""),
         base_branch=m.get("target_branch", ""),
         head_sha=m.get("sha") or "",
+        merge=merge,
+        merge_method=merge_method,
     )
 
 

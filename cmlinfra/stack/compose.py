@@ -23,6 +23,10 @@ STACK_FILE = "stack.tf.json"
 # is for progress lines. Both variables only silence warnings.
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
+# jsii runs two node processes (a stdio relay and the kernel) for well under a second of work:
+# V8's interpreter alone does it as fast and saves ~9 MiB of JIT code and its threads' memory
+# (benchmarks/bench_stack_synth.py). A user's own NODE_OPTIONS wins.
+os.environ.setdefault("NODE_OPTIONS", "--jitless")
 
 
 def _override_backend(stack: Any, block: dict[str, Any]) -> None:

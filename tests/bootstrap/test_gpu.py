@@ -1,6 +1,7 @@
 """Parsing nvidia-smi output into typed results. The fixtures are hand-written to nvidia-smi's
-formats (no GPU was available to capture them; see fixtures/nvidia-smi/SOURCE.md); any real
-capture dropped into that folder is parsed too."""
+formats, which were checked against real captures from public repositories (drivers 418 to
+610; not committed: third-party files — see fixtures/nvidia-smi/SOURCE.md). Any real capture
+dropped into that folder is parsed too."""
 
 from __future__ import annotations
 
@@ -27,12 +28,33 @@ def test_query_csv_with_units() -> None:
     )
 
 
-def test_query_csv_nounits_and_not_supported() -> None:
+def test_query_csv_nounits_and_a_driver_before_compute_cap() -> None:
     (a10g,) = parse_query_csv((FIXTURES / "a10g.query-nounits.csv").read_text())
     assert (a10g.name, a10g.memory_mib, a10g.compute_capability) == ("NVIDIA A10G", 23028, "8.6")
-    (t4,) = parse_query_csv((FIXTURES / "t4-not-supported.query.csv").read_text())
-    assert t4.compute_capability is None  # "[Not Supported]" is not a value
-    assert t4.memory_mib == 15360
+    # a 470 driver refuses a query naming compute_cap; the scripts' second query lacks it
+    (t4,) = parse_query_csv((FIXTURES / "t4-driver470.query.csv").read_text())
+    assert (t4.driver_version, t4.memory_mib, t4.compute_capability) == ("470.256.02", 15360, None)
+
+
+def test_placeholders_are_not_values() -> None:
+    text = (
+        "name, index, uuid, pci.bus_id, compute_cap, memory.total [MiB]\n"
+        "NVIDIA H200, 0, [Insufficient Permissions], [Function Not Found], "
+        "[Requested functionality has been deprecated], N/A\n"
+        "NVIDIA H200, 1, [GPU is lost], [N/A], [Not Supported], [Unknown Error]\n"
+    )
+    gpus = parse_query_csv(text)
+    assert [g.index for g in gpus] == [0, 1]  # columns in another order
+    assert all(
+        (g.uuid, g.pci_bus_id, g.compute_capability, g.memory_mib) == (None, None, None, None)
+        for g in gpus
+    )
+
+
+def test_noheader_output_is_refused_not_misread() -> None:
+    rows = "0, NVIDIA A10G, 23028 MiB\n1, NVIDIA A10G, 23028 MiB\n"
+    with pytest.raises(ValueError, match="csv,noheader"):
+        parse_query_csv(rows)
 
 
 def test_xml_report() -> None:
@@ -45,9 +67,29 @@ def test_xml_report() -> None:
     assert report.gpus[0].name == "NVIDIA H100 PCIe"
 
 
+def test_xml_index_is_report_order_and_mig_slices_are_not_gpus() -> None:
+    """minor_number is /dev/nvidiaN (3 then 0 here), not nvidia-smi's index; a MIG slice's
+    fb_memory_usage is nested deeper and does not replace the card's."""
+    report = parse_smi_xml((FIXTURES / "a100x2-mig.q.xml").read_text())
+    assert [(g.index, g.pci_bus_id, g.memory_mib) for g in report.gpus] == [
+        (0, "00000000:07:00.0", 81920),
+        (1, "00000000:0F:00.0", 81920),
+    ]
+
+
+def test_xml_from_windows_and_old_drivers() -> None:
+    (rtx,) = parse_smi_xml((FIXTURES / "rtx3080-windows.q.xml").read_text()).gpus
+    assert (rtx.index, rtx.name, rtx.memory_mib) == (0, "NVIDIA GeForce RTX 3080", 10240)
+    old = (FIXTURES / "p100-driver418.q.xml").read_text()  # no DOCTYPE, no <reserved>
+    report = parse_smi_xml("WARNING: infoROM is corrupted at gpu 0000:00:04.0\n" + old)
+    assert (report.driver_version, report.cuda_version) == ("418.87.01", "10.1")
+    assert [(g.name, g.memory_mib) for g in report.gpus] == [("Tesla P100-PCIE-16GB", 16280)]
+
+
 def test_query_block_is_found_inside_step_output() -> None:
     lines = [
         "Unable to find image 'ubuntu:24.04' locally",
+        'Field "compute_cap" is not a valid field to query.',
         "index, name, uuid, driver_version, memory.total [MiB], compute_cap",
         "0, NVIDIA A10G, GPU-1, 535.183.01, 23028 MiB, 8.6",
         "some trailing log line",
@@ -55,6 +97,22 @@ def test_query_block_is_found_inside_step_output() -> None:
     block = find_query_csv(lines)
     assert [g.name for g in parse_query_csv("\n".join(block))] == ["NVIDIA A10G"]
     assert find_query_csv(["no gpu here"]) == []
+
+
+def test_query_block_ends_where_the_gpu_rows_end() -> None:
+    """A job log often has the GPU query, then --query-compute-apps rows (pids) or the same
+    query again: neither adds GPUs."""
+    lines = [
+        "name, uuid, memory.total [MiB]",
+        "NVIDIA L40S, GPU-a, 46068 MiB",
+        "NVIDIA L40S, GPU-b, 46068 MiB",
+        "pid, process_name, used_gpu_memory [MiB]",
+        "44378, tritonserver, 1836 MiB",
+    ]
+    gpus = parse_query_csv("\n".join(find_query_csv(lines)))
+    assert [(g.index, g.uuid) for g in gpus] == [(0, "GPU-a"), (1, "GPU-b")]
+    twice = find_query_csv(lines[:3] + lines[:3])
+    assert len(parse_query_csv("\n".join(twice))) == 2
 
 
 @pytest.mark.parametrize(

@@ -171,6 +171,27 @@ def test_nvidia_driver_reboot_and_resume(lxd_hosts, os_id: str) -> None:
     assert host.exec("ls /run/cmlt-same-boot").strip() == "/run/cmlt-same-boot"
 
 
+def test_detect_with_a_driver_older_than_compute_cap(lxd_hosts) -> None:
+    """A driver before 510 refuses any query naming compute_cap (shimmed with nvidia-smi's
+    wording, on stdout, exit 2): detect asks again without it, and the facts and the GPUs come
+    from that second answer — not "no driver", which would send the driver step reinstalling."""
+    host = lxd_hosts("old-")
+    install_shims(host)
+    gpus = (FIXTURES / "nvidia-smi" / "t4-driver470.query.csv").read_text()
+    host.push(gpus, "/usr/local/share/cmlt-shim/gpus.csv", mode="0644")
+    host.push("", "/usr/local/share/cmlt-shim/legacy-driver", mode="0644")
+    host.exec("mkdir -p /var/lib/cmlt-shim && touch /var/lib/cmlt-shim/driver")
+    refused = host.exec("nvidia-smi --query-gpu=index,compute_cap --format=csv; echo rc=$?")
+    assert refused.startswith('Field "compute_cap" is not a valid field') and "rc=2" in refused
+
+    result = bootstrap_host(host.target(), build_steps(Options(), only=["detect"]), wait=60)
+    assert result.ok, (result.error, result.tail)
+    assert (result.facts["gpu"], result.facts["nvidia_driver"]) == ("1x Tesla T4", "470.256.02")
+    assert [(g.name, g.memory_mib, g.compute_capability) for g in result.gpus] == [
+        ("Tesla T4", 15360, None)
+    ]
+
+
 def _tarball(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:

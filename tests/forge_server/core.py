@@ -1,7 +1,8 @@
 """The fake forge HTTP server: routing, OpenAPI validation, auth, failure injection, call log.
 
 One threaded server serves all three forges on one port, told apart by path prefix: GitHub at
-``/`` (and ``/api/v3`` like Enterprise), GitLab at ``/api/v4``, Bitbucket at ``/2.0``.
+``/`` (and ``/api/v3`` like Enterprise; GraphQL at ``/graphql`` and ``/api/graphql``, checked
+against GitHub's GraphQL schema instead), GitLab at ``/api/v4``, Bitbucket at ``/2.0``.
 Every request is validated against the forge's official OpenAPI description *before* a
 handler sees it: one the real API would reject gets HTTP 400 and is recorded as a violation.
 Every handler response is validated too (a violation means the fake server itself is wrong).
@@ -21,6 +22,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.forge_server import github_graphql
 from tests.forge_server.messages import (
     REASONS,
     UNAUTHORIZED,
@@ -36,6 +38,7 @@ from tests.forge_server.state import State
 from tests.forge_server.validation import Description
 
 Handler = Callable[["ForgeServer", Req], Reply]
+GRAPHQL_PATHS = ("/graphql", "/api/graphql")  # GitHub GraphQL: github.com, Enterprise Server
 
 
 class _Route:
@@ -65,6 +68,7 @@ class ForgeServer:
         )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._descriptions: dict[str, Description] = {}
+        self._graphql_schema = github_graphql.load_schema()
         self._routes: dict[str, list[tuple[str, _Route]]] = {}
         for forge, module in (("github", github), ("gitlab", gitlab), ("bitbucket", bitbucket)):
             self._load(forge, module.ROUTES)
@@ -136,6 +140,8 @@ class ForgeServer:
     def _handle(self, request: Request, raw: str) -> Response:
         forge, path = self._forge_of(raw)
         method = request.method.lower()
+        if forge == "github" and path in GRAPHQL_PATHS and method == "post":
+            return self._graphql(request, raw)
         route, params = self._route(forge, method, path)
         if route is None:
             self.violations.append(f"{forge} {method.upper()} {raw}: no such operation")
@@ -171,6 +177,22 @@ class ForgeServer:
         except Invalid as exc:
             reply = error_reply(forge, 422 if forge == "github" else 400, str(exc))
         return self._record(forge, request, raw, reply, route.template, method)
+
+    def _graphql(self, request: Request, raw: str) -> Response:
+        """GitHub GraphQL: validated against GitHub's schema instead of an OpenAPI description
+        (tests/forge_server/github_graphql.py)."""
+        fault = self._fault("github", "POST", raw)
+        if fault is not None:
+            reply = error_reply(
+                "github", fault.status, fault.message or REASONS.get(fault.status, "")
+            )
+            reply.headers.update(fault.headers)
+        elif not self._authorized("github", request.headers):
+            reply = error_reply("github", 401, UNAUTHORIZED["github"])
+        else:
+            reply, problems = github_graphql.handle(self, self._graphql_schema, request.get_data())
+            self.violations += [f"github POST {raw}: {problem}" for problem in problems]
+        return self._record("github", request, raw, reply)
 
     def _route(self, forge: str, method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
         for m, route in self._routes[forge]:

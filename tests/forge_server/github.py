@@ -14,7 +14,8 @@ from tests.forge_server.github_git import (
     put_contents,
     update_ref,
 )
-from tests.forge_server.messages import Invalid, NotFound, Reply, Req
+from tests.forge_server.github_graphql import MERGEABLE_NOW, node_id
+from tests.forge_server.messages import Invalid, NotFound, Reply, Req, error_reply
 from tests.forge_server.state import Owner, Repo, StoredComment, StoredPR, StoredRunner
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ def _pull(repo: Repo, pr: StoredPR) -> dict[str, Any]:
     owner = repo.name.split("/")[0]
     return {
         "number": pr.number,
+        "node_id": node_id(repo, pr),
         "state": "closed" if pr.merged else pr.state,
         "title": pr.title,
         "body": pr.body,
@@ -153,6 +155,7 @@ def create_pull(server: ForgeServer, req: Req) -> Reply:
         data["base"],
         data.get("title", ""),
         data.get("body") or "",
+        merge_state=repo.merge_state,
     )
     repo.pulls[pr.number] = pr
     return Reply(201, _pull(repo, pr))
@@ -164,6 +167,12 @@ def merge_pull(server: ForgeServer, req: Req) -> Reply:
     if pr is None:
         raise NotFound("Not Found")
     data = req.json() or {}
+    if data.get("sha") and data["sha"] != pr.head_sha:
+        return error_reply(
+            "github", 409, "Head branch was modified. Review and try the merge again."
+        )
+    if pr.merge_state not in MERGEABLE_NOW:  # a protected branch whose checks have not passed
+        return error_reply("github", 405, 'Required status check "test" is expected.')
     pr.merged, pr.merge_method = True, data.get("merge_method", "merge")
     return Reply(
         200, {"sha": pr.head_sha, "merged": True, "message": "Pull Request successfully merged"}

@@ -31,7 +31,9 @@ class StoredPR:
     body: str = ""
     state: str = "open"
     merged: bool = False
-    merge_method: str = ""
+    merge_method: str = ""  # merge | squash | rebase once merged; auto-… while set to auto-merge
+    # GitHub's mergeStateStatus, lowercase: "blocked" (required checks pending) or "clean" etc.
+    merge_state: str = "blocked"
 
 
 @dataclass
@@ -85,6 +87,8 @@ class Repo:
     check_runs: list[dict[str, object]] = field(default_factory=list)
     reruns: list[str] = field(default_factory=list)
     runners: dict[int, StoredRunner] = field(default_factory=dict)
+    allow_auto_merge: bool = False  # GitHub's repository setting (off unless turned on)
+    merge_state: str = "blocked"  # the merge state new pull requests get (GitHub)
 
     def comments_on(self, kind: str, ref: str) -> list[StoredComment]:
         return [c for c in self.comments.values() if c.target == (kind, str(ref))]

@@ -23,6 +23,7 @@ def _checkout(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("kind", FORGES)
 def test_pr_create_commits_files_and_opens_a_pr(cli, forge_repo, tmp_path, kind) -> None:
     repo = forge_repo(kind)
+    repo.state.allow_auto_merge = True
     work = _checkout(tmp_path)
     merge = ["--squash"] if kind == "github" else []
     args = ["pr", "create", "models/metrics.json", "README.md", "--branch", "cml-update", *merge]
@@ -37,7 +38,7 @@ def test_pr_create_commits_files_and_opens_a_pr(cli, forge_repo, tmp_path, kind)
     assert (pr.head_branch, pr.base) == ("cml-update", "main")
     assert result.stdout.strip().startswith("https://")
     if merge:
-        assert pr.merge_method in ("squash", "auto-squash")
+        assert pr.merge_method == "auto-squash" and not pr.merged
         return
     again = cli(*args, cwd=work, env=repo.env())  # rerun: the open PR is reused
     assert again.returncode == 0, again.stderr

@@ -38,21 +38,44 @@ def create(
     title: str = typer.Option(None, "--title", help="PR title."),
     message: str = typer.Option(None, "--message", help="Commit message."),
     body: str = typer.Option("", "--body", help="PR description."),
-    merge: bool = typer.Option(False, "--merge", help="Merge the PR right away (merge commit)."),
-    squash: bool = typer.Option(False, "--squash", help="Merge the PR right away (squash)."),
-    rebase: bool = typer.Option(False, "--rebase", help="Merge the PR right away (rebase)."),
+    merge: bool = typer.Option(
+        False,
+        "--merge",
+        help="Merge the PR with a merge commit once it may be merged. GitHub: auto-merge, when "
+        "the required checks pass (the repository must allow auto-merge; merged at once if "
+        "nothing is pending). GitLab: when the pipeline succeeds. Bitbucket: right away "
+        "(Bitbucket Cloud has no auto-merge).",
+    ),
+    squash: bool = typer.Option(
+        False,
+        "--squash",
+        help="Squash-merge the PR once it may be merged. GitHub: auto-merge, when the required "
+        "checks pass (the repository must allow auto-merge; merged at once if nothing is "
+        "pending). GitLab: when the pipeline succeeds. Bitbucket: right away (no auto-merge).",
+    ),
+    rebase: bool = typer.Option(
+        False,
+        "--rebase",
+        help="Rebase-merge the PR once it may be merged. GitHub: auto-merge, when the required "
+        "checks pass (the repository must allow auto-merge; merged at once if nothing is "
+        "pending). Bitbucket: fast-forward, right away (no auto-merge). Not on GitLab.",
+    ),
     driver: str = driver_option(),
     repo: str = repo_option(),
     token: str = token_option(),
 ) -> None:
     """Commit FILES on a new branch (through the API: no push credentials on the runner) and
-    open a pull/merge request; an open PR for the branch is reused."""
+    open a pull/merge request; an open PR for the branch is reused (and not merged).
+
+    The PR's URL goes to stdout; with --merge/--squash/--rebase one more line on stderr says
+    whether the PR was set to merge when its checks pass or merged at once (with --json: the
+    fields merge and merge_method)."""
     import subprocess
 
     from cmlinfra.cli.common import settings
     from cmlinfra.errors import UsageError
     from cmlinfra.forges.base import FileChange
-    from cmlinfra.ui import emit
+    from cmlinfra.ui import emit, progress
 
     methods = [m for m, on in (("merge", merge), ("squash", squash), ("rebase", rebase)) if on]
     if len(methods) > 1:
@@ -89,6 +112,13 @@ def create(
         auto_merge=methods[0] if methods else None,  # type: ignore[arg-type]
     )
     emit(pull, as_json=settings(ctx).as_json, text=pull.url)
+    if pull.merge == "auto-merge-enabled":
+        when = "the pipeline succeeds" if forge.name == "gitlab" else "required checks pass"
+        progress(f"auto-merge enabled ({pull.merge_method}): merges when {when}")
+    elif pull.merge == "merged":
+        progress(f"merged ({pull.merge_method})")
+    elif methods:
+        progress(f"PR #{pull.number} was already open: reused as it is, not set to merge")
 
 
 def register(root: typer.Typer) -> None:

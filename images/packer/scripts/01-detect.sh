@@ -39,6 +39,17 @@ nvidia_gpu_present() {
   return 1
 }
 
+# The GPUs as CSV with a header (cmlinfra.bootstrap.gpu parses it from the step's output).
+# An old driver's refusal goes to stdout, so the first answer is kept only when it succeeded.
+query_gpus() {
+  local csv
+  if csv=$(nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total,compute_cap --format=csv 2>/dev/null); then
+    printf '%s\n' "$csv"
+  else
+    nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total --format=csv
+  fi
+}
+
 os_release() {
   # shellcheck source=/dev/null
   . /etc/os-release
@@ -82,7 +93,7 @@ log "fact: os=${ID:-unknown}"
 log "fact: os_version=${VERSION_ID:-unknown}"
 log "fact: arch=$(uname -m)"
 log "fact: kernel=$(uname -r)"
-if nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total,compute_cap --format=csv >/tmp/cmlinfra-gpus.csv 2>/dev/null; then
+if query_gpus >/tmp/cmlinfra-gpus.csv 2>/dev/null; then
   log "fact: gpu=$(tail -n +2 /tmp/cmlinfra-gpus.csv | cut -d, -f2 | sed 's/^ //' | sort | uniq -c | awk '{n=$1; $1=""; printf "%s%dx%s", (NR>1?", ":""), n, $0}')"
   log "fact: nvidia_driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1)"
   cat /tmp/cmlinfra-gpus.csv

@@ -39,6 +39,17 @@ nvidia_gpu_present() {
   return 1
 }
 
+# The GPUs as CSV with a header (cmlinfra.bootstrap.gpu parses it from the step's output).
+# An old driver's refusal goes to stdout, so the first answer is kept only when it succeeded.
+query_gpus() {
+  local csv
+  if csv=$(nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total,compute_cap --format=csv 2>/dev/null); then
+    printf '%s\n' "$csv"
+  else
+    nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total --format=csv
+  fi
+}
+
 os_release() {
   # shellcheck source=/dev/null
   . /etc/os-release
