@@ -35,21 +35,31 @@ _COMMENT_TYPE = {"pr": "pullrequest_comment", "commit": "commit_comment", "issue
 _STRATEGY = {"merge": "merge_commit", "squash": "squash", "rebase": "fast_forward"}
 
 
+WORKSPACE_TOKEN = (
+    "set REPO_TOKEN to a workspace access token, or to user:app-password of a workspace admin, "
+    "with the runner:write scope (a repository access token cannot)"
+)
+
+
 def _errors(response: requests.Response) -> CmlinfraError | None:
     status, message = response.status_code, message_of(response)
+    workspace = "/workspaces/" in (response.request.url or "")
+    if status == 401 and workspace:
+        return CmlinfraError(
+            f"the token was rejected by Bitbucket (HTTP 401: {message or 'Unauthorized'})",
+            WORKSPACE_TOKEN,
+        )
     if status == 401:
         return CmlinfraError(
             f"the token was rejected by Bitbucket (HTTP 401: {message or 'Unauthorized'})",
             "set REPO_TOKEN (or BITBUCKET_TOKEN) to a repository access token, or to "
             "user:app-password, with pull request and repository write scopes",
         )
-    if status == 403 and "/workspaces/" in (response.request.url or ""):
+    if status == 403 and workspace:
         return CmlinfraError(
             f"Bitbucket refused to manage the workspace's runners (HTTP 403: "
             f"{message or 'Forbidden'})",
-            "workspace runners need a workspace admin: set REPO_TOKEN to a workspace access "
-            "token, or to user:app-password of a workspace admin, with the runner:write scope "
-            "(a repository access token cannot)",
+            f"workspace runners need a workspace admin: {WORKSPACE_TOKEN}",
         )
     if status == 403:
         return CmlinfraError(

@@ -61,9 +61,14 @@ def _org_runner_errors(status: int, message: str, url: str) -> CmlinfraError | N
     """Organization runners need an organization-admin token: say which, whatever GitHub's
     wording (403 for a token without the permission; 404 for an organization it cannot see)."""
     org = re.search(r"/orgs/([^/]+)/actions/runners", url)
-    if org is None or status not in (403, 404):
+    if org is None or status not in (401, 403, 404):
         return None
     what = f"GitHub organization {org.group(1)!r}"
+    if status == 401:
+        return CmlinfraError(
+            f"the token was rejected by GitHub (HTTP 401: {message or 'Bad credentials'})",
+            f"set REPO_TOKEN to {ORG_RUNNER_TOKEN}",
+        )
     if status == 404:
         return CmlinfraError(
             f"no {what}, or the token cannot see it (HTTP 404: {message or 'Not Found'})",

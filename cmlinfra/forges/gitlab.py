@@ -53,8 +53,10 @@ def _errors(response: requests.Response, runner_owner: str = "") -> CmlinfraErro
     if status == 401:
         return CmlinfraError(
             f"the token was rejected by GitLab (HTTP 401: {message or 'Unauthorized'})",
-            "set REPO_TOKEN (or GITLAB_TOKEN) to a project or personal access token with the "
-            "api scope",
+            f"set REPO_TOKEN (or GITLAB_TOKEN) to {RUNNER_TOKEN[runner_owner]}"
+            if runner_owner
+            else "set REPO_TOKEN (or GITLAB_TOKEN) to a project or personal access token with "
+            "the api scope",
         )
     if status == 403:
         return CmlinfraError(
@@ -77,7 +79,10 @@ class GitLab:
             context.api_url,
             lambda: {header: token.reveal()},
             forge="GitLab",
-            errors=lambda response: _errors(response, self._runner_owner),
+            # a top-level group is known to be one before the API is asked
+            errors=lambda response: _errors(
+                response, self._runner_owner or ("group" if context.scope == "group" else "")
+            ),
         )
         self.project = f"/api/v4/projects/{quote(context.repo, safe='')}"
         self._runner_owner = ""  # "project" | "group" once runner calls have asked the API

@@ -6,6 +6,7 @@ OpenAPI description."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -56,9 +57,9 @@ def test_owner_runner_register_list_remove(forge_repo, kind: str) -> None:
     assert pool.runners == {} and forge.list_runners() == []
 
 
-def owner_driver_with_owner(forge_repo, kind: str):  # type: ignore[no-untyped-def]
-    repo, context, forge = owner_driver(forge_repo, kind)
-    repo.server.state.add_owner(kind, OWNER[kind])
+def owner_driver_with_owner(forge_repo, kind: str, path: str | None = None):  # type: ignore[no-untyped-def]
+    repo, context, forge = owner_driver(forge_repo, kind, path)
+    repo.server.state.add_owner(kind, path or OWNER[kind])
     return repo, context, forge
 
 
@@ -126,6 +127,21 @@ def test_refused_owner_runner_names_the_token_it_needs(
     line = info.value.line()
     assert "\n" not in line and scope_named in line and "403" in line
     assert repo.server.token not in line
+
+
+@pytest.mark.parametrize(
+    ("kind", "scope_named"),
+    [("github", "admin:org"), ("gitlab", "Owner role in the group"), ("bitbucket", "runner:write")],
+)
+def test_rejected_token_for_owner_runners_names_the_token_it_needs(
+    forge_repo, kind: str, scope_named: str
+) -> None:
+    _, context, _ = owner_driver_with_owner(forge_repo, kind, "acme")
+    forge = connect(replace(context, token=Secret("not-the-token")))
+    with pytest.raises(CmlinfraError) as info:
+        forge.list_runners()
+    line = info.value.line()
+    assert "HTTP 401" in line and scope_named in line and "not-the-token" not in line
 
 
 def test_gitlab_project_runner_refusal_names_maintainer(forge_repo) -> None:
