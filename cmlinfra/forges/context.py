@@ -67,6 +67,7 @@ class ForgeContext:
     run_id: str = ""
     workflow: str = ""
     scope: Scope = "repository"
+    runner_group: int = 1  # GitHub organization runners: the runner group's id (1: Default)
 
     @property
     def repo_url(self) -> str:
@@ -77,6 +78,19 @@ class ForgeContext:
     def owner_level(self) -> bool:
         """Runners here serve every repository of an organization / group / workspace."""
         return self.scope in ("organization", "group", "workspace")
+
+    def in_runner_group(self, group: int) -> ForgeContext:
+        """This context with GitHub runner group ``group``: only an organization has groups
+        to choose from (a repository's runners are always in the Default group, 1)."""
+        if group == self.runner_group:
+            return self
+        if (self.driver, self.scope) != ("github", "organization") or group < 1:
+            raise UsageError(
+                f"--runner-group {group} needs a GitHub organization (this is a {self.driver} "
+                f"{self.scope}) and a group id of 1 or more",
+                "pass --repo https://github.com/ORG, or leave --runner-group out",
+            )
+        return replace(self, runner_group=group)
 
     def retarget(self, url: str) -> ForgeContext | None:
         """The same forge and token pointed at another URL on the same host (a runner record

@@ -32,7 +32,6 @@ from cmlinfra.forges.http import ForgeHTTP, message_of
 from cmlinfra.secrets import Secret
 
 COMMENT_LIMIT = 65_536
-DEFAULT_RUNNER_GROUP = 1  # the "Default" runner group every repository and organization has
 ORG_RUNNER_TOKEN = (
     "a classic token with the admin:org scope, or a fine-grained token or GitHub App with the "
     'organization permission "Self-hosted runners: read and write" (GITHUB_TOKEN cannot)'
@@ -217,7 +216,7 @@ class GitHub:
                 f"{self.runners}/generate-jitconfig",
                 json={
                     "name": name,
-                    "runner_group_id": DEFAULT_RUNNER_GROUP,
+                    "runner_group_id": self.ctx.runner_group,
                     "labels": labels or ["cml"],  # GitHub requires at least one
                 },
             )
@@ -239,6 +238,7 @@ class GitHub:
             expires_at=str(result.get("expires_at", "")),
             labels=tuple(labels),
             scope=self.ctx.scope,
+            extra={"runner_group": str(self.ctx.runner_group)},  # config.sh --runnergroup
         )
 
     def list_runners(self) -> list[Runner]:

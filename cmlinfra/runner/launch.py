@@ -34,6 +34,7 @@ class LaunchOptions:
     terraform: str | None = None
     bootstrap_steps: tuple[str, ...] = ()  # () : the bootstrap's defaults for this machine
     watchdog_interval: int = 15
+    runner_group: int = 1  # GitHub organization runners only (the context checks)
 
 
 @dataclass
@@ -122,6 +123,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
             "add --max-ttl (e.g. 24h) so the machine cannot run forever",
         )
     context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
+    context = context.in_runner_group(opts.runner_group)
     forge = connect(context)
     store = open_store(opts.state)
     found = _reusable(store, opts, forge)

@@ -235,6 +235,7 @@ def jit_config(server: ForgeServer, req: Req) -> Reply:
         raise Invalid("Already exists - A runner with the name already exists.")
     runner = StoredRunner(server.state.next_id(), data["name"], list(data["labels"]), "")
     runner.token = f"jitconfig-{runner.id}-c2VjcmV0LWppdC1jb25maWc"
+    runner.group = int(data["runner_group_id"])
     repo.runners[runner.id] = runner
     return Reply(201, {"runner": _runner(runner), "encoded_jit_config": runner.token})
 

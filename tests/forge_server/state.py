@@ -45,6 +45,7 @@ class StoredRunner:
     status: str = "offline"
     busy: bool = False
     uuid: str = ""
+    group: int = 0  # GitHub runner_group_id
 
 
 @dataclass

@@ -218,3 +218,19 @@ def test_retarget_keeps_forge_and_token_but_not_another_host() -> None:
     )
     assert org.token.reveal() == "t0ken-value"
     assert repo.retarget("https://gitlab.com/acme") is None
+
+
+def test_runner_group_is_for_github_organizations_only(forge_repo) -> None:
+    repo, context, _ = owner_driver_with_owner(forge_repo, "github")
+    in_group = context.in_runner_group(3)
+    connect(in_group).runner_registration(name="cml-g3", labels=["cml"])
+    [runner] = repo.server.state.owner("github", "acme").runners.values()
+    assert runner.group == 3
+    reg = connect(in_group).runner_registration(name="cml-cfg", labels=["cml"], jit=False)
+    assert reg.extra["runner_group"] == "3"  # config.sh --runnergroup, through the agent's env
+    assert context.in_runner_group(1) is context
+    for other in (repo.context(), detect(repo.env(), repo=f"{WEB['github']}/acme/ml")):
+        with pytest.raises(UsageError, match="--runner-group 3 needs a GitHub organization"):
+            other.in_runner_group(3)
+    with pytest.raises(UsageError):
+        context.in_runner_group(0)

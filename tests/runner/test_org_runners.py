@@ -15,7 +15,8 @@ from cmlinfra.runner.store import open_store
 
 def _launch(cli, forge, state, repo_path: str, *extra: str):  # type: ignore[no-untyped-def]
     args = ["runner", "launch", "--cloud", "lxd", "--state", str(state), "--driver", "github"]
-    repo = ["--repo", f"{forge.url}/{repo_path}", "--token", forge.token]
+    path, *more = repo_path.split()
+    repo = ["--repo", f"{forge.url}/{path}", *more, "--token", forge.token]
     return cli(*args, *repo, *extra, env={"CMLINFRA_HOME": str(state / "home")})
 
 
@@ -31,6 +32,7 @@ def _launch(cli, forge, state, repo_path: str, *extra: str):  # type: ignore[no-
             marks=pytest.mark.lxd,
         ),
         ("acme/ml/tree/main", 2, "cmlinfra: error: --repo "),
+        ("acme/ml --runner-group 2", 2, "cmlinfra: error: --runner-group 2 needs a GitHub org"),
     ],
 )
 def test_bad_organization_fails_before_anything_is_created(

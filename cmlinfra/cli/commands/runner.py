@@ -88,6 +88,12 @@ def register(root: typer.Typer) -> None:
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         labels: str = typer.Option("cml", "--labels", help="Comma-separated runner labels."),
+        runner_group: int = typer.Option(
+            1,
+            "--runner-group",
+            help="GitHub organization runners: the id of the runner group they join "
+            "(default 1, the organization's Default group).",
+        ),
         idle_timeout: str = typer.Option(
             "5min", "--idle-timeout", help="Power off after this long without a job (never: off)."
         ),
@@ -138,6 +144,7 @@ def register(root: typer.Typer) -> None:
                 terraform=terraform or None,
                 bootstrap_steps=tuple(s.strip() for s in bootstrap.split(",") if s.strip()),
                 watchdog_interval=watchdog_interval,
+                runner_group=runner_group,
             )
         )
         verb = "reusing" if result.reused else "launched"
