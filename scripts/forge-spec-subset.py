@@ -55,6 +55,11 @@ GITHUB_OPS = {
     R + "/actions/runners/generate-jitconfig": ["post"],
     R + "/actions/runners/registration-token": ["post"],
     R + "/actions/runners/{runner_id}": ["delete"],
+    # organization runners (runner launch --repo https://github.com/ORG)
+    "/orgs/{org}/actions/runners": ["get"],
+    "/orgs/{org}/actions/runners/generate-jitconfig": ["post"],
+    "/orgs/{org}/actions/runners/registration-token": ["post"],
+    "/orgs/{org}/actions/runners/{runner_id}": ["delete"],
 }
 
 P = "/api/v4/projects/{id}"
@@ -76,6 +81,9 @@ GITLAB_OPS = {
     P + "/runners": ["get"],
     "/api/v4/user/runners": ["post"],
     "/api/v4/runners/{id}": ["delete"],
+    # group runners (runner launch --repo https://gitlab.com/GROUP[/SUBGROUP])
+    "/api/v4/groups/{id}": ["get"],
+    "/api/v4/groups/{id}/runners": ["get"],
 }
 
 B = "/repositories/{workspace}/{repo_slug}"
@@ -93,6 +101,9 @@ BITBUCKET_OPS = {
     B + "/pullrequests/{pull_request_id}/merge": ["post"],
     B + "/pipelines-config/runners": ["get", "post"],
     B + "/pipelines-config/runners/{runner_uuid}": ["delete"],
+    # workspace runners (runner launch --repo https://bitbucket.org/WORKSPACE)
+    "/workspaces/{workspace}/pipelines-config/runners": ["get", "post"],
+    "/workspaces/{workspace}/pipelines-config/runners/{runner_uuid}": ["delete"],
 }
 
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.secrets import Secret
+
+if TYPE_CHECKING:
+    from cmlinfra.forges.context import ForgeContext
 
 TargetKind = Literal["pr", "commit", "issue"]
 
@@ -70,6 +73,9 @@ class RunnerRegistration:
     url: str  # the repository/instance URL the agent registers against
     token: Secret
     runner_id: str = ""  # known up front for JIT / GitLab / Bitbucket; "" for a GitHub token
+    # where the runner is registered: repository, or organization / group / workspace
+    # (a pool for all of its repositories) — as the forge resolved it
+    scope: str = "repository"
     expires_at: str = ""
     labels: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)  # e.g. Bitbucket's OAuth client id
@@ -90,6 +96,7 @@ class Forge(Protocol):
 
     name: str
     comment_limit: int  # characters one comment may hold
+    ctx: ForgeContext  # what it was connected to; its scope decides where runners live
 
     def pr_for_commit(self, sha: str) -> PullRequest | None: ...
 
@@ -128,6 +135,8 @@ class Forge(Protocol):
         for one job; ``False`` gives a registration token for ``config.sh`` instead."""
         ...
 
+    # Runners live where ``ctx.scope`` says: the repository's own, or the organization /
+    # group / workspace pool shared by all its repositories; the methods are the same.
     def list_runners(self) -> list[Runner]: ...
 
     def remove_runner(self, runner_id: str) -> None: ...

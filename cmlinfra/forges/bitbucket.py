@@ -35,13 +35,31 @@ _COMMENT_TYPE = {"pr": "pullrequest_comment", "commit": "commit_comment", "issue
 _STRATEGY = {"merge": "merge_commit", "squash": "squash", "rebase": "fast_forward"}
 
 
+WORKSPACE_TOKEN = (
+    "set REPO_TOKEN to a workspace access token, or to user:app-password of a workspace admin, "
+    "with the runner:write scope (a repository access token cannot)"
+)
+
+
 def _errors(response: requests.Response) -> CmlinfraError | None:
     status, message = response.status_code, message_of(response)
+    workspace = "/workspaces/" in (response.request.url or "")
+    if status == 401 and workspace:
+        return CmlinfraError(
+            f"the token was rejected by Bitbucket (HTTP 401: {message or 'Unauthorized'})",
+            WORKSPACE_TOKEN,
+        )
     if status == 401:
         return CmlinfraError(
             f"the token was rejected by Bitbucket (HTTP 401: {message or 'Unauthorized'})",
             "set REPO_TOKEN (or BITBUCKET_TOKEN) to a repository access token, or to "
             "user:app-password, with pull request and repository write scopes",
+        )
+    if status == 403 and workspace:
+        return CmlinfraError(
+            f"Bitbucket refused to manage the workspace's runners (HTTP 403: "
+            f"{message or 'Forbidden'})",
+            f"workspace runners need a workspace admin: {WORKSPACE_TOKEN}",
         )
     if status == 403:
         return CmlinfraError(
@@ -70,6 +88,9 @@ class Bitbucket:
 
         self.http = ForgeHTTP(context.api_url, auth, forge="Bitbucket", errors=_errors)
         self.repo = f"/repositories/{context.repo}"
+        # runners: the repository's own, or the workspace's (``--repo .../WORKSPACE``)
+        owner = f"/workspaces/{context.repo}" if context.scope == "workspace" else self.repo
+        self.runners = f"{owner}/pipelines-config/runners"
 
     def pr_for_commit(self, sha: str) -> PullRequest | None:
         pulls = self.http.paginate(f"{self.repo}/commit/{sha}/pullrequests", key="values")
@@ -167,11 +188,11 @@ class Bitbucket:
     def runner_registration(
         self, *, name: str, labels: list[str], jit: bool = True
     ) -> RunnerRegistration:
-        """A repository runner; Bitbucket answers with an OAuth client (id + secret) that the
-        runner container uses to authenticate."""
+        """A repository or workspace runner; Bitbucket answers with an OAuth client (id +
+        secret) that the runner uses to authenticate."""
         result = self.http.json(
             "POST",
-            f"{self.repo}/pipelines-config/runners",
+            self.runners,
             json={"name": name, "labels": ["self.hosted", "linux", *labels]},
         )
         client = result.get("oauth_client") or {}
@@ -182,15 +203,16 @@ class Bitbucket:
             token=Secret(client.get("secret", "")),
             runner_id=result["uuid"],
             labels=tuple(result.get("labels") or labels),
+            scope=self.ctx.scope,
             extra={
-                "oauth_client_id": client.get("id", ""),
+                "client_id": client.get("id", ""),  # the key plan_agent reads
                 "account_uuid": "",
-                "repository": self.ctx.repo,
+                ("workspace" if self.ctx.owner_level else "repository"): self.ctx.repo,
             },
         )
 
     def list_runners(self) -> list[Runner]:
-        items = self.http.paginate(f"{self.repo}/pipelines-config/runners", key="values")
+        items = self.http.paginate(self.runners, key="values")
         return [
             Runner(
                 id=r["uuid"],
@@ -202,7 +224,7 @@ class Bitbucket:
         ]
 
     def remove_runner(self, runner_id: str) -> None:
-        self.http.request("DELETE", f"{self.repo}/pipelines-config/runners/{runner_id}")
+        self.http.request("DELETE", f"{self.runners}/{runner_id}")
 
 
 def _pull(p: dict[str, Any]) -> PullRequest:

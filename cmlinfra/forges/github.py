@@ -32,7 +32,10 @@ from cmlinfra.forges.http import ForgeHTTP, message_of
 from cmlinfra.secrets import Secret
 
 COMMENT_LIMIT = 65_536
-DEFAULT_RUNNER_GROUP = 1  # "Default" group of every repository
+ORG_RUNNER_TOKEN = (
+    "a classic token with the admin:org scope, or a fine-grained token or GitHub App with the "
+    'organization permission "Self-hosted runners: read and write" (GITHUB_TOKEN cannot)'
+)
 
 # The workflow permission each endpoint family needs, for "Resource not accessible by
 # integration" (the GITHUB_TOKEN lacks it). Order matters: first match wins.
@@ -53,8 +56,34 @@ def _permission_for(url: str) -> str:
     return "the permission this call needs"
 
 
+def _org_runner_errors(status: int, message: str, url: str) -> CmlinfraError | None:
+    """Organization runners need an organization-admin token: say which, whatever GitHub's
+    wording (403 for a token without the permission; 404 for an organization it cannot see)."""
+    org = re.search(r"/orgs/([^/]+)/actions/runners", url)
+    if org is None or status not in (401, 403, 404):
+        return None
+    what = f"GitHub organization {org.group(1)!r}"
+    if status == 401:
+        return CmlinfraError(
+            f"the token was rejected by GitHub (HTTP 401: {message or 'Bad credentials'})",
+            f"set REPO_TOKEN to {ORG_RUNNER_TOKEN}",
+        )
+    if status == 404:
+        return CmlinfraError(
+            f"no {what}, or the token cannot see it (HTTP 404: {message or 'Not Found'})",
+            f"check --repo https://github.com/ORG; organization runners need {ORG_RUNNER_TOKEN}",
+        )
+    return CmlinfraError(
+        f"GitHub refused to manage the runners of {what} (HTTP 403: {message or 'Forbidden'})",
+        f"set REPO_TOKEN to {ORG_RUNNER_TOKEN}",
+    )
+
+
 def _errors(response: requests.Response) -> CmlinfraError | None:
     status, message = response.status_code, message_of(response)
+    org_error = _org_runner_errors(status, message, response.request.url or "")
+    if org_error is not None:
+        return org_error
     if status == 401:
         return CmlinfraError(
             f"the token was rejected by GitHub (HTTP 401: {message or 'Bad credentials'})",
@@ -89,6 +118,9 @@ class GitHub:
         )
         self.repo = f"/repos/{context.repo}"
         self._asset_branch_ready = False
+        # runners: the repository's own, or the organization's pool (``--repo .../ORG``)
+        owner = f"/orgs/{context.repo}" if context.scope == "organization" else self.repo
+        self.runners = f"{owner}/actions/runners"
 
     # -- pull requests and comments -------------------------------------------------------
     def pr_for_commit(self, sha: str) -> PullRequest | None:
@@ -176,14 +208,15 @@ class GitHub:
         self, *, name: str, labels: list[str], jit: bool = True
     ) -> RunnerRegistration:
         """A just-in-time config (one job, then the runner is gone: GitHub's ephemeral
-        ``--single``) or, with ``jit=False``, a registration token for ``config.sh``."""
+        ``--single``) or, with ``jit=False``, a registration token for ``config.sh``.
+        Organization runners join the organization's Default runner group."""
         if jit:
             result = self.http.json(
                 "POST",
-                f"{self.repo}/actions/runners/generate-jitconfig",
+                f"{self.runners}/generate-jitconfig",
                 json={
                     "name": name,
-                    "runner_group_id": DEFAULT_RUNNER_GROUP,
+                    "runner_group_id": self.ctx.runner_group,
                     "labels": labels or ["cml"],  # GitHub requires at least one
                 },
             )
@@ -194,8 +227,9 @@ class GitHub:
                 token=Secret(result["encoded_jit_config"]),
                 runner_id=str(result["runner"]["id"]),
                 labels=tuple(labels),
+                scope=self.ctx.scope,
             )
-        result = self.http.json("POST", f"{self.repo}/actions/runners/registration-token")
+        result = self.http.json("POST", f"{self.runners}/registration-token")
         return RunnerRegistration(
             forge=self.name,
             kind="registration-token",
@@ -203,10 +237,12 @@ class GitHub:
             token=Secret(result["token"]),
             expires_at=str(result.get("expires_at", "")),
             labels=tuple(labels),
+            scope=self.ctx.scope,
+            extra={"runner_group": str(self.ctx.runner_group)},  # config.sh --runnergroup
         )
 
     def list_runners(self) -> list[Runner]:
-        items = self.http.paginate(f"{self.repo}/actions/runners", {"per_page": 100}, key="runners")
+        items = self.http.paginate(self.runners, {"per_page": 100}, key="runners")
         return [
             Runner(
                 id=str(r["id"]),
@@ -219,7 +255,7 @@ class GitHub:
         ]
 
     def remove_runner(self, runner_id: str) -> None:
-        self.http.request("DELETE", f"{self.repo}/actions/runners/{runner_id}")
+        self.http.request("DELETE", f"{self.runners}/{runner_id}")
 
 
 def _pull(p: dict[str, Any]) -> PullRequest:

@@ -8,6 +8,7 @@ Assets are project uploads, linked under the project's own URL.
 from __future__ import annotations
 
 import base64
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,15 +31,32 @@ from cmlinfra.forges.http import ForgeHTTP, message_of
 from cmlinfra.secrets import Secret
 
 COMMENT_LIMIT = 1_000_000  # GitLab notes hold up to 1,000,000 characters
+log = logging.getLogger("cmlinfra.forges")
+
+# The role and token scope runner creation needs, by where the runner lives
+RUNNER_TOKEN = {
+    "project": "a token with the create_runner (or api) scope and the Maintainer role in the "
+    "project",
+    "group": "a token with the create_runner (or api) scope and the Owner role in the group "
+    "(group runners need Owner)",
+}
 
 
-def _errors(response: requests.Response) -> CmlinfraError | None:
+def _errors(response: requests.Response, runner_owner: str = "") -> CmlinfraError | None:
     status, message = response.status_code, message_of(response)
+    if status == 403 and runner_owner and "/runners" in (response.request.url or ""):
+        return CmlinfraError(
+            f"GitLab refused to manage the runners of the {runner_owner} "
+            f"(HTTP 403: {message or 'Forbidden'})",
+            f"set REPO_TOKEN (or GITLAB_TOKEN) to {RUNNER_TOKEN[runner_owner]}",
+        )
     if status == 401:
         return CmlinfraError(
             f"the token was rejected by GitLab (HTTP 401: {message or 'Unauthorized'})",
-            "set REPO_TOKEN (or GITLAB_TOKEN) to a project or personal access token with the "
-            "api scope",
+            f"set REPO_TOKEN (or GITLAB_TOKEN) to {RUNNER_TOKEN[runner_owner]}"
+            if runner_owner
+            else "set REPO_TOKEN (or GITLAB_TOKEN) to a project or personal access token with "
+            "the api scope",
         )
     if status == 403:
         return CmlinfraError(
@@ -58,9 +76,17 @@ class GitLab:
         token = context.token
         header = "JOB-TOKEN" if context.token_var == "CI_JOB_TOKEN" else "PRIVATE-TOKEN"
         self.http = ForgeHTTP(
-            context.api_url, lambda: {header: token.reveal()}, forge="GitLab", errors=_errors
+            context.api_url,
+            lambda: {header: token.reveal()},
+            forge="GitLab",
+            # a top-level group is known to be one before the API is asked
+            errors=lambda response: _errors(
+                response, self._runner_owner or ("group" if context.scope == "group" else "")
+            ),
         )
         self.project = f"/api/v4/projects/{quote(context.repo, safe='')}"
+        self._runner_owner = ""  # "project" | "group" once runner calls have asked the API
+        self._runner_owner_id = 0
 
     def pr_for_commit(self, sha: str) -> PullRequest | None:
         mrs = self.http.json("GET", f"{self.project}/repository/commits/{sha}/merge_requests")
@@ -200,19 +226,46 @@ class GitLab:
         self.http.request("POST", f"{self.project}/pipelines/{run_id}/retry")
 
     # -- runners --------------------------------------------------------------------------
+    def _owner(self) -> tuple[str, int]:
+        """Where this context's runners live — ("project", id) or ("group", id) — asked of
+        the API once: a path like group/sub may be a project or a subgroup (project first,
+        404 → group; a one-segment path is always a group)."""
+        if self._runner_owner:
+            return self._runner_owner, self._runner_owner_id
+        path, scope = self.ctx.repo, self.ctx.scope
+        if scope in ("repository", "project-or-group"):
+            allow = (404,) if scope == "project-or-group" else ()
+            found = self.http.request("GET", self.project, allow=allow)
+            if found.status_code != 404:
+                self._runner_owner, self._runner_owner_id = "project", int(found.json()["id"])
+        if not self._runner_owner:
+            group = self.http.request("GET", f"/api/v4/groups/{quote(path, safe='')}", allow=(404,))
+            if group.status_code == 404:
+                raise CmlinfraError(
+                    f"no GitLab project or group {path!r} at {self.ctx.web_url}, or the token "
+                    "cannot see it",
+                    "check --repo (https://host/group/project, or https://host/group for group "
+                    "runners)",
+                )
+            self._runner_owner, self._runner_owner_id = "group", int(group.json()["id"])
+        log.info("GitLab %s is a %s: %s runners", path, *[self._runner_owner] * 2)
+        return self._runner_owner, self._runner_owner_id
+
     def runner_registration(
         self, *, name: str, labels: list[str], jit: bool = True
     ) -> RunnerRegistration:
-        """A project runner created through the API (GitLab ≥ 15.10's runner-creation
-        workflow): its ``glrt-`` authentication token goes to ``gitlab-runner register``."""
-        project_id = self.http.json("GET", self.project)["id"]
+        """A project or group runner created through the API (GitLab ≥ 15.10's
+        runner-creation workflow): its ``glrt-`` authentication token goes to
+        ``gitlab-runner register``."""
+        owner, owner_id = self._owner()
         result = self.http.json(
             "POST",
             "/api/v4/user/runners",
             json={
-                "runner_type": "project_type",
-                "group_id": None,  # the description lists it as required (nullable)
-                "project_id": int(project_id),
+                "runner_type": f"{owner}_type",
+                # the description lists both as required (nullable): one is set
+                "group_id": owner_id if owner == "group" else None,
+                "project_id": owner_id if owner == "project" else None,
                 "description": name,
                 "tag_list": labels,
                 "run_untagged": not labels,
@@ -226,12 +279,13 @@ class GitLab:
             runner_id=str(result["id"]),
             expires_at=str(result.get("token_expires_at") or ""),
             labels=tuple(labels),
+            scope="group" if owner == "group" else "repository",
         )
 
     def list_runners(self) -> list[Runner]:
-        items = self.http.paginate(
-            f"{self.project}/runners", {"type": "project_type", "per_page": 100}
-        )
+        owner, owner_id = self._owner()
+        path = f"/api/v4/{owner}s/{owner_id}/runners"
+        items = self.http.paginate(path, {"type": f"{owner}_type", "per_page": 100})
         return [
             Runner(
                 id=str(r["id"]),

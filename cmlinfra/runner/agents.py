@@ -104,6 +104,9 @@ def plan_agent(registration: object, *, name: str, labels: list[str], single: bo
                 "ACTIONS_RUNNER_INPUT_NAME": name,
                 "ACTIONS_RUNNER_INPUT_LABELS": ",".join(labels),
             }
+            group = reg.extra.get("runner_group", "")  # type: ignore[attr-defined]
+            if group and group != "1":  # an organization's group other than Default
+                env["ACTIONS_RUNNER_INPUT_RUNNERGROUP"] = group
             pre = f"/bin/bash -c 'test -f .runner || exec {home}/config.sh --unattended --replace'"
         restart = "no" if single else "on-failure"
         unit = _unit(forge, "runner", home, f"{home}/run.sh", restart, pre)
@@ -140,9 +143,11 @@ def plan_agent(registration: object, *, name: str, labels: list[str], single: bo
         "OAUTH_CLIENT_ID": extra.get("client_id", ""),
         "OAUTH_CLIENT_SECRET": token,
     }
+    # a workspace runner (registered with no repository) starts without --repositoryUuid
+    repository = "" if "workspace" in extra else '--repositoryUuid "$REPOSITORY_UUID" '
     start = (
-        '/bin/bash -c \'exec ./bin/start.sh --accountUuid "$ACCOUNT_UUID" --repositoryUuid '
-        '"$REPOSITORY_UUID" --runnerUuid "$RUNNER_UUID" --OAuthClientId "$OAUTH_CLIENT_ID" '
+        '/bin/bash -c \'exec ./bin/start.sh --accountUuid "$ACCOUNT_UUID" '
+        f'{repository}--runnerUuid "$RUNNER_UUID" --OAuthClientId "$OAUTH_CLIENT_ID" '
         '--OAuthClientSecret "$OAUTH_CLIENT_SECRET" --runtime linux-shell '
         "--workingDirectory /home/bitbucket/work'"
     )

@@ -34,6 +34,7 @@ class LaunchOptions:
     terraform: str | None = None
     bootstrap_steps: tuple[str, ...] = ()  # () : the bootstrap's defaults for this machine
     watchdog_interval: int = 15
+    runner_group: int = 1  # GitHub organization runners only (the context checks)
 
 
 @dataclass
@@ -79,6 +80,7 @@ def _register(session: Any, opts: LaunchOptions) -> Any:
     with session.step("registration"):
         registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
         session.record.runner_id = registration.runner_id
+        session.record.scope = registration.scope
         session.save()
         agent = plan_agent(registration, name=name, labels=opts.labels, single=opts.single)
         session.ssh.put_secret(agent.env, ENV_FILE)
@@ -120,13 +122,18 @@ def launch(opts: LaunchOptions) -> LaunchResult:
             "--idle-timeout never without --single or --max-ttl would never end",
             "add --max-ttl (e.g. 24h) so the machine cannot run forever",
         )
-    context = detect(driver=opts.driver, repo=opts.repo, token=opts.token)
+    context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
+    context = context.in_runner_group(opts.runner_group)
     forge = connect(context)
     store = open_store(opts.state)
     found = _reusable(store, opts, forge)
     if found is not None:
         return LaunchResult(found, {}, reused=True)
     prepared = service.prepare(opts.request, opts.cloud, terraform=opts.terraform, state=opts.state)
+    # One runner listing before anything is created: a wrong organization, group or repository,
+    # or a token without the runner permission, fails here with the forge's one-line error
+    # instead of after a machine has been paid for (GitLab also settles project vs group here).
+    forge.list_runners()
     started = time.monotonic()
     session = Session.begin(
         store,
@@ -137,6 +144,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
         idle_timeout=opts.idle_timeout,
         forge=forge,
         repo=context.repo_url,
+        scope=context.scope,
     )
     with cancellable():
         try:
@@ -201,7 +209,7 @@ def _forge_or_none(driver: str | None, repo: str | None, token: str | None) -> A
     from cmlinfra.ui import progress
 
     try:
-        return connect(detect(driver=driver, repo=repo, token=token))
+        return connect(detect(driver=driver, repo=repo, token=token, owner_ok=True))
     except CmlinfraError as exc:
         progress(f"not unregistering at the forge ({exc.problem}); 'cmlinfra gc' can later")
         return None

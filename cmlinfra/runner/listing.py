@@ -8,7 +8,7 @@ from typing import Any
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import RunnerStore, locks, records
 
-COLUMNS = ("NAME", "CLOUD", "TYPE", "PHASE", "AGE", "IDLE", "EXPIRES IN", "COST")
+COLUMNS = ("NAME", "CLOUD", "TYPE", "SCOPE", "PHASE", "AGE", "IDLE", "EXPIRES IN", "COST")
 
 
 def human(seconds: float | None) -> str:
@@ -45,6 +45,9 @@ def row(record: RunnerRecord, now: float, locked: bool) -> dict[str, Any]:
         "host": record.host,
         "instance_id": record.instance_id,
         "forge": record.forge,
+        "repo": record.repo,
+        # where it is registered; records older than scopes were all repository runners
+        "scope": record.scope or ("repository" if record.forge else ""),
         "runner_id": record.runner_id,
     }
 
@@ -64,6 +67,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             r["name"],
             r["cloud"],
             r["type"] or "-",
+            r["scope"] or "-",
             r["phase"],
             human(r["age_seconds"]),
             human(r["idle_seconds"]),

@@ -45,6 +45,7 @@ class Session:
         idle_timeout: int,
         forge: Any = None,
         repo: str = "",
+        scope: str = "",
     ) -> Session:
         """Lock the name and write the record *before* anything exists (gc relies on it)."""
         machine = prepared.machine
@@ -64,6 +65,7 @@ class Session:
             hourly_price=machine.hourly_price,
             forge=getattr(forge, "name", "") if forge is not None else "",
             repo=repo,
+            scope=scope,
             launcher=this_holder(),
         )
         session = cls(store, prepared, record, forge)

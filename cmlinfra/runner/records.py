@@ -37,7 +37,8 @@ class RunnerRecord:
     instance_id: str = ""
     host: str = ""
     forge: str = ""  # github | gitlab | bitbucket ("" for exec)
-    repo: str = ""
+    repo: str = ""  # the URL it is registered at: a repository, or an organization/group/…
+    scope: str = ""  # repository | organization | group | workspace ("" for exec)
     runner_id: str = ""  # the forge's id, for unregistering from outside the machine
     launcher: str = ""  # host:pid of the process that created it
     error: str = ""  # why the last launch/destroy failed, one line

@@ -79,7 +79,7 @@ def _forge(spec: ForgeSpec, notes: list[str]) -> ForgeRunners | None:
 
     driver, repo, token = spec
     try:
-        return connect(detect(driver=driver, repo=repo, token=token))
+        return connect(detect(driver=driver, repo=repo, token=token, owner_ok=True))
     except CmlinfraError as exc:
         notes.append(f"forge runners not swept: {exc.problem}")
         return None

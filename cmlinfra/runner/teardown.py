@@ -17,10 +17,27 @@ from cmlinfra.runner.store import RunnerStore, holding
 log = logging.getLogger("cmlinfra.runner")
 
 
+def forge_for(forge: Any, record: RunnerRecord) -> Any:
+    """The driver that can unregister ``record``'s runner. Usually ``forge`` itself; a runner
+    registered elsewhere on the same forge (an organization's pool, launched with
+    ``--repo https://github.com/ORG``, destroyed from a repository's CI job) gets the same
+    forge and token pointed at the record's URL. None for another forge or no forge."""
+    if forge is None or (record.forge and record.forge != forge.name):
+        return None
+    context = getattr(forge, "ctx", None)
+    if context is None or not record.repo or record.repo == context.repo_url:
+        return forge
+    from cmlinfra.forges import connect
+
+    there = context.retarget(record.repo)
+    return connect(there) if there is not None else forge
+
+
 def unregister(forge: Any, record: RunnerRecord) -> None:
     """Remove the runner at the forge; already gone is fine (the node or GitHub removed it).
     Without a runner id (the launcher died between registering and saving it), by name."""
-    if forge is None or (record.forge and record.forge != forge.name):
+    forge = forge_for(forge, record)
+    if forge is None:
         return
     from cmlinfra.errors import CmlinfraError
 

@@ -7,12 +7,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from tests.forge_server.messages import Invalid, NotFound, Reply, Req
-from tests.forge_server.state import Repo, StoredComment, StoredPR, StoredRunner
+from tests.forge_server.state import Owner, Repo, StoredComment, StoredPR, StoredRunner
 
 if TYPE_CHECKING:
     from tests.forge_server.core import ForgeServer
 
 B = "/repositories/{workspace}/{repo_slug}"
+W = "/workspaces/{workspace}"
 WEB = "https://bitbucket.test"
 
 
@@ -190,8 +191,18 @@ def _runner(r: StoredRunner, secret: bool = False) -> dict[str, Any]:
     return body
 
 
+def _pool(server: ForgeServer, req: Req) -> Repo | Owner:
+    """Whose runners: the repository's, or the workspace's (``/workspaces/{workspace}/…``)."""
+    if "repo_slug" in req.params:
+        return _repo(server, req)
+    workspace = server.state.owner("bitbucket", req.params["workspace"])
+    if workspace is None:
+        raise NotFound("Workspace not found")
+    return workspace
+
+
 def create_runner(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
+    repo = _pool(server, req)
     data = req.json() or {}
     if not data.get("name"):
         raise Invalid("name is required")
@@ -204,12 +215,12 @@ def create_runner(server: ForgeServer, req: Req) -> Reply:
 
 
 def list_runners(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
+    repo = _pool(server, req)
     return _page(req, [_runner(r) for r in repo.runners.values()])
 
 
 def delete_runner(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
+    repo = _pool(server, req)
     for rid, runner in list(repo.runners.items()):
         if runner.uuid == req.params["runner_uuid"]:
             del repo.runners[rid]
@@ -236,4 +247,7 @@ ROUTES = {
     ("get", B + "/pipelines-config/runners"): list_runners,
     ("post", B + "/pipelines-config/runners"): create_runner,
     ("delete", B + "/pipelines-config/runners/{runner_uuid}"): delete_runner,
+    ("get", W + "/pipelines-config/runners"): list_runners,
+    ("post", W + "/pipelines-config/runners"): create_runner,
+    ("delete", W + "/pipelines-config/runners/{runner_uuid}"): delete_runner,
 }

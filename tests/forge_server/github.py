@@ -16,12 +16,13 @@ from tests.forge_server.github_git import (
 )
 from tests.forge_server.github_graphql import MERGEABLE_NOW, node_id
 from tests.forge_server.messages import Invalid, NotFound, Reply, Req, error_reply
-from tests.forge_server.state import Repo, StoredComment, StoredPR, StoredRunner
+from tests.forge_server.state import Owner, Repo, StoredComment, StoredPR, StoredRunner
 
 if TYPE_CHECKING:
     from tests.forge_server.core import ForgeServer
 
 R = "/repos/{owner}/{repo}"
+ORG = "/orgs/{org}"
 WEB = "https://github.test"
 USER = {"login": "cmlinfra-bot", "id": 7, "type": "Bot"}
 
@@ -217,19 +218,30 @@ def _runner(r: StoredRunner) -> dict[str, Any]:
     }
 
 
+def _pool(server: ForgeServer, req: Req) -> Repo | Owner:
+    """Whose runners: the repository's, or the organization's (``/orgs/{org}/…``)."""
+    if "org" not in req.params:
+        return _repo(server, req)
+    org = server.state.owner("github", req.params["org"])
+    if org is None:
+        raise NotFound("Not Found")
+    return org
+
+
 def jit_config(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
+    repo = _pool(server, req)
     data = req.json()
     if any(r.name == data["name"] for r in repo.runners.values()):
         raise Invalid("Already exists - A runner with the name already exists.")
     runner = StoredRunner(server.state.next_id(), data["name"], list(data["labels"]), "")
     runner.token = f"jitconfig-{runner.id}-c2VjcmV0LWppdC1jb25maWc"
+    runner.group = int(data["runner_group_id"])
     repo.runners[runner.id] = runner
     return Reply(201, {"runner": _runner(runner), "encoded_jit_config": runner.token})
 
 
 def registration_token(server: ForgeServer, req: Req) -> Reply:
-    _repo(server, req)
+    _pool(server, req)
     return Reply(
         201,
         {"token": f"AREGTOKEN{server.state.next_id()}XYZ", "expires_at": "2026-01-01T01:00:00Z"},
@@ -237,13 +249,13 @@ def registration_token(server: ForgeServer, req: Req) -> Reply:
 
 
 def list_runners(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
+    repo = _pool(server, req)
     runners = [_runner(r) for r in repo.runners.values()]
     return Reply(200, {"total_count": len(runners), "runners": runners})
 
 
 def delete_runner(server: ForgeServer, req: Req) -> Reply:
-    repo = _repo(server, req)
+    repo = _pool(server, req)
     if repo.runners.pop(int(req.params["runner_id"]), None) is None:
         raise NotFound("Not Found")
     return Reply(204)
@@ -290,4 +302,8 @@ ROUTES = {
     ("post", R + "/actions/runners/generate-jitconfig"): jit_config,
     ("post", R + "/actions/runners/registration-token"): registration_token,
     ("delete", R + "/actions/runners/{runner_id}"): delete_runner,
+    ("get", ORG + "/actions/runners"): list_runners,
+    ("post", ORG + "/actions/runners/generate-jitconfig"): jit_config,
+    ("post", ORG + "/actions/runners/registration-token"): registration_token,
+    ("delete", ORG + "/actions/runners/{runner_id}"): delete_runner,
 }

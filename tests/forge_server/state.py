@@ -45,6 +45,7 @@ class StoredRunner:
     status: str = "offline"
     busy: bool = False
     uuid: str = ""
+    group: int = 0  # GitHub runner_group_id
 
 
 @dataclass
@@ -94,10 +95,34 @@ class Repo:
         return [c for c in self.comments.values() if c.target == (kind, str(ref))]
 
 
+@dataclass
+class Owner:
+    """A GitHub organization, GitLab group or Bitbucket workspace: a runner pool shared by
+    its repositories."""
+
+    forge: str
+    name: str  # organization login, group full path (a/b), workspace slug
+    id: int
+    runners: dict[int, StoredRunner] = field(default_factory=dict)
+
+
 class State:
     def __init__(self) -> None:
         self.repos: dict[tuple[str, str], Repo] = {}
+        self.owners: dict[tuple[str, str], Owner] = {}
         self._ids = itertools.count(1001)
+
+    def add_owner(self, forge: str, name: str) -> Owner:
+        owner = Owner(forge, name, self.next_id())
+        self.owners[(forge, name)] = owner
+        return owner
+
+    def owner(self, forge: str, key: str) -> Owner | None:
+        """By name, or (GitLab) by numeric id."""
+        return next(
+            (o for (f, n), o in self.owners.items() if f == forge and key in (n, str(o.id))),
+            None,
+        )
 
     def next_id(self) -> int:
         return next(self._ids)

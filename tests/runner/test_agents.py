@@ -89,3 +89,23 @@ def test_single_github_runner_is_not_restarted_after_its_job() -> None:
     jit = plan_agent(registration("github", "jit-config"), name="a", labels=[], single=True)
     assert "Restart=no" in jit.files[f"/etc/systemd/system/{UNIT}"][1]
     assert "ACTIONS_RUNNER_INPUT_JITCONFIG=" in jit.env.reveal()
+
+
+def test_organization_and_workspace_runners_register_at_their_level() -> None:
+    """An organization's runner group reaches config.sh (its --runnergroup, from the
+    environment); a Bitbucket workspace runner starts without a repository."""
+    from dataclasses import replace
+
+    token = replace(registration("github", "registration-token"), extra={"runner_group": "3"})
+    plan = plan_agent(token, name="a", labels=["cml"], single=False)
+    assert "ACTIONS_RUNNER_INPUT_RUNNERGROUP=3\n" in plan.env.reveal()
+    default = replace(token, extra={"runner_group": "1"})
+    assert "RUNNERGROUP" not in plan_agent(default, name="a", labels=[], single=False).env.reveal()
+    bitbucket = registration("bitbucket", "oauth-client")
+    units = {
+        scope: plan_agent(replace(bitbucket, extra=extra), name="a", labels=[], single=False).files[
+            f"/etc/systemd/system/{UNIT}"
+        ][1]
+        for scope, extra in (("repo", {"repository": "acme/ml"}), ("ws", {"workspace": "acme"}))
+    }
+    assert "--repositoryUuid" in units["repo"] and "--repositoryUuid" not in units["ws"]

@@ -70,6 +70,7 @@ def test_runner_list_shows_age_expiry_and_cost(cli, tmp_path) -> None:
         "NAME",
         "CLOUD",
         "TYPE",
+        "SCOPE",
         "PHASE",
         "AGE",
         "IDLE",
@@ -77,8 +78,8 @@ def test_runner_list_shows_age_expiry_and_cost(cli, tmp_path) -> None:
         "IN",
         "COST",
     ]
-    assert lines[1].split()[:4] == ["cml-gpu", "aws", "g5.xlarge", "ready"]
-    assert lines[1].split()[4] in {"2h00m", "2h01m"}
+    assert lines[1].split()[:5] == ["cml-gpu", "aws", "g5.xlarge", "-", "ready"]
+    assert lines[1].split()[5] in {"2h00m", "2h01m"}
     assert lines[1].endswith("$2.01")
     assert lines[2].split()[-2:] == ["never", "-"]
     rows = json.loads(cli("--json", "runner", "list", "--state", str(tmp_path)).stdout)["runners"]

@@ -40,7 +40,12 @@ def register(root: typer.Typer) -> None:
             True, "--forge/--no-forge", help="Also sweep runners registered at the forge."
         ),
         driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket."),
-        repo: str = typer.Option("", "--repo", help="Repository URL (default: from the CI)."),
+        repo: str = typer.Option(
+            "",
+            "--repo",
+            help="Repository URL (default: from the CI), or the organization / group / workspace "
+            "URL whose shared runners to sweep.",
+        ),
         token: str = typer.Option(
             "", "--token", envvar="REPO_TOKEN", show_envvar=True, help="Forge token."
         ),

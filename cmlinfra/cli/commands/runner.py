@@ -6,6 +6,11 @@ from typing import Any
 
 import typer
 
+REPO_HELP = (
+    "Repository URL (default: from the CI environment); an organization, group or workspace "
+    "URL (https://github.com/ORG, https://gitlab.com/GROUP, https://bitbucket.org/WORKSPACE) "
+    "registers runners shared by all its repositories."
+)
 STATE_HELP = (
     "The runner registry: a directory or s3://bucket/prefix?region=… shared by parallel CI jobs "
     "(default: ~/.local/state/cmlinfra/runners)."
@@ -83,6 +88,12 @@ def register(root: typer.Typer) -> None:
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         labels: str = typer.Option("cml", "--labels", help="Comma-separated runner labels."),
+        runner_group: int = typer.Option(
+            1,
+            "--runner-group",
+            help="GitHub organization runners: the id of the runner group they join "
+            "(default 1, the organization's Default group).",
+        ),
         idle_timeout: str = typer.Option(
             "5min", "--idle-timeout", help="Power off after this long without a job (never: off)."
         ),
@@ -92,7 +103,7 @@ def register(root: typer.Typer) -> None:
             False, "--reuse-idle", help="Reuse only a runner the forge reports idle."
         ),
         driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket (from CI)."),
-        repo: str = typer.Option("", "--repo", help="Repository URL (from the CI environment)."),
+        repo: str = typer.Option("", "--repo", help=REPO_HELP),
         token: str = typer.Option(
             "",
             "--token",
@@ -133,6 +144,7 @@ def register(root: typer.Typer) -> None:
                 terraform=terraform or None,
                 bootstrap_steps=tuple(s.strip() for s in bootstrap.split(",") if s.strip()),
                 watchdog_interval=watchdog_interval,
+                runner_group=runner_group,
             )
         )
         verb = "reusing" if result.reused else "launched"
@@ -150,7 +162,7 @@ def register(root: typer.Typer) -> None:
         all_: bool = typer.Option(False, "--all", help="Every runner in the registry."),
         state: str = typer.Option("", "--state", help=STATE_HELP),
         driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket."),
-        repo: str = typer.Option("", "--repo", help="Repository URL (from the CI environment)."),
+        repo: str = typer.Option("", "--repo", help=REPO_HELP),
         token: str = typer.Option("", "--token", envvar="REPO_TOKEN", show_envvar=True),
     ) -> None:
         """Unregister runners at the forge and destroy their machines."""
@@ -168,7 +180,8 @@ def register(root: typer.Typer) -> None:
         ctx: typer.Context,
         state: str = typer.Option("", "--state", help=STATE_HELP),
     ) -> None:
-        """Runners in the registry: cloud, type, phase, age, idle time, expiry and cost so far."""
+        """Runners in the registry: cloud, type, scope (repository, or the organization / group /
+        workspace pool), phase, age, idle time, expiry and cost so far."""
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.listing import list_runners, table
         from cmlinfra.runner.store import open_store
