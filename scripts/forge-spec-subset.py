@@ -88,6 +88,8 @@ GITLAB_OPS = {
 
 B = "/repositories/{workspace}/{repo_slug}"
 BITBUCKET_OPS = {
+    # the repository's and its workspace's UUIDs, which the runner agent starts with
+    B: ["get"],
     B + "/commit/{commit}/pullrequests": ["get"],
     B + "/pullrequests/{pull_request_id}/comments": ["get", "post"],
     B + "/pullrequests/{pull_request_id}/comments/{comment_id}": ["put"],
@@ -102,6 +104,7 @@ BITBUCKET_OPS = {
     B + "/pipelines-config/runners": ["get", "post"],
     B + "/pipelines-config/runners/{runner_uuid}": ["delete"],
     # workspace runners (runner launch --repo https://bitbucket.org/WORKSPACE)
+    "/workspaces/{workspace}": ["get"],
     "/workspaces/{workspace}/pipelines-config/runners": ["get", "post"],
     "/workspaces/{workspace}/pipelines-config/runners/{runner_uuid}": ["delete"],
 }
