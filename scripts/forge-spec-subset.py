@@ -12,7 +12,8 @@ Sources (pinned):
   ``/work/shared/specs/gitlab-openapi-v3-normalized.yaml.SOURCE.md`` (``--gitlab``).
 - GitLab errata: two requests the v3 copy gets wrong come from GitLab's own Swagger 2.0
   description (``--gitlab-v2``, see ``GITLAB_V2_ERRATA``).
-- Bitbucket Cloud: Atlassian's OpenAPI 3 description (``--bitbucket``).
+- Bitbucket Cloud: Atlassian's OpenAPI 3 description (``--bitbucket``), plus the properties
+  of ``BITBUCKET_ERRATA`` that real answers carry and the description leaves out.
 
 Usage: ``scripts/forge-spec-subset.py [--github-tgz T] [--gitlab Y] [--bitbucket J] [--out D]``
 """
@@ -198,6 +199,29 @@ def apply_gitlab_errata(spec: dict[str, Any], v2: dict[str, Any]) -> None:
         )
 
 
+BITBUCKET_ERRATA = {
+    # (schema, property): the property's schema. Atlassian's ``repository`` omits the
+    # ``workspace`` object that every real repository answer carries (its ``uuid`` is what a
+    # repository runner starts with as --accountUuid); the description's own ``workspace``
+    # schema describes it. Without this, the fake server would drop the field.
+    ("repository", "workspace"): {"$ref": "#/components/schemas/workspace"},
+}
+
+
+def apply_bitbucket_errata(spec: dict[str, Any]) -> None:
+    """Add the properties of ``BITBUCKET_ERRATA`` to the full description, before subsetting
+    (so the components they reference come along)."""
+    for (name, prop), value in sorted(BITBUCKET_ERRATA.items()):
+        schema = spec["components"]["schemas"][name]
+        [body] = [part for part in schema.get("allOf", [schema]) if "properties" in part]
+        if prop in body["properties"]:
+            raise SystemExit(f"Bitbucket erratum no longer needed: {name}.{prop} is described")
+        body["properties"][prop] = value
+        body.setdefault("x-cmlinfra-erratum", []).append(
+            f"property {prop} added: returned by the real API, missing from the description"
+        )
+
+
 def github_spec(tgz: Path | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         if tgz is None:
@@ -254,6 +278,7 @@ def main() -> None:
     write("gitlab", gitlab_subset, args.out)
 
     bitbucket = json.loads(args.bitbucket.read_text())
+    apply_bitbucket_errata(bitbucket)
     source = (
         "Atlassian Bitbucket Cloud REST API 2.0 OpenAPI 3 (swagger.v3.json, x-revision "
         f"{bitbucket['info'].get('x-revision', '?')}), copy from github.com/scr2em/bitbucket-cli"

@@ -189,7 +189,10 @@ class Bitbucket:
         self, *, name: str, labels: list[str], jit: bool = True
     ) -> RunnerRegistration:
         """A repository or workspace runner; Bitbucket answers with an OAuth client (id +
-        secret) that the runner uses to authenticate."""
+        secret) that the runner uses to authenticate. The agent also needs the workspace's
+        UUID (its --accountUuid) and, for a repository runner, the repository's: they are
+        looked up first, so a failed lookup leaves no runner registered."""
+        uuids = self._runner_uuids()
         result = self.http.json(
             "POST",
             self.runners,
@@ -204,12 +207,22 @@ class Bitbucket:
             runner_id=result["uuid"],
             labels=tuple(result.get("labels") or labels),
             scope=self.ctx.scope,
-            extra={
-                "client_id": client.get("id", ""),  # the key plan_agent reads
-                "account_uuid": "",
-                ("workspace" if self.ctx.owner_level else "repository"): self.ctx.repo,
-            },
+            extra={"client_id": client.get("id", ""), **uuids},  # the keys plan_agent reads
         )
+
+    def _runner_uuids(self) -> dict[str, str]:
+        """``account_uuid`` (the workspace's) and, for a repository runner,
+        ``repository_uuid``, braced as Bitbucket writes them: one GET either way (a
+        repository's answer carries its workspace)."""
+        if self.ctx.scope == "workspace":
+            workspace = self.http.json("GET", f"/workspaces/{self.ctx.repo}") or {}
+            return {"account_uuid": _uuid(workspace.get("uuid"), f"workspace {self.ctx.repo}")}
+        repository = self.http.json("GET", self.repo) or {}
+        owner = repository.get("workspace") or {}
+        return {
+            "account_uuid": _uuid(owner.get("uuid"), f"workspace of {self.ctx.repo}"),
+            "repository_uuid": _uuid(repository.get("uuid"), f"repository {self.ctx.repo}"),
+        }
 
     def list_runners(self) -> list[Runner]:
         items = self.http.paginate(self.runners, key="values")
@@ -225,6 +238,16 @@ class Bitbucket:
 
     def remove_runner(self, runner_id: str) -> None:
         self.http.request("DELETE", f"{self.runners}/{runner_id}")
+
+
+def _uuid(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip("{}"):
+        raise CmlinfraError(
+            f"Bitbucket did not give the UUID of the {what}, which the runner needs",
+            "check that --repo names an existing workspace or repository and that the token "
+            "can read it",
+        )
+    return value if value.startswith("{") else "{" + value + "}"
 
 
 def _pull(p: dict[str, Any]) -> PullRequest:

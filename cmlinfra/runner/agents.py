@@ -136,15 +136,18 @@ def plan_agent(registration: object, *, name: str, labels: list[str], single: bo
         )
     extra = dict(reg.extra)  # type: ignore[attr-defined]
     home = "/opt/atlassian-bitbucket-pipelines-runner"
+    # the UUIDs Bitbucket.runner_registration looked up (braced): the workspace's is the
+    # account; a workspace runner has no repository and starts without --repositoryUuid
     env = {
-        "ACCOUNT_UUID": extra.get("account_uuid", ""),
-        "REPOSITORY_UUID": extra.get("repository_uuid", ""),
+        "ACCOUNT_UUID": extra["account_uuid"],
         "RUNNER_UUID": reg.runner_id,  # type: ignore[attr-defined]
         "OAUTH_CLIENT_ID": extra.get("client_id", ""),
         "OAUTH_CLIENT_SECRET": token,
     }
-    # a workspace runner (registered with no repository) starts without --repositoryUuid
-    repository = "" if "workspace" in extra else '--repositoryUuid "$REPOSITORY_UUID" '
+    repository = ""
+    if extra.get("repository_uuid"):
+        env["REPOSITORY_UUID"] = extra["repository_uuid"]
+        repository = '--repositoryUuid "$REPOSITORY_UUID" '
     start = (
         '/bin/bash -c \'exec ./bin/start.sh --accountUuid "$ACCOUNT_UUID" '
         f'{repository}--runnerUuid "$RUNNER_UUID" --OAuthClientId "$OAUTH_CLIENT_ID" '

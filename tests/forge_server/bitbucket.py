@@ -173,6 +173,43 @@ def merge_pull(server: ForgeServer, req: Req) -> Reply:
     return Reply(200, _pull(repo, pr))
 
 
+def _workspace(slug: str, uuid_: str) -> dict[str, Any]:
+    return {
+        "type": "workspace",
+        "uuid": uuid_,
+        "slug": slug,
+        "name": slug,
+        "links": {"html": {"href": f"{WEB}/{slug}/"}},
+    }
+
+
+def get_repository(server: ForgeServer, req: Req) -> Reply:
+    """The repository with its ``workspace`` (as the real API answers; see the erratum in
+    scripts/forge-spec-subset.py): the two UUIDs a repository runner starts with."""
+    repo = _repo(server, req)
+    return Reply(
+        200,
+        {
+            "type": "repository",
+            "uuid": repo.uuid,
+            "full_name": repo.name,
+            "name": repo.name.split("/")[1],
+            "is_private": True,
+            "scm": "git",
+            "mainbranch": {"type": "branch", "name": repo.default_branch},
+            "workspace": _workspace(req.params["workspace"], repo.owner_uuid),
+            "links": {"html": {"href": f"{WEB}/{repo.name}"}},
+        },
+    )
+
+
+def get_workspace(server: ForgeServer, req: Req) -> Reply:
+    workspace = server.state.owner("bitbucket", req.params["workspace"])
+    if workspace is None:
+        raise NotFound("Workspace not found")
+    return Reply(200, _workspace(workspace.name, workspace.uuid))
+
+
 def _runner(r: StoredRunner, secret: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": "pipeline_runner",
@@ -229,6 +266,8 @@ def delete_runner(server: ForgeServer, req: Req) -> Reply:
 
 
 ROUTES = {
+    ("get", B): get_repository,
+    ("get", W): get_workspace,
     ("get", B + "/commit/{commit}/pullrequests"): commit_pulls,
     ("get", B + "/pullrequests/{pull_request_id}/comments"): list_comments,
     ("post", B + "/pullrequests/{pull_request_id}/comments"): create_comment,

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import uuid
 from dataclasses import dataclass, field
 
 
 def sha1(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
+
+
+def stable_uuid(forge: str, kind: str, name: str) -> str:
+    """A braced UUID (Bitbucket's id format) derived from the name: the same workspace or
+    repository has the same one in every answer and every test run."""
+    return "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{forge}:{kind}:{name}")) + "}"
 
 
 @dataclass
@@ -91,6 +98,16 @@ class Repo:
     allow_auto_merge: bool = False  # GitHub's repository setting (off unless turned on)
     merge_state: str = "blocked"  # the merge state new pull requests get (GitHub)
 
+    @property
+    def uuid(self) -> str:
+        """The repository's immutable id (Bitbucket)."""
+        return stable_uuid(self.forge, "repository", self.name)
+
+    @property
+    def owner_uuid(self) -> str:
+        """Its workspace's id (Bitbucket): the same as that workspace's :attr:`Owner.uuid`."""
+        return stable_uuid(self.forge, "owner", self.name.split("/")[0])
+
     def comments_on(self, kind: str, ref: str) -> list[StoredComment]:
         return [c for c in self.comments.values() if c.target == (kind, str(ref))]
 
@@ -104,6 +121,11 @@ class Owner:
     name: str  # organization login, group full path (a/b), workspace slug
     id: int
     runners: dict[int, StoredRunner] = field(default_factory=dict)
+
+    @property
+    def uuid(self) -> str:
+        """The workspace's immutable id (Bitbucket)."""
+        return stable_uuid(self.forge, "owner", self.name)
 
 
 class State:

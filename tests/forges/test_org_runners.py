@@ -47,6 +47,9 @@ def test_owner_runner_register_list_remove(forge_repo, kind: str) -> None:
     assert repo.runners == []  # the repository's own runners are untouched
     if kind == "github":
         assert reg.url == "https://github.test/acme"  # what config.sh / the JIT runner joins
+    if kind == "bitbucket":  # the agent's --accountUuid; a workspace runner has no repository
+        assert reg.extra["account_uuid"] == pool.uuid and pool.uuid.startswith("{")
+        assert "repository_uuid" not in reg.extra
 
     listed = forge.list_runners()
     assert [(r.id, r.name) for r in listed] == [(reg.runner_id, "cml-pool-1")]

@@ -82,3 +82,43 @@ def test_secrets_never_reach_logs(forge_repo, caplog) -> None:
     logger.info("registered %s with %s", reg, reg.token.reveal())
     assert reg.token.reveal() not in caplog.text
     assert repo.server.token not in caplog.text
+
+
+def test_bitbucket_runner_carries_its_workspace_and_repository_uuids(forge_repo) -> None:
+    """The agent starts with --accountUuid (the workspace's) and --repositoryUuid: both are
+    asked of the API before the runner is created, in one call."""
+    repo = forge_repo("bitbucket", "acme/ml")
+    reg = repo.driver().runner_registration(name="cml-gpu-1", labels=["cml"])
+    state = repo.state
+    assert reg.extra["account_uuid"] == state.owner_uuid
+    assert reg.extra["repository_uuid"] == state.uuid
+    assert state.uuid != state.owner_uuid and state.uuid.startswith("{")
+    calls = [(c.method, c.path) for c in repo.server.api_calls("bitbucket")]
+    assert calls[:2] == [
+        ("GET", "/2.0/repositories/acme/ml"),
+        ("POST", "/2.0/repositories/acme/ml/pipelines-config/runners"),
+    ]
+    # the same workspace answers with the same UUID when asked directly
+    workspace = repo.server.state.add_owner("bitbucket", "acme")
+    assert workspace.uuid == state.owner_uuid
+
+
+@pytest.mark.parametrize("where", ["repository", "workspace"])
+def test_bitbucket_uuid_lookup_failure_leaves_no_runner(forge_repo, where: str) -> None:
+    from cmlinfra.errors import CmlinfraError
+    from cmlinfra.forges import connect
+    from cmlinfra.forges.context import detect
+    from tests.fixtures.forge import WEB
+
+    repo = forge_repo("bitbucket", "acme/ml")
+    if where == "repository":
+        repo.server.fail("bitbucket", "GET", r"^/repositories/acme/ml$", 404, "Not found")
+        forge = repo.driver()
+    else:  # no workspace "acme" on the fake: its GET answers 404
+        forge = connect(detect(repo.env(), repo=f"{WEB['bitbucket']}/acme", owner_ok=True))
+    with pytest.raises(CmlinfraError) as info:
+        forge.runner_registration(name="cml-gpu-1", labels=["cml"])
+    line = info.value.line()
+    assert "\n" not in line and "HTTP 404" in line and repo.server.token not in line
+    assert repo.runners == [] and repo.server.state.owners == {}
+    assert [c.method for c in repo.server.api_calls("bitbucket")] == ["GET"]

@@ -91,9 +91,9 @@ def test_single_github_runner_is_not_restarted_after_its_job() -> None:
     assert "ACTIONS_RUNNER_INPUT_JITCONFIG=" in jit.env.reveal()
 
 
-def test_organization_and_workspace_runners_register_at_their_level() -> None:
+def test_organization_runner_group_reaches_config_sh() -> None:
     """An organization's runner group reaches config.sh (its --runnergroup, from the
-    environment); a Bitbucket workspace runner starts without a repository."""
+    environment)."""
     from dataclasses import replace
 
     token = replace(registration("github", "registration-token"), extra={"runner_group": "3"})
@@ -101,11 +101,39 @@ def test_organization_and_workspace_runners_register_at_their_level() -> None:
     assert "ACTIONS_RUNNER_INPUT_RUNNERGROUP=3\n" in plan.env.reveal()
     default = replace(token, extra={"runner_group": "1"})
     assert "RUNNERGROUP" not in plan_agent(default, name="a", labels=[], single=False).env.reveal()
-    bitbucket = registration("bitbucket", "oauth-client")
-    units = {
-        scope: plan_agent(replace(bitbucket, extra=extra), name="a", labels=[], single=False).files[
-            f"/etc/systemd/system/{UNIT}"
-        ][1]
-        for scope, extra in (("repo", {"repository": "acme/ml"}), ("ws", {"workspace": "acme"}))
-    }
-    assert "--repositoryUuid" in units["repo"] and "--repositoryUuid" not in units["ws"]
+
+
+def _bitbucket_agent(reg: RunnerRegistration) -> tuple[dict[str, str], str]:
+    """The EnvironmentFile (as systemd reads it) and the unit's ExecStart."""
+    plan = plan_agent(reg, name="cml-a1", labels=["cml"], single=False)
+    env = dict(line.split("=", 1) for line in plan.env.reveal().splitlines())
+    unit = plan.files[f"/etc/systemd/system/{UNIT}"][1]
+    [start] = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+    return env, start
+
+
+def test_bitbucket_agent_starts_with_the_uuids_looked_up_on_the_forge(forge_repo) -> None:
+    """A registration made on the fake Bitbucket (its repository and workspace have UUIDs):
+    the agent's environment carries them and its start command passes them on."""
+    repo = forge_repo("bitbucket", "acme/ml")
+    env, start = _bitbucket_agent(repo.driver().runner_registration(name="cml-a1", labels=[]))
+    assert env["ACCOUNT_UUID"] == repo.state.owner_uuid != ""
+    assert env["REPOSITORY_UUID"] == repo.state.uuid != ""
+    assert env["RUNNER_UUID"] == repo.runners[0].uuid
+    assert '--accountUuid "$ACCOUNT_UUID"' in start
+    assert '--repositoryUuid "$REPOSITORY_UUID"' in start
+    assert repo.state.uuid not in start  # values come from the environment file only
+
+
+def test_bitbucket_workspace_agent_starts_without_a_repository(forge_repo) -> None:
+    from cmlinfra.forges import connect
+    from cmlinfra.forges.context import detect
+    from tests.fixtures.forge import WEB
+
+    repo = forge_repo("bitbucket", "acme/ml")
+    workspace = repo.server.state.add_owner("bitbucket", "acme")
+    forge = connect(detect(repo.env(), repo=f"{WEB['bitbucket']}/acme", owner_ok=True))
+    env, start = _bitbucket_agent(forge.runner_registration(name="cml-a1", labels=[]))
+    assert env["ACCOUNT_UUID"] == workspace.uuid != ""
+    assert "REPOSITORY_UUID" not in env and "--repositoryUuid" not in start
+    assert '--accountUuid "$ACCOUNT_UUID"' in start
