@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run every ``benchmarks/bench_*.py`` (or those named) and write docs/benchmarks.md.
 
-Usage: ``python benchmarks/run.py [topic ...]`` — ``make bench`` runs them all.
+Usage: ``python benchmarks/run.py [topic ...]`` — ``make bench`` runs them all; naming topics
+rewrites only their sections and keeps the others as they were.
 """
 
 from __future__ import annotations
@@ -30,34 +31,52 @@ def machine() -> str:
     return f"{platform.machine()}, {cpus} CPUs{mem}, Python {platform.python_version()}"
 
 
-def render(sections: list[Section]) -> str:
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Machine: {machine()}. Written by `make bench` on {time.strftime('%Y-%m-%d')}.",
-        "Each section names the command that reproduces it alone.",
-        "",
-    ]
-    for section in sections:
-        lines += [f"## {section.title}", "", f"`{section.command}`", ""]
-        lines += ["| metric | value | goal | note |", "|---|---|---|---|"]
-        for row in section.rows:
-            value = str(row.value)
-            if isinstance(row.value, float):  # 3 significant digits, no exponent for ≥ 1000
-                value = f"{row.value:.0f}" if abs(row.value) >= 1000 else f"{row.value:.3g}"
-            lines.append(f"| {row.metric} | {value} {row.unit} | {row.goal} | {row.note} |")
-        lines += ["", *section.notes, ""]
-    return "\n".join(lines).rstrip() + "\n"
+def header() -> str:
+    return "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            f"Machine: {machine()}. Written by `make bench` on {time.strftime('%Y-%m-%d')}.",
+            "Each section names the command that reproduces it alone (which rewrites only that",
+            "section).",
+        ]
+    )
+
+
+def render_section(section: Section) -> str:
+    lines = [f"## {section.title}", "", f"`{section.command}`", ""]
+    lines += ["| metric | value | goal | note |", "|---|---|---|---|"]
+    for row in section.rows:
+        value = str(row.value)
+        if isinstance(row.value, float):  # 3 significant digits, no exponent for ≥ 1000
+            value = f"{row.value:.0f}" if abs(row.value) >= 1000 else f"{row.value:.3g}"
+        lines.append(f"| {row.metric} | {value} {row.unit} | {row.goal} | {row.note} |")
+    return "\n".join([*lines, "", *section.notes]).rstrip()
+
+
+def merge(existing: str, fresh: dict[str, str]) -> list[str]:
+    """The sections of ``existing`` (split at ``## `` headings) with those in ``fresh``
+    (title -> text) replaced in place; new titles go last."""
+    old = {}
+    for chunk in existing.split("\n## ")[1:]:
+        title = chunk.split("\n", 1)[0].strip()
+        old[title] = "## " + chunk.rstrip()
+    merged = [fresh.get(title, text) for title, text in old.items()]
+    return merged + [text for title, text in fresh.items() if title not in old]
 
 
 def main(topics: list[str]) -> None:
     names = topics or sorted(p.stem[len("bench_") :] for p in ROOT.glob("benchmarks/bench_*.py"))
-    sections = []
+    fresh = {}
     for name in names:
         print(f"bench: {name}", file=sys.stderr)
-        sections.append(importlib.import_module(f"benchmarks.bench_{name}").run())
+        section = importlib.import_module(f"benchmarks.bench_{name}").run()
+        fresh[section.title] = render_section(section)
     out = ROOT / "docs" / "benchmarks.md"
-    out.write_text(render(sections))
+    sections = list(fresh.values())
+    if topics and out.exists():
+        sections = merge(out.read_text(), fresh)
+    out.write_text("\n\n".join([header(), *sections]) + "\n")
     print(f"bench: wrote {out.relative_to(ROOT)}", file=sys.stderr)
 
 
