@@ -9,7 +9,7 @@ import pytest
 import typer
 import typer.testing
 
-from cmlinfra.cli.app import add_cml_envvars, build_command
+from cmlinfra.cli.app import add_cml_envvars, build_command, command_modules, invoked_module
 from tests.fixtures.cli import cli_env
 
 HEAVY = ("boto3", "botocore", "paramiko", "cdktn", "jsii", "jinja2", "matplotlib", "requests")
@@ -38,6 +38,23 @@ def test_unknown_command_is_a_usage_error(cli) -> None:
     result = cli("launch-rockets")
     assert result.returncode == 2
     assert "No such command" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["stack", "plan", "--cloud", "lxd"], "stack"),
+        (["--log", "debug", "--json", "runner", "list"], "runner"),
+        (["--log", "stack", "pr", "create"], "pr"),  # --log's value is not the command
+        (["--help"], None),
+        (["stak", "plan"], None),
+        ([], None),
+    ],
+)
+def test_only_the_invoked_command_module_is_built(argv: list[str], module: str | None) -> None:
+    assert invoked_module(argv) == module
+    built = build_command(module).commands
+    assert sorted(built) == ([module] if module else command_modules())
 
 
 def test_options_get_cml_env_vars() -> None:
