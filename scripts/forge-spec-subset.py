@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from npm_package import read_members
 
 GITHUB_PACKAGE = "@octokit/openapi@23.0.2"
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,20 +222,8 @@ def apply_bitbucket_errata(spec: dict[str, Any]) -> None:
 
 
 def github_spec(tgz: Path | None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        if tgz is None:
-            name = subprocess.run(
-                ["npm", "pack", GITHUB_PACKAGE, "--silent"],
-                cwd=tmp,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.split()[-1]
-            tgz = Path(tmp) / name
-        with tarfile.open(tgz) as tar:
-            member = tar.extractfile("package/generated/api.github.com.json")
-            assert member is not None
-            return json.load(member)  # type: ignore[no-any-return]
+    (spec,) = read_members(GITHUB_PACKAGE, ["package/generated/api.github.com.json"], tgz)
+    return json.loads(spec)  # type: ignore[no-any-return]
 
 
 def write(name: str, spec: dict[str, Any], out: Path) -> None:

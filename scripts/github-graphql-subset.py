@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import subprocess
-import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from npm_package import read_members
 
 PACKAGE = "@octokit/graphql-schema@15.26.1"
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,23 +147,8 @@ def header(licence: str) -> str:
 
 def fetch(tgz: Path | None) -> tuple[str, str]:
     """(schema.graphql, LICENSE.md) from the npm package."""
-    with tempfile.TemporaryDirectory() as tmp:
-        if tgz is None:
-            name = subprocess.run(
-                ["npm", "pack", PACKAGE, "--silent"],
-                cwd=tmp,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.split()[-1]
-            tgz = Path(tmp) / name
-        with tarfile.open(tgz) as tar:
-            texts = []
-            for member in ("package/schema.graphql", "package/LICENSE.md"):
-                handle = tar.extractfile(member)
-                assert handle is not None
-                texts.append(handle.read().decode())
-    return texts[0], texts[1]
+    schema, licence = read_members(PACKAGE, ["package/schema.graphql", "package/LICENSE.md"], tgz)
+    return schema.decode(), licence.decode()
 
 
 def main() -> None:
