@@ -76,6 +76,8 @@ class Sweeper:
     prefix: str = ""  # only names starting with this (several registries in one account)
     runner_prefix: str = ""  # forge runners ours without a record; default: prefix or "cml-"
     now: float = field(default_factory=time.time)
+    # record-less runners left alone because they are online or busy, one line each
+    skipped: list[str] = field(default_factory=list)
 
     def _ours(self, name: str) -> bool:
         return name.startswith(self.prefix)
@@ -131,9 +133,13 @@ class Sweeper:
         return None
 
     def _orphan_runners(self, skip: set[str], by_stack: dict[str, list[Machine]]) -> list[Finding]:
-        """Offline or not, a runner named like ours with no record and no machine serves
-        nothing. Runners of known records are left to that record's teardown."""
+        """A runner named like ours with no record and no machine serves nothing — unless it
+        is online or busy: an organization / group / workspace pool is shared, and another
+        team's registry (or a CI job's empty one) has no record of runners that are working
+        right now. Those are skipped and said so; only offline, idle ones are orphans.
+        Runners of known records are left to that record's teardown."""
         findings = []
+        self.skipped.clear()
         for forge in self.forges:
             for runner in forge.list_runners():
                 name = str(runner.name)
@@ -141,8 +147,16 @@ class Sweeper:
                     continue
                 if not name.startswith(self.runner_prefix or self.prefix or "cml-"):
                     continue  # not named by cmlinfra: somebody else's runner
-                state = runner.status or "unknown state"
-                detail = f"{forge.name} runner {runner.id} ({state}) has no record and no machine"
+                state = str(runner.status or "").lower()
+                where = f"{forge.name} runner {runner.id}"
+                if runner.busy or state in ("online", ""):
+                    why = "busy" if runner.busy else state or "state unknown"
+                    self.skipped.append(
+                        f"left {name} ({where}, {why}): no record here, but it may be "
+                        "another registry's working runner; gc removes only offline, idle ones"
+                    )
+                    continue
+                detail = f"{where} ({state}) has no record and no machine"
                 findings.append(
                     Finding("orphan-runner", name, forge.name, detail, runner_id=str(runner.id))
                 )

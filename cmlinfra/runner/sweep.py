@@ -123,6 +123,7 @@ def run_gc(
         prefix=prefix,
     )
     report.findings = sweeper.find()
+    report.notes += sweeper.skipped
     if fix and report.findings:
         sweeper.fix(report.findings)
     return report

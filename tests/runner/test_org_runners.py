@@ -123,6 +123,34 @@ def test_gc_sweeps_only_cmlinfra_runners_of_the_organization(cli, forge, tmp_pat
     assert json.loads(cli(*args).stdout)["findings"] == []
 
 
+def test_gc_never_removes_an_online_or_busy_runner_it_has_no_record_of(
+    cli, forge, tmp_path
+) -> None:
+    """A CI job's registry is usually empty: the organization's pool then holds other teams'
+    cmlinfra runners, working right now. gc leaves online or busy ones, says which, and
+    removes only the offline, idle one."""
+    org = forge.state.add_owner("github", "acme")
+    from cmlinfra.forges import connect
+    from cmlinfra.forges.context import detect
+
+    url = f"{forge.url}/acme"
+    driver = connect(detect({}, driver="github", repo=url, token=forge.token, owner_ok=True))
+    for name in ("cml-teamb-busy", "cml-teamb-idle", "cml-dead"):
+        driver.runner_registration(name=name, labels=["cml"])
+    states = {"cml-teamb-busy": ("online", True), "cml-teamb-idle": ("online", False)}
+    for runner in org.runners.values():
+        runner.status, runner.busy = states.get(runner.name, ("offline", False))
+    args = ["--json", "gc", "--state", str(tmp_path), "--cloud", "ssh", "--driver", "github"]
+    args += ["--repo", url, "--token", forge.token, "--yes"]
+    report = json.loads(cli(*args).stdout)
+    assert [(f["name"], f["status"]) for f in report["findings"]] == [("cml-dead", "fixed")]
+    assert sorted(r.name for r in org.runners.values()) == ["cml-teamb-busy", "cml-teamb-idle"]
+    skipped = [n for n in report["notes"] if n.startswith("left cml-teamb")]
+    assert len(skipped) == 2 and "busy" in skipped[0] + skipped[1]
+    text = cli(*args[1:]).stdout  # the plain report says it too
+    assert "note: left cml-teamb-busy" in text and "offline, idle" in text
+
+
 @pytest.mark.lxd
 def test_organization_runner_on_lxd_idles_out_and_gc_unregisters_it_at_the_org(
     lifecycle, cli
