@@ -60,6 +60,8 @@ GITHUB_OPS = {
     "/orgs/{org}/actions/runners/generate-jitconfig": ["post"],
     "/orgs/{org}/actions/runners/registration-token": ["post"],
     "/orgs/{org}/actions/runners/{runner_id}": ["delete"],
+    # --runner-group NAME|ID: the organization's groups, checked before a machine exists
+    "/orgs/{org}/actions/runner-groups": ["get"],
 }
 
 P = "/api/v4/projects/{id}"
@@ -80,7 +82,7 @@ GITLAB_OPS = {
     P + "/pipelines/{pipeline_id}/retry": ["post"],
     P + "/runners": ["get"],
     "/api/v4/user/runners": ["post"],
-    "/api/v4/runners/{id}": ["delete"],
+    "/api/v4/runners/{id}": ["get", "delete"],
     # group runners (runner launch --repo https://gitlab.com/GROUP[/SUBGROUP])
     "/api/v4/groups/{id}": ["get"],
     "/api/v4/groups/{id}/runners": ["get"],
@@ -167,6 +169,34 @@ GITLAB_V2_ERRATA = {
     (P + "/repository/commits", "post"),
     (P + "/repository/files/{file_path}", "head"),
 }
+
+
+GITLAB_SCHEMA_ERRATA = {
+    # (schema, property): the property's real schema. Both GitLab descriptions type a
+    # runner's ``groups`` (and ``projects``) as one object and ``tag_list`` as a string; the
+    # API answers arrays (GitLab's REST docs for GET /runners/:id show them). The sweep of a
+    # subgroup's runners reads ``groups`` to tell its own runners from its ancestors'.
+    ("APIEntitiesCiRunnerDetails", "groups"): {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/APIEntitiesBasicGroupDetails"},
+    },
+    ("APIEntitiesCiRunnerDetails", "projects"): {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/APIEntitiesBasicProjectDetails"},
+    },
+    ("APIEntitiesCiRunnerDetails", "tag_list"): {"type": "array", "items": {"type": "string"}},
+}
+
+
+def apply_gitlab_schema_errata(spec: dict[str, Any]) -> None:
+    for (name, prop), value in sorted(GITLAB_SCHEMA_ERRATA.items()):
+        schema = spec["components"]["schemas"][name]
+        if schema["properties"][prop] == value:
+            raise SystemExit(f"GitLab erratum no longer needed: {name}.{prop} is described")
+        schema["properties"][prop] = value
+        schema.setdefault("x-cmlinfra-erratum", []).append(
+            f"property {prop}: an array in the real API's answers, not as described"
+        )
 
 
 def _v2_request(op: dict[str, Any], v2: dict[str, Any]) -> dict[str, Any]:
@@ -262,6 +292,7 @@ def main() -> None:
     gitlab_subset = subset(gitlab, GITLAB_OPS, source)
     v2 = yaml.load(args.gitlab_v2.read_text(), Loader=loader)
     apply_gitlab_errata(gitlab_subset, v2)
+    apply_gitlab_schema_errata(gitlab_subset)
     write("gitlab", gitlab_subset, args.out)
 
     bitbucket = json.loads(args.bitbucket.read_text())

@@ -114,9 +114,14 @@ class GitLabRunners:
         )
 
     def list_all(self) -> list[Runner]:
+        """This project's or group's own runners. A subgroup's listing also holds its ancestor
+        groups' runners (GitLab lists "any ancestor groups" too), which a sweep of the
+        subgroup must never touch: each one's details say which group owns it."""
         owner, owner_id = self.owner()
         path = f"/api/v4/{owner}s/{owner_id}/runners"
         items = self.http.paginate(path, {"type": f"{owner}_type", "per_page": 100})
+        if owner == "group" and "/" in self.ctx.repo:  # a top-level group has no ancestors
+            items = [r for r in items if self._owned(r["id"], owner_id)]
         return [
             Runner(
                 id=str(r["id"]),
@@ -127,6 +132,14 @@ class GitLabRunners:
             )
             for r in items
         ]
+
+    def _owned(self, runner_id: int, group_id: int) -> bool:
+        """Whether group ``group_id`` owns the runner; an ancestor's runner whose details
+        the token may not read (403/404) is not this group's either."""
+        found = self.http.request("GET", f"/api/v4/runners/{runner_id}", allow=(403, 404))
+        if found.status_code != 200:
+            return False
+        return any(g.get("id") == group_id for g in found.json().get("groups") or ())
 
     def remove(self, runner_id: str) -> None:
         self.http.request("DELETE", f"/api/v4/runners/{runner_id}")

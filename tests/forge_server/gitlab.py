@@ -11,6 +11,7 @@ from tests.forge_server.gitlab_runners import (
     create_runner,
     delete_runner,
     get_group,
+    get_runner,
     list_runners,
 )
 from tests.forge_server.messages import Invalid, NotFound, Reply, Req
@@ -284,6 +285,7 @@ ROUTES = {
     ("post", P + "/pipelines/{pipeline_id}/retry"): retry_pipeline,
     ("get", P + "/runners"): list_runners,
     ("post", "/api/v4/user/runners"): create_runner,
+    ("get", "/api/v4/runners/{id}"): get_runner,
     ("delete", "/api/v4/runners/{id}"): delete_runner,
     ("get", G): get_group,
     ("get", G + "/runners"): list_runners,

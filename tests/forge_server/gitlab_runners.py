@@ -90,12 +90,47 @@ def create_runner(server: ForgeServer, req: Req) -> Reply:
     return Reply(201, {"id": str(runner.id), "token": runner.token})
 
 
+def _ancestors(server: ForgeServer, path: str) -> list[Owner]:
+    """The groups above ``path`` (a/b/c → a, a/b) that exist here, outermost first."""
+    parts = path.split("/")
+    found = [server.state.owner("gitlab", "/".join(parts[:n])) for n in range(1, len(parts))]
+    return [group for group in found if group is not None]
+
+
 def list_runners(server: ForgeServer, req: Req) -> Reply:
+    """As GitLab lists them: a group's (or project's) own runners *and* its ancestor groups'
+    group runners (the description says so), narrowed by ``type`` when given."""
+    wanted = req.query.get("type")
     if req.template.startswith(G):
         group = _group(server, req)
-        return _page(req, [_runner(r, "group_type") for r in group.runners.values()])
-    repo = _repo(server, req)
-    return _page(req, [_runner(r, "project_type") for r in repo.runners.values()])
+        own, kind, path = group.runners.values(), "group_type", group.name
+    else:
+        repo = _repo(server, req)
+        own, kind, path = repo.runners.values(), "project_type", repo.name
+    items = [_runner(r, kind) for r in own]
+    for ancestor in _ancestors(server, path):
+        items += [_runner(r, "group_type") for r in ancestor.runners.values()]
+    return _page(req, [r for r in items if not wanted or r["runner_type"] == wanted])
+
+
+def get_runner(server: ForgeServer, req: Req) -> Reply:
+    """A runner's details: ``groups`` / ``projects`` say whose it is."""
+    runner_id = int(req.params["id"])
+    for pool in [*server.state.repos.values(), *server.state.owners.values()]:
+        runner = pool.runners.get(runner_id) if pool.forge == "gitlab" else None
+        if runner is None:
+            continue
+        group = isinstance(pool, Owner)
+        where = {"id": pool.id, "web_url": f"{WEB}/{pool.name}", "name": pool.name}
+        return Reply(
+            200,
+            {
+                **_runner(runner, "group_type" if group else "project_type"),
+                "groups": [where] if group else [],
+                "projects": [] if group else [where],
+            },
+        )
+    raise NotFound("404 Runner Not Found")
 
 
 def delete_runner(server: ForgeServer, req: Req) -> Reply:

@@ -104,6 +104,21 @@ def test_gitlab_top_level_group_is_not_probed_as_a_project(forge_repo) -> None:
     assert not any("/projects/" in c.path for c in repo.server.api_calls("gitlab"))
 
 
+def test_gitlab_subgroup_lists_only_its_own_runners_not_its_parents(forge_repo) -> None:
+    """GitLab lists a subgroup's runners together with its ancestor groups' (the description
+    says so; the fake does it): a sweep of acme/platform must never see acme's runners."""
+    repo = forge_repo("gitlab", "acme/platform/ml")
+    parent = repo.server.state.add_owner("gitlab", "acme")
+    repo.server.state.add_owner("gitlab", "acme/platform")
+    top = connect(detect(repo.env(), repo=f"{WEB['gitlab']}/acme", owner_ok=True))
+    top.runner_registration(name="cml-parent", labels=["cml"])
+    sub = connect(detect(repo.env(), repo=f"{WEB['gitlab']}/acme/platform", owner_ok=True))
+    mine = sub.runner_registration(name="cml-sub", labels=["cml"])
+    assert [(r.id, r.name) for r in sub.list_runners()] == [(mine.runner_id, "cml-sub")]
+    assert [r.name for r in top.list_runners()] == ["cml-parent"]
+    assert [r.name for r in parent.runners.values()] == ["cml-parent"]
+
+
 def test_gitlab_path_that_is_neither_says_so(forge_repo) -> None:
     repo, _, forge = owner_driver(forge_repo, "gitlab", "acme/nothing")
     with pytest.raises(CmlinfraError, match="no GitLab project or group 'acme/nothing'"):
