@@ -72,9 +72,21 @@ def _github_event(env: Mapping[str, str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _same_host(given: str, ci_server: str) -> bool:
+    """Whether ``--repo``'s host (``given``; "" when --repo gave none) is the CI's own server,
+    whose API URL the CI's variables then name. Another host's API is derived from its web
+    URL: a github.com job must not send ``--repo https://ghe.corp.com/…`` to api.github.com."""
+    if not given:
+        return True
+    a, b = urlparse(given), urlparse(ci_server)
+    return (a.hostname or "").lower() == (b.hostname or "").lower() and a.port == b.port
+
+
 def _github(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields:
-    web_url = web_url or env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    if env.get("GITHUB_API_URL"):
+    ci_server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    own_api = _same_host(web_url, ci_server)
+    web_url = web_url or ci_server
+    if env.get("GITHUB_API_URL") and own_api:
         api_url = env["GITHUB_API_URL"].rstrip("/")
     elif urlparse(web_url).hostname == "github.com":
         api_url = "https://api.github.com"
@@ -99,12 +111,16 @@ def _github(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields:
 
 
 def _gitlab(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields:
-    if not repo and env.get("CI_PROJECT_URL"):
-        parsed = urlparse(env["CI_PROJECT_URL"])
-        web_url = web_url or f"{parsed.scheme}://{parsed.netloc}"
-        repo = parsed.path.strip("/")
-    web_url = web_url or env.get("CI_SERVER_URL", "https://gitlab.com").rstrip("/")
-    api = env.get("CI_API_V4_URL", "").rstrip("/").removesuffix("/api/v4")
+    project = urlparse(env.get("CI_PROJECT_URL", ""))
+    ci_server = env.get("CI_SERVER_URL", "").rstrip("/")
+    if not ci_server and project.netloc:
+        ci_server = f"{project.scheme}://{project.netloc}"
+    ci_server = ci_server or "https://gitlab.com"
+    own_api = _same_host(web_url, ci_server)
+    if not repo and project.netloc:
+        repo = project.path.strip("/")
+    web_url = web_url or ci_server
+    api = env.get("CI_API_V4_URL", "").rstrip("/").removesuffix("/api/v4") if own_api else ""
     iid = env.get("CI_MERGE_REQUEST_IID")
     return {
         "repo": repo or env.get("CI_PROJECT_PATH", ""),

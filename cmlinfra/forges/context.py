@@ -46,7 +46,10 @@ OWNER_SCOPE: dict[str, Scope] = {
     "gitlab": "group",
     "bitbucket": "workspace",
 }
-_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+# A path segment as the forges allow them: GitHub's own ".github" repositories start with a dot
+_SEGMENT = re.compile(r"(?!\.\.?$)[A-Za-z0-9_.][A-Za-z0-9_.-]*")
+# Hosts whose "www." name serves the same forge (the API host is derived from the web host)
+_WWW = ("www.github.com", "www.gitlab.com", "www.bitbucket.org")
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,16 @@ class ForgeContext:
         to choose from (a repository's runners are always in the Default group, 1)."""
         if group == self.runner_group:
             return self
-        if (self.driver, self.scope) != ("github", "organization") or group < 1:
+        if (self.driver, self.scope) != ("github", "organization"):
             raise UsageError(
-                f"--runner-group {group} needs a GitHub organization (this is a {self.driver} "
-                f"{self.scope}) and a group id of 1 or more",
+                f"--runner-group {group} needs a GitHub organization, and {self.repo_url} is "
+                f"a {self.driver} {self.scope}",
                 "pass --repo https://github.com/ORG, or leave --runner-group out",
+            )
+        if group < 1:
+            raise UsageError(
+                f"--runner-group {group} is not a runner group id (ids start at 1, Default)",
+                "pass the group's id or name as the organization's runner groups list it",
             )
         return replace(self, runner_group=group)
 
@@ -94,21 +102,34 @@ class ForgeContext:
         """The same forge and token pointed at another URL on the same host (a runner record
         from an organization-level launch, destroyed from a repository's CI job); None when
         ``url`` is on another forge, whose token this is not."""
-        prefix = self.web_url.rstrip("/") + "/"
-        if not url.startswith(prefix):
+        if _origin(url) != _origin(self.web_url):
             return None
-        path = url[len(prefix) :].strip("/").removesuffix(".git")
+        path = urlparse(url).path.strip("/").removesuffix(".git")
         return replace(self, repo=path, scope=parse_scope(self.driver, path, url, given=True))
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port as the web compares them: case-insensitively, and with a
+    "www." host the same as its forge (``HTTP://WWW.GitHub.com`` is ``https://github.com``)."""
+    parsed = urlparse(url.strip())
+    host = (parsed.hostname or "").lower()
+    host = host.removeprefix("www.") if host in _WWW else host
+    scheme = parsed.scheme.lower()
+    if host in (w.removeprefix("www.") for w in _WWW):
+        scheme = "https"  # the public forges redirect http to https
+    return scheme, host, parsed.port
 
 
 def parse_scope(driver: str, path: str, shown: str, *, given: bool) -> Scope:
     """The scope of a repository path: one segment is an owner (organization, group,
     workspace), two a repository (GitLab: two or more, a project or a subgroup). ``given``:
-    the path came from ``--repo`` (the CI environment always names a repository)."""
+    the path came from ``--repo``; the CI environment always names a repository as the forge
+    spells it, so its value is trusted, and an error names where it came from."""
     segments = path.split("/") if path else []
-    if not all(_SEGMENT.fullmatch(s) for s in segments):
+    what = f"--repo {shown!r}" if given else f"the CI environment's repository {shown!r}"
+    if given and not all(_SEGMENT.fullmatch(s) for s in segments):
         raise UsageError(
-            f"--repo {shown!r} is not a {driver} repository or {OWNER_SCOPE[driver]} URL",
+            f"{what} is not a {driver} repository or {OWNER_SCOPE[driver]} URL",
             f"pass --repo https://host/owner/name, or https://host/{OWNER_SCOPE[driver].upper()} "
             "for runners shared by all its repositories",
         )
@@ -118,15 +139,19 @@ def parse_scope(driver: str, path: str, shown: str, *, given: bool) -> Scope:
         return "project-or-group" if given else "repository"
     if len(segments) != 2:
         raise UsageError(
-            f"--repo {shown!r} has {len(segments)} path segments: a {driver} repository has two "
-            f"(owner/name) and an {OWNER_SCOPE[driver]} one",
+            f"{what} has {len(segments)} path segments: a {driver} repository has two "
+            f"(owner/name) and {_a(OWNER_SCOPE[driver])} one",
             "pass the repository's URL itself, not a page inside it",
         )
     return "repository"
 
 
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
 def _driver_for_host(host: str) -> str | None:
-    host = host.lower()
+    host = host.lower().removeprefix("www.")
     if host == "github.com" or host.startswith("github."):
         return "github"
     if "gitlab" in host:
@@ -152,6 +177,8 @@ def detect(
     if repo and "://" in repo:
         parsed = urlparse(repo)
         web_url = f"{parsed.scheme}://{parsed.netloc}"
+        if (parsed.hostname or "").lower() in _WWW:  # www.github.com: the forge itself
+            web_url = "https://" + (parsed.hostname or "").lower().removeprefix("www.")
         repo = parsed.path.strip("/").removesuffix(".git")
         driver = driver or _driver_for_host(parsed.hostname or "")
     driver = driver or ci_env.driver_from_env(env)

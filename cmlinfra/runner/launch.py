@@ -196,6 +196,8 @@ def destroy(names: list[str], *, all_: bool, state: str | None, forge_spec: Any)
     failed = {name: f.exception() for name, f in futures.items() if f.exception()}
     if failed:
         name, exc = next(iter(failed.items()))
+        if len(failed) == 1 and isinstance(exc, CmlinfraError):  # its own fix says what to do
+            raise CmlinfraError(f"destroying {name} failed: {exc.problem}", exc.fix)
         raise CmlinfraError(
             f"destroying {', '.join(failed)} failed ({name}: {exc})",
             "re-run 'cmlinfra runner destroy', or 'cmlinfra gc --yes'",

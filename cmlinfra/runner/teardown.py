@@ -21,16 +21,29 @@ def forge_for(forge: Any, record: RunnerRecord) -> Any:
     """The driver that can unregister ``record``'s runner. Usually ``forge`` itself; a runner
     registered elsewhere on the same forge (an organization's pool, launched with
     ``--repo https://github.com/ORG``, destroyed from a repository's CI job) gets the same
-    forge and token pointed at the record's URL. None for another forge or no forge."""
+    forge and token pointed at the record's URL. None for another forge or no forge.
+
+    A record on this forge that the driver cannot be pointed at (another host) raises:
+    falling back to the caller's own repository would answer 404, read as "already gone",
+    and forget a runner that is still registered."""
     if forge is None or (record.forge and record.forge != forge.name):
         return None
     context = getattr(forge, "ctx", None)
     if context is None or not record.repo or record.repo == context.repo_url:
         return forge
+    from cmlinfra.errors import CmlinfraError
     from cmlinfra.forges import connect
 
     there = context.retarget(record.repo)
-    return connect(there) if there is not None else forge
+    if there is None:
+        raise CmlinfraError(
+            f"{record.name} is registered at {record.repo}, which this {forge.name} "
+            f"connection ({context.web_url}) cannot reach: not unregistering, record kept",
+            f"run 'cmlinfra gc --repo {record.repo}' with a token for that host",
+        )
+    if there.repo_url == context.repo_url:
+        return forge
+    return connect(there)
 
 
 def unregister(forge: Any, record: RunnerRecord) -> None:

@@ -90,3 +90,57 @@ def test_errors_are_one_line() -> None:
         detect({}, driver="gitea", repo="a/b", token="x")
     with pytest.raises(CmlinfraError, match="set REPO_TOKEN or GITHUB_TOKEN"):
         detect({"GITHUB_REPOSITORY": "a/b"})
+
+
+def test_a_dot_github_repository_works_from_ci_and_from_repo() -> None:
+    """GitHub's own ``.github`` repositories start with a dot; every command must work there."""
+    env = {"GITHUB_REPOSITORY": "acme/.github", "GITHUB_TOKEN": "ghs_abcdefgh"}
+    assert detect(env).repo == "acme/.github"
+    assert detect({}, repo="https://github.com/acme/.github", token="t").repo == "acme/.github"
+    with pytest.raises(UsageError, match="--repo 'https://github.com/acme/..'"):
+        detect({}, repo="https://github.com/acme/..", token="t", owner_ok=True)
+
+
+def test_a_ci_repository_error_names_the_ci_environment_not_repo() -> None:
+    env = {"GITHUB_REPOSITORY": "acme/ml/extra", "GITHUB_TOKEN": "ghs_abcdefgh"}
+    with pytest.raises(UsageError) as info:
+        detect(env)
+    line = info.value.line()
+    assert "the CI environment's repository 'acme/ml/extra' has 3 path segments" in line
+    assert "--repo 'acme" not in line and "an organization one" in line
+
+
+@pytest.mark.parametrize(
+    ("env", "repo", "api"),
+    [
+        (  # a github.com job naming an Enterprise repository: not api.github.com
+            {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_API_URL": "https://api.github.com"},
+            "https://ghe.corp.com/acme/ml",
+            "https://ghe.corp.com/api/v3",
+        ),
+        (  # the CI's own host: its API URL is the one to use
+            {"GITHUB_SERVER_URL": "https://GHE.corp.com", "GITHUB_API_URL": "https://api.ghe.x"},
+            "https://ghe.corp.com/acme/ml",
+            "https://api.ghe.x",
+        ),
+        (
+            {"CI_SERVER_URL": "https://gitlab.com", "CI_API_V4_URL": "https://gitlab.com/api/v4"},
+            "https://git.corp.com/grp/proj",
+            "https://git.corp.com",
+        ),
+        (
+            {"CI_SERVER_URL": "https://git.corp.com", "CI_API_V4_URL": "https://api.corp/api/v4"},
+            "https://git.corp.com/grp/proj",
+            "https://api.corp",
+        ),
+    ],
+)
+def test_ci_api_url_is_used_only_for_the_ci_servers_own_host(env, repo, api) -> None:
+    ci = {"GITHUB_REPOSITORY": "x/y"} if "GITHUB_SERVER_URL" in env else {"GITLAB_CI": "true"}
+    assert detect({**ci, **env, "REPO_TOKEN": "t"}, repo=repo).api_url == api
+
+
+def test_www_host_is_the_forge_itself() -> None:
+    ctx = detect({}, repo="https://www.github.com/acme", token="t", owner_ok=True)
+    assert (ctx.driver, ctx.scope, ctx.web_url) == ("github", "organization", "https://github.com")
+    assert ctx.api_url == "https://api.github.com"

@@ -103,6 +103,43 @@ def test_list_shows_scope_and_destroy_unregisters_at_the_organization(
     assert org.runners == {} and store.names() == ["cml-mine"]
 
 
+@pytest.mark.parametrize("same_host", [True, False])
+def test_destroy_unregisters_at_the_records_url_or_keeps_the_record(
+    cli, forge_repo, tmp_path, same_host: bool
+) -> None:
+    """The record's URL as another spelling of this host (``HTTP://`` scheme) still reaches
+    the organization; a host this connection cannot reach keeps the record and the runner
+    (a 404 at the caller's repository is not "already gone")."""
+    repo = forge_repo("github", "acme/ml")
+    org = repo.server.state.add_owner("github", "acme")
+    from cmlinfra.forges import connect
+    from cmlinfra.forges.context import detect
+
+    url = repo.server.url
+    org_forge = connect(detect(repo.env(), repo=f"{url}/acme", owner_ok=True))
+    reg = org_forge.runner_registration(name="cml-pool", labels=["cml"])
+    where = url.replace("http://", "HTTP://") if same_host else "https://ghe.elsewhere.test"
+    record = RunnerRecord(
+        name="cml-pool", cloud="ssh", phase="ready", forge="github", repo=f"{where}/acme",
+        scope="organization", runner_id=reg.runner_id,
+    )  # fmt: skip
+    store = open_store(str(tmp_path))
+    store.put(record)
+    done = cli(
+        "runner", "destroy", "cml-pool", "--state", str(tmp_path), "--driver", "github",
+        "--repo", f"{url}/acme/ml", "--token", repo.server.token,
+        env={"CMLINFRA_HOME": str(tmp_path / "home")},
+    )  # fmt: skip
+    if same_host:
+        assert done.returncode == 0, done.stderr
+        assert org.runners == {} and store.names() == []
+        return
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert "not unregistering, record kept" in line and "gc --repo https://ghe.elsewhere" in line
+    assert [r.name for r in org.runners.values()] == ["cml-pool"] and store.names() == ["cml-pool"]
+
+
 def test_gc_sweeps_only_cmlinfra_runners_of_the_organization(cli, forge, tmp_path) -> None:
     org = forge.state.add_owner("github", "acme")
     forge.state.add_repo("github", "acme/ml")
