@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -97,7 +98,7 @@ def test_a_dot_github_repository_works_from_ci_and_from_repo() -> None:
     env = {"GITHUB_REPOSITORY": "acme/.github", "GITHUB_TOKEN": "ghs_abcdefgh"}
     assert detect(env).repo == "acme/.github"
     assert detect({}, repo="https://github.com/acme/.github", token="t").repo == "acme/.github"
-    with pytest.raises(UsageError, match="--repo 'https://github.com/acme/..'"):
+    with pytest.raises(UsageError, match=re.escape("--repo 'https://github.com/acme/..'")):
         detect({}, repo="https://github.com/acme/..", token="t", owner_ok=True)
 
 
