@@ -98,6 +98,17 @@ class ForgeContext:
             )
         return replace(self, runner_group=group)
 
+    def served_by(self, url: str) -> bool:
+        """Whether a runner registered at ``url`` takes this context's jobs: one registered at
+        this very repository (or owner), or at an organization / group / workspace above this
+        repository, on the same host. ``--reuse`` with a registry shared by many repositories
+        must not hand repository B's job to repository A's runner."""
+        if not url or _origin(url) != _origin(self.web_url):
+            return False
+        there = urlparse(url).path.strip("/").removesuffix(".git").lower()
+        here = self.repo.lower()
+        return here == there or (not self.owner_level and here.startswith(there + "/"))
+
     def retarget(self, url: str) -> ForgeContext | None:
         """The same forge and token pointed at another URL on the same host (a runner record
         from an organization-level launch, destroyed from a repository's CI job); None when

@@ -55,7 +55,8 @@ class LaunchResult:
 
 def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerRecord | None:
     """CML's --reuse (a ready runner with this name or a shared label) and --reuse-idle (one
-    that the forge also reports online and not busy)."""
+    that the forge also reports online and not busy) — only a runner that serves this
+    repository: same forge, registered at it or at its organization / group / workspace."""
     wanted = set(opts.labels)
     candidates = [
         r
@@ -63,6 +64,8 @@ def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerReco
         if r.phase == "ready"
         and r.mode == "runner"
         and not r.expired()
+        and r.forge == forge.name
+        and forge.ctx.served_by(r.repo)
         and (r.name == opts.request.name or wanted & set(r.labels))
     ]
     if not candidates or not (opts.reuse or opts.reuse_idle):

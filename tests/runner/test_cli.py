@@ -94,19 +94,53 @@ def _launch(cli, forge_repo, state, *extra: str):  # type: ignore[no-untyped-def
     return repo, cli(*args, "cml,gpu", *forge, "--token", repo.server.token, *extra)
 
 
-def test_reuse_returns_a_ready_runner_with_a_shared_label(cli, forge_repo, tmp_path) -> None:
+def test_reuse_returns_a_ready_runner_with_a_shared_label(cli, forge, forge_repo, tmp_path) -> None:
     store = open_store(str(tmp_path))
-    store.put(RunnerRecord(name="cml-warm", cloud="lxd", phase="ready", labels=["gpu"]))
+    at = f"{forge.url}/acme/ml"
+    store.put(
+        RunnerRecord("cml-warm", "lxd", phase="ready", labels=["gpu"], forge="github", repo=at)
+    )
     _, result = _launch(cli, forge_repo, tmp_path, "--reuse")
     assert result.returncode == 0, result.stderr
     reply = json.loads(result.stdout)
     assert (reply["name"], reply["reused"]) == ("cml-warm", True)
 
 
+@pytest.mark.parametrize(
+    ("forge_name", "path", "reused"),
+    [
+        ("github", "acme/other", False),  # another repository's runner, same shared registry
+        ("gitlab", "acme/ml", False),  # another forge
+        ("github", "acme", True),  # the organization's pool serves acme/ml
+        ("github", "ACME/ML", True),  # GitHub names are case-insensitive
+        ("github", "acme/ml-two", False),
+    ],
+)
+def test_reuse_takes_only_a_runner_that_serves_this_repository(
+    cli, forge, tmp_path, forge_name: str, path: str, reused: bool
+) -> None:
+    store = open_store(str(tmp_path))
+    at = f"{forge.url}/{path}"
+    store.put(
+        RunnerRecord("cml-warm", "lxd", phase="ready", labels=["gpu"], forge=forge_name, repo=at)
+    )
+    forge.state.add_repo("github", "acme/ml")
+    args = ["--json", "runner", "launch", "--cloud", "lxd", "--state", str(tmp_path), "--reuse"]
+    args += ["--labels", "gpu", "--driver", "github", "--repo", f"{forge.url}/acme/ml"]
+    result = cli(*args, "--token", forge.token, "--cloud-type", "nonsense")
+    if reused:
+        assert json.loads(result.stdout)["name"] == "cml-warm", result.stderr
+    else:  # not reused: it went on to check a new machine's request
+        assert result.returncode == 2 and "unknown size 'nonsense'" in result.stderr
+
+
 def test_reuse_idle_needs_the_forge_to_report_it_idle(cli, forge_repo, tmp_path) -> None:
     store = open_store(str(tmp_path))
-    store.put(RunnerRecord(name="cml-warm", cloud="lxd", phase="ready", labels=["cml"]))
     repo = forge_repo("github", "acme/ml")
+    at = f"{repo.server.url}/acme/ml"
+    store.put(
+        RunnerRecord("cml-warm", "lxd", phase="ready", labels=["cml"], forge="github", repo=at)
+    )
     repo.driver().runner_registration(name="cml-warm", labels=["cml"], jit=True)
     repo.set_runner("cml-warm", status="online", busy=False)
     forge = ["--driver", "github", "--repo", f"{repo.server.url}/acme/ml"]
