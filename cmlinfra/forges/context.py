@@ -68,7 +68,9 @@ class ForgeContext:
     run_id: str = ""
     workflow: str = ""
     scope: Scope = "repository"
-    runner_group: int = 1  # GitHub organization runners: the runner group's id (1: Default)
+    # GitHub organization runners: the runner group, by name or id as given ("": Default);
+    # the driver resolves it against the organization's groups
+    runner_group: str = ""
 
     @property
     def repo_url(self) -> str:
@@ -80,9 +82,11 @@ class ForgeContext:
         """Runners here serve every repository of an organization / group / workspace."""
         return self.scope in ("organization", "group", "workspace")
 
-    def in_runner_group(self, group: int) -> ForgeContext:
-        """This context with GitHub runner group ``group``: only an organization has groups
-        to choose from (a repository's runners are always in the Default group, 1)."""
+    def in_runner_group(self, group: str) -> ForgeContext:
+        """This context with GitHub runner group ``group`` (a name or an id): only an
+        organization has groups to choose from (a repository's runners are always in the
+        Default group); whether the group exists is the driver's to ask."""
+        group = group.strip()
         if group == self.runner_group:
             return self
         if (self.driver, self.scope) != ("github", "organization"):
@@ -91,10 +95,10 @@ class ForgeContext:
                 f"a {self.driver} {self.scope}",
                 "pass --repo https://github.com/ORG, or leave --runner-group out",
             )
-        if group < 1:
+        if group.isdigit() and int(group) < 1:
             raise UsageError(
                 f"--runner-group {group} is not a runner group id (ids start at 1, Default)",
-                "pass the group's id or name as the organization's runner groups list it",
+                "pass the group's name as the organization's settings show it, or its id",
             )
         return replace(self, runner_group=group)
 

@@ -99,6 +99,9 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
     return None
 
 
+DEFAULT_RUNNER_GROUP = (1, "Default")  # every organization's, and every repository's runners
+
+
 class GitHub:
     name = "github"
     comment_limit = COMMENT_LIMIT
@@ -121,6 +124,7 @@ class GitHub:
         # runners: the repository's own, or the organization's pool (``--repo .../ORG``)
         owner = f"/orgs/{context.repo}" if context.scope == "organization" else self.repo
         self.runners = f"{owner}/actions/runners"
+        self._runner_group: tuple[int, str] | None = None  # (id, name), asked once
 
     # -- pull requests and comments -------------------------------------------------------
     def pr_for_commit(self, sha: str) -> PullRequest | None:
@@ -209,14 +213,16 @@ class GitHub:
     ) -> RunnerRegistration:
         """A just-in-time config (one job, then the runner is gone: GitHub's ephemeral
         ``--single``) or, with ``jit=False``, a registration token for ``config.sh``.
-        Organization runners join the organization's Default runner group."""
+        Organization runners join the context's runner group (the JIT API takes its id,
+        ``config.sh --runnergroup`` its name), else the Default group."""
+        group_id, group_name = self.runner_group()
         if jit:
             result = self.http.json(
                 "POST",
                 f"{self.runners}/generate-jitconfig",
                 json={
                     "name": name,
-                    "runner_group_id": self.ctx.runner_group,
+                    "runner_group_id": group_id,
                     "labels": labels or ["cml"],  # GitHub requires at least one
                 },
             )
@@ -238,7 +244,34 @@ class GitHub:
             expires_at=str(result.get("expires_at", "")),
             labels=tuple(labels),
             scope=self.ctx.scope,
-            extra={"runner_group": str(self.ctx.runner_group)},  # config.sh --runnergroup
+            extra={"runner_group": group_name},  # config.sh --runnergroup takes the name
+        )
+
+    def runner_group(self) -> tuple[int, str]:
+        """The (id, name) of the context's runner group, asked of the organization once: a
+        typo fails here, before a machine exists (``runner launch`` calls this up front)."""
+        if not self.ctx.runner_group:
+            return DEFAULT_RUNNER_GROUP
+        if self._runner_group is None:
+            self._runner_group = self._find_runner_group(self.ctx.runner_group)
+        return self._runner_group
+
+    def _find_runner_group(self, wanted: str) -> tuple[int, str]:
+        path = f"/orgs/{self.ctx.repo}/actions/runner-groups"
+        found = [
+            (int(g["id"]), str(g["name"]))
+            for g in self.http.paginate(path, {"per_page": 100}, key="runner_groups")
+        ]
+        by_id = [g for g in found if wanted.isdigit() and g[0] == int(wanted)]
+        by_name = [g for g in found if g[1] == wanted] or [
+            g for g in found if g[1].casefold() == wanted.casefold()
+        ]
+        if by_id or by_name:
+            return (by_id or by_name)[0]
+        known = ", ".join(f"{name} ({gid})" for gid, name in found[:10]) or "none"
+        raise CmlinfraError(
+            f"no runner group {wanted!r} in GitHub organization {self.ctx.repo}",
+            f"pass --runner-group with one of its groups, by name or id: {known}",
         )
 
     def list_runners(self) -> list[Runner]:

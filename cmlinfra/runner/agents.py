@@ -105,7 +105,7 @@ def plan_agent(registration: object, *, name: str, labels: list[str], single: bo
                 "ACTIONS_RUNNER_INPUT_LABELS": ",".join(labels),
             }
             group = reg.extra.get("runner_group", "")  # type: ignore[attr-defined]
-            if group and group != "1":  # an organization's group other than Default
+            if group and group != "Default":  # an organization's other group, by name
                 env["ACTIONS_RUNNER_INPUT_RUNNERGROUP"] = group
             pre = f"/bin/bash -c 'test -f .runner || exec {home}/config.sh --unattended --replace'"
         restart = "no" if single else "on-failure"

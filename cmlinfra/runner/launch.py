@@ -34,7 +34,7 @@ class LaunchOptions:
     terraform: str | None = None
     bootstrap_steps: tuple[str, ...] = ()  # () : the bootstrap's defaults for this machine
     watchdog_interval: int = 15
-    runner_group: int = 1  # GitHub organization runners only (the context checks)
+    runner_group: str = ""  # GitHub organization runners only: a group name or id
 
 
 @dataclass
@@ -137,6 +137,8 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     # or a token without the runner permission, fails here with the forge's one-line error
     # instead of after a machine has been paid for (GitLab also settles project vs group here).
     forge.list_runners()
+    if context.runner_group:  # GitHub: a group that does not exist, by name or id
+        forge.runner_group()
     started = time.monotonic()
     session = Session.begin(
         store,

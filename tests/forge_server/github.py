@@ -236,6 +236,8 @@ def jit_config(server: ForgeServer, req: Req) -> Reply:
     runner = StoredRunner(server.state.next_id(), data["name"], list(data["labels"]), "")
     runner.token = f"jitconfig-{runner.id}-c2VjcmV0LWppdC1jb25maWc"
     runner.group = int(data["runner_group_id"])
+    if isinstance(repo, Owner) and runner.group not in repo.runner_groups:
+        raise NotFound("Not Found")
     repo.runners[runner.id] = runner
     return Reply(201, {"runner": _runner(runner), "encoded_jit_config": runner.token})
 
@@ -252,6 +254,25 @@ def list_runners(server: ForgeServer, req: Req) -> Reply:
     repo = _pool(server, req)
     runners = [_runner(r) for r in repo.runners.values()]
     return Reply(200, {"total_count": len(runners), "runners": runners})
+
+
+def list_runner_groups(server: ForgeServer, req: Req) -> Reply:
+    org = _pool(server, req)
+    assert isinstance(org, Owner)
+    groups = [
+        {
+            "id": gid,
+            "name": name,
+            "visibility": "all",
+            "default": gid == 1,
+            "runners_url": f"https://api.github.com/orgs/{org.name}/actions/runner-groups/{gid}"
+            "/runners",
+            "inherited": False,
+            "allows_public_repositories": False,
+        }
+        for gid, name in sorted(org.runner_groups.items())
+    ]
+    return Reply(200, {"total_count": len(groups), "runner_groups": groups})
 
 
 def delete_runner(server: ForgeServer, req: Req) -> Reply:
@@ -303,6 +324,7 @@ ROUTES = {
     ("post", R + "/actions/runners/registration-token"): registration_token,
     ("delete", R + "/actions/runners/{runner_id}"): delete_runner,
     ("get", ORG + "/actions/runners"): list_runners,
+    ("get", ORG + "/actions/runner-groups"): list_runner_groups,
     ("post", ORG + "/actions/runners/generate-jitconfig"): jit_config,
     ("post", ORG + "/actions/runners/registration-token"): registration_token,
     ("delete", ORG + "/actions/runners/{runner_id}"): delete_runner,

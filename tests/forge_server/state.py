@@ -121,6 +121,8 @@ class Owner:
     name: str  # organization login, group full path (a/b), workspace slug
     id: int
     runners: dict[int, StoredRunner] = field(default_factory=dict)
+    # GitHub runner groups, id → name: every organization has Default (1)
+    runner_groups: dict[int, str] = field(default_factory=lambda: {1: "Default"})
 
     @property
     def uuid(self) -> str:

@@ -238,17 +238,47 @@ def test_retarget_keeps_forge_and_token_but_not_another_host() -> None:
     assert repo.retarget("https://gitlab.com/acme") is None
 
 
+@pytest.mark.parametrize("given", ["3", "GPU pool", "gpu POOL"])
+def test_runner_group_by_name_or_id_gives_the_jit_api_its_id_and_config_sh_its_name(
+    forge_repo, given: str
+) -> None:
+    """The JIT API takes the group's id, ``config.sh --runnergroup`` its name, and GitHub's
+    settings show names: either is looked up once in the organization's groups."""
+    repo, context, _ = owner_driver_with_owner(forge_repo, "github")
+    org = repo.server.state.owner("github", "acme")
+    org.runner_groups[3] = "GPU pool"
+    forge = connect(context.in_runner_group(given))
+    forge.runner_registration(name="cml-g3", labels=["cml"])
+    [runner] = org.runners.values()
+    assert runner.group == 3
+    reg = forge.runner_registration(name="cml-cfg", labels=["cml"], jit=False)
+    assert reg.extra["runner_group"] == "GPU pool"  # config.sh --runnergroup takes the name
+    lookups = [c for c in repo.server.api_calls("github") if c.path.endswith("/runner-groups")]
+    assert len(lookups) == 1  # asked once, whatever the number of registrations
+
+
+def test_unknown_runner_group_names_the_groups_there_are(forge_repo) -> None:
+    repo, context, _ = owner_driver_with_owner(forge_repo, "github")
+    repo.server.state.owner("github", "acme").runner_groups[3] = "GPU pool"
+    with pytest.raises(CmlinfraError) as info:
+        connect(context.in_runner_group("gpus")).runner_group()
+    assert info.value.line() == (
+        "no runner group 'gpus' in GitHub organization acme; pass --runner-group with one of "
+        "its groups, by name or id: Default (1), GPU pool (3)"
+    )
+    assert connect(context).runner_group() == (1, "Default")  # no group given: no call
+    assert len(repo.server.api_calls("github")) == 1
+
+
 def test_runner_group_is_for_github_organizations_only(forge_repo) -> None:
     repo, context, _ = owner_driver_with_owner(forge_repo, "github")
-    in_group = context.in_runner_group(3)
-    connect(in_group).runner_registration(name="cml-g3", labels=["cml"])
-    [runner] = repo.server.state.owner("github", "acme").runners.values()
-    assert runner.group == 3
-    reg = connect(in_group).runner_registration(name="cml-cfg", labels=["cml"], jit=False)
-    assert reg.extra["runner_group"] == "3"  # config.sh --runnergroup, through the agent's env
-    assert context.in_runner_group(1) is context
+    assert context.in_runner_group("") is context
     for other in (repo.context(), detect(repo.env(), repo=f"{WEB['github']}/acme/ml")):
-        with pytest.raises(UsageError, match="--runner-group 3 needs a GitHub organization"):
-            other.in_runner_group(3)
-    with pytest.raises(UsageError):
-        context.in_runner_group(0)
+        with pytest.raises(UsageError) as info:
+            other.in_runner_group("3")
+        assert info.value.line().startswith(
+            "--runner-group 3 needs a GitHub organization, and https://github.test/acme/ml is "
+            "a github repository; "
+        )
+    with pytest.raises(UsageError, match="--runner-group 0 is not a runner group id"):
+        context.in_runner_group("0")

@@ -92,14 +92,17 @@ def test_single_github_runner_is_not_restarted_after_its_job() -> None:
 
 
 def test_organization_runner_group_reaches_config_sh() -> None:
-    """An organization's runner group reaches config.sh (its --runnergroup, from the
-    environment)."""
+    """An organization's runner group reaches config.sh by name (its --runnergroup takes
+    the name, from the environment); the Default group needs no flag."""
     from dataclasses import replace
 
-    token = replace(registration("github", "registration-token"), extra={"runner_group": "3"})
+    extra = {"runner_group": "GPU pool"}
+    token = replace(registration("github", "registration-token"), extra=extra)
     plan = plan_agent(token, name="a", labels=["cml"], single=False)
-    assert "ACTIONS_RUNNER_INPUT_RUNNERGROUP=3\n" in plan.env.reveal()
-    default = replace(token, extra={"runner_group": "1"})
+    assert (
+        "ACTIONS_RUNNER_INPUT_RUNNERGROUP=GPU pool\n" in plan.env.reveal()
+    )  # systemd: rest of line
+    default = replace(token, extra={"runner_group": "Default"})
     assert "RUNNERGROUP" not in plan_agent(default, name="a", labels=[], single=False).env.reveal()
 
 

@@ -31,6 +31,13 @@ def _launch(cli, forge, state, repo_path: str, *extra: str):  # type: ignore[no-
             "cmlinfra: error: no GitHub organization 'nope', or the token cannot see it",
             marks=pytest.mark.lxd,
         ),
+        pytest.param(
+            "acme --runner-group gpus",
+            1,
+            "cmlinfra: error: no runner group 'gpus' in GitHub organization acme; pass "
+            "--runner-group with one of its groups, by name or id: Default (1)",
+            marks=pytest.mark.lxd,
+        ),
         ("acme/ml/tree/main", 2, "cmlinfra: error: --repo "),
         ("acme/ml --runner-group 2", 2, "cmlinfra: error: --runner-group 2 needs a GitHub org"),
     ],

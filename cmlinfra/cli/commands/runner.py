@@ -88,11 +88,12 @@ def register(root: typer.Typer) -> None:
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         labels: str = typer.Option("cml", "--labels", help="Comma-separated runner labels."),
-        runner_group: int = typer.Option(
-            1,
+        runner_group: str = typer.Option(
+            "",
             "--runner-group",
-            help="GitHub organization runners: the id of the runner group they join "
-            "(default 1, the organization's Default group).",
+            help="GitHub organization runners: the runner group they join, by name (as the "
+            "organization's settings show it) or id; checked before a machine is created "
+            "(default: the Default group).",
         ),
         idle_timeout: str = typer.Option(
             "5min", "--idle-timeout", help="Power off after this long without a job (never: off)."
