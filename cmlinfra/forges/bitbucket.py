@@ -12,6 +12,7 @@ import hashlib
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import requests
 
@@ -54,6 +55,14 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
             f"the token was rejected by Bitbucket (HTTP 401: {message or 'Unauthorized'})",
             "set REPO_TOKEN (or BITBUCKET_TOKEN) to a repository access token, or to "
             "user:app-password, with pull request and repository write scopes",
+        )
+    if status == 404 and workspace:
+        found = re.search(r"/workspaces/([^/?]+)", response.request.url or "")
+        name = unquote(found.group(1)) if found else ""
+        return CmlinfraError(
+            f"no Bitbucket workspace {name!r}, or the token cannot see it (HTTP 404)",
+            "check --repo (https://bitbucket.org/WORKSPACE for workspace runners); "
+            + WORKSPACE_TOKEN,
         )
     if status == 403 and workspace:
         return CmlinfraError(

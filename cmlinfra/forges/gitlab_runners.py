@@ -31,8 +31,12 @@ RUNNER_TOKEN = {
 
 def runner_errors(status: int, message: str, url: str, owner: str) -> CmlinfraError | None:
     """A refused runner call, with the token its ``owner`` ("project" | "group") needs; None
-    when the owner is not known yet or the answer is not a 401/403 about runners."""
-    if status == 403 and owner and "/runners" in url:
+    when the owner is not known yet or the answer is not a 401/403 about runners. Only the
+    runner calls ask about a group (``GET /groups/:id``, settling project vs group), so a
+    refusal there is a group's: Owner, not the Maintainer a project's runners need."""
+    if "/api/v4/groups/" in url:
+        owner = "group"
+    if status == 403 and owner and ("/runners" in url or "/api/v4/groups/" in url):
         return CmlinfraError(
             f"GitLab refused to manage the runners of the {owner} "
             f"(HTTP 403: {message or 'Forbidden'})",

@@ -162,6 +162,26 @@ def test_rejected_token_for_owner_runners_names_the_token_it_needs(
     assert "HTTP 401" in line and scope_named in line and "not-the-token" not in line
 
 
+def test_gitlab_group_lookup_refusal_names_owner_not_maintainer(forge_repo) -> None:
+    """acme/platform is asked of the API (project 404 → group): a 403 on the group itself is
+    about group runners, which need Owner."""
+    repo, _, forge = owner_driver_with_owner(forge_repo, "gitlab")
+    repo.server.fail("gitlab", "GET", "/groups/", 403, "403 Forbidden")
+    with pytest.raises(CmlinfraError) as info:
+        forge.list_runners()
+    line = info.value.line()
+    assert "Owner role in the group" in line and "Maintainer" not in line
+
+
+def test_unknown_bitbucket_workspace_says_workspace_not_repository(forge_repo) -> None:
+    _, _, forge = owner_driver(forge_repo, "bitbucket", "nope")
+    with pytest.raises(CmlinfraError) as info:
+        forge.list_runners()
+    line = info.value.line()
+    assert line.startswith("no Bitbucket workspace 'nope', or the token cannot see it")
+    assert "repository name" not in line and "runner:write" in line
+
+
 def test_gitlab_project_runner_refusal_names_maintainer(forge_repo) -> None:
     repo = forge_repo("gitlab", "acme/platform/ml")
     repo.server.fail("gitlab", "POST", "/user/runners", 403, "403 Forbidden")

@@ -99,9 +99,8 @@ def test_organization_runner_group_reaches_config_sh() -> None:
     extra = {"runner_group": "GPU pool"}
     token = replace(registration("github", "registration-token"), extra=extra)
     plan = plan_agent(token, name="a", labels=["cml"], single=False)
-    assert (
-        "ACTIONS_RUNNER_INPUT_RUNNERGROUP=GPU pool\n" in plan.env.reveal()
-    )  # systemd: rest of line
+    # an EnvironmentFile value is the rest of the line, spaces and all
+    assert "ACTIONS_RUNNER_INPUT_RUNNERGROUP=GPU pool\n" in plan.env.reveal()
     default = replace(token, extra={"runner_group": "Default"})
     assert "RUNNERGROUP" not in plan_agent(default, name="a", labels=[], single=False).env.reveal()
 
