@@ -163,8 +163,21 @@ def register(root: typer.Typer) -> None:
         all_: bool = typer.Option(False, "--all", help="Every runner in the registry."),
         state: str = typer.Option("", "--state", help=STATE_HELP),
         driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket."),
-        repo: str = typer.Option("", "--repo", help=REPO_HELP),
-        token: str = typer.Option("", "--token", envvar="REPO_TOKEN", show_envvar=True),
+        repo: str = typer.Option(
+            "",
+            "--repo",
+            help="Where to unregister (default: from the CI environment). Each runner is "
+            "unregistered where its record says it was registered — its repository, or its "
+            "organization / group / workspace — with this forge's token.",
+        ),
+        token: str = typer.Option(
+            "",
+            "--token",
+            envvar="REPO_TOKEN",
+            show_envvar=True,
+            help="Forge token that may remove the runners (organization / group / workspace "
+            "runners need an admin's: see docs/forges.md).",
+        ),
     ) -> None:
         """Unregister runners at the forge and destroy their machines."""
         from cmlinfra.errors import UsageError
