@@ -123,7 +123,7 @@ class GitLabRunners:
         subgroup must never touch: each one's details say which group owns it."""
         owner, owner_id = self.owner()
         path = f"/api/v4/{owner}s/{owner_id}/runners"
-        items = self.http.paginate(path, {"type": f"{owner}_type", "per_page": 100})
+        items = list(self.http.paginate(path, {"type": f"{owner}_type", "per_page": 100}))
         if owner == "group" and "/" in self.ctx.repo:  # a top-level group has no ancestors
             items = [r for r in items if self._owned(r["id"], owner_id)]
         return [

@@ -137,8 +137,11 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     # or a token without the runner permission, fails here with the forge's one-line error
     # instead of after a machine has been paid for (GitLab also settles project vs group here).
     forge.list_runners()
-    if context.runner_group:  # GitHub: a group that does not exist, by name or id
-        forge.runner_group()
+    if context.runner_group:  # a GitHub organization's group (by name or id) must exist
+        from cmlinfra.forges.github import GitHub
+
+        if isinstance(forge, GitHub):
+            forge.runner_group()
     started = time.monotonic()
     session = Session.begin(
         store,

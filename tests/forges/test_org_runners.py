@@ -228,7 +228,7 @@ def test_owner_urls_and_enterprise_hosts() -> None:
     ("url", "message"),
     [
         ("https://github.com/acme/ml/tree/main", "has 4 path segments"),
-        ("https://bitbucket.org/acme/ml/src", "has 3 path segments"),
+        ("https://bitbucket.org/acme/ml/src", "has 3 path segments: .* and a workspace one"),
         ("https://github.com/ac%20me", "is not a github repository or organization URL"),
         ("https://gitlab.com/acme/../x", "is not a gitlab repository or group URL"),
     ],
