@@ -12,11 +12,6 @@ from cmlinfra.cli.forge_common import connect, driver_option, repo_option, token
 if TYPE_CHECKING:
     from cmlinfra.forges.base import PullRequest
 
-_WHEN = (
-    "once the PR may be merged: auto-merge when the required checks pass (GitHub) or the "
-    "pipeline succeeds (GitLab), right away on Bitbucket. See the command's help."
-)
-
 app = typer.Typer(help="Open pull requests (CML-compatible).", no_args_is_help=True)
 
 
@@ -32,7 +27,6 @@ def _changed_files() -> list[Path]:
     return [Path(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-@app.command("create")
 def create(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(
@@ -47,10 +41,17 @@ def create(
     title: str = typer.Option(None, "--title", help="PR title."),
     message: str = typer.Option(None, "--message", help="Commit message."),
     body: str = typer.Option("", "--body", help="PR description."),
-    merge: bool = typer.Option(False, "--merge", help=f"Merge with a merge commit {_WHEN}"),
-    squash: bool = typer.Option(False, "--squash", help=f"Squash-merge {_WHEN}"),
+    merge: bool = typer.Option(
+        False, "--merge", help="Merge the PR with a merge commit once its checks pass (see above)."
+    ),
+    squash: bool = typer.Option(
+        False, "--squash", help="Squash the PR into one commit on the base, once its checks pass."
+    ),
     rebase: bool = typer.Option(
-        False, "--rebase", help=f"Rebase-merge (Bitbucket: fast-forward; not on GitLab) {_WHEN}"
+        False,
+        "--rebase",
+        help="Rebase the PR's commits onto the base, once its checks pass (Bitbucket: "
+        "fast-forward; not on GitLab).",
     ),
     driver: str = driver_option(),
     repo: str = repo_option(),
@@ -113,6 +114,14 @@ def create(
     emit(pull, as_json=settings(ctx).as_json, text=pull.url)
     if methods:
         progress(_outcome(pull, forge.name))
+
+
+def _paragraphs(doc: str) -> str:
+    """A docstring's paragraphs each on one line, so the terminal, not the source, wraps them."""
+    return "\n\n".join(" ".join(p.split()) for p in doc.strip().split("\n\n"))
+
+
+app.command("create", help=_paragraphs(create.__doc__ or ""))(create)
 
 
 def _outcome(pull: PullRequest, forge: str) -> str:
