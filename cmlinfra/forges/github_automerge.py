@@ -130,6 +130,10 @@ def merge_when_ready(
             f"GitHub refused auto-merge: {refusal.text}; {left}",
             f"fix what GitHub names and merge the PR by hand, or drop {flag}",
         ) from None
+    except CmlinfraError as failed:  # HTTP: 401, 403 without permission, 5xx after retries
+        raise CmlinfraError(
+            f"{failed.problem}; {left_open(f'PR #{number}', url)}", failed.fix
+        ) from None
     confirmed = (data.get("enablePullRequestAutoMerge") or {}).get("pullRequest") or {}
     if not confirmed.get("autoMergeRequest"):
         raise CmlinfraError(

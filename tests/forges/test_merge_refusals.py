@@ -179,3 +179,4 @@ def test_graphql_403_names_the_workflow_permissions(cli, forge_repo, tmp_path) -
     [line] = result.stderr.strip().splitlines()
     assert "add `permissions: contents: write, pull-requests: write`" in line
     assert "the permission this call needs" not in line
+    assert "PR #1 stays open, not merged and not set to merge" in line
