@@ -19,7 +19,7 @@ from typing import Any
 
 from cmlinfra.clouds import get_cloud
 from cmlinfra.clouds.base import Cloud, MachineAddress, MachineRequest, ResolvedMachine
-from cmlinfra.errors import CmlinfraError
+from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.secrets import Secret
 from cmlinfra.stack.compose import synthesize
 from cmlinfra.stack.store import StackDir, list_stacks, stack_dir
@@ -64,6 +64,11 @@ def prepare(
 
     target = stack_dir(request.name)
     chosen = get_cloud(cloud)
+    if request.aws_subnet and chosen.name != "aws":
+        raise UsageError(
+            f"--cloud-aws-subnet is an AWS option; --cloud {cloud} has no subnets to choose",
+            "drop --cloud-aws-subnet, or launch with --cloud aws",
+        )
     offline = getattr(chosen, "validate", None)
     if callable(offline):  # a typo is reported as a typo even when the cloud is unreachable
         offline(request)

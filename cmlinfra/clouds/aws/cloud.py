@@ -82,6 +82,17 @@ def instance_profile(permission_set: str | None) -> str | None:
     )
 
 
+def chosen_subnet(request: MachineRequest) -> str:
+    """CML's ``--cloud-aws-subnet``, else ``$CMLINFRA_AWS_SUBNET_ID`` (older workflows), else
+    empty: the default VPC's subnet in a zone that offers the type."""
+    return request.aws_subnet or os.environ.get(lookups.SUBNET_ENV, "").strip()
+
+
+def subnet_source(request: MachineRequest) -> str:
+    """Where the subnet came from, for the error that names it."""
+    return "--cloud-aws-subnet" if request.aws_subnet else f"${lookups.SUBNET_ENV}"
+
+
 def owner_repo() -> str:
     """The repository that launches the runner, from the CI's own variables (tag only)."""
     env = os.environ
@@ -116,10 +127,11 @@ class AwsCloud:
             raise UsageError("--cloud-spot-price needs --cloud-spot", "add --cloud-spot")
         spot_max = catalog.parse_spot_price(request.spot_price)
         ssh_cidr = _check_cidr(request.ssh_cidr) if request.ssh_cidr is not None else None
-        subnet = os.environ.get(lookups.SUBNET_ENV, "").strip()
+        subnet = chosen_subnet(request)
         if subnet and not SUBNET_ID.match(subnet):
             raise UsageError(
-                f"{lookups.SUBNET_ENV}={subnet!r} is not a subnet id", "write it as subnet-0123abcd"
+                f"{subnet_source(request)} {subnet!r} is not a subnet id",
+                "write it as subnet-0123abcd",
             )
         if not 1 <= request.port <= 65535:
             raise UsageError(f"SSH port {request.port} is out of range", "give 1 to 65535")
@@ -164,9 +176,9 @@ class AwsCloud:
                 )
             if current is not None:
                 price, price_source = current, "spot price history"
-        subnet = os.environ.get(lookups.SUBNET_ENV, "").strip()
+        subnet = chosen_subnet(request)
         network = (
-            lookups.given_subnet(client, region, subnet, zones)
+            lookups.given_subnet(client, region, subnet, zones, subnet_source(request))
             if subnet
             else lookups.default_subnet(client, region, zones)
         )

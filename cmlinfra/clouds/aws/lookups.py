@@ -189,7 +189,9 @@ def default_subnet(client: Any, region: str, zones: list[str]) -> tuple[str, str
     return vpc_id, usable[0]["SubnetId"]
 
 
-def given_subnet(client: Any, region: str, subnet_id: str, zones: list[str]) -> tuple[str, str]:
+def given_subnet(
+    client: Any, region: str, subnet_id: str, zones: list[str], source: str = "--cloud-aws-subnet"
+) -> tuple[str, str]:
     """(vpc id, subnet id) of a subnet the user chose, checked to exist and to be in a zone
     that offers the instance type (else the launch would fail minutes later)."""
     try:
@@ -200,7 +202,7 @@ def given_subnet(client: Any, region: str, subnet_id: str, zones: list[str]) -> 
             raise
         subnets = []
     if not subnets:
-        raise UsageError(f"subnet {subnet_id} does not exist in {region}", f"check {SUBNET_ENV}")
+        raise UsageError(f"subnet {subnet_id} does not exist in {region}", f"check {source}")
     subnet = subnets[0]
     if zones and subnet["AvailabilityZone"] not in zones:
         raise UsageError(
