@@ -36,7 +36,7 @@ def decode(value: str, option: str = "--cloud-startup-script") -> bytes:
         script = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise UsageError(
-            f"{option} is not base64", f"pass the script encoded: {option} \"$(base64 -w0 FILE)\""
+            f"{option} is not base64", f'pass the script encoded: {option} "$(base64 -w0 FILE)"'
         ) from None
     if not script.strip():
         raise UsageError(f"{option} decodes to an empty script", "pass a script, or drop it")

@@ -63,8 +63,7 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
     ),
     Compat(
         "--docker-volumes",
-        "runners run jobs with the forge's own agent on the machine, not a GitLab docker "
-        "executor",
+        "runners run jobs with the forge's own agent on the machine, not a GitLab docker executor",
         "mount volumes in the job itself (docker run -v …)",
     ),
     Compat(
@@ -125,11 +124,9 @@ def accepts(table: tuple[Compat, ...]) -> Callable[[Callable[..., Any]], Callabl
         extra, annotations = [], {}
         for entry in table:
             default, annotation = _option(entry)
+            kind = inspect.Parameter.KEYWORD_ONLY
             extra.append(
-                inspect.Parameter(
-                    entry.param, inspect.Parameter.KEYWORD_ONLY, default=default,
-                    annotation=annotation,
-                )  # fmt: skip
+                inspect.Parameter(entry.param, kind, default=default, annotation=annotation)
             )
             annotations[entry.param] = annotation
 

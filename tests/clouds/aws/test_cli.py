@@ -56,3 +56,53 @@ def test_unreachable_endpoint(cli: CliRunner, tmp_path: Path, closed_port_url: s
     assert f"cannot reach the AWS EC2 API at {closed_port_url}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not any(tmp_path.rglob("cml-dead*"))
+
+
+def test_cloud_aws_subnet_reaches_the_network_module(
+    cli: CliRunner, moto: MotoServer, tmp_path: Path
+) -> None:
+    """CML's --cloud-aws-subnet (and its CML_STACK_… form): checked against EC2, then the
+    stack's network module uses it; it wins over $CMLINFRA_AWS_SUBNET_ID."""
+    ec2 = moto.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    zone = sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])[0]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone=zone)
+    subnet_id = subnet["Subnet"]["SubnetId"]
+    env = {**moto.env, "CMLINFRA_HOME": str(tmp_path),
+           "CMLINFRA_AWS_SUBNET_ID": "subnet-0123456789abcdef0"}  # fmt: skip
+    for how in (["--cloud-aws-subnet", subnet_id], ["--cloud-aws-subnet-id", subnet_id]):
+        result = cli("stack", "render", "--name", "cml-subnet", "--cloud-type", "m", *ARGS, *how,
+                     env=env)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        network = json.loads(result.stdout)["module"]["network"]
+        assert network["subnet_id"] == subnet_id
+    by_env = cli("stack", "render", "--name", "cml-subnet", "--cloud-type", "m", *ARGS,
+                 env={**env, "CML_STACK_CLOUD_AWS_SUBNET": subnet_id})  # fmt: skip
+    assert by_env.returncode == 0, by_env.stderr
+    assert json.loads(by_env.stdout)["module"]["network"]["subnet_id"] == subnet_id
+
+
+def test_unknown_subnet_is_one_line_before_anything_exists(
+    cli: CliRunner, moto_read: MotoServer, tmp_path: Path
+) -> None:
+    env = {**moto_read.env, "CMLINFRA_HOME": str(tmp_path / "home")}
+    state = str(tmp_path / "state")
+    missing = "subnet-0123456789abcdef0"
+    cases = [
+        ("stack", "render", "--name", "cml-nosub", "--cloud-type", "m", *ARGS),
+        ("runner", "launch", "--cloud", "aws", "--cloud-region", "us-east", "--cloud-image", XENIAL,
+         "--name", "cml-nosub",
+         "--state", state, "--driver", "github", "--repo", "https://github.com/acme/ml",
+         "--token", "not-used-before-the-checks"),
+    ]  # fmt: skip
+    for args in cases:
+        result = cli(*args, "--cloud-aws-subnet", missing, env=env)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"cmlinfra: error: subnet {missing} does not exist in us-east-1; "
+            "check --cloud-aws-subnet"
+        ]
+    bad = cli(*cases[0], "--cloud-aws-subnet", "my-subnet", env=env)
+    assert bad.returncode == 2 and "--cloud-aws-subnet 'my-subnet' is not a subnet id" in bad.stderr
+    left = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert left == [], "a refused request must leave no stack, key or runner record behind"
