@@ -18,16 +18,28 @@ from typing import Any
 import typer
 
 
+def _log_level(value: str) -> None:
+    """CML's per-command ``--log LEVEL``: the same as cmlinfra's global ``--log``."""
+    from cmlinfra.errors import UsageError
+    from cmlinfra.ui import LEVELS, configure_logging
+
+    if value not in LEVELS:
+        raise UsageError(f"--log {value!r} is not a level", f"choose one of {', '.join(LEVELS)}")
+    configure_logging(value)
+
+
 @dataclass(frozen=True)
 class Compat:
-    """One CML option: ``fix`` None means accepted and ignored (``why`` says why that is
-    right); otherwise given → refused with ``why`` and ``fix``."""
+    """One CML option: ``fix`` None means accepted (``why`` says why ignoring it is right, or
+    ``apply`` gives it its cmlinfra meaning); otherwise given → refused with ``why`` and
+    ``fix``."""
 
     option: str  # CML's spelling, e.g. --cloud-ssh-private
     why: str
     fix: str | None = None
     flag: bool = False  # a boolean switch in CML
     aliases: tuple[str, ...] = ()
+    apply: Callable[[str], None] | None = None
 
     @property
     def param(self) -> str:
@@ -35,6 +47,11 @@ class Compat:
 
 
 RUNNER_LAUNCH: tuple[Compat, ...] = (
+    Compat(
+        "--log",
+        "CML takes it after the command; it sets cmlinfra's global --log",
+        apply=_log_level,
+    ),
     Compat(
         "--no-retry",
         "cmlinfra never restarts a workflow when a machine goes away",
@@ -107,12 +124,17 @@ def _option(entry: Compat) -> tuple[Any, Any]:
 
 
 def check(table: tuple[Compat, ...], given: dict[str, Any]) -> None:
-    """Raise the refusal of the first refused option that was given; no-ops pass."""
+    """Raise the refusal of the first refused option that was given, then apply the accepted
+    ones that have a meaning here; no-ops pass."""
     from cmlinfra.errors import UsageError
 
-    for entry in table:
-        if entry.fix is not None and given.get(entry.param) not in (None, False):
+    present = [e for e in table if given.get(e.param) not in (None, False)]
+    for entry in present:
+        if entry.fix is not None:
             raise UsageError(f"{entry.option} is not supported: {entry.why}", entry.fix)
+    for entry in present:
+        if entry.apply is not None:
+            entry.apply(given[entry.param])
 
 
 def accepts(table: tuple[Compat, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -13,7 +13,7 @@ from tests.fixtures.cli import CliRunner
 
 FORGE = ["--driver", "github", "--repo", "https://github.com/acme/ml", "--token", "unused"]
 REFUSED = [entry for entry in RUNNER_LAUNCH if entry.fix is not None]
-NOOPS = [entry for entry in RUNNER_LAUNCH if entry.fix is None]
+NOOPS = [entry for entry in RUNNER_LAUNCH if entry.fix is None and entry.apply is None]
 
 
 def _nothing_left(root: Path) -> None:
@@ -70,6 +70,21 @@ def test_noops_are_accepted(cli: CliRunner, tmp_path: Path) -> None:
     _nothing_left(tmp_path)
 
 
+def test_log_after_the_command_works_like_the_global_one(cli: CliRunner, tmp_path: Path) -> None:
+    """CML's ``cml runner launch --log debug``: debug output (the traceback of the one-line
+    error) appears; a bad level is one line."""
+    args, env = _world(tmp_path)
+    quiet = cli("runner", "launch", *args, "--idle-timeout", "never", env=env)
+    loud = cli("runner", "launch", *args, "--idle-timeout", "never", "--log", "debug", env=env)
+    assert quiet.returncode == loud.returncode == 2
+    assert "Traceback" not in quiet.stderr and "Traceback" in loud.stderr
+    bad = cli("runner", "launch", *args, "--log", "verbose", env=env)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "cmlinfra: error: --log 'verbose' is not a level; choose one of error, warn, info, debug"
+    ]
+
+
 def test_startup_script_must_be_base64(cli: CliRunner, tmp_path: Path) -> None:
     args, env = _world(tmp_path)
     for value, problem in [("not base64!", "is not base64"), ("ICAK", "decodes to an empty")]:
@@ -83,4 +98,5 @@ def test_startup_script_must_be_base64(cli: CliRunner, tmp_path: Path) -> None:
 def test_help_lists_supported_options_but_not_refused_ones(cli: CliRunner) -> None:
     text = cli("runner", "launch", "--help", env={"COLUMNS": "200"}).stdout
     assert "--cloud-aws-subnet" in text and "--cloud-startup-script" in text
-    assert not [e.option for e in RUNNER_LAUNCH if f"{e.option} " in text]
+    hidden = [e.option for e in RUNNER_LAUNCH if e.option != "--log"]
+    assert not [option for option in hidden if f"{option} " in text]
