@@ -62,12 +62,6 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
         "a failed launch streams its logs live and tears down at once; nothing to wait for",
     ),
     Compat(
-        "--cloud-aws-security-group",
-        "cmlinfra creates each machine's own security group, admitting SSH only from the "
-        "launcher's address (/32), and attaches no other",
-        "drop it; choose the network with --cloud-aws-subnet",
-    ),
-    Compat(
         "--cloud-ssh-private",
         "every stack gets its own generated key pair, kept in $CMLINFRA_HOME/stacks/NAME",
         "drop it; to reach a machine use that stack's key, or 'cmlinfra stack apply "

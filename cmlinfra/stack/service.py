@@ -64,10 +64,18 @@ def prepare(
 
     target = stack_dir(request.name)
     chosen = get_cloud(cloud)
-    if request.aws_subnet and chosen.name != "aws":
+    aws_only = [
+        option
+        for option, value in (
+            ("--cloud-aws-subnet", request.aws_subnet),
+            ("--cloud-aws-security-group", request.aws_security_group),
+        )
+        if value
+    ]
+    if aws_only and chosen.name != "aws":
         raise UsageError(
-            f"--cloud-aws-subnet is an AWS option; --cloud {cloud} has no subnets to choose",
-            "drop --cloud-aws-subnet, or launch with --cloud aws",
+            f"{aws_only[0]} is an AWS option, not one of --cloud {cloud}",
+            f"drop {aws_only[0]}, or launch with --cloud aws",
         )
     offline = getattr(chosen, "validate", None)
     if callable(offline):  # a typo is reported as a typo even when the cloud is unreachable

@@ -52,8 +52,8 @@ def test_cml_env_var_forms_are_recognised_too(cli: CliRunner, tmp_path: Path) ->
     assert "--cloud-ssh-private is not supported" in result.stderr
     subnet = cli("runner", "launch", *args, env={**env, "CML_RUNNER_CLOUD_AWS_SUBNET": "subnet-1"})
     assert subnet.stderr.strip().splitlines() == [
-        "cmlinfra: error: --cloud-aws-subnet is an AWS option; --cloud lxd has no subnets to "
-        "choose; drop --cloud-aws-subnet, or launch with --cloud aws"
+        "cmlinfra: error: --cloud-aws-subnet is an AWS option, not one of --cloud lxd; "
+        "drop --cloud-aws-subnet, or launch with --cloud aws"
     ]
     _nothing_left(tmp_path)
 

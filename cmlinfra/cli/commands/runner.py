@@ -23,6 +23,11 @@ AWS_SUBNET_HELP = (
     "(default: $CMLINFRA_AWS_SUBNET_ID, else the default VPC's)."
 )
 
+AWS_GROUP_HELP = (
+    "AWS: attach this existing security group (sg-…) instead of creating one that admits SSH "
+    "from the launcher only; it must be in the subnet's VPC and not admit SSH from anywhere."
+)
+
 
 def machine_options() -> dict[str, object]:
     """CML's --cloud-* options, fresh OptionInfo objects per command (each gets its own
@@ -50,6 +55,9 @@ def machine_options() -> dict[str, object]:
         "cloud_aws_subnet": typer.Option(
             "", "--cloud-aws-subnet", "--cloud-aws-subnet-id", help=AWS_SUBNET_HELP
         ),
+        "cloud_aws_security_group": typer.Option(
+            "", "--cloud-aws-security-group", help=AWS_GROUP_HELP
+        ),
         "state": typer.Option("", "--state", help=STATE_HELP),
         "name": typer.Option("", "--name", help="Runner and machine name (default cml-<random>)."),
     }
@@ -71,6 +79,7 @@ def build_request(values: dict[str, object]) -> Any:
         metadata=list(values["cloud_metadata"]),  # type: ignore[call-overload]
         max_ttl=str(values["max_ttl"]) or None,
         aws_subnet=str(values["cloud_aws_subnet"]) or None,
+        aws_security_group=str(values["cloud_aws_security_group"]) or None,
     )
 
 
@@ -98,6 +107,7 @@ def register(root: typer.Typer) -> None:
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
         cloud_aws_subnet: str = M["cloud_aws_subnet"],  # type: ignore[assignment]
+        cloud_aws_security_group: str = M["cloud_aws_security_group"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         labels: str = typer.Option("cml", "--labels", help="Comma-separated runner labels."),
