@@ -1,25 +1,23 @@
 """Which forge, repository, token, commit and PR this run is about — inferred from the CI
-environment the way CML does it, or given with ``--driver``/``--repo``/``--token``.
+environment the way CML does it (what each CI's variables say: :mod:`cmlinfra.forges.ci_env`),
+or given with ``--driver``/``--repo``/``--token``, which win.
 
-GitHub Actions: GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_EVENT_PATH (a pull_request event carries
-the PR number and its *head* SHA: GITHUB_SHA is a merge commit there), GITHUB_SERVER_URL and
-GITHUB_API_URL (Enterprise). GitLab CI: CI_PROJECT_URL, CI_SERVER_URL, CI_API_V4_URL,
-CI_COMMIT_SHA, CI_MERGE_REQUEST_IID. Bitbucket Pipelines: BITBUCKET_WORKSPACE,
-BITBUCKET_REPO_SLUG, BITBUCKET_COMMIT, BITBUCKET_PR_ID. Outside CI, ``git`` answers the commit.
+Here the pieces become one :class:`ForgeContext`: the driver (from the flag, the ``--repo``
+URL's host, or the CI), the scope of the repository path (a repository, or an owner whose
+runners every repository shares), and the token.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, TypedDict
+from typing import Literal
 from urllib.parse import urlparse
 
 from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.forges import ci_env
 from cmlinfra.secrets import Secret
 
 DRIVERS = ("github", "gitlab", "bitbucket")
@@ -127,17 +125,6 @@ def parse_scope(driver: str, path: str, shown: str, *, given: bool) -> Scope:
     return "repository"
 
 
-class _Fields(TypedDict):
-    repo: str
-    web_url: str
-    api_url: str
-    commit: str
-    pr: int | None
-    branch: str
-    run_id: str
-    workflow: str
-
-
 def _driver_for_host(host: str) -> str | None:
     host = host.lower()
     if host == "github.com" or host.startswith("github."):
@@ -147,36 +134,6 @@ def _driver_for_host(host: str) -> str | None:
     if "bitbucket" in host:
         return "bitbucket"
     return None
-
-
-def _from_env(env: Mapping[str, str]) -> str | None:
-    if env.get("GITHUB_REPOSITORY"):
-        return "github"
-    if env.get("CI_PROJECT_URL") or env.get("GITLAB_CI"):
-        return "gitlab"
-    if env.get("BITBUCKET_REPO_SLUG"):
-        return "bitbucket"
-    return None
-
-
-def _git(*args: str) -> str:
-    try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
-
-
-def _github_event(env: Mapping[str, str]) -> dict[str, Any]:
-    path = env.get("GITHUB_EVENT_PATH")
-    if not path:
-        return {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def detect(
@@ -197,7 +154,7 @@ def detect(
         web_url = f"{parsed.scheme}://{parsed.netloc}"
         repo = parsed.path.strip("/").removesuffix(".git")
         driver = driver or _driver_for_host(parsed.hostname or "")
-    driver = driver or _from_env(env)
+    driver = driver or ci_env.driver_from_env(env)
     if driver is None:
         raise UsageError(
             "cannot tell which forge this is: not in GitHub Actions, GitLab CI or Bitbucket "
@@ -206,8 +163,7 @@ def detect(
         )
     if driver not in DRIVERS:
         raise UsageError(f"--driver {driver!r} is not one of {', '.join(DRIVERS)}")
-    ctx = {"github": _github, "gitlab": _gitlab, "bitbucket": _bitbucket}[driver]
-    fields = ctx(env, repo, web_url)
+    fields = ci_env.fields(driver, env, repo, web_url)
     if not fields["repo"]:
         raise UsageError(
             f"no {driver} repository given and none found in the CI environment",
@@ -224,7 +180,7 @@ def detect(
         scope = "repository"  # comments, PRs, assets: a GitLab path is a project here
     secret, var = _token(driver, env, token)
     if not fields.get("commit"):
-        fields["commit"] = _git("rev-parse", "HEAD")
+        fields["commit"] = ci_env.head_commit()
     return ForgeContext(driver=driver, token=secret, token_var=var, scope=scope, **fields)
 
 
@@ -238,69 +194,3 @@ def _token(driver: str, env: Mapping[str, str], token: str | None) -> tuple[Secr
     raise CmlinfraError(
         f"no {driver} token found", f"set {names} to {TOKEN_NEEDS[driver]}, or pass --token"
     )
-
-
-def _github(env: Mapping[str, str], repo: str | None, web_url: str) -> _Fields:
-    web_url = web_url or env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    if env.get("GITHUB_API_URL"):
-        api_url = env["GITHUB_API_URL"].rstrip("/")
-    elif urlparse(web_url).hostname == "github.com":
-        api_url = "https://api.github.com"
-    else:
-        api_url = f"{web_url}/api/v3"  # GitHub Enterprise Server
-    pull = _github_event(env).get("pull_request")
-    commit, pr = env.get("GITHUB_SHA", ""), None
-    if isinstance(pull, dict):  # a pull_request event: GITHUB_SHA is a merge commit there
-        head = pull.get("head")
-        commit = str(head.get("sha") or commit) if isinstance(head, dict) else commit
-        pr = int(pull["number"]) if pull.get("number") else None
-    return {
-        "repo": repo or env.get("GITHUB_REPOSITORY", ""),
-        "web_url": web_url,
-        "api_url": api_url,
-        "commit": commit,
-        "pr": pr,
-        "branch": env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME", ""),
-        "run_id": env.get("GITHUB_RUN_ID", ""),
-        "workflow": env.get("GITHUB_WORKFLOW", ""),
-    }
-
-
-def _gitlab(env: Mapping[str, str], repo: str | None, web_url: str) -> _Fields:
-    if not repo and env.get("CI_PROJECT_URL"):
-        parsed = urlparse(env["CI_PROJECT_URL"])
-        web_url = web_url or f"{parsed.scheme}://{parsed.netloc}"
-        repo = parsed.path.strip("/")
-    web_url = web_url or env.get("CI_SERVER_URL", "https://gitlab.com").rstrip("/")
-    api = env.get("CI_API_V4_URL", "").rstrip("/").removesuffix("/api/v4")
-    iid = env.get("CI_MERGE_REQUEST_IID")
-    return {
-        "repo": repo or env.get("CI_PROJECT_PATH", ""),
-        "web_url": web_url,
-        "api_url": api or web_url,  # the driver adds /api/v4 (it is part of the API's paths)
-        "commit": env.get("CI_COMMIT_SHA", ""),
-        "pr": int(iid) if iid else None,
-        "branch": env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
-        or env.get("CI_COMMIT_REF_NAME", ""),
-        "run_id": env.get("CI_PIPELINE_ID", ""),
-        "workflow": env.get("CI_JOB_NAME", ""),
-    }
-
-
-def _bitbucket(env: Mapping[str, str], repo: str | None, web_url: str) -> _Fields:
-    if not repo and env.get("BITBUCKET_REPO_FULL_NAME"):
-        repo = env["BITBUCKET_REPO_FULL_NAME"]
-    if not repo and env.get("BITBUCKET_WORKSPACE") and env.get("BITBUCKET_REPO_SLUG"):
-        repo = f"{env['BITBUCKET_WORKSPACE']}/{env['BITBUCKET_REPO_SLUG']}"
-    pr = env.get("BITBUCKET_PR_ID")
-    return {
-        "repo": repo or "",
-        "web_url": web_url or "https://bitbucket.org",
-        # BITBUCKET_API_URL is cmlinfra's own (Bitbucket Cloud has one API host); tests use it
-        "api_url": env.get("BITBUCKET_API_URL", "https://api.bitbucket.org/2.0").rstrip("/"),
-        "commit": env.get("BITBUCKET_COMMIT", ""),
-        "pr": int(pr) if pr else None,
-        "branch": env.get("BITBUCKET_BRANCH", ""),
-        "run_id": env.get("BITBUCKET_BUILD_NUMBER", ""),
-        "workflow": env.get("BITBUCKET_PIPELINE_UUID", ""),
-    }

@@ -2,13 +2,13 @@
 
 Merge request and issue comments are notes; commit comments are commit *discussions* (the
 plain commit-comments API cannot edit a comment, which updating a report in place needs).
-Assets are project uploads, linked under the project's own URL.
+Assets are project uploads, linked under the project's own URL. Runners (project or group,
+whichever the path turns out to be) are :mod:`cmlinfra.forges.gitlab_runners`.
 """
 
 from __future__ import annotations
 
 import base64
-import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +16,7 @@ from urllib.parse import quote
 import requests
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges import gitlab_runners
 from cmlinfra.forges.base import (
     AutoMerge,
     Comment,
@@ -28,34 +29,20 @@ from cmlinfra.forges.base import (
 )
 from cmlinfra.forges.context import ForgeContext
 from cmlinfra.forges.http import ForgeHTTP, message_of
-from cmlinfra.secrets import Secret
 
 COMMENT_LIMIT = 1_000_000  # GitLab notes hold up to 1,000,000 characters
-log = logging.getLogger("cmlinfra.forges")
-
-# The role and token scope runner creation needs, by where the runner lives
-RUNNER_TOKEN = {
-    "project": "a token with the create_runner (or api) scope and the Maintainer role in the "
-    "project",
-    "group": "a token with the create_runner (or api) scope and the Owner role in the group "
-    "(group runners need Owner)",
-}
 
 
 def _errors(response: requests.Response, runner_owner: str = "") -> CmlinfraError | None:
     status, message = response.status_code, message_of(response)
-    if status == 403 and runner_owner and "/runners" in (response.request.url or ""):
-        return CmlinfraError(
-            f"GitLab refused to manage the runners of the {runner_owner} "
-            f"(HTTP 403: {message or 'Forbidden'})",
-            f"set REPO_TOKEN (or GITLAB_TOKEN) to {RUNNER_TOKEN[runner_owner]}",
-        )
+    url = response.request.url or ""
+    runner_error = gitlab_runners.runner_errors(status, message, url, runner_owner)
+    if runner_error is not None:
+        return runner_error
     if status == 401:
         return CmlinfraError(
             f"the token was rejected by GitLab (HTTP 401: {message or 'Unauthorized'})",
-            f"set REPO_TOKEN (or GITLAB_TOKEN) to {RUNNER_TOKEN[runner_owner]}"
-            if runner_owner
-            else "set REPO_TOKEN (or GITLAB_TOKEN) to a project or personal access token with "
+            "set REPO_TOKEN (or GITLAB_TOKEN) to a project or personal access token with "
             "the api scope",
         )
     if status == 403:
@@ -79,14 +66,10 @@ class GitLab:
             context.api_url,
             lambda: {header: token.reveal()},
             forge="GitLab",
-            # a top-level group is known to be one before the API is asked
-            errors=lambda response: _errors(
-                response, self._runner_owner or ("group" if context.scope == "group" else "")
-            ),
+            errors=lambda response: _errors(response, self.runners.owner_kind),
         )
         self.project = f"/api/v4/projects/{quote(context.repo, safe='')}"
-        self._runner_owner = ""  # "project" | "group" once runner calls have asked the API
-        self._runner_owner_id = 0
+        self.runners = gitlab_runners.GitLabRunners(self.http, context, self.project)
 
     def pr_for_commit(self, sha: str) -> PullRequest | None:
         mrs = self.http.json("GET", f"{self.project}/repository/commits/{sha}/merge_requests")
@@ -225,80 +208,20 @@ class GitLab:
     def rerun_workflow(self, run_id: str) -> None:
         self.http.request("POST", f"{self.project}/pipelines/{run_id}/retry")
 
-    # -- runners --------------------------------------------------------------------------
-    def _owner(self) -> tuple[str, int]:
-        """Where this context's runners live — ("project", id) or ("group", id) — asked of
-        the API once: a path like group/sub may be a project or a subgroup (project first,
-        404 → group; a one-segment path is always a group)."""
-        if self._runner_owner:
-            return self._runner_owner, self._runner_owner_id
-        path, scope = self.ctx.repo, self.ctx.scope
-        if scope in ("repository", "project-or-group"):
-            allow = (404,) if scope == "project-or-group" else ()
-            found = self.http.request("GET", self.project, allow=allow)
-            if found.status_code != 404:
-                self._runner_owner, self._runner_owner_id = "project", int(found.json()["id"])
-        if not self._runner_owner:
-            group = self.http.request("GET", f"/api/v4/groups/{quote(path, safe='')}", allow=(404,))
-            if group.status_code == 404:
-                raise CmlinfraError(
-                    f"no GitLab project or group {path!r} at {self.ctx.web_url}, or the token "
-                    "cannot see it",
-                    "check --repo (https://host/group/project, or https://host/group for group "
-                    "runners)",
-                )
-            self._runner_owner, self._runner_owner_id = "group", int(group.json()["id"])
-        log.info("GitLab %s is a %s: %s runners", path, *[self._runner_owner] * 2)
-        return self._runner_owner, self._runner_owner_id
-
+    # -- runners (a project's or a group's: cmlinfra.forges.gitlab_runners) ---------------
     def runner_registration(
         self, *, name: str, labels: list[str], jit: bool = True
     ) -> RunnerRegistration:
         """A project or group runner created through the API (GitLab ≥ 15.10's
         runner-creation workflow): its ``glrt-`` authentication token goes to
         ``gitlab-runner register``."""
-        owner, owner_id = self._owner()
-        result = self.http.json(
-            "POST",
-            "/api/v4/user/runners",
-            json={
-                "runner_type": f"{owner}_type",
-                # the description lists both as required (nullable): one is set
-                "group_id": owner_id if owner == "group" else None,
-                "project_id": owner_id if owner == "project" else None,
-                "description": name,
-                "tag_list": labels,
-                "run_untagged": not labels,
-            },
-        )
-        return RunnerRegistration(
-            forge=self.name,
-            kind="runner-token",
-            url=self.ctx.web_url,
-            token=Secret(result["token"]),
-            runner_id=str(result["id"]),
-            expires_at=str(result.get("token_expires_at") or ""),
-            labels=tuple(labels),
-            scope="group" if owner == "group" else "repository",
-        )
+        return self.runners.create(self.name, name, labels)
 
     def list_runners(self) -> list[Runner]:
-        owner, owner_id = self._owner()
-        path = f"/api/v4/{owner}s/{owner_id}/runners"
-        items = self.http.paginate(path, {"type": f"{owner}_type", "per_page": 100})
-        return [
-            Runner(
-                id=str(r["id"]),
-                name=r.get("description") or "",
-                labels=tuple(r.get("tag_list") or ()),
-                status=r.get("status", ""),
-                busy=r.get("job_execution_status") == "active",
-            )
-            for r in items
-        ]
+        return self.runners.list_all()
 
     def remove_runner(self, runner_id: str) -> None:
-        self.http.request("DELETE", f"/api/v4/runners/{runner_id}")
+        self.runners.remove(runner_id)
 
 
 def _mr(m: dict[str, Any], merge: str = "", merge_method: str = "") -> PullRequest:

@@ -6,14 +6,20 @@ import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from tests.forge_server.gitlab_runners import (
+    G,
+    create_runner,
+    delete_runner,
+    get_group,
+    list_runners,
+)
 from tests.forge_server.messages import Invalid, NotFound, Reply, Req
-from tests.forge_server.state import Owner, Repo, StoredComment, StoredPR, StoredRunner
+from tests.forge_server.state import Repo, StoredComment, StoredPR
 
 if TYPE_CHECKING:
     from tests.forge_server.core import ForgeServer
 
 P = "/api/v4/projects/{id}"
-G = "/api/v4/groups/{id}"
 WEB = "https://gitlab.test"
 USER = {"id": 7, "username": "cmlinfra-bot", "name": "cmlinfra bot", "state": "active"}
 
@@ -252,85 +258,6 @@ def retry_pipeline(server: ForgeServer, req: Req) -> Reply:
     return Reply(
         201, {"id": int(req.params["pipeline_id"]), "project_id": repo.id, "status": "pending"}
     )
-
-
-def _group(server: ForgeServer, req: Req) -> Owner:
-    group = server.state.owner("gitlab", req.params["id"])
-    if group is None:
-        raise NotFound("404 Group Not Found")
-    return group
-
-
-def get_group(server: ForgeServer, req: Req) -> Reply:
-    group = _group(server, req)
-    return Reply(
-        200,
-        {
-            "id": group.id,
-            "name": group.name.rsplit("/", 1)[-1],
-            "path": group.name.rsplit("/", 1)[-1],
-            "full_path": group.name,
-            "web_url": f"{WEB}/groups/{group.name}",
-        },
-    )
-
-
-def _runner(r: StoredRunner, kind: str) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "description": r.name,
-        "status": r.status,
-        "job_execution_status": "active" if r.busy else "idle",
-        "runner_type": kind,
-        "paused": False,
-        "is_shared": False,
-        "tag_list": r.labels,
-    }
-
-
-def create_runner(server: ForgeServer, req: Req) -> Reply:
-    """A project runner (``project_id``) or a group runner (``group_id``), as GitLab checks."""
-    data = req.json()
-    kind = data.get("runner_type")
-    pool: Repo | Owner | None
-    if kind == "project_type" and data.get("project_id"):
-        pool = next(
-            (
-                r
-                for (f, _), r in server.state.repos.items()
-                if f == "gitlab" and r.id == data["project_id"]
-            ),
-            None,
-        )
-    elif kind == "group_type" and data.get("group_id"):
-        pool = server.state.owner("gitlab", str(data["group_id"]))
-    else:
-        raise Invalid(f"runner_type {kind} needs a {str(kind).split('_')[0]}_id")
-    if pool is None:
-        raise Invalid(f"{str(kind).split('_')[0]}_id is invalid")
-    runner = StoredRunner(
-        server.state.next_id(), data.get("description", ""), data.get("tag_list") or [], ""
-    )
-    runner.token = f"glrt-{runner.id}-RUNNERSECRET"
-    pool.runners[runner.id] = runner
-    return Reply(201, {"id": str(runner.id), "token": runner.token})
-
-
-def list_runners(server: ForgeServer, req: Req) -> Reply:
-    if req.template.startswith(G):
-        group = _group(server, req)
-        return _page(req, [_runner(r, "group_type") for r in group.runners.values()])
-    repo = _repo(server, req)
-    return _page(req, [_runner(r, "project_type") for r in repo.runners.values()])
-
-
-def delete_runner(server: ForgeServer, req: Req) -> Reply:
-    runner_id = int(req.params["id"])
-    pools = [*server.state.repos.values(), *server.state.owners.values()]
-    for pool in pools:
-        if pool.forge == "gitlab" and pool.runners.pop(runner_id, None) is not None:
-            return Reply(204)
-    raise NotFound("404 Runner Not Found")
 
 
 ROUTES = {

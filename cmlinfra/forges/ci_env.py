@@ -1,0 +1,138 @@
+"""What each CI service's environment says about the run: repository, web and API URLs,
+commit, PR, branch, run and workflow — read the way CML reads them.
+
+GitHub Actions: GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_EVENT_PATH (a pull_request event carries
+the PR number and its *head* SHA: GITHUB_SHA is a merge commit there), GITHUB_SERVER_URL and
+GITHUB_API_URL (Enterprise). GitLab CI: CI_PROJECT_URL, CI_SERVER_URL, CI_API_V4_URL,
+CI_COMMIT_SHA, CI_MERGE_REQUEST_IID. Bitbucket Pipelines: BITBUCKET_WORKSPACE,
+BITBUCKET_REPO_SLUG, BITBUCKET_COMMIT, BITBUCKET_PR_ID. Outside CI, ``git`` answers the commit.
+:mod:`cmlinfra.forges.context` turns these fields, the flags and the token into a context.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping
+from typing import Any, TypedDict
+from urllib.parse import urlparse
+
+
+class Fields(TypedDict):
+    """A ForgeContext's fields that the CI environment can know (not driver, token, scope)."""
+
+    repo: str
+    web_url: str
+    api_url: str
+    commit: str
+    pr: int | None
+    branch: str
+    run_id: str
+    workflow: str
+
+
+def fields(driver: str, env: Mapping[str, str], repo: str | None, web_url: str) -> Fields:
+    """The run as ``driver``'s CI describes it; ``repo`` and ``web_url`` (from ``--repo``)
+    win over the environment."""
+    read = {"github": _github, "gitlab": _gitlab, "bitbucket": _bitbucket}[driver]
+    return read(env, repo, web_url)
+
+
+def driver_from_env(env: Mapping[str, str]) -> str | None:
+    """The forge whose CI this is, if any."""
+    if env.get("GITHUB_REPOSITORY"):
+        return "github"
+    if env.get("CI_PROJECT_URL") or env.get("GITLAB_CI"):
+        return "gitlab"
+    if env.get("BITBUCKET_REPO_SLUG"):
+        return "bitbucket"
+    return None
+
+
+def head_commit() -> str:
+    """Outside CI (or where CI does not say): the checkout's HEAD, "" without one."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _github_event(env: Mapping[str, str]) -> dict[str, Any]:
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _github(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields:
+    web_url = web_url or env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    if env.get("GITHUB_API_URL"):
+        api_url = env["GITHUB_API_URL"].rstrip("/")
+    elif urlparse(web_url).hostname == "github.com":
+        api_url = "https://api.github.com"
+    else:
+        api_url = f"{web_url}/api/v3"  # GitHub Enterprise Server
+    pull = _github_event(env).get("pull_request")
+    commit, pr = env.get("GITHUB_SHA", ""), None
+    if isinstance(pull, dict):  # a pull_request event: GITHUB_SHA is a merge commit there
+        head = pull.get("head")
+        commit = str(head.get("sha") or commit) if isinstance(head, dict) else commit
+        pr = int(pull["number"]) if pull.get("number") else None
+    return {
+        "repo": repo or env.get("GITHUB_REPOSITORY", ""),
+        "web_url": web_url,
+        "api_url": api_url,
+        "commit": commit,
+        "pr": pr,
+        "branch": env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME", ""),
+        "run_id": env.get("GITHUB_RUN_ID", ""),
+        "workflow": env.get("GITHUB_WORKFLOW", ""),
+    }
+
+
+def _gitlab(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields:
+    if not repo and env.get("CI_PROJECT_URL"):
+        parsed = urlparse(env["CI_PROJECT_URL"])
+        web_url = web_url or f"{parsed.scheme}://{parsed.netloc}"
+        repo = parsed.path.strip("/")
+    web_url = web_url or env.get("CI_SERVER_URL", "https://gitlab.com").rstrip("/")
+    api = env.get("CI_API_V4_URL", "").rstrip("/").removesuffix("/api/v4")
+    iid = env.get("CI_MERGE_REQUEST_IID")
+    return {
+        "repo": repo or env.get("CI_PROJECT_PATH", ""),
+        "web_url": web_url,
+        "api_url": api or web_url,  # the driver adds /api/v4 (it is part of the API's paths)
+        "commit": env.get("CI_COMMIT_SHA", ""),
+        "pr": int(iid) if iid else None,
+        "branch": env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
+        or env.get("CI_COMMIT_REF_NAME", ""),
+        "run_id": env.get("CI_PIPELINE_ID", ""),
+        "workflow": env.get("CI_JOB_NAME", ""),
+    }
+
+
+def _bitbucket(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields:
+    if not repo and env.get("BITBUCKET_REPO_FULL_NAME"):
+        repo = env["BITBUCKET_REPO_FULL_NAME"]
+    if not repo and env.get("BITBUCKET_WORKSPACE") and env.get("BITBUCKET_REPO_SLUG"):
+        repo = f"{env['BITBUCKET_WORKSPACE']}/{env['BITBUCKET_REPO_SLUG']}"
+    pr = env.get("BITBUCKET_PR_ID")
+    return {
+        "repo": repo or "",
+        "web_url": web_url or "https://bitbucket.org",
+        # BITBUCKET_API_URL is cmlinfra's own (Bitbucket Cloud has one API host); tests use it
+        "api_url": env.get("BITBUCKET_API_URL", "https://api.bitbucket.org/2.0").rstrip("/"),
+        "commit": env.get("BITBUCKET_COMMIT", ""),
+        "pr": int(pr) if pr else None,
+        "branch": env.get("BITBUCKET_BRANCH", ""),
+        "run_id": env.get("BITBUCKET_BUILD_NUMBER", ""),
+        "workflow": env.get("BITBUCKET_PIPELINE_UUID", ""),
+    }
