@@ -1,9 +1,10 @@
-"""CML options that cmlinfra deliberately does not implement, in one table.
+"""CML options that have no cmlinfra option of their own, in one table.
 
 A workflow migrating from iterative/cml may still pass them (or set ``CML_RUNNER_…``). Each is
-recognised — never typer's bare "No such option" — and either accepted as a no-op, where
-cmlinfra already behaves the way the option asks, or refused with a one-line ``UsageError``
-saying why and what to use instead, before anything is created. They stay out of ``--help``
+recognised — never typer's bare "No such option" — and either accepted (a no-op where cmlinfra
+already behaves the way the option asks; CML's per-command ``--log`` mapped onto the global
+one), or refused with a one-line ``UsageError`` saying why and what to use instead, before
+anything is created. They stay out of ``--help``
 (hidden); docs/migrating-from-cml.md lists them. Stdlib and typer only: imported by CLI modules.
 """
 
