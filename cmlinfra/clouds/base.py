@@ -34,6 +34,8 @@ class MachineRequest:
     port: int = 22
     user: str | None = None
     host_key: str | None = None  # ssh cloud: the OpenSSH public host key the machine must present
+    aws_subnet: str | None = None  # aws: CML's --cloud-aws-subnet; None: $CMLINFRA_AWS_SUBNET_ID
+    aws_security_group: str | None = None  # aws: an existing group instead of the stack's own
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,11 @@ class PullRequest:
     base_branch: str = ""
     head_sha: str = ""
     # what --merge/--squash/--rebase did: "auto-merge-enabled" (the forge merges once checks
-    # pass), "merged" (right away), or "" (not asked, or an open PR was reused)
+    # pass), "merged" (right away), or "" (not asked)
     merge: str = ""
     merge_method: str = ""  # merge | squash | rebase, when ``merge`` is set
+    merge_note: str = ""  # why, when it is not the usual: "no required checks on main", ...
+    reused: bool = False  # an open PR for the branch was found: reused, files not recommitted
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from cmlinfra.forges.base import (
     unsupported,
 )
 from cmlinfra.forges.context import ForgeContext
-from cmlinfra.forges.http import ForgeHTTP, message_of
+from cmlinfra.forges.http import ForgeHTTP, merge_refused, message_of
 from cmlinfra.secrets import Secret
 
 COMMENT_LIMIT = 32_768  # conservative: Bitbucket documents no limit, large comments fail
@@ -146,8 +146,9 @@ class Bitbucket:
             f"{self.repo}/pullrequests",
             params={"q": f'source.branch.name="{branch}" AND state="OPEN"'},
         )
-        if existing.get("values"):
-            return _pull(existing["values"][0])
+        if existing.get("values"):  # reused: files not recommitted; merged if asked
+            pull = dataclasses.replace(_pull(existing["values"][0]), reused=True)
+            return self._merge(pull, auto_merge) if auto_merge else pull
         # a new branch starts from the main branch (the src API takes parent SHAs, not names)
         form: list[tuple[str, tuple[str | None, str | bytes]]] = [
             ("message", (None, message)),
@@ -168,17 +169,26 @@ class Bitbucket:
                 },
             )
         )
-        if auto_merge:  # right away: Bitbucket Cloud's API has no merge-when-checks-pass
-            self.http.json(
-                "POST",
-                f"{self.repo}/pullrequests/{pull.number}/merge",
-                json={
-                    "merge_strategy": _STRATEGY[auto_merge],
-                    "type": "pullrequest_merge_parameters",
-                },
+        return self._merge(pull, auto_merge) if auto_merge else pull
+
+    def _merge(self, pull: PullRequest, method: AutoMerge) -> PullRequest:
+        """Right away: Bitbucket Cloud's API has no merge-when-checks-pass."""
+        response = self.http.request(
+            "POST",
+            f"{self.repo}/pullrequests/{pull.number}/merge",
+            json={"merge_strategy": _STRATEGY[method], "type": "pullrequest_merge_parameters"},
+            allow=(400,),
+        )
+        if response.status_code == 400:  # merge checks, a conflict, a disallowed strategy
+            raise merge_refused(
+                "Bitbucket",
+                response,
+                pull=f"PR #{pull.number}",
+                url=pull.url,
+                fix="do what Bitbucket names (a merge check, a conflict, a merge strategy the "
+                f"repository does not allow) and merge the PR by hand, or drop --{method}",
             )
-            pull = dataclasses.replace(pull, merge="merged", merge_method=auto_merge)
-        return pull
+        return dataclasses.replace(pull, merge="merged", merge_method=method)
 
     def create_check(
         self, *, sha: str, name: str, title: str, conclusion: str, summary: str

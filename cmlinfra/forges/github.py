@@ -45,6 +45,7 @@ _PERMISSIONS = (
     (r"/actions/runs/", "actions: write"),
     (r"/actions/runners", "administration: write (GITHUB_TOKEN cannot; use a PAT or App token)"),
     (r"/pulls", "pull-requests: write"),
+    (r"/graphql$", "contents: write, pull-requests: write"),  # auto-merge (pr create --merge)
     (r"/comments|/contents/|/git/", "contents: write"),
 )
 
@@ -169,22 +170,34 @@ class GitHub:
         existing = self.http.json(
             "GET", f"{self.repo}/pulls", params={"head": f"{owner}:{branch}", "state": "open"}
         )
-        if existing:
-            return _pull(existing[0])
-        sha = github_git.commit_files(
-            self.http, self.repo, base=base, branch=branch, message=message, files=files
-        )
-        created = self.http.json(
-            "POST",
-            f"{self.repo}/pulls",
-            json={"title": title, "head": branch, "base": base, "body": body},
-        )
-        pull = _pull(created)
+        if existing:  # reused: files not recommitted; set to merge if asked and not yet set
+            found = existing[0]
+            pull = dataclasses.replace(_pull(found), reused=True)
+            if not auto_merge:
+                return pull
+            if found.get("auto_merge"):  # someone (an earlier run) set it already: keep it
+                method = found["auto_merge"].get("merge_method") or auto_merge
+                return dataclasses.replace(
+                    pull, merge="auto-merge-enabled", merge_method=method, merge_note="already set"
+                )
+            created, sha = found, pull.head_sha
+        else:
+            sha = github_git.commit_files(
+                self.http, self.repo, base=base, branch=branch, message=message, files=files
+            )
+            created = self.http.json(
+                "POST",
+                f"{self.repo}/pulls",
+                json={"title": title, "head": branch, "base": base, "body": body},
+            )
+            pull = _pull(created)
         if auto_merge:
-            outcome = github_automerge.merge_when_ready(
+            outcome, note = github_automerge.merge_when_ready(
                 self.http, repo_path=self.repo, pull=created, method=auto_merge, head_sha=sha
             )
-            pull = dataclasses.replace(pull, merge=outcome, merge_method=auto_merge)
+            pull = dataclasses.replace(
+                pull, merge=outcome, merge_method=auto_merge, merge_note=note
+            )
         return pull
 
     # -- checks and workflows -------------------------------------------------------------

@@ -8,8 +8,10 @@ the head commit we wrote (``expectedHeadOid``): a push to the branch in between 
 unseen.
 
 GitHub refuses auto-merge when there is nothing to wait for: the PR is already mergeable
-(``clean``, or ``unstable``/``has_hooks`` — required checks passed). Then it is merged directly,
-with the same head-commit guard (REST ``sha``). Any other refusal is a one-line error; the
+(``clean``, or ``unstable``/``has_hooks`` — required checks passed), or its base branch is not
+protected ("Protected branch rules not configured for this branch": no required checks will
+ever run, the commonest first run). Then it is merged directly, with the same head-commit guard
+(REST ``sha``). Any other refusal is a one-line error that says the PR stays open; the
 commonest, a repository that does not allow auto-merge, names the setting to turn on.
 
 GraphQL answers HTTP 200 with an ``errors`` array for refusals, so the status alone says
@@ -23,7 +25,7 @@ from typing import Any
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.forges.base import AutoMerge, MergeOutcome
-from cmlinfra.forges.http import ForgeHTTP
+from cmlinfra.forges.http import ForgeHTTP, left_open, merge_refused
 from cmlinfra.secrets import redact
 
 ENABLE_AUTO_MERGE = """
@@ -42,6 +44,8 @@ mutation EnableAutoMerge(
 # status"): the merge-state statuses in which required checks have passed.
 _MERGEABLE_NOW = re.compile(r"is in (clean|unstable|has_hooks) status", re.IGNORECASE)
 _NOT_ALLOWED = re.compile(r"auto[- ]?merge is not allowed", re.IGNORECASE)
+# ... when the base branch has no protection: no required check will ever be waited for
+_UNPROTECTED = re.compile(r"protected branch rules not configured", re.IGNORECASE)
 
 
 class GraphQLRefusal(CmlinfraError):
@@ -85,9 +89,9 @@ def merge_when_ready(
     pull: dict[str, Any],
     method: AutoMerge,
     head_sha: str,
-) -> MergeOutcome:
+) -> tuple[MergeOutcome, str]:
     """Enable auto-merge on ``pull`` (the REST PR object), or merge it now when GitHub says
-    there is nothing to wait for. Returns what happened."""
+    there is nothing to wait for. Returns what happened, and why when it is unusual."""
     number, url = pull["number"], pull.get("html_url", "")
     flag = f"--{method}"
     try:
@@ -103,28 +107,32 @@ def merge_when_ready(
         )
     except GraphQLRefusal as refusal:
         if _MERGEABLE_NOW.search(refusal.text):
-            http.json(
-                "PUT",
-                f"{repo_path}/pulls/{number}/merge",
-                json={"merge_method": method, "sha": head_sha},
-            )
-            return "merged"
-        left_open = f"PR #{number} was opened but is not set to merge ({url})"
+            merge_now(http, repo_path=repo_path, pull=pull, method=method, head_sha=head_sha)
+            return "merged", ""
+        if _UNPROTECTED.search(refusal.text):
+            merge_now(http, repo_path=repo_path, pull=pull, method=method, head_sha=head_sha)
+            base = (pull.get("base") or {}).get("ref") or "the base branch"
+            return "merged", f"no required checks on {base}"
+        left = left_open(f"PR #{number}", url)
         if _NOT_ALLOWED.search(refusal.text):
             raise CmlinfraError(
-                f"GitHub refused auto-merge: {refusal.text}; {left_open}",
+                f"GitHub refused auto-merge: {refusal.text}; {left}",
                 'enable "Allow auto-merge" in the repository settings (Settings → General → '
-                f"Pull Requests), or drop {flag}",
+                f"Pull Requests) and re-run, or drop {flag}",
             ) from None
         if "FORBIDDEN" in refusal.types or "not accessible" in refusal.text.lower():
             raise CmlinfraError(
-                f"GitHub refused auto-merge: {refusal.text}; {left_open}",
+                f"GitHub refused auto-merge: {refusal.text}; {left}",
                 "add `permissions: contents: write, pull-requests: write` to the workflow job, "
                 f"or set REPO_TOKEN to a token that has them, or drop {flag}",
             ) from None
         raise CmlinfraError(
-            f"GitHub refused auto-merge: {refusal.text}; {left_open}",
+            f"GitHub refused auto-merge: {refusal.text}; {left}",
             f"fix what GitHub names and merge the PR by hand, or drop {flag}",
+        ) from None
+    except CmlinfraError as failed:  # HTTP: 401, 403 without permission, 5xx after retries
+        raise CmlinfraError(
+            f"{failed.problem}; {left_open(f'PR #{number}', url)}", failed.fix
         ) from None
     confirmed = (data.get("enablePullRequestAutoMerge") or {}).get("pullRequest") or {}
     if not confirmed.get("autoMergeRequest"):
@@ -132,4 +140,36 @@ def merge_when_ready(
             f"GitHub did not confirm auto-merge on PR #{number} ({url})",
             "check the PR on GitHub and merge it by hand if needed",
         )
-    return "auto-merge-enabled"
+    return "auto-merge-enabled", ""
+
+
+def merge_now(
+    http: ForgeHTTP, *, repo_path: str, pull: dict[str, Any], method: AutoMerge, head_sha: str
+) -> None:
+    """REST merge, only if the head is still ``head_sha``. A refusal (405: not mergeable,
+    e.g. a required check expected or a conflict; 409: the head moved) leaves the PR open."""
+    number, url = pull["number"], pull.get("html_url", "")
+    response = http.request(
+        "PUT",
+        f"{repo_path}/pulls/{number}/merge",
+        json={"merge_method": method, "sha": head_sha},
+        allow=(405, 409),
+    )
+    if response.status_code == 409:
+        raise merge_refused(
+            "GitHub",
+            response,
+            pull=f"PR #{number}",
+            url=url,
+            fix="its branch was pushed to after it was opened: review the new commits and "
+            "merge the PR by hand",
+        )
+    if response.status_code == 405:
+        raise merge_refused(
+            "GitHub",
+            response,
+            pull=f"PR #{number}",
+            url=url,
+            fix="do what GitHub names (a required check, a review, a conflict) and merge the "
+            f"PR by hand, or drop --{method}",
+        )

@@ -9,6 +9,7 @@ whichever the path turns out to be) are :mod:`cmlinfra.forges.gitlab_runners`.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,7 +29,7 @@ from cmlinfra.forges.base import (
     unsupported,
 )
 from cmlinfra.forges.context import ForgeContext
-from cmlinfra.forges.http import ForgeHTTP, message_of
+from cmlinfra.forges.http import ForgeHTTP, left_open, merge_refused, message_of
 
 COMMENT_LIMIT = 1_000_000  # GitLab notes hold up to 1,000,000 characters
 
@@ -142,8 +143,13 @@ class GitLab:
             f"{self.project}/merge_requests",
             params={"source_branch": branch, "state": "opened"},
         )
-        if existing:
-            return _mr(existing[0])
+        if existing:  # reused: files not recommitted; set to merge if asked and not yet set
+            found = existing[0]
+            if auto_merge and found.get("merge_when_pipeline_succeeds"):
+                note, method = "already set", "squash" if found.get("squash") else "merge"
+                return _mr(found, "auto-merge-enabled", method, note=note, reused=True)
+            mr = dataclasses.replace(_mr(found), reused=True)
+            return self._merge(mr, auto_merge) if auto_merge else mr
         actions = []
         for change in files:
             probe = self.http.request(
@@ -185,16 +191,45 @@ class GitLab:
                 },
             )
         )
-        if auto_merge:
-            merged = self.http.json(
-                "PUT",
-                f"{self.project}/merge_requests/{mr.number}/merge",
-                json={"auto_merge": True, "squash": auto_merge == "squash"},
+        return self._merge(mr, auto_merge) if auto_merge else mr
+
+    def _merge(self, mr: PullRequest, method: AutoMerge) -> PullRequest:
+        """Merge when the pipeline succeeds, or at once if there is none to wait for. Both
+        flags are sent: ``auto_merge`` (GitLab ≥ 17.11) and the older
+        ``merge_when_pipeline_succeeds`` — a server that knows only the older one would
+        otherwise ignore ``auto_merge`` and merge untested code at once. ``sha``: a push in
+        between is never merged unseen. What happened is read from GitLab's answer."""
+        pull = f"MR !{mr.number}"
+        response = self.http.request(
+            "PUT",
+            f"{self.project}/merge_requests/{mr.number}/merge",
+            json={
+                "auto_merge": True,
+                "merge_when_pipeline_succeeds": True,
+                "squash": method == "squash",
+                **({"sha": mr.head_sha} if mr.head_sha else {}),
+            },
+            allow=(405, 409, 422),
+        )
+        if response.status_code != 200:  # 405/422: not mergeable (draft, conflict, …); 409: sha
+            fix = (
+                "its branch was pushed to after it was opened: review the new commits and "
+                "merge the MR by hand"
+                if response.status_code == 409
+                else "do what GitLab names (a conflict, a draft, approvals, a failed pipeline) "
+                f"and merge the MR by hand, or drop --{method}"
             )
-            # merges when the pipeline succeeds, or at once when there is none to wait for
-            done = merged.get("state") == "merged"
-            mr = _mr(merged, "merged" if done else "auto-merge-enabled", auto_merge)
-        return mr
+            raise merge_refused("GitLab", response, pull=pull, url=mr.url, fix=fix)
+        answer = response.json()
+        if answer.get("state") == "merged":
+            return _mr(answer, "merged", method, reused=mr.reused)
+        if answer.get("merge_when_pipeline_succeeds"):
+            return _mr(answer, "auto-merge-enabled", method, reused=mr.reused)
+        raise CmlinfraError(
+            f"GitLab neither merged {pull} nor set it to merge when the pipeline succeeds "
+            f"(state {answer.get('state')!r}); {left_open(pull, mr.url)}",
+            "check the MR on GitLab and merge it by hand",
+        )
 
     def create_check(
         self, *, sha: str, name: str, title: str, conclusion: str, summary: str
@@ -224,7 +259,14 @@ class GitLab:
         self.runners.remove(runner_id)
 
 
-def _mr(m: dict[str, Any], merge: str = "", merge_method: str = "") -> PullRequest:
+def _mr(
+    m: dict[str, Any],
+    merge: str = "",
+    merge_method: str = "",
+    *,
+    note: str = "",
+    reused: bool = False,
+) -> PullRequest:
     return PullRequest(
         number=int(m["iid"]),
         url=m.get("web_url", ""),
@@ -233,6 +275,8 @@ def _mr(m: dict[str, Any], merge: str = "", merge_method: str = "") -> PullReque
         head_sha=m.get("sha") or "",
         merge=merge,
         merge_method=merge_method,
+        merge_note=note,
+        reused=reused,
     )
 
 

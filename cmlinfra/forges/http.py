@@ -184,6 +184,21 @@ def message_of(response: requests.Response) -> str:
     return response.reason or ""
 
 
+def left_open(pull: str, url: str = "") -> str:
+    """The end of every refusal after the PR exists: it is there, untouched, for a person."""
+    return f"{pull} stays open, not merged and not set to merge" + (f" ({url})" if url else "")
+
+
+def merge_refused(
+    forge: str, response: requests.Response, *, pull: str, url: str, fix: str
+) -> CmlinfraError:
+    """A merge the forge refused (not mergeable, checks pending, head moved) once the PR
+    exists: one line that says so, that the PR stays open, and what to do."""
+    detail = message_of(response)
+    status = f"HTTP {response.status_code}{': ' + detail if detail else ''}"
+    return CmlinfraError(f"{forge} refused to merge {pull} ({status}); {left_open(pull, url)}", fix)
+
+
 def generic_error(forge: str, method: str, path: str, response: requests.Response) -> CmlinfraError:
     status = response.status_code
     what = f"{forge} API {method} {path.split('?')[0]} failed with HTTP {status}"

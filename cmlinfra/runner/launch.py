@@ -35,6 +35,7 @@ class LaunchOptions:
     bootstrap_steps: tuple[str, ...] = ()  # () : the bootstrap's defaults for this machine
     watchdog_interval: int = 15
     runner_group: str = ""  # GitHub organization runners only: a group name or id
+    startup_script: bytes | None = None  # CML's --cloud-startup-script, decoded: a last step
 
 
 @dataclass
@@ -113,6 +114,7 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
 
 
 def launch(opts: LaunchOptions) -> LaunchResult:
+    from cmlinfra.bootstrap.startup import startup_step
     from cmlinfra.bootstrap.steps import Options, build_steps
     from cmlinfra.forges import connect
     from cmlinfra.forges.context import detect
@@ -161,6 +163,8 @@ def launch(opts: LaunchOptions) -> LaunchResult:
             gpu = prepared.machine.gpu_count > 0
             options = Options(gpu=gpu, runner_agent=_agent_install(forge.name))
             steps = build_steps(options, only=opts.bootstrap_steps or None)
+            if opts.startup_script is not None:
+                steps.append(startup_step(opts.startup_script))
             session.bootstrap(steps)
             agent = _register(session, opts)
             _arm(session, opts, agent)

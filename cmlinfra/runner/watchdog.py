@@ -37,11 +37,11 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$")
 
 def parse_duration(text: str | int, option: str) -> int:
     """Seconds from CML-style durations: ``300``, ``30s``, ``5min``, ``2h``, ``1d``; ``never``
-    and ``0`` mean disabled (0)."""
+    and ``0`` mean disabled (0), and so does CML's older ``-1``."""
     if isinstance(text, int):
         return max(text, 0)
     value = text.strip().lower()
-    if value in {"never", "0", "", "none"}:
+    if value in {"never", "0", "", "none", "-1"}:
         return 0
     match = _DURATION.match(value)
     if not match or match.group(2) not in _UNITS:

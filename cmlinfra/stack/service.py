@@ -19,7 +19,7 @@ from typing import Any
 
 from cmlinfra.clouds import get_cloud
 from cmlinfra.clouds.base import Cloud, MachineAddress, MachineRequest, ResolvedMachine
-from cmlinfra.errors import CmlinfraError
+from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.secrets import Secret
 from cmlinfra.stack.compose import synthesize
 from cmlinfra.stack.store import StackDir, list_stacks, stack_dir
@@ -64,6 +64,19 @@ def prepare(
 
     target = stack_dir(request.name)
     chosen = get_cloud(cloud)
+    aws_only = [
+        option
+        for option, value in (
+            ("--cloud-aws-subnet", request.aws_subnet),
+            ("--cloud-aws-security-group", request.aws_security_group),
+        )
+        if value
+    ]
+    if aws_only and chosen.name != "aws":
+        raise UsageError(
+            f"{aws_only[0]} is an AWS option, not one of --cloud {cloud}",
+            f"drop {aws_only[0]}, or launch with --cloud aws",
+        )
     offline = getattr(chosen, "validate", None)
     if callable(offline):  # a typo is reported as a typo even when the cloud is unreachable
         offline(request)

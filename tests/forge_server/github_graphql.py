@@ -9,7 +9,8 @@ server's state, so every response has the schema's shape by construction.
 Refusals come back as GitHub sends them: HTTP 200, ``data`` with the mutation ``null`` and an
 ``errors`` entry carrying GitHub's ``type`` (``UNPROCESSABLE``, ``NOT_FOUND``) and message text
 ("Pull request Pull request is in clean status", "Auto merge is not allowed for this
-repository", as GitHub words them).
+repository", "Pull request Protected branch rules not configured for this branch", as GitHub
+words them).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from graphql import GraphQLError, build_schema, execute_sync, parse, validate
 
 from tests.forge_server.messages import Reply
+from tests.forge_server.state import MERGEABLE_NOW
 from tests.forge_server.validation import SPECS
 
 if TYPE_CHECKING:
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from tests.forge_server.state import Repo, StoredPR
 
 WEB = "https://github.test"
-MERGEABLE_NOW = ("clean", "unstable", "has_hooks")  # GitHub refuses auto-merge: nothing to wait
 
 
 class Refused(Exception):
@@ -84,6 +85,10 @@ def enable_auto_merge(_root: Any, info: GraphQLResolveInfo, input: dict[str, Any
         raise Refused("UNPROCESSABLE", "Auto merge is not allowed for this repository")
     if input.get("expectedHeadOid") not in (None, pr.head_sha):
         raise Refused("UNPROCESSABLE", "Head branch was modified. Review and try the merge again.")
+    if pr.base not in repo.protected:  # no required checks: nothing to wait for, ever
+        raise Refused(
+            "UNPROCESSABLE", "Pull request Protected branch rules not configured for this branch"
+        )
     if pr.merge_state in MERGEABLE_NOW:
         raise Refused("UNPROCESSABLE", f"Pull request Pull request is in {pr.merge_state} status")
     pr.merge_method = "auto-" + str(input.get("mergeMethod", "MERGE")).lower()

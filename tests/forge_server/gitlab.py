@@ -14,8 +14,8 @@ from tests.forge_server.gitlab_runners import (
     get_runner,
     list_runners,
 )
-from tests.forge_server.messages import Invalid, NotFound, Reply, Req
-from tests.forge_server.state import Repo, StoredComment, StoredPR
+from tests.forge_server.messages import Invalid, NotFound, Reply, Req, error_reply
+from tests.forge_server.state import MERGEABLE_NOW, Repo, StoredComment, StoredPR
 
 if TYPE_CHECKING:
     from tests.forge_server.core import ForgeServer
@@ -55,6 +55,8 @@ def _mr(repo: Repo, pr: StoredPR) -> dict[str, Any]:
         "source_branch": pr.head_branch,
         "target_branch": pr.base,
         "web_url": f"{WEB}/{repo.name}/-/merge_requests/{pr.number}",
+        "merge_when_pipeline_succeeds": pr.merge_method.startswith("auto") and not pr.merged,
+        "squash": pr.merge_method.endswith("squash"),
     }
 
 
@@ -238,6 +240,7 @@ def create_mr(server: ForgeServer, req: Req) -> Reply:
         data["target_branch"],
         data.get("title", ""),
         data.get("description") or "",
+        merge_state=repo.merge_state,
     )
     repo.pulls[pr.number] = pr
     return Reply(201, _mr(repo, pr))
@@ -249,7 +252,17 @@ def merge_mr(server: ForgeServer, req: Req) -> Reply:
     if pr is None:
         raise NotFound("404 Not found")
     data = req.json() or {}
-    pr.merge_method = "auto-squash" if data.get("squash") else "auto"
+    if data.get("sha") not in (None, pr.head_sha):
+        return error_reply("gitlab", 409, "SHA does not match HEAD of source branch")
+    # before 17.11 GitLab ignores auto_merge: without merge_when_pipeline_succeeds it merges
+    wait = data.get("merge_when_pipeline_succeeds") or (
+        repo.knows_auto_merge and data.get("auto_merge")
+    )
+    squash = "squash" if data.get("squash") else "merge"
+    if wait and pr.merge_state not in MERGEABLE_NOW:  # a pipeline is running: wait for it
+        pr.merge_method = f"auto-{squash}"
+    else:  # nothing to wait for, or not asked to wait: merged now, tested or not
+        pr.merged, pr.merge_method = True, squash
     return Reply(200, _mr(repo, pr))
 
 

@@ -28,6 +28,9 @@ class StoredComment:
     updates: int = 0
 
 
+MERGEABLE_NOW = ("clean", "unstable", "has_hooks")  # GitHub refuses auto-merge: nothing to wait
+
+
 @dataclass
 class StoredPR:
     number: int
@@ -39,7 +42,8 @@ class StoredPR:
     state: str = "open"
     merged: bool = False
     merge_method: str = ""  # merge | squash | rebase once merged; auto-… while set to auto-merge
-    # GitHub's mergeStateStatus, lowercase: "blocked" (required checks pending) or "clean" etc.
+    # GitHub's mergeStateStatus, lowercase: "blocked" (required checks pending) or "clean" etc.;
+    # on GitLab "blocked" stands for a running pipeline, MERGEABLE_NOW for none to wait for
     merge_state: str = "blocked"
 
 
@@ -96,7 +100,10 @@ class Repo:
     reruns: list[str] = field(default_factory=list)
     runners: dict[int, StoredRunner] = field(default_factory=dict)
     allow_auto_merge: bool = False  # GitHub's repository setting (off unless turned on)
-    merge_state: str = "blocked"  # the merge state new pull requests get (GitHub)
+    merge_state: str = "blocked"  # the merge state new pull requests get (GitHub, GitLab)
+    # base branches with protection rules (GitHub): required checks, auto-merge possible
+    protected: set[str] = field(default_factory=lambda: {"main"})
+    knows_auto_merge: bool = True  # GitLab ≥ 17.11: its merge API takes ``auto_merge``
 
     @property
     def uuid(self) -> str:

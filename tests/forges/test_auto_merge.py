@@ -100,7 +100,7 @@ def test_a_repository_without_auto_merge_is_one_line_and_the_pr_stays_open(
     assert '"Allow auto-merge" in the repository settings' in line and "drop --rebase" in line
     [pr] = repo.state.pulls.values()  # opened, left open, not set to merge: the error says so
     assert pr.state == "open" and not pr.merged and pr.merge_method == ""
-    assert f"PR #{pr.number} was opened but is not set to merge" in line
+    assert f"PR #{pr.number} stays open, not merged and not set to merge" in line
     assert not any(c.endswith("/merge") for c in _paths(repo))
     assert repo.server.token not in result.stdout + result.stderr
 
@@ -229,16 +229,26 @@ def test_graphql_endpoint_next_to_the_rest_api(api: str, endpoint: str) -> None:
     assert graphql_url(api) == endpoint
 
 
-def test_a_reused_pr_is_left_as_it_is(cli, forge_repo, tmp_path) -> None:
+def test_a_reused_pr_already_set_to_merge_is_left_as_it_is(cli, forge_repo, tmp_path) -> None:
     repo = forge_repo("github")
     repo.state.allow_auto_merge = True
     work = _checkout(tmp_path)
-    args = ("pr", "create", "metrics.json", "--branch", "b", "--squash")
+    args = ("--json", "pr", "create", "metrics.json", "--branch", "b", "--squash")
     assert cli(*args, cwd=work, env=repo.env()).returncode == 0
     graphql_calls = len([c for c in repo.server.api_calls("github") if c.path == "/graphql"])
-    again = cli(*args, cwd=work, env=repo.env())
+    again = cli(*args[:-1], "--merge", cwd=work, env=repo.env())  # another method: kept as set
     assert again.returncode == 0, again.stderr
-    assert "already open: reused as it is, not set to merge" in again.stderr
+    assert "PR #1 was already open: already set to auto-merge (squash): left as it is" in (
+        again.stderr
+    )
+    out = json.loads(again.stdout)
+    assert (out["merge"], out["merge_method"], out["reused"]) == (
+        "auto-merge-enabled",
+        "squash",
+        True,
+    )
     assert len([c for c in repo.server.api_calls("github") if c.path == "/graphql"]) == (
         graphql_calls
     )
+    [pr] = repo.state.pulls.values()
+    assert pr.merge_method == "auto-squash" and not pr.merged

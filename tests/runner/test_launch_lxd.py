@@ -9,6 +9,7 @@ exactly as the agent would (ACTIONS_RUNNER_HOOK_JOB_STARTED/COMPLETED).
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -31,7 +32,16 @@ def test_idle_and_single_runners_remove_themselves(lifecycle, cli) -> None:
     lc = lifecycle
     idle, single = f"{lc.prefix}idle", f"{lc.prefix}single"
     one = launched(cli(*lc.launch_args(idle, "--single", "--idle-timeout", "6s"), env=lc.env()))
-    two = launched(cli(*lc.launch_args(single, "--single", "--idle-timeout", "1h"), env=lc.env()))
+    # CML's --cloud-startup-script: run as root, as a last bootstrap step
+    startup = base64.b64encode(b"id -u >/root/startup-ran\n").decode()
+    two = launched(
+        cli(
+            *lc.launch_args(single, "--single", "--idle-timeout", "1h"),
+            *("--cloud-startup-script", startup),
+            env=lc.env(),
+        )
+    )
+    assert lxc("exec", single, "--", "cat", "/root/startup-ran").strip() == "0"
     assert set(one["timings"]) >= {"apply", "ssh wait", "bootstrap", "registration", "watchdog"}
     assert two["runner_id"] and lc.runners() == sorted([idle, single])
 

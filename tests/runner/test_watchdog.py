@@ -251,7 +251,16 @@ def test_units_pass_systemd_verification(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("300", 300), ("30s", 30), ("5min", 300), ("2h", 7200), ("1d", 86400), ("never", 0), ("0", 0)],
+    [
+        ("300", 300),
+        ("30s", 30),
+        ("5min", 300),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("never", 0),
+        ("0", 0),
+        ("-1", 0),
+    ],  # CML 0.x disabled the timeout with -1
 )
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text, "--idle-timeout") == seconds

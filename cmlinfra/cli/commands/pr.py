@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cmlinfra.cli.forge_common import connect, driver_option, repo_option, token_option
+
+if TYPE_CHECKING:
+    from cmlinfra.forges.base import PullRequest
 
 app = typer.Typer(help="Open pull requests (CML-compatible).", no_args_is_help=True)
 
@@ -23,7 +27,6 @@ def _changed_files() -> list[Path]:
     return [Path(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-@app.command("create")
 def create(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(
@@ -39,37 +42,34 @@ def create(
     message: str = typer.Option(None, "--message", help="Commit message."),
     body: str = typer.Option("", "--body", help="PR description."),
     merge: bool = typer.Option(
-        False,
-        "--merge",
-        help="Merge the PR with a merge commit once it may be merged. GitHub: auto-merge, when "
-        "the required checks pass (the repository must allow auto-merge; merged at once if "
-        "nothing is pending). GitLab: when the pipeline succeeds. Bitbucket: right away "
-        "(Bitbucket Cloud has no auto-merge).",
+        False, "--merge", help="Merge the PR with a merge commit once its checks pass (see above)."
     ),
     squash: bool = typer.Option(
-        False,
-        "--squash",
-        help="Squash-merge the PR once it may be merged. GitHub: auto-merge, when the required "
-        "checks pass (the repository must allow auto-merge; merged at once if nothing is "
-        "pending). GitLab: when the pipeline succeeds. Bitbucket: right away (no auto-merge).",
+        False, "--squash", help="Squash the PR into one commit on the base, once its checks pass."
     ),
     rebase: bool = typer.Option(
         False,
         "--rebase",
-        help="Rebase-merge the PR once it may be merged. GitHub: auto-merge, when the required "
-        "checks pass (the repository must allow auto-merge; merged at once if nothing is "
-        "pending). Bitbucket: fast-forward, right away (no auto-merge). Not on GitLab.",
+        help="Rebase the PR's commits onto the base, once its checks pass (Bitbucket: "
+        "fast-forward; not on GitLab).",
     ),
     driver: str = driver_option(),
     repo: str = repo_option(),
     token: str = token_option(),
 ) -> None:
     """Commit FILES on a new branch (through the API: no push credentials on the runner) and
-    open a pull/merge request; an open PR for the branch is reused (and not merged).
+    open a pull/merge request. An open PR for the branch is reused (its files are not
+    committed again).
+
+    --merge, --squash or --rebase: GitHub sets the PR to auto-merge, which merges it once its
+    required checks pass (the repository must allow auto-merge); with nothing to wait for
+    (checks passed, or a base branch without protection) it is merged at once. GitLab merges
+    when the pipeline succeeds, at once if there is none. Bitbucket Cloud has no auto-merge: it
+    is merged right away. A reused PR is set to merge too, unless it already is. If the forge
+    refuses, the PR stays open and the error says what to do.
 
     The PR's URL goes to stdout; with --merge/--squash/--rebase one more line on stderr says
-    whether the PR was set to merge when its checks pass or merged at once (with --json: the
-    fields merge and merge_method)."""
+    what happened (with --json: the fields merge, merge_method, merge_note and reused)."""
     import subprocess
 
     from cmlinfra.cli.common import settings
@@ -112,13 +112,30 @@ def create(
         auto_merge=methods[0] if methods else None,  # type: ignore[arg-type]
     )
     emit(pull, as_json=settings(ctx).as_json, text=pull.url)
+    if methods:
+        progress(_outcome(pull, forge.name))
+
+
+def _paragraphs(doc: str) -> str:
+    """A docstring's paragraphs each on one line, so the terminal, not the source, wraps them."""
+    return "\n\n".join(" ".join(p.split()) for p in doc.strip().split("\n\n"))
+
+
+app.command("create", help=_paragraphs(create.__doc__ or ""))(create)
+
+
+def _outcome(pull: PullRequest, forge: str) -> str:
+    """The stderr line after --merge/--squash/--rebase: what the forge will do, or did."""
+    reused = f"PR #{pull.number} was already open: " if pull.reused else ""
+    if pull.merge == "auto-merge-enabled" and pull.merge_note == "already set":
+        return f"{reused}already set to auto-merge ({pull.merge_method}): left as it is"
     if pull.merge == "auto-merge-enabled":
-        when = "the pipeline succeeds" if forge.name == "gitlab" else "required checks pass"
-        progress(f"auto-merge enabled ({pull.merge_method}): merges when {when}")
-    elif pull.merge == "merged":
-        progress(f"merged ({pull.merge_method})")
-    elif methods:
-        progress(f"PR #{pull.number} was already open: reused as it is, not set to merge")
+        when = "the pipeline succeeds" if forge == "gitlab" else "required checks pass"
+        return f"{reused}auto-merge enabled ({pull.merge_method}): merges when {when}"
+    if pull.merge == "merged":
+        note = f", {pull.merge_note}" if pull.merge_note else ""
+        return f"{reused}merged ({pull.merge_method}{note})"
+    return f"{reused}not set to merge"
 
 
 def register(root: typer.Typer) -> None:

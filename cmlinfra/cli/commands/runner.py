@@ -6,6 +6,8 @@ from typing import Any
 
 import typer
 
+from cmlinfra.cli.compat import RUNNER_LAUNCH, accepts
+
 REPO_HELP = (
     "Repository URL (default: from the CI environment); an organization, group or workspace "
     "URL (https://github.com/ORG, https://gitlab.com/GROUP, https://bitbucket.org/WORKSPACE) "
@@ -14,6 +16,16 @@ REPO_HELP = (
 STATE_HELP = (
     "The runner registry: a directory or s3://bucket/prefix?region=… shared by parallel CI jobs "
     "(default: ~/.local/state/cmlinfra/runners)."
+)
+
+AWS_SUBNET_HELP = (
+    "AWS: launch into this subnet (subnet-…), checked to exist in a zone that offers the type "
+    "(default: $CMLINFRA_AWS_SUBNET_ID, else the default VPC's)."
+)
+
+AWS_GROUP_HELP = (
+    "AWS: attach this existing security group (sg-…) instead of creating one that admits SSH "
+    "from the launcher only; it must be in the subnet's VPC and not admit SSH from anywhere."
 )
 
 
@@ -40,6 +52,12 @@ def machine_options() -> dict[str, object]:
         "max_ttl": typer.Option(
             "", "--max-ttl", help="Hard limit after which the machine powers itself off (2h)."
         ),
+        "cloud_aws_subnet": typer.Option(
+            "", "--cloud-aws-subnet", "--cloud-aws-subnet-id", help=AWS_SUBNET_HELP
+        ),
+        "cloud_aws_security_group": typer.Option(
+            "", "--cloud-aws-security-group", help=AWS_GROUP_HELP
+        ),
         "state": typer.Option("", "--state", help=STATE_HELP),
         "name": typer.Option("", "--name", help="Runner and machine name (default cml-<random>)."),
     }
@@ -60,6 +78,8 @@ def build_request(values: dict[str, object]) -> Any:
         permission_set=str(values["cloud_permission_set"]) or None,
         metadata=list(values["cloud_metadata"]),  # type: ignore[call-overload]
         max_ttl=str(values["max_ttl"]) or None,
+        aws_subnet=str(values["cloud_aws_subnet"]) or None,
+        aws_security_group=str(values["cloud_aws_security_group"]) or None,
     )
 
 
@@ -72,6 +92,7 @@ def register(root: typer.Typer) -> None:
     )
 
     @group.command("launch")
+    @accepts(RUNNER_LAUNCH)
     def launch(
         ctx: typer.Context,
         cloud: str = M["cloud"],  # type: ignore[assignment]
@@ -85,6 +106,8 @@ def register(root: typer.Typer) -> None:
         cloud_permission_set: str = M["cloud_permission_set"],  # type: ignore[assignment]
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
+        cloud_aws_subnet: str = M["cloud_aws_subnet"],  # type: ignore[assignment]
+        cloud_aws_security_group: str = M["cloud_aws_security_group"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         labels: str = typer.Option("cml", "--labels", help="Comma-separated runner labels."),
@@ -116,12 +139,19 @@ def register(root: typer.Typer) -> None:
             "", "--bootstrap-steps", help="Only these bootstrap steps (comma-separated)."
         ),
         terraform: str = typer.Option("", "--terraform", help="terraform or tofu binary."),
+        cloud_startup_script: str = typer.Option(
+            "",
+            "--cloud-startup-script",
+            help="Base64-encoded script run as root after the bootstrap, before the runner "
+            "registers (a bootstrap step over SSH, never user-data).",
+        ),
         watchdog_interval: int = typer.Option(
             15, "--watchdog-interval", hidden=True, help="Seconds between watchdog checks."
         ),
     ) -> None:
         """Provision a machine, register it as a CI runner, and leave it a watchdog that
         unregisters it and powers it off when idle, after --single's job, or at --max-ttl."""
+        from cmlinfra.bootstrap.startup import decode
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.launch import LaunchOptions
         from cmlinfra.runner.launch import launch as run_launch
@@ -129,6 +159,7 @@ def register(root: typer.Typer) -> None:
         from cmlinfra.ui import emit
 
         values = dict(locals())
+        startup = decode(cloud_startup_script) if cloud_startup_script else None
         result = run_launch(
             LaunchOptions(
                 cloud=cloud,
@@ -146,6 +177,7 @@ def register(root: typer.Typer) -> None:
                 bootstrap_steps=tuple(s.strip() for s in bootstrap.split(",") if s.strip()),
                 watchdog_interval=watchdog_interval,
                 runner_group=runner_group,
+                startup_script=startup,
             )
         )
         verb = "reusing" if result.reused else "launched"

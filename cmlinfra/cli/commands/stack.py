@@ -36,6 +36,19 @@ METADATA = typer.Option([], "--cloud-metadata", help="key=value label on the mac
 SSH_CIDR = typer.Option(
     None, "--ssh-cidr", help="Who may reach SSH; default: this machine's address only."
 )
+AWS_SUBNET = typer.Option(
+    None,
+    "--cloud-aws-subnet",
+    "--cloud-aws-subnet-id",
+    help="AWS: launch into this subnet (subnet-…) instead of the default VPC's; "
+    "default $CMLINFRA_AWS_SUBNET_ID.",
+)
+AWS_GROUP = typer.Option(
+    None,
+    "--cloud-aws-security-group",
+    help="AWS: attach this existing security group (sg-…) instead of creating one; it must be "
+    "in the subnet's VPC and must not admit SSH from anywhere.",
+)
 MAX_TTL = typer.Option(
     None, "--max-ttl", help="Hard lifetime (3600, 90m, 2h, 1d): the machine powers itself off."
 )
@@ -89,6 +102,8 @@ def _run(
     cloud_permission_set: str | None = PERMISSION,
     cloud_metadata: list[str] = METADATA,
     ssh_cidr: str | None = SSH_CIDR,
+    cloud_aws_subnet: str | None = AWS_SUBNET,
+    cloud_aws_security_group: str | None = AWS_GROUP,
     max_ttl: str | None = MAX_TTL,
     terraform: str | None = TERRAFORM,
     state: str | None = STATE,
@@ -178,6 +193,8 @@ def _execute(
         port=o["port"],
         user=o["user"],
         host_key=o["host_key"],
+        aws_subnet=o["cloud_aws_subnet"],
+        aws_security_group=o["cloud_aws_security_group"],
     )
     identity = key_file(o["ssh_key_file"])
     where = _connect_review(request.name, review) if review else None

@@ -36,6 +36,7 @@ IMAGES = {
 }
 AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 PROFILE_ARN = re.compile(
     r"^arn:aws[\w-]*:iam::\d{12}:instance-profile/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$"
@@ -82,6 +83,17 @@ def instance_profile(permission_set: str | None) -> str | None:
     )
 
 
+def chosen_subnet(request: MachineRequest) -> str:
+    """CML's ``--cloud-aws-subnet``, else ``$CMLINFRA_AWS_SUBNET_ID`` (older workflows), else
+    empty: the default VPC's subnet in a zone that offers the type."""
+    return request.aws_subnet or os.environ.get(lookups.SUBNET_ENV, "").strip()
+
+
+def subnet_source(request: MachineRequest) -> str:
+    """Where the subnet came from, for the error that names it."""
+    return "--cloud-aws-subnet" if request.aws_subnet else f"${lookups.SUBNET_ENV}"
+
+
 def owner_repo() -> str:
     """The repository that launches the runner, from the CI's own variables (tag only)."""
     env = os.environ
@@ -116,10 +128,17 @@ class AwsCloud:
             raise UsageError("--cloud-spot-price needs --cloud-spot", "add --cloud-spot")
         spot_max = catalog.parse_spot_price(request.spot_price)
         ssh_cidr = _check_cidr(request.ssh_cidr) if request.ssh_cidr is not None else None
-        subnet = os.environ.get(lookups.SUBNET_ENV, "").strip()
+        subnet = chosen_subnet(request)
         if subnet and not SUBNET_ID.match(subnet):
             raise UsageError(
-                f"{lookups.SUBNET_ENV}={subnet!r} is not a subnet id", "write it as subnet-0123abcd"
+                f"{subnet_source(request)} {subnet!r} is not a subnet id",
+                "write it as subnet-0123abcd",
+            )
+        group = request.aws_security_group
+        if group and not GROUP_ID.match(group):
+            raise UsageError(
+                f"--cloud-aws-security-group {group!r} is not a security group id",
+                "write it as sg-0123abcd (a group name is not enough: names are per VPC)",
             )
         if not 1 <= request.port <= 65535:
             raise UsageError(f"SSH port {request.port} is out of range", "give 1 to 65535")
@@ -164,13 +183,25 @@ class AwsCloud:
                 )
             if current is not None:
                 price, price_source = current, "spot price history"
-        subnet = os.environ.get(lookups.SUBNET_ENV, "").strip()
+        subnet = chosen_subnet(request)
         network = (
-            lookups.given_subnet(client, region, subnet, zones)
+            lookups.given_subnet(client, region, subnet, zones, subnet_source(request))
             if subnet
             else lookups.default_subnet(client, region, zones)
         )
-        ssh_cidr = checked["ssh_cidr"] or lookups.launcher_cidr(self.public_ip_url)
+        group = request.aws_security_group
+        if group and network is None:
+            raise UsageError(
+                f"--cloud-aws-security-group {group} needs a subnet of its VPC ({region} has no "
+                "default VPC)",
+                "add --cloud-aws-subnet",
+            )
+        if group and network is not None:
+            lookups.given_security_group(client, region, group, network[0], request.port)
+        # the user's own group decides who reaches SSH: no need to learn our address then
+        ssh_cidr = checked["ssh_cidr"] or (
+            None if group else lookups.launcher_cidr(self.public_ip_url)
+        )
         ttl = checked["max_ttl_seconds"]
         expires = (datetime.now(UTC) + timedelta(seconds=ttl)).strftime("%Y-%m-%dT%H:%M:%SZ")
         return ResolvedMachine(
@@ -190,6 +221,7 @@ class AwsCloud:
                 "ssh_cidr": ssh_cidr,
                 "subnet_id": network[1] if network else None,
                 "vpc_id": network[0] if network else None,
+                "security_group_id": group,
                 "availability_zone": zones[0],
                 "spot_max_price": checked["spot_max_price"],
                 "hdd_size_gb": checked["hdd_size_gb"],

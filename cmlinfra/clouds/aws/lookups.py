@@ -189,7 +189,9 @@ def default_subnet(client: Any, region: str, zones: list[str]) -> tuple[str, str
     return vpc_id, usable[0]["SubnetId"]
 
 
-def given_subnet(client: Any, region: str, subnet_id: str, zones: list[str]) -> tuple[str, str]:
+def given_subnet(
+    client: Any, region: str, subnet_id: str, zones: list[str], source: str = "--cloud-aws-subnet"
+) -> tuple[str, str]:
     """(vpc id, subnet id) of a subnet the user chose, checked to exist and to be in a zone
     that offers the instance type (else the launch would fail minutes later)."""
     try:
@@ -200,7 +202,7 @@ def given_subnet(client: Any, region: str, subnet_id: str, zones: list[str]) -> 
             raise
         subnets = []
     if not subnets:
-        raise UsageError(f"subnet {subnet_id} does not exist in {region}", f"check {SUBNET_ENV}")
+        raise UsageError(f"subnet {subnet_id} does not exist in {region}", f"check {source}")
     subnet = subnets[0]
     if zones and subnet["AvailabilityZone"] not in zones:
         raise UsageError(
@@ -261,3 +263,39 @@ def console_host_keys(region: str, instance_id: str, wait_s: float) -> tuple[str
             return keys
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # polling an API
         delay = min(delay * 1.5, 10.0)
+
+
+def given_security_group(client: Any, region: str, group_id: str, vpc_id: str, port: int) -> None:
+    """CML's ``--cloud-aws-security-group``: the group must exist in the subnet's VPC and must
+    not admit SSH from the whole internet (cmlinfra never launches a machine that way)."""
+    try:
+        with aws_errors(region, f"looking up {group_id}"):
+            groups = client.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    except CmlinfraError as exc:
+        if "InvalidGroup" not in exc.problem:
+            raise
+        groups = []
+    if not groups:
+        raise UsageError(
+            f"security group {group_id} does not exist in {region}",
+            "check --cloud-aws-security-group",
+        )
+    group = groups[0]
+    if group["VpcId"] != vpc_id:
+        raise UsageError(
+            f"security group {group_id} is in {group['VpcId']}, the subnet in {vpc_id}",
+            "give a subnet of the group's VPC with --cloud-aws-subnet",
+        )
+    for rule in group.get("IpPermissions", []):
+        protocol = rule.get("IpProtocol")
+        covers = protocol == "-1" or (
+            protocol == "tcp" and rule.get("FromPort", 0) <= port <= rule.get("ToPort", 65535)
+        )
+        ranges = [r.get("CidrIp") for r in rule.get("IpRanges", [])]
+        ranges += [r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", [])]
+        if covers and ({"0.0.0.0/0", "::/0"} & set(ranges)):
+            raise UsageError(
+                f"security group {group_id} admits SSH (port {port}) from the whole internet",
+                "narrow its rule to the launcher's address, or drop --cloud-aws-security-group "
+                "(cmlinfra then creates a group admitting only the launcher)",
+            )

@@ -45,25 +45,37 @@ def default_tags(machine: ResolvedMachine) -> dict[str, str]:
     }
 
 
-def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
-    """The network + gpu-runner composition for one runner."""
-    request, extra = machine.request, machine.extra
-    name = request.name
+def network_variables(machine: ResolvedMachine) -> dict[str, Any]:
+    """The network module's variables: the subnet (or a zone for a new VPC) and the stack's own
+    security group, admitting SSH from the launcher's CIDR only."""
+    extra = machine.extra
     network: dict[str, Any] = {
-        "name": name,
+        "name": machine.request.name,
         "ssh_cidrs": [extra["ssh_cidr"]],
-        "ssh_port": request.port,
+        "ssh_port": machine.request.port,
         "tags": extra["tags"],
     }
     if extra.get("subnet_id"):
         network["subnet_id"] = extra["subnet_id"]
     elif extra.get("availability_zone"):
         network["availability_zone"] = extra["availability_zone"]
+    return network
+
+
+def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
+    """The network + gpu-runner composition for one runner."""
+    request, extra = machine.request, machine.extra
+    name = request.name
+    # CML's --cloud-aws-security-group: the user's group in the user's (known) subnet, so the
+    # network module, whose only work with a known subnet is the stack's own group, is left out.
+    own_group = not extra.get("security_group_id")
     runner: dict[str, Any] = {
         "name": name,
         "instance_type": machine.instance_type,
-        "subnet_id": "${module.network.subnet_id}",
-        "security_group_ids": ["${module.network.security_group_id}"],
+        "subnet_id": "${module.network.subnet_id}" if own_group else extra["subnet_id"],
+        "security_group_ids": [
+            "${module.network.security_group_id}" if own_group else extra["security_group_id"]
+        ],
         "ssh_public_key": ssh_public_key.strip(),
         "ami_id": machine.image,
         "ssh_user": extra["ssh_user"],
@@ -84,7 +96,11 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
         name=name,
         cloud="aws",
         modules={
-            "network": (module_dir("network"), network),
+            **(
+                {"network": (module_dir("network"), network_variables(machine))}
+                if own_group
+                else {}
+            ),
             "runner": (module_dir("gpu-runner"), runner),
         },
         providers={

@@ -56,3 +56,112 @@ def test_unreachable_endpoint(cli: CliRunner, tmp_path: Path, closed_port_url: s
     assert f"cannot reach the AWS EC2 API at {closed_port_url}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not any(tmp_path.rglob("cml-dead*"))
+
+
+def test_cloud_aws_subnet_reaches_the_network_module(
+    cli: CliRunner, moto: MotoServer, tmp_path: Path
+) -> None:
+    """CML's --cloud-aws-subnet (and its CML_STACK_… form): checked against EC2, then the
+    stack's network module uses it; it wins over $CMLINFRA_AWS_SUBNET_ID."""
+    ec2 = moto.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    zone = sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])[0]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone=zone)
+    subnet_id = subnet["Subnet"]["SubnetId"]
+    env = {**moto.env, "CMLINFRA_HOME": str(tmp_path),
+           "CMLINFRA_AWS_SUBNET_ID": "subnet-0123456789abcdef0"}  # fmt: skip
+    for how in (["--cloud-aws-subnet", subnet_id], ["--cloud-aws-subnet-id", subnet_id]):
+        result = cli("stack", "render", "--name", "cml-subnet", "--cloud-type", "m", *ARGS, *how,
+                     env=env)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        network = json.loads(result.stdout)["module"]["network"]
+        assert network["subnet_id"] == subnet_id
+    by_env = cli("stack", "render", "--name", "cml-subnet", "--cloud-type", "m", *ARGS,
+                 env={**env, "CML_STACK_CLOUD_AWS_SUBNET": subnet_id})  # fmt: skip
+    assert by_env.returncode == 0, by_env.stderr
+    assert json.loads(by_env.stdout)["module"]["network"]["subnet_id"] == subnet_id
+
+
+def test_unknown_subnet_is_one_line_before_anything_exists(
+    cli: CliRunner, moto_read: MotoServer, tmp_path: Path
+) -> None:
+    env = {**moto_read.env, "CMLINFRA_HOME": str(tmp_path / "home")}
+    state = str(tmp_path / "state")
+    missing = "subnet-0123456789abcdef0"
+    cases = [
+        ("stack", "render", "--name", "cml-nosub", "--cloud-type", "m", *ARGS),
+        ("runner", "launch", "--cloud", "aws", "--cloud-region", "us-east", "--cloud-image", XENIAL,
+         "--name", "cml-nosub",
+         "--state", state, "--driver", "github", "--repo", "https://github.com/acme/ml",
+         "--token", "not-used-before-the-checks"),
+    ]  # fmt: skip
+    for args in cases:
+        result = cli(*args, "--cloud-aws-subnet", missing, env=env)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"cmlinfra: error: subnet {missing} does not exist in us-east-1; "
+            "check --cloud-aws-subnet"
+        ]
+    bad = cli(*cases[0], "--cloud-aws-subnet", "my-subnet", env=env)
+    assert bad.returncode == 2 and "--cloud-aws-subnet 'my-subnet' is not a subnet id" in bad.stderr
+    left = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert left == [], "a refused request must leave no stack, key or runner record behind"
+
+
+def test_cloud_aws_security_group_replaces_the_stacks_own(
+    cli: CliRunner, moto: MotoServer, tmp_path: Path, closed_port_url: str
+) -> None:
+    """CML's --cloud-aws-security-group: the user's group, checked against EC2 (exists, in the
+    subnet's VPC, SSH not open to the internet), attached instead of the network module's; the
+    launcher's address is not looked up (the public-IP service here is a closed port)."""
+    ec2 = moto.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    zone = sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])[0]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone=zone)
+    subnet_id = subnet["Subnet"]["SubnetId"]
+
+    def group(name: str, vpc_id: str, cidr: str) -> str:
+        group_id = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc_id)
+        ec2.authorize_security_group_ingress(
+            GroupId=group_id["GroupId"],
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                            "IpRanges": [{"CidrIp": cidr}]}],
+        )  # fmt: skip
+        return str(group_id["GroupId"])
+
+    mine = group("ours", vpc, "203.0.113.0/24")
+    world = group("world", vpc, "0.0.0.0/0")
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])
+    elsewhere = group("elsewhere", default_vpc["Vpcs"][0]["VpcId"], "203.0.113.0/24")
+    env = {**moto.env, "CMLINFRA_HOME": str(tmp_path / "home"),
+           "CMLINFRA_PUBLIC_IP_URL": closed_port_url}  # fmt: skip
+    no_cidr = ARGS[: ARGS.index("--ssh-cidr")]
+    base = ["stack", "render", "--name", "cml-sg", "--cloud-type", "m", *no_cidr,
+            "--cloud-aws-subnet", subnet_id]  # fmt: skip
+
+    result = cli(*base, "--cloud-aws-security-group", mine, env=env)
+    assert result.returncode == 0, result.stderr
+    modules = json.loads(result.stdout)["module"]
+    assert set(modules) == {"runner"}, "no network module, so no group of our own"
+    assert modules["runner"]["security_group_ids"] == [mine]
+    assert modules["runner"]["subnet_id"] == subnet_id
+
+    for given, message in [
+        (world, f"security group {world} admits SSH (port 22) from the whole internet"),
+        (elsewhere, f"security group {elsewhere} is in {default_vpc['Vpcs'][0]['VpcId']}"),
+        ("sg-0123456789abcdef0", "security group sg-0123456789abcdef0 does not exist"),
+        ("web", "--cloud-aws-security-group 'web' is not a security group id"),
+    ]:
+        refused = cli(*base[:2], "--name", "cml-sg-bad", *base[4:],
+                      "--cloud-aws-security-group", given, env=env)  # fmt: skip
+        assert refused.returncode == 2, refused.stderr
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], lines
+    assert not any((tmp_path / "home").rglob("cml-sg-bad*"))
+
+    # without --cloud-aws-subnet: the default VPC's subnet, so a group of the default VPC fits
+    default = cli(*base[:-2], "--cloud-aws-security-group", elsewhere, env=env)
+    assert default.returncode == 0, default.stderr
+    runner = json.loads(default.stdout)["module"]["runner"]
+    assert runner["security_group_ids"] == [elsewhere]
+    assert runner["subnet_id"].startswith("subnet-") and runner["subnet_id"] != subnet_id
