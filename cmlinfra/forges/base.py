@@ -139,6 +139,12 @@ class Forge(Protocol):
 
     # Runners live where ``ctx.scope`` says: the repository's own, or the organization /
     # group / workspace pool shared by all its repositories; the methods are the same.
+    def check_runner_access(self) -> None:
+        """Fail now, in one line, where runners could not be registered later (no such owner,
+        a token without the runner permission, an unknown runner group): ``runner launch``
+        calls it before a machine exists."""
+        ...
+
     def list_runners(self) -> list[Runner]: ...
 
     def remove_runner(self, runner_id: str) -> None: ...

@@ -243,6 +243,9 @@ class Bitbucket:
             "repository_uuid": _uuid(repository.get("uuid"), f"repository {self.ctx.repo}"),
         }
 
+    def check_runner_access(self) -> None:
+        self.list_runners()  # a listing needs the same owner and permission as a registration
+
     def list_runners(self) -> list[Runner]:
         items = self.http.paginate(self.runners, key="values")
         return [

@@ -5,6 +5,7 @@ content-addressed, to an orphan ``cmlinfra-assets`` branch and linked with its `
 URL, so no third-party host ever sees a report image (CML's default uploads to a public one).
 ``pr create --merge/--squash/--rebase`` sets the PR to auto-merge when its required checks pass
 (GraphQL, see :mod:`cmlinfra.forges.github_automerge`) instead of merging untested code.
+Runners, a repository's or an organization's, are :mod:`cmlinfra.forges.github_runners`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import requests
 
 from cmlinfra.errors import CmlinfraError
-from cmlinfra.forges import github_automerge, github_git
+from cmlinfra.forges import github_automerge, github_git, github_runners
 from cmlinfra.forges.base import (
     AutoMerge,
     Comment,
@@ -29,14 +30,8 @@ from cmlinfra.forges.base import (
 )
 from cmlinfra.forges.context import ForgeContext
 from cmlinfra.forges.http import ForgeHTTP, message_of
-from cmlinfra.secrets import Secret
 
 COMMENT_LIMIT = 65_536
-ORG_RUNNER_TOKEN = (
-    "a classic token with the admin:org scope, or a fine-grained token or GitHub App with the "
-    'organization permission "Self-hosted runners: read and write" (GITHUB_TOKEN cannot)'
-)
-
 # The workflow permission each endpoint family needs, for "Resource not accessible by
 # integration" (the GITHUB_TOKEN lacks it). Order matters: first match wins.
 _PERMISSIONS = (
@@ -57,32 +52,9 @@ def _permission_for(url: str) -> str:
     return "the permission this call needs"
 
 
-def _org_runner_errors(status: int, message: str, url: str) -> CmlinfraError | None:
-    """Organization runners need an organization-admin token: say which, whatever GitHub's
-    wording (403 for a token without the permission; 404 for an organization it cannot see)."""
-    org = re.search(r"/orgs/([^/]+)/actions/runners", url)
-    if org is None or status not in (401, 403, 404):
-        return None
-    what = f"GitHub organization {org.group(1)!r}"
-    if status == 401:
-        return CmlinfraError(
-            f"the token was rejected by GitHub (HTTP 401: {message or 'Bad credentials'})",
-            f"set REPO_TOKEN to {ORG_RUNNER_TOKEN}",
-        )
-    if status == 404:
-        return CmlinfraError(
-            f"no {what}, or the token cannot see it (HTTP 404: {message or 'Not Found'})",
-            f"check --repo https://github.com/ORG; organization runners need {ORG_RUNNER_TOKEN}",
-        )
-    return CmlinfraError(
-        f"GitHub refused to manage the runners of {what} (HTTP 403: {message or 'Forbidden'})",
-        f"set REPO_TOKEN to {ORG_RUNNER_TOKEN}",
-    )
-
-
 def _errors(response: requests.Response) -> CmlinfraError | None:
     status, message = response.status_code, message_of(response)
-    org_error = _org_runner_errors(status, message, response.request.url or "")
+    org_error = github_runners.org_runner_errors(status, message, response.request.url or "")
     if org_error is not None:
         return org_error
     if status == 401:
@@ -98,9 +70,6 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
             "token that has it",
         )
     return None
-
-
-DEFAULT_RUNNER_GROUP = (1, "Default")  # every organization's, and every repository's runners
 
 
 class GitHub:
@@ -122,10 +91,7 @@ class GitHub:
         )
         self.repo = f"/repos/{context.repo}"
         self._asset_branch_ready = False
-        # runners: the repository's own, or the organization's pool (``--repo .../ORG``)
-        owner = f"/orgs/{context.repo}" if context.scope == "organization" else self.repo
-        self.runners = f"{owner}/actions/runners"
-        self._runner_group: tuple[int, str] | None = None  # (id, name), asked once
+        self.runners = github_runners.GitHubRunners(self.http, context, self.repo)
 
     # -- pull requests and comments -------------------------------------------------------
     def pr_for_commit(self, sha: str) -> PullRequest | None:
@@ -220,88 +186,21 @@ class GitHub:
     def rerun_workflow(self, run_id: str) -> None:
         self.http.request("POST", f"{self.repo}/actions/runs/{run_id}/rerun")
 
-    # -- runners --------------------------------------------------------------------------
+    # -- runners (the repository's, or an organization's: cmlinfra.forges.github_runners) --
     def runner_registration(
         self, *, name: str, labels: list[str], jit: bool = True
     ) -> RunnerRegistration:
-        """A just-in-time config (one job, then the runner is gone: GitHub's ephemeral
-        ``--single``) or, with ``jit=False``, a registration token for ``config.sh``.
-        Organization runners join the context's runner group (the JIT API takes its id,
-        ``config.sh --runnergroup`` its name), else the Default group."""
-        group_id, group_name = self.runner_group()
-        if jit:
-            result = self.http.json(
-                "POST",
-                f"{self.runners}/generate-jitconfig",
-                json={
-                    "name": name,
-                    "runner_group_id": group_id,
-                    "labels": labels or ["cml"],  # GitHub requires at least one
-                },
-            )
-            return RunnerRegistration(
-                forge=self.name,
-                kind="jit-config",
-                url=self.ctx.repo_url,
-                token=Secret(result["encoded_jit_config"]),
-                runner_id=str(result["runner"]["id"]),
-                labels=tuple(labels),
-                scope=self.ctx.scope,
-            )
-        result = self.http.json("POST", f"{self.runners}/registration-token")
-        return RunnerRegistration(
-            forge=self.name,
-            kind="registration-token",
-            url=self.ctx.repo_url,
-            token=Secret(result["token"]),
-            expires_at=str(result.get("expires_at", "")),
-            labels=tuple(labels),
-            scope=self.ctx.scope,
-            extra={"runner_group": group_name},  # config.sh --runnergroup takes the name
-        )
+        return self.runners.registration(self.name, name, labels, jit)
 
-    def runner_group(self) -> tuple[int, str]:
-        """The (id, name) of the context's runner group, asked of the organization once: a
-        typo fails here, before a machine exists (``runner launch`` calls this up front)."""
-        if not self.ctx.runner_group:
-            return DEFAULT_RUNNER_GROUP
-        if self._runner_group is None:
-            self._runner_group = self._find_runner_group(self.ctx.runner_group)
-        return self._runner_group
-
-    def _find_runner_group(self, wanted: str) -> tuple[int, str]:
-        path = f"/orgs/{self.ctx.repo}/actions/runner-groups"
-        found = [
-            (int(g["id"]), str(g["name"]))
-            for g in self.http.paginate(path, {"per_page": 100}, key="runner_groups")
-        ]
-        by_id = [g for g in found if wanted.isdigit() and g[0] == int(wanted)]
-        by_name = [g for g in found if g[1] == wanted] or [
-            g for g in found if g[1].casefold() == wanted.casefold()
-        ]
-        if by_id or by_name:
-            return (by_id or by_name)[0]
-        known = ", ".join(f"{name} ({gid})" for gid, name in found[:10]) or "none"
-        raise CmlinfraError(
-            f"no runner group {wanted!r} in GitHub organization {self.ctx.repo}",
-            f"pass --runner-group with one of its groups, by name or id: {known}",
-        )
+    def check_runner_access(self) -> None:
+        self.runners.list_all()
+        self.runners.group()
 
     def list_runners(self) -> list[Runner]:
-        items = self.http.paginate(self.runners, {"per_page": 100}, key="runners")
-        return [
-            Runner(
-                id=str(r["id"]),
-                name=r["name"],
-                labels=tuple(label["name"] for label in r.get("labels", [])),
-                status=r.get("status", ""),
-                busy=bool(r.get("busy")),
-            )
-            for r in items
-        ]
+        return self.runners.list_all()
 
     def remove_runner(self, runner_id: str) -> None:
-        self.http.request("DELETE", f"{self.runners}/{runner_id}")
+        self.runners.remove(runner_id)
 
 
 def _pull(p: dict[str, Any]) -> PullRequest:

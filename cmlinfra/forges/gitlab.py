@@ -252,6 +252,9 @@ class GitLab:
         ``gitlab-runner register``."""
         return self.runners.create(self.name, name, labels)
 
+    def check_runner_access(self) -> None:
+        self.list_runners()  # a listing needs the same owner and permission as a registration
+
     def list_runners(self) -> list[Runner]:
         return self.runners.list_all()
 

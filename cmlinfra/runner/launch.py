@@ -135,15 +135,10 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     if found is not None:
         return LaunchResult(found, {}, reused=True)
     prepared = service.prepare(opts.request, opts.cloud, terraform=opts.terraform, state=opts.state)
-    # One runner listing before anything is created: a wrong organization, group or repository,
-    # or a token without the runner permission, fails here with the forge's one-line error
-    # instead of after a machine has been paid for (GitLab also settles project vs group here).
-    forge.list_runners()
-    if context.runner_group:  # a GitHub organization's group (by name or id) must exist
-        from cmlinfra.forges.github import GitHub
-
-        if isinstance(forge, GitHub):
-            forge.runner_group()
+    # Before anything is created: a wrong organization, group or repository, a token without
+    # the runner permission or an unknown runner group fails here with the forge's one-line
+    # error instead of after a machine has been paid for (GitLab also settles project vs group).
+    forge.check_runner_access()
     started = time.monotonic()
     session = Session.begin(
         store,

@@ -281,13 +281,14 @@ def test_unknown_runner_group_names_the_groups_there_are(forge_repo) -> None:
     repo, context, _ = owner_driver_with_owner(forge_repo, "github")
     repo.server.state.owner("github", "acme").runner_groups[3] = "GPU pool"
     with pytest.raises(CmlinfraError) as info:
-        connect(context.in_runner_group("gpus")).runner_group()
+        connect(context.in_runner_group("gpus")).check_runner_access()
     assert info.value.line() == (
         "no runner group 'gpus' in GitHub organization acme; pass --runner-group with one of "
         "its groups, by name or id: Default (1), GPU pool (3)"
     )
-    assert connect(context).runner_group() == (1, "Default")  # no group given: no call
-    assert len(repo.server.api_calls("github")) == 1
+    connect(context).check_runner_access()  # no group given: the runner listing only
+    calls = [c.path.rsplit("/", 1)[-1] for c in repo.server.api_calls("github")]
+    assert calls == ["runners", "runner-groups", "runners"]
 
 
 def test_runner_group_is_for_github_organizations_only(forge_repo) -> None:
