@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cmlinfra.clouds.aws import catalog, lookups, userdata
+from cmlinfra.clouds.aws import catalog, hostkeys, lookups, userdata
 from cmlinfra.clouds.aws import stack as stack_builder
 from cmlinfra.clouds.base import MachineAddress, MachineRequest, ResolvedMachine, StackSpec
 from cmlinfra.errors import CmlinfraError, UsageError
@@ -253,7 +253,7 @@ class AwsCloud:
         wait = self.host_key_wait_s
         if wait is None:
             wait = float(os.environ.get(HOST_KEY_WAIT_ENV, "180"))
-        keys = lookups.console_host_keys(region, instance_id, wait)
+        keys = hostkeys.console_host_keys(region, instance_id, wait)
         return MachineAddress(
             host=host, port=port, user=user, instance_id=instance_id, host_keys=keys
         )

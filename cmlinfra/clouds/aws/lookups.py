@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,10 +20,6 @@ from cmlinfra.errors import CmlinfraError, UsageError
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 PUBLIC_IP_ENV = "CMLINFRA_PUBLIC_IP_URL"
 SUBNET_ENV = "CMLINFRA_AWS_SUBNET_ID"  # like CML's --cloud-aws-subnet
-HOST_KEYS = re.compile(
-    r"-----BEGIN SSH HOST KEY KEYS-----(.*?)-----END SSH HOST KEY KEYS-----", re.S
-)
-KEY_LINE = re.compile(r"((?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/]+=*)")
 
 
 def ec2_client(region: str) -> Any:
@@ -141,15 +136,23 @@ def find_ami(client: Any, region: str, owner: str, name_pattern: str) -> dict[st
     return max(images, key=lambda i: (i.get("CreationDate", ""), i["ImageId"]))
 
 
+def _by_id(
+    region: str, item_id: str, missing: str, describe: Any, ids: str, key: str
+) -> list[dict[str, Any]]:
+    """``describe(**{ids: [item_id]})[key]``, or ``[]`` where EC2 answers that no such id
+    exists (its error code starts with ``missing``): the caller words that error."""
+    try:
+        with aws_errors(region, f"looking up {item_id}"):
+            return list(describe(**{ids: [item_id]})[key])
+    except CmlinfraError as exc:
+        if missing not in exc.problem:
+            raise
+        return []
+
+
 def image_by_id(client: Any, region: str, ami_id: str) -> dict[str, Any]:
     """The image with this id, or a one-line error when the region has none."""
-    try:
-        with aws_errors(region, f"looking up {ami_id}"):
-            images = client.describe_images(ImageIds=[ami_id])["Images"]
-    except CmlinfraError as exc:
-        if "InvalidAMIID" not in exc.problem:
-            raise
-        images = []
+    images = _by_id(region, ami_id, "InvalidAMIID", client.describe_images, "ImageIds", "Images")
     if not images:
         raise UsageError(f"image {ami_id} does not exist in {region}", "check --cloud-image")
     return images[0]
@@ -194,13 +197,9 @@ def given_subnet(
 ) -> tuple[str, str]:
     """(vpc id, subnet id) of a subnet the user chose, checked to exist and to be in a zone
     that offers the instance type (else the launch would fail minutes later)."""
-    try:
-        with aws_errors(region, f"looking up {subnet_id}"):
-            subnets = client.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
-    except CmlinfraError as exc:
-        if "InvalidSubnetID" not in exc.problem:
-            raise
-        subnets = []
+    subnets = _by_id(
+        region, subnet_id, "InvalidSubnetID", client.describe_subnets, "SubnetIds", "Subnets"
+    )
     if not subnets:
         raise UsageError(f"subnet {subnet_id} does not exist in {region}", f"check {source}")
     subnet = subnets[0]
@@ -232,49 +231,17 @@ def launcher_cidr(url: str | None = None, timeout: float = 10) -> str:
     return f"{address}/{address.max_prefixlen}"
 
 
-def host_keys_from_console(text: str) -> tuple[str, ...]:
-    """Host public keys from the last ``SSH HOST KEY KEYS`` block cloud-init printed."""
-    blocks = HOST_KEYS.findall(text.replace("\r", ""))
-    if not blocks:
-        return ()
-    return tuple(m.group(1) for line in blocks[-1].splitlines() if (m := KEY_LINE.search(line)))
-
-
-def console_host_keys(region: str, instance_id: str, wait_s: float) -> tuple[str, ...]:
-    """Poll the instance's console output (an AWS-authenticated channel, so a trustworthy
-    source of the host keys) until cloud-init has printed them or ``wait_s`` passes."""
-    import base64
-    import binascii
-
-    client = ec2_client(region)
-    deadline = time.monotonic() + wait_s
-    delay = 2.0
-    while True:
-        with aws_errors(region, f"reading the console of {instance_id}"):
-            output = client.get_console_output(InstanceId=instance_id, Latest=True).get(
-                "Output", ""
-            )
-        try:  # boto3 decodes it; some endpoints return it still base64-encoded
-            text = base64.b64decode(output, validate=True).decode(errors="replace")
-        except (binascii.Error, ValueError):
-            text = output
-        keys = host_keys_from_console(text)
-        if keys or time.monotonic() >= deadline:
-            return keys
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # polling an API
-        delay = min(delay * 1.5, 10.0)
-
-
 def given_security_group(client: Any, region: str, group_id: str, vpc_id: str, port: int) -> None:
     """CML's ``--cloud-aws-security-group``: the group must exist in the subnet's VPC and must
     not admit SSH from the whole internet (cmlinfra never launches a machine that way)."""
-    try:
-        with aws_errors(region, f"looking up {group_id}"):
-            groups = client.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
-    except CmlinfraError as exc:
-        if "InvalidGroup" not in exc.problem:
-            raise
-        groups = []
+    groups = _by_id(
+        region,
+        group_id,
+        "InvalidGroup",
+        client.describe_security_groups,
+        "GroupIds",
+        "SecurityGroups",
+    )
     if not groups:
         raise UsageError(
             f"security group {group_id} does not exist in {region}",

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cmlinfra.clouds.aws import lookups
+from cmlinfra.clouds.aws import hostkeys, lookups
 from cmlinfra.errors import CmlinfraError, UsageError
 from tests.clouds.aws.conftest import EchoServer
 from tests.fixtures.moto import MotoServer
@@ -146,15 +146,15 @@ ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINewKey root@ip-10-42-0-5
 
 
 def test_host_keys_from_console_output_take_the_last_block() -> None:
-    assert lookups.host_keys_from_console(CONSOLE) == (
+    assert hostkeys.host_keys_from_console(CONSOLE) == (
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINewKey",
     )
     first = CONSOLE.split("[   13.0]")[0]
-    assert lookups.host_keys_from_console(first) == (
+    assert hostkeys.host_keys_from_console(first) == (
         "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTY=",
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOldKey",
     )
-    assert lookups.host_keys_from_console("no keys yet") == ()
+    assert hostkeys.host_keys_from_console("no keys yet") == ()
 
 
 def test_console_without_keys_gives_none_after_the_deadline(moto: MotoServer) -> None:
@@ -162,4 +162,4 @@ def test_console_without_keys_gives_none_after_the_deadline(moto: MotoServer) ->
     client = moto.client("ec2")
     base = lookups.find_ami(client, REGION, "099720109477", XENIAL)["ImageId"]
     instance = client.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]
-    assert lookups.console_host_keys(REGION, instance["InstanceId"], wait_s=0) == ()
+    assert hostkeys.console_host_keys(REGION, instance["InstanceId"], wait_s=0) == ()
