@@ -52,13 +52,17 @@ class ExecResult:
 
 def tree_files(root: Path) -> list[str]:
     """The files to send: git's tracked and untracked-but-not-ignored files, or everything
-    outside ``.git`` when ``root`` is not in a git work tree."""
+    outside ``.git`` when ``root`` is not in a git work tree — or is a folder its enclosing
+    repository ignores (a scratch folder such as ``.cache/run``: git would list nothing)."""
+    ignored = subprocess.run(
+        ["git", "-C", str(root), "check-ignore", "-q", "."], capture_output=True, check=False
+    )
     listed = subprocess.run(
         ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         capture_output=True,
         check=False,
     )
-    if listed.returncode == 0:
+    if listed.returncode == 0 and ignored.returncode != 0:
         names = [n for n in listed.stdout.decode().split("\0") if n]
         return sorted(n for n in names if (root / n).is_file())
     return sorted(
