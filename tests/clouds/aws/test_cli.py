@@ -165,3 +165,44 @@ def test_cloud_aws_security_group_replaces_the_stacks_own(
     runner = json.loads(default.stdout)["module"]["runner"]
     assert runner["security_group_ids"] == [elsewhere]
     assert runner["subnet_id"].startswith("subnet-") and runner["subnet_id"] != subnet_id
+
+
+def test_a_stack_that_was_never_applied_is_destroyed_without_terraform(
+    cli: CliRunner, moto_read: MotoServer, tmp_path: Path, closed_port_url: str
+) -> None:
+    """``stack render`` then ``stack destroy``: nothing was created, so the directory goes
+    without ``terraform init`` (which cannot install the AWS provider here) and without asking
+    the cloud (its endpoint is dead by then)."""
+    env = {**moto_read.env, "CMLINFRA_HOME": str(tmp_path)}
+    rendered = cli("stack", "render", "--name", "cml-never", "--cloud-type", "m", *ARGS, env=env)
+    assert rendered.returncode == 0, rendered.stderr
+    assert (tmp_path / "stacks" / "cml-never" / "metadata.json").is_file()
+    dead = {**env, "AWS_ENDPOINT_URL": closed_port_url}
+    result = cli("--json", "stack", "destroy", "--name", "cml-never", env=dead)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "name": "cml-never", "cloud": "aws", "destroyed": True, "applied": False,
+    }  # fmt: skip
+    assert "terraform init" not in result.stderr
+    assert not (tmp_path / "stacks" / "cml-never").exists()
+    text = cli("stack", "render", "--name", "cml-never2", "--cloud-type", "m", *ARGS, env=env)
+    assert text.returncode == 0, text.stderr
+    said = cli("stack", "destroy", "--name", "cml-never2", env=dead)
+    assert said.returncode == 0, said.stderr
+    assert (
+        said.stdout.strip()
+        == "cml-never2: never applied, nothing to destroy; removed its directory"
+    )
+
+
+def test_a_failed_plan_of_a_fresh_stack_leaves_nothing(
+    cli: CliRunner, moto_read: MotoServer, tmp_path: Path
+) -> None:
+    """``terraform init`` cannot install the AWS provider here, so the plan fails after the
+    stack directory and its key pair were written: they are removed again."""
+    env = {**moto_read.env, "CMLINFRA_HOME": str(tmp_path)}
+    result = cli("stack", "plan", "--name", "cml-noplan", "--cloud-type", "m", *ARGS, env=env)
+    assert result.returncode == 1, result.stderr
+    assert "hashicorp/aws" in result.stderr
+    assert not (tmp_path / "stacks" / "cml-noplan").exists()
+    assert not any(tmp_path.rglob("id_ed25519*"))
