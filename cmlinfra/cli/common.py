@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import typer
 
@@ -33,3 +34,22 @@ def parse_key_values(pairs: list[str], option: str) -> dict[str, str]:
             raise UsageError(f"{option} {pair!r} is not key=value", f"write it as {option} team=ml")
         result[key.strip()] = value
     return result
+
+
+MAX_TTL_HELP = (
+    "Hard lifetime (3600, 90m, 2h, 1d) after which the machine powers itself off, even if "
+    "cmlinfra crashed. Default: none on LXD and SSH, 24h on AWS (an AWS machine always has "
+    "one); 0 means the default."
+)
+
+
+def ssh_cidr_option() -> Any:
+    """``--ssh-cidr``, one definition for every command that creates a machine (``stack``,
+    ``runner launch``, ``exec``, ``image bake``); a fresh OptionInfo per call, because each
+    command gets its own ``CML_<GROUP>_SSH_CIDR`` variable."""
+    return typer.Option(
+        None,
+        "--ssh-cidr",
+        help="AWS: who may reach the machine's SSH, as a CIDR (203.0.113.7/32); default: this "
+        "machine's public address only. Needed where that address cannot be found.",
+    )

@@ -212,21 +212,23 @@ def _destroy(workspace: Any, cloud: Cloud) -> None:
 
 
 def never_applied(target: StackDir, metadata: dict[str, Any]) -> bool:
-    """True when no terraform run from this directory can have created anything: terraform was
-    never initialised here (``render`` only), or the local state holds no resource. Remote
-    state cannot be read without ``terraform init``, so an initialised remote stack is not
-    assumed empty."""
+    """True when the stack's state is a local file that holds no resource (``render`` only, a
+    failed ``terraform init``, a stack restored from the runner registry on another machine):
+    terraform would destroy nothing, and may not even install its provider. S3 state cannot
+    be read without ``terraform init``, so a stack kept there is never assumed empty."""
     import json
 
-    if not (target.workdir / ".terraform").exists():
-        return True
-    if metadata.get("state"):
+    from cmlinfra.terraform import LocalBackend, parse_state_url
+
+    state = metadata.get("state")
+    backend = parse_state_url(state, name=target.name) if state else None
+    if backend is not None and not isinstance(backend, LocalBackend):
         return False
-    state = target.workdir / "terraform.tfstate"
-    if not state.is_file():
+    path = Path(backend.path) if backend is not None else target.workdir / "terraform.tfstate"
+    if not path.is_file():
         return True
     try:
-        return not json.loads(state.read_text() or "{}").get("resources")
+        return not json.loads(path.read_text() or "{}").get("resources")
     except ValueError:
         return False  # a damaged state file: let terraform say what is wrong with it
 

@@ -28,6 +28,7 @@ def register(root: typer.Typer) -> None:
         cloud_permission_set: str = M["cloud_permission_set"],  # type: ignore[assignment]
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
+        ssh_cidr: str | None = M["ssh_cidr"],  # type: ignore[assignment]
         cloud_aws_subnet: str = M["cloud_aws_subnet"],  # type: ignore[assignment]
         cloud_aws_security_group: str = M["cloud_aws_security_group"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]

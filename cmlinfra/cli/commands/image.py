@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from cmlinfra.cli.common import ssh_cidr_option
+
 BAKE_EXAMPLES = """
 Examples:
 
@@ -62,9 +64,7 @@ def bake(
     max_ttl: str = typer.Option(
         "3h", "--max-ttl", help="The builder powers itself off after this, even if bake crashes."
     ),
-    ssh_cidr: str = typer.Option(
-        "", "--ssh-cidr", help="Who may reach the builder's SSH; default: this machine only."
-    ),
+    ssh_cidr: str | None = ssh_cidr_option(),
     terraform: str = typer.Option("", "--terraform", help="terraform binary; default: PATH."),
     docker_image_tar: list[str] = typer.Option(
         [],

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from cmlinfra.cli.common import MAX_TTL_HELP, ssh_cidr_option
 from cmlinfra.cli.compat import RUNNER_LAUNCH, accepts
 
 REPO_HELP = (
@@ -49,9 +50,8 @@ def machine_options() -> dict[str, object]:
         "cloud_metadata": typer.Option(
             [], "--cloud-metadata", help="key=value tag on the machine (repeatable)."
         ),
-        "max_ttl": typer.Option(
-            "", "--max-ttl", help="Hard limit after which the machine powers itself off (2h)."
-        ),
+        "max_ttl": typer.Option("", "--max-ttl", help=MAX_TTL_HELP),
+        "ssh_cidr": ssh_cidr_option(),
         "cloud_aws_subnet": typer.Option(
             "", "--cloud-aws-subnet", "--cloud-aws-subnet-id", help=AWS_SUBNET_HELP
         ),
@@ -78,6 +78,7 @@ def build_request(values: dict[str, object]) -> Any:
         permission_set=str(values["cloud_permission_set"]) or None,
         metadata=list(values["cloud_metadata"]),  # type: ignore[call-overload]
         max_ttl=str(values["max_ttl"]) or None,
+        ssh_cidr=str(values["ssh_cidr"] or "") or None,
         aws_subnet=str(values["cloud_aws_subnet"]) or None,
         aws_security_group=str(values["cloud_aws_security_group"]) or None,
     )
@@ -106,6 +107,7 @@ def register(root: typer.Typer) -> None:
         cloud_permission_set: str = M["cloud_permission_set"],  # type: ignore[assignment]
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
+        ssh_cidr: str | None = M["ssh_cidr"],  # type: ignore[assignment]
         cloud_aws_subnet: str = M["cloud_aws_subnet"],  # type: ignore[assignment]
         cloud_aws_security_group: str = M["cloud_aws_security_group"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]

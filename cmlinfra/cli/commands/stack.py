@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from cmlinfra.cli.common import settings
+from cmlinfra.cli.common import MAX_TTL_HELP, settings, ssh_cidr_option
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 
 HELP = """One runner machine as a Terraform stack, without bootstrapping it (runner launch does
@@ -33,9 +33,7 @@ PERMISSION = typer.Option(
     None, "--cloud-permission-set", help="Instance profile / role for the machine."
 )
 METADATA = typer.Option([], "--cloud-metadata", help="key=value label on the machine (repeatable).")
-SSH_CIDR = typer.Option(
-    None, "--ssh-cidr", help="Who may reach SSH; default: this machine's address only."
-)
+SSH_CIDR = ssh_cidr_option()
 AWS_SUBNET = typer.Option(
     None,
     "--cloud-aws-subnet",
@@ -49,9 +47,7 @@ AWS_GROUP = typer.Option(
     help="AWS: attach this existing security group (sg-…) instead of creating one; it must be "
     "in the subnet's VPC and must not admit SSH from anywhere.",
 )
-MAX_TTL = typer.Option(
-    None, "--max-ttl", help="Hard lifetime (3600, 90m, 2h, 1d): the machine powers itself off."
-)
+MAX_TTL = typer.Option(None, "--max-ttl", help=MAX_TTL_HELP)
 TERRAFORM = typer.Option(
     None, "--terraform", help="terraform/tofu binary; default $CMLINFRA_TERRAFORM or PATH."
 )

@@ -1,0 +1,61 @@
+"""``runner launch`` and ``exec`` take the machine options ``stack`` takes, and they reach the
+cloud: ``--ssh-cidr`` against a real moto server (the AWS provider cannot be installed here, so
+an apply stops at ``terraform init``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.clouds.aws.test_cloud import XENIAL
+from tests.fixtures.cli import CliRunner
+from tests.fixtures.moto import MotoServer, free_port
+
+AWS = ["--cloud", "aws", "--cloud-region", "us-east", "--cloud-image", XENIAL]
+
+
+def _one_line(result, expected: str, code: int) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+
+
+def test_launch_passes_ssh_cidr_to_the_cloud(
+    cli: CliRunner, moto: MotoServer, forge, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A range open to the world is the AWS cloud's refusal, not "No such option"."""
+    env = {**moto.env, "CMLINFRA_HOME": str(tmp_path / "home")}
+    state = str(tmp_path / "registry")
+    result = cli(
+        "runner", "launch", "--name", "cml-cidr", "--state", state, *AWS,
+        "--ssh-cidr", "0.0.0.0/0", "--driver", "github", "--repo", f"{forge.url}/acme/ml",
+        "--token", forge.token, env=env,
+    )  # fmt: skip
+    _one_line(result, "--ssh-cidr 0.0.0.0/0 opens SSH to the whole internet", 2)
+    assert not (tmp_path / "home" / "stacks" / "cml-cidr").exists()
+    listed = cli("--json", "runner", "list", "--state", state, env=env)
+    assert json.loads(listed.stdout)["runners"] == []
+
+
+def test_exec_ssh_cidr_replaces_the_public_address_lookup(
+    cli: CliRunner, moto: MotoServer, tmp_path: Path
+) -> None:
+    """With the "what is my address" service dead, exec needs --ssh-cidr; given, the request
+    gets past every check to terraform, and the failed apply leaves nothing behind."""
+    env = {
+        **moto.env,
+        "CMLINFRA_HOME": str(tmp_path / "home"),
+        "CMLINFRA_PUBLIC_IP_URL": f"http://127.0.0.1:{free_port()}/",
+    }
+    state = str(tmp_path / "registry")
+    args = ["exec", "--name", "cml-cidr", "--state", state, *AWS]
+    without = cli(*args, "--", "true", env=env)
+    _one_line(without, "pass the SSH source range with --ssh-cidr", 1)
+
+    given = cli(*args, "--ssh-cidr", "203.0.113.9/32", "--", "true", env=env)
+    assert given.returncode == 1, given.stderr
+    assert "exec cml-cidr failed at step apply" in given.stderr
+    assert "everything it created was destroyed" in given.stderr
+    assert not (tmp_path / "home" / "stacks" / "cml-cidr").exists()
+    listed = cli("--json", "runner", "list", "--state", state, env=env)
+    assert json.loads(listed.stdout)["runners"] == []
