@@ -71,7 +71,7 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
     Compat(
         "--cloud-kubernetes-node-selector",
         "cmlinfra has no kubernetes cloud",
-        "use --cloud aws, lxd or ssh",
+        "use --cloud aws or lxd",
     ),
     Compat(
         "--docker-volumes",
@@ -106,7 +106,7 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
     Compat(
         "--gcp-access-token",
         "cmlinfra has no GCP cloud",
-        "use --cloud aws, lxd or ssh",
+        "use --cloud aws or lxd",
     ),
 )
 

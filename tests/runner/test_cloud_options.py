@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.clouds.aws.test_cloud import XENIAL
 from tests.fixtures.cli import CliRunner
 from tests.fixtures.moto import MotoServer, free_port
@@ -59,3 +61,26 @@ def test_exec_ssh_cidr_replaces_the_public_address_lookup(
     assert not (tmp_path / "home" / "stacks" / "cml-cidr").exists()
     listed = cli("--json", "runner", "list", "--state", state, env=env)
     assert json.loads(listed.stdout)["runners"] == []
+
+
+@pytest.mark.parametrize("command", [["runner", "launch"], ["exec"]], ids=["runner launch", "exec"])
+def test_cloud_ssh_is_refused_with_where_to_go(
+    cli: CliRunner, tmp_path: Path, command: list[str]
+) -> None:
+    """These commands create their machine and have no --host/--host-key: one line naming the
+    commands that do take an existing machine, and nothing created."""
+    env = {"CMLINFRA_HOME": str(tmp_path / "home")}
+    tail = ["--", "true"] if command == ["exec"] else []
+    result = cli(*command, "--cloud", "ssh", "--name", "cml-ssh", "--state",
+                 str(tmp_path / "registry"), *tail, env=env)  # fmt: skip
+    _one_line(result, "--cloud ssh is for a machine you already have", 2)
+    assert "cmlinfra bootstrap HOST" in result.stderr
+    assert "cmlinfra stack apply --cloud ssh" in result.stderr
+    assert not (tmp_path / "home").exists() and not (tmp_path / "registry").exists()
+
+
+@pytest.mark.parametrize("command", [["runner", "launch"], ["exec"]])
+def test_help_does_not_offer_the_ssh_cloud(cli: CliRunner, command: list[str]) -> None:
+    result = cli(*command, "--help", env={"COLUMNS": "200"})
+    line = next(line for line in result.stdout.splitlines() if "--cloud " in line)
+    assert "aws, or lxd" in line and " or ssh" not in line, line

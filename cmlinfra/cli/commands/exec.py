@@ -57,7 +57,7 @@ def register(root: typer.Typer) -> None:
         result = execute(
             ExecOptions(
                 cloud=cloud,
-                request=build_request(values),
+                request=build_request(values, "exec"),
                 command=list(command or []),
                 docker_image=docker_image,
                 artifacts=list(artifacts),

@@ -34,7 +34,12 @@ def machine_options() -> dict[str, object]:
     """CML's --cloud-* options, fresh OptionInfo objects per command (each gets its own
     CML_<GROUP>_* variable)."""
     return {
-        "cloud": typer.Option("lxd", "--cloud", help="aws, lxd (local containers) or ssh."),
+        "cloud": typer.Option(
+            "lxd",
+            "--cloud",
+            help="aws, or lxd (local containers). An existing machine: 'cmlinfra bootstrap "
+            "HOST' or 'cmlinfra stack apply --cloud ssh'.",
+        ),
         "cloud_type": typer.Option("m", "--cloud-type", help="Size (m, l, xl) or cloud type."),
         "cloud_gpu": typer.Option("", "--cloud-gpu", help="nogpu, or a GPU model (t4, a10g…)."),
         "cloud_region": typer.Option("", "--cloud-region", help="Region (cloud default)."),
@@ -63,9 +68,17 @@ def machine_options() -> dict[str, object]:
     }
 
 
-def build_request(values: dict[str, object]) -> Any:
+def build_request(values: dict[str, object], command: str) -> Any:
+    """The machine request of ``runner launch`` / ``exec`` (``command``), checked."""
+    from cmlinfra.errors import UsageError
     from cmlinfra.stack.request import build_request as build
 
+    if values["cloud"] == "ssh":  # no --host/--host-key/--ssh-key-file here: it could not work
+        raise UsageError(
+            f"{command} creates its machine; --cloud ssh is for a machine you already have",
+            "bootstrap it with 'cmlinfra bootstrap HOST', or create its stack with "
+            "'cmlinfra stack apply --cloud ssh --host HOST --host-key KEY'",
+        )
     return build(
         name=str(values["name"]) or None,
         cloud_type=str(values["cloud_type"]),
@@ -165,7 +178,7 @@ def register(root: typer.Typer) -> None:
         result = run_launch(
             LaunchOptions(
                 cloud=cloud,
-                request=build_request(values),
+                request=build_request(values, "runner launch"),
                 labels=[label.strip() for label in labels.split(",") if label.strip()],
                 idle_timeout=parse_duration(idle_timeout, "--idle-timeout"),
                 single=single,
