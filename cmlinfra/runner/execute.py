@@ -17,7 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.runner.store import open_store
@@ -37,6 +37,7 @@ class ExecOptions:
     terraform: str | None = None
     bootstrap_steps: tuple[str, ...] = ()
     timeout: float = 24 * 3600
+    output: TextIO | None = None  # where the command's live output goes; None: stdout
 
 
 @dataclass
@@ -48,6 +49,15 @@ class ExecResult:
 
     def breakdown(self) -> str:
         return ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` summary: what ran where, how it ended, how long each stage took."""
+        return {
+            "name": self.name,
+            "exit_code": self.exit_code,
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "artifacts": self.artifacts,
+        }
 
 
 def tree_files(root: Path) -> list[str]:
@@ -145,7 +155,8 @@ def execute(opts: ExecOptions) -> ExecResult:
             session.bootstrap(steps)
             _sync(session, opts)
             with session.step("run"):
-                result = session.ssh.run(_command(opts, gpu), timeout=opts.timeout, on_line=_live)
+                live = _live(opts.output or sys.stdout)
+                result = session.ssh.run(_command(opts, gpu), timeout=opts.timeout, on_line=live)
             code = result.exit_code
             fetched = _fetch(session, opts)
         except BaseException as exc:
@@ -154,9 +165,14 @@ def execute(opts: ExecOptions) -> ExecResult:
     return ExecResult(session.record.name, code, session.timings, fetched)
 
 
-def _live(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+def _live(stream: TextIO) -> Any:
+    """The command's output, line by line, as it comes (flushed: CI shows it live)."""
+
+    def write(line: str) -> None:
+        stream.write(line + "\n")
+        stream.flush()
+
+    return write
 
 
 def _finish(session: Any, started: float) -> None:

@@ -3,6 +3,7 @@ back live, artifacts come back, and the machine is destroyed on every path."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -51,13 +52,18 @@ def exec_args(lifecycle, name: str, *command: str) -> list[str]:  # type: ignore
 
 
 def test_exec_runs_fetches_and_passes_the_exit_code_through(lifecycle, cli, project) -> None:
+    """With --json: stdout is one summary object, the live output goes to stderr (the plain
+    run's live output on stdout is test_sigterm_cancels_and_destroys's)."""
     lc = lifecycle
     script = "python3 train.py && exit 3"
-    result = cli(
-        *exec_args(lc, f"{lc.prefix}exec", "bash", "-c", script), env=lc.env(), cwd=project
-    )
+    name = f"{lc.prefix}exec"
+    result = cli("--json", *exec_args(lc, name, "bash", "-c", script), env=lc.env(), cwd=project)
     assert result.returncode == 3, result.stderr[-3000:]
-    assert "files: ['.gitignore', 'train.py']" in result.stdout  # live output; data/ stayed
+    assert "files: ['.gitignore', 'train.py']" in result.stderr  # live output; data/ stayed
+    summary = json.loads(result.stdout)
+    assert (summary["name"], summary["exit_code"]) == (name, 3)
+    assert summary["artifacts"] == ["out/metrics.json"]
+    assert {"apply", "run", "destroy", "total"} <= set(summary["timings"])
     assert (project / "out" / "metrics.json").read_text() == '{"acc": 0.9}'
     breakdown = result.stderr.strip().splitlines()[-2]
     for stage in ("apply", "ssh wait", "bootstrap", "sync", "run", "fetch", "destroy", "total"):

@@ -48,12 +48,15 @@ def register(root: typer.Typer) -> None:
         """Provision a machine, send the working tree, run COMMAND with live output, fetch the
         artifacts, and destroy the machine — also when the command fails or the CI job is
         cancelled. Exits with the command's exit code."""
+        import sys
         from pathlib import Path
 
+        from cmlinfra.cli.common import settings
         from cmlinfra.runner.execute import ExecOptions, execute
-        from cmlinfra.ui import progress
+        from cmlinfra.ui import emit, progress
 
         values = dict(locals())
+        as_json = settings(ctx).as_json
         result = execute(
             ExecOptions(
                 cloud=cloud,
@@ -65,9 +68,13 @@ def register(root: typer.Typer) -> None:
                 state=state or None,
                 terraform=terraform or None,
                 bootstrap_steps=tuple(s.strip() for s in bootstrap.split(",") if s.strip()),
+                # with --json, stdout carries only the summary: the live output goes to stderr
+                output=sys.stderr if as_json else sys.stdout,
             )
         )
         progress(f"exec {result.name}: exit {result.exit_code}; {result.breakdown()}")
         if result.artifacts:
             progress(f"artifacts: {', '.join(result.artifacts)}")
+        if as_json:
+            emit(result.to_dict(), as_json=True)
         raise typer.Exit(result.exit_code)

@@ -206,6 +206,7 @@ def register(root: typer.Typer) -> None:
 
     @group.command("destroy")
     def destroy(
+        ctx: typer.Context,
         names: list[str] = typer.Argument(None, help="Runner names."),
         all_: bool = typer.Option(False, "--all", help="Every runner in the registry."),
         state: str = typer.Option("", "--state", help=STATE_HELP),
@@ -227,14 +228,17 @@ def register(root: typer.Typer) -> None:
         ),
     ) -> None:
         """Unregister runners at the forge and destroy their machines."""
+        from cmlinfra.cli.common import settings
         from cmlinfra.errors import UsageError
         from cmlinfra.runner.launch import destroy as run_destroy
+        from cmlinfra.ui import emit
 
         if not names and not all_:
             raise UsageError("name the runners to destroy", "give NAME… or --all")
         spec = (driver or None, repo or None, token or None)
         done = run_destroy(names or [], all_=all_, state=state or None, forge_spec=spec)
-        typer.echo("\n".join(f"destroyed {n}" for n in done) or "no runners")
+        text = "\n".join(f"destroyed {n}" for n in done) or "no runners"
+        emit({"destroyed": done}, as_json=settings(ctx).as_json, text=text)
 
     @group.command("list")
     def list_(
