@@ -109,7 +109,7 @@ def open_client(
             if auth_failures >= 3 or time.monotonic() + delay > deadline:
                 raise Unreachable(
                     f"SSH to {target.user}@{target.host}:{target.port} failed after "
-                    f"{attempt} attempts: {why}",
+                    f"{attempt} attempt{'' if attempt == 1 else 's'}: {why}",
                     "check that the host is up, the port is open to this machine and "
                     f"{target.key} is authorized for {target.user} (or raise --wait)",
                 ) from None

@@ -37,8 +37,8 @@ _STRATEGY = {"merge": "merge_commit", "squash": "squash", "rebase": "fast_forwar
 
 
 WORKSPACE_TOKEN = (
-    "set REPO_TOKEN to a workspace access token, or to user:app-password of a workspace admin, "
-    "with the runner:write scope (a repository access token cannot)"
+    "pass --token or set REPO_TOKEN: a workspace access token, or user:app-password of a "
+    "workspace admin, with the runner:write scope (a repository access token cannot)"
 )
 
 
@@ -53,8 +53,8 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
     if status == 401:
         return CmlinfraError(
             f"the token was rejected by Bitbucket (HTTP 401: {message or 'Unauthorized'})",
-            "set REPO_TOKEN (or BITBUCKET_TOKEN) to a repository access token, or to "
-            "user:app-password, with pull request and repository write scopes",
+            "pass --token or set REPO_TOKEN (or BITBUCKET_TOKEN): a repository access token, "
+            "or user:app-password, with pull request and repository write scopes",
         )
     if status == 404 and workspace:
         found = re.search(r"/workspaces/([^/?]+)", response.request.url or "")

@@ -60,7 +60,8 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
     if status == 401:
         return CmlinfraError(
             f"the token was rejected by GitHub (HTTP 401: {message or 'Bad credentials'})",
-            "set REPO_TOKEN to a valid token with contents, pull-requests and checks write access",
+            "pass --token or set REPO_TOKEN: a valid token with contents, pull-requests and checks "
+            "write access",
         )
     if status == 403 and "not accessible by integration" in message.lower():
         permission = _permission_for(response.request.url or "")

@@ -43,8 +43,8 @@ def _errors(response: requests.Response, runner_owner: str = "") -> CmlinfraErro
     if status == 401:
         return CmlinfraError(
             f"the token was rejected by GitLab (HTTP 401: {message or 'Unauthorized'})",
-            "set REPO_TOKEN (or GITLAB_TOKEN) to a project or personal access token with "
-            "the api scope",
+            "pass --token or set REPO_TOKEN (or GITLAB_TOKEN): a project or personal access "
+            "token with the api scope",
         )
     if status == 403:
         return CmlinfraError(

@@ -115,6 +115,12 @@ def test_gives_up_at_the_deadline_with_one_line(sshd_factory: SshdFactory) -> No
     assert "\n" not in err.value.line()
 
 
+def test_a_single_attempt_is_counted_in_the_singular(sshd_factory: SshdFactory) -> None:
+    host = sshd_factory(start=False)
+    with pytest.raises(Unreachable, match="failed after 1 attempt: connection refused"):
+        connect(host.target(), wait=0)
+
+
 def test_unknown_client_key_fails_after_a_few_attempts(sshd: SshHost, tmp_path: Path) -> None:
     stranger = tmp_path / "stranger"
     keygen(stranger)

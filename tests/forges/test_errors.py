@@ -16,9 +16,9 @@ def _report(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("kind", "needle"),
     [
-        ("github", "set REPO_TOKEN to a valid token"),
-        ("gitlab", "set REPO_TOKEN (or GITLAB_TOKEN)"),
-        ("bitbucket", "set REPO_TOKEN (or BITBUCKET_TOKEN)"),
+        ("github", "pass --token or set REPO_TOKEN: a valid token"),
+        ("gitlab", "pass --token or set REPO_TOKEN (or GITLAB_TOKEN)"),
+        ("bitbucket", "pass --token or set REPO_TOKEN (or BITBUCKET_TOKEN)"),
     ],
 )
 def test_bad_token_is_one_line_naming_the_variable(cli, forge_repo, tmp_path, kind, needle) -> None:
@@ -31,6 +31,17 @@ def test_bad_token_is_one_line_naming_the_variable(cli, forge_repo, tmp_path, ki
     assert len(result.stderr.strip().splitlines()) == 1
     assert "wrong-token-value-123" not in result.stderr + result.stdout
     assert repo.comments() == []
+
+
+def test_bad_token_given_as_option_names_the_option(cli, forge_repo, tmp_path) -> None:
+    """The token came from --token, not REPO_TOKEN: the fix must not send the user hunting for
+    a variable they never set."""
+    repo = forge_repo("github")
+    result = cli("comment", "create", str(_report(tmp_path)), "--token", "wrong-token-value-123",
+                 cwd=tmp_path, env=repo.env())  # fmt: skip
+    assert result.returncode == 1
+    assert "the token was rejected" in result.stderr and "--token" in result.stderr
+    assert "wrong-token-value-123" not in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize(
