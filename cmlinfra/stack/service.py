@@ -13,7 +13,7 @@ import dataclasses
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ class Prepared:
     backend: Any  # cmlinfra.terraform.Backend
     state: str | None
     stack: StackDir
+    # what render() wrote for this request, by key file: the launcher renders first (to save
+    # the configuration before anything exists) and then applies; synthesizing once is enough
+    rendered: dict[str, Path] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,12 @@ def _workspace(binary: Any, workdir: Path) -> Any:
 
 
 def render(prepared: Prepared, *, ssh_key_file: Path | None = None) -> Path:
-    """Create the stack directory, its key pair and metadata, and synthesize the config."""
+    """Create the stack directory, its key pair and metadata, and synthesize the config (once
+    per prepared request: a second call returns the file the first one wrote)."""
     target, machine = prepared.stack, prepared.machine
+    done = prepared.rendered.get(str(ssh_key_file or ""))
+    if done is not None and done.is_file() and target.exists():
+        return done
     fresh = not target.exists()
     target.create()
     try:
@@ -130,6 +137,7 @@ def render(prepared: Prepared, *, ssh_key_file: Path | None = None) -> Path:
         if fresh:
             target.remove()
         raise
+    prepared.rendered[str(ssh_key_file or "")] = path
     return path
 
 

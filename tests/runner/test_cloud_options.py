@@ -57,6 +57,7 @@ def test_exec_ssh_cidr_replaces_the_public_address_lookup(
     given = cli(*args, "--ssh-cidr", "203.0.113.9/32", "--", "true", env=env)
     assert given.returncode == 1, given.stderr
     assert "exec cml-cidr failed at step apply" in given.stderr
+    assert given.stderr.count("synthesizing the stack") == 1, given.stderr  # rendered once
     assert "everything it created was destroyed" in given.stderr
     assert not (tmp_path / "home" / "stacks" / "cml-cidr").exists()
     listed = cli("--json", "runner", "list", "--state", state, env=env)

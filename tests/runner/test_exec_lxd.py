@@ -60,6 +60,7 @@ def test_exec_runs_fetches_and_passes_the_exit_code_through(lifecycle, cli, proj
     result = cli("--json", *exec_args(lc, name, "bash", "-c", script), env=lc.env(), cwd=project)
     assert result.returncode == 3, result.stderr[-3000:]
     assert "files: ['.gitignore', 'train.py']" in result.stderr  # live output; data/ stayed
+    assert result.stderr.count("synthesizing the stack") == 1  # once per launch
     summary = json.loads(result.stdout)
     assert (summary["name"], summary["exit_code"]) == (name, 3)
     assert summary["artifacts"] == ["out/metrics.json"]
