@@ -228,3 +228,71 @@ def test_github_enterprise_api_prefix(cli, forge_repo, tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     assert all(c.path.startswith("/api/v3/") for c in repo.server.api_calls())
     assert len(repo.comments()) == 1
+
+
+@pytest.mark.parametrize("command", ["create", "update"])
+def test_a_report_that_is_not_utf8_is_refused_in_one_line(cli, forge_repo, tmp_path, command):
+    repo = forge_repo("github")
+    repo.add_pr()
+    report = tmp_path / "r.md"
+    report.write_bytes("# caf\xe9\n".encode("latin-1"))
+    for extra in ([], ["--watch", "--watch-timeout", "0"]):
+        result = cli("comment", command, str(report), *extra, cwd=tmp_path, env=repo.env())
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"cmlinfra: error: {report} is not UTF-8 (byte 0xe9 on line 1); save it as UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8)"
+        ]
+    assert repo.comments() == [] and repo.server.api_calls() == []
+
+
+def test_an_empty_report_is_refused(cli, forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    repo.add_pr()
+    report = _report(tmp_path, "\n  \n")
+    result = cli("comment", "create", str(report), cwd=tmp_path, env=repo.env())
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"cmlinfra: error: {report} is empty; write the report before posting it"
+    ]
+    assert repo.comments() == []
+
+
+def test_watch_skips_a_version_that_is_not_utf8(forge_repo, tmp_path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tests.fixtures.cli import cli_env
+
+    repo = forge_repo("github")
+    repo.add_pr()
+    report = _report(tmp_path, "# v1\n")
+    args = ["comment", "create", str(report), "--watch", "--watch-timeout", "30"]
+    args += ["--watch-interval", "0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cmlinfra", *args],
+        env=cli_env(repo.env()),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not repo.comments() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert repo.comments(), "the first post never arrived"
+        report.write_bytes(b"# v2 \xff\n")
+        assert proc.stderr is not None
+        line = ""
+        while "not UTF-8" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+        assert "is not UTF-8 (byte 0xff on line 1)" in line and line.endswith("not posted\n")
+        report.write_text("# v3\n")
+        while "# v3" not in repo.comments()[0].body and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "# v3" in repo.comments()[0].body and proc.poll() is None
+        assert len(repo.comments()) == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -77,6 +77,18 @@ def test_check_create_rejects_an_unknown_conclusion(cli, forge_repo, tmp_path) -
     assert repo.state.check_runs == []
 
 
+def test_check_create_refuses_a_report_that_is_not_utf8(cli, forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    (tmp_path / "r.md").write_bytes(b"# ok\n\xff\xfe\n")
+    result = cli("check", "create", "r.md", cwd=tmp_path, env=repo.env())
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "cmlinfra: error: r.md is not UTF-8 (byte 0xff on line 2); save it as UTF-8 "
+        "(e.g. iconv -f latin1 -t utf-8)"
+    ]
+    assert repo.state.check_runs == []
+
+
 @pytest.mark.parametrize("kind", ["github", "gitlab"])
 def test_workflow_rerun_defaults_to_this_run(cli, forge_repo, tmp_path, kind) -> None:
     repo = forge_repo(kind)
