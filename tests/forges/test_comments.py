@@ -296,3 +296,13 @@ def test_watch_skips_a_version_that_is_not_utf8(forge_repo, tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_one_overlong_line_is_cut_not_dropped(cli, forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    repo.add_pr()
+    report = _report(tmp_path, "# Log\n\n" + "x" * 200_000 + "\n")
+    result = cli("comment", "create", str(report), cwd=tmp_path, env=repo.env())
+    assert result.returncode == 0, result.stderr
+    body = repo.comments()[0].body
+    assert len(body) <= 65_536 and body.count("x") > 60_000
