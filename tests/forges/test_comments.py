@@ -306,3 +306,27 @@ def test_one_overlong_line_is_cut_not_dropped(cli, forge_repo, tmp_path) -> None
     assert result.returncode == 0, result.stderr
     body = repo.comments()[0].body
     assert len(body) <= 65_536 and body.count("x") > 60_000
+
+
+@pytest.mark.parametrize("where", ["pr", "commit", "issue/7"])
+def test_gitlab_comments_link_to_their_note(cli, forge_repo, tmp_path, where) -> None:
+    import json
+
+    from tests.fixtures.forge import WEB
+
+    repo = forge_repo("gitlab")
+    pr = repo.add_pr()
+    report = _report(tmp_path)
+    page = {
+        "pr": f"merge_requests/{pr.number}",
+        "commit": f"commit/{repo.commit}",
+        "issue/7": "issues/7",
+    }[where]
+    for command in ("create", "update"):
+        args = ("--json", "comment", command, str(report), "--target", where)
+        report.write_text(f"# Report\n\n{command}\n")  # update writes: the text changed
+        result = cli(*args, cwd=tmp_path, env=repo.env())
+        assert result.returncode == 0, result.stderr
+        [note] = [c for c in repo.comments() if command in c.body]
+        url = json.loads(result.stdout)["url"]
+        assert url == f"{WEB['gitlab']}/{repo.name}/-/{page}#note_{note.id}"
