@@ -150,5 +150,14 @@ def _bitbucket(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields
         "pr": int(pr) if pr else None,
         "branch": env.get("BITBUCKET_BRANCH", ""),
         "run_id": env.get("BITBUCKET_BUILD_NUMBER", ""),
-        "workflow": env.get("BITBUCKET_PIPELINE_UUID", ""),
+        "workflow": _bitbucket_workflow(env),
     }
+
+
+def _bitbucket_workflow(env: Mapping[str, str]) -> str:
+    """Bitbucket has no pipeline name variable, and its pipeline UUID changes every run (which
+    would make ``--watermark-title "train {workflow}"`` leave one comment per run): use the
+    ``bitbucket-pipelines.yml`` section that triggered the run, stable across runs."""
+    if env.get("BITBUCKET_PR_ID"):
+        return "pull-requests"
+    return "tags" if env.get("BITBUCKET_TAG") else "branches"

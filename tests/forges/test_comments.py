@@ -330,3 +330,16 @@ def test_gitlab_comments_link_to_their_note(cli, forge_repo, tmp_path, where) ->
         [note] = [c for c in repo.comments() if command in c.body]
         url = json.loads(result.stdout)["url"]
         assert url == f"{WEB['gitlab']}/{repo.name}/-/{page}#note_{note.id}"
+
+
+def test_bitbucket_workflow_title_finds_the_last_runs_comment(cli, forge_repo, tmp_path):
+    repo = forge_repo("bitbucket")
+    pr = repo.add_pr()
+    report = _report(tmp_path)
+    for run, uuid in enumerate(("{aaa-1}", "{bbb-2}")):
+        report.write_text(f"# Report\n\nrun {run}\n")
+        env = repo.env(BITBUCKET_PR_ID=str(pr.number), BITBUCKET_PIPELINE_UUID=uuid)
+        args = ("comment", "update", str(report), "--watermark-title", "train {workflow}")
+        assert cli(*args, cwd=tmp_path, env=env).returncode == 0
+    [comment] = repo.comments()
+    assert "run 1" in comment.body and comment.updates == 1
