@@ -108,7 +108,7 @@ def _watch(
             try:
                 text = render(current)
             except CmlinfraError as exc:
-                logging.getLogger("cmlinfra").warning("%s: not posted", exc.line())
+                logging.getLogger("cmlinfra").warning("warning: not posted: %s", exc.line())
                 continue
             body, _ = comments.fit(forge, text, title)
             comment = forge.update_comment(posted.target, comment, body)
