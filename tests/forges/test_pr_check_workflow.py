@@ -97,6 +97,16 @@ def test_workflow_rerun_defaults_to_this_run(cli, forge_repo, tmp_path, kind) ->
     assert repo.state.reruns == ["4242"]
 
 
+def test_workflow_rerun_on_bitbucket_says_unsupported_before_asking_for_an_id(
+    cli, forge_repo, tmp_path
+) -> None:
+    repo = forge_repo("bitbucket")
+    result = cli("workflow", "rerun", cwd=tmp_path, env=repo.env())
+    assert result.returncode != 0 and "--id" not in result.stderr
+    assert "not supported" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert repo.state.reruns == []
+
+
 @pytest.mark.parametrize("kind", FORGES)
 def test_asset_publish_md(cli, forge_repo, tmp_path, kind) -> None:
     repo = forge_repo(kind)

@@ -247,7 +247,12 @@ def destroy(
     from cmlinfra.ui import emit
 
     result = service.destroy(name, terraform=terraform)
-    emit(result, as_json=settings(ctx).as_json, text=f"{name}: destroyed")
+    text = (
+        f"{name}: destroyed"
+        if result["applied"]
+        else f"{name}: never applied, nothing to destroy; removed its directory"
+    )
+    emit(result, as_json=settings(ctx).as_json, text=text)
 
 
 @app.command("show")
