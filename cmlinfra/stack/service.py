@@ -134,19 +134,10 @@ def render(prepared: Prepared, *, ssh_key_file: Path | None = None) -> Path:
 
 
 def plan(prepared: Prepared, **render_args: Any) -> Planned:
-    """Render, init and plan. A stack this call created is removed again when any step fails
-    (a provider that cannot be installed, a plan error, Ctrl-C): nothing exists yet."""
-    target = prepared.stack
-    fresh = not target.exists()
-    try:
-        render(prepared, **render_args)
-        workspace = _workspace(prepared.binary, target.workdir)
-        workspace.init()
-        return Planned(prepared.machine, workspace.plan(), target.workdir)
-    except BaseException:
-        if fresh:
-            target.remove()
-        raise
+    render(prepared, **render_args)
+    workspace = _workspace(prepared.binary, prepared.stack.workdir)
+    workspace.init()
+    return Planned(prepared.machine, workspace.plan(), prepared.stack.workdir)
 
 
 def plan_text(prepared: Prepared) -> str:
@@ -158,7 +149,13 @@ def apply(prepared: Prepared, **render_args: Any) -> MachineAddress:
     """Create (or update) the machine and return how to reach it. On failure, whatever was
     created is destroyed and the error is raised with that said."""
     target = prepared.stack
-    planned = plan(prepared, **render_args)  # a fresh stack that fails to plan leaves nothing
+    fresh = not target.exists()
+    try:
+        planned = plan(prepared, **render_args)
+    except BaseException:
+        if fresh:  # nothing was created yet: leave nothing behind
+            target.remove()
+        raise
     progress(f"stack {target.name}: {planned.summary.headline()}")
     workspace = _workspace(prepared.binary, target.workdir)
     try:
@@ -211,37 +208,12 @@ def _destroy(workspace: Any, cloud: Cloud) -> None:
         workspace.destroy()
 
 
-def never_applied(target: StackDir, metadata: dict[str, Any]) -> bool:
-    """True when no terraform run from this directory can have created anything: terraform was
-    never initialised here (``render`` only), or the local state holds no resource. Remote
-    state cannot be read without ``terraform init``, so an initialised remote stack is not
-    assumed empty."""
-    import json
-
-    if not (target.workdir / ".terraform").exists():
-        return True
-    if metadata.get("state"):
-        return False
-    state = target.workdir / "terraform.tfstate"
-    if not state.is_file():
-        return True
-    try:
-        return not json.loads(state.read_text() or "{}").get("resources")
-    except ValueError:
-        return False  # a damaged state file: let terraform say what is wrong with it
-
-
 def destroy(name: str, *, terraform: str | None = None) -> dict[str, Any]:
-    """Destroy the stack's resources, then remove its directory (key pair included). A stack
-    that was never applied has nothing to destroy: its directory is removed without running
-    terraform, so neither the cloud nor its provider has to be reachable."""
+    """Destroy the stack's resources, then remove its directory (key pair included)."""
     from cmlinfra.terraform import find_terraform
 
     target = stack_dir(name)
     metadata = target.read_metadata()
-    if never_applied(target, metadata):
-        target.remove()
-        return {"name": name, "cloud": metadata["cloud"], "destroyed": True, "applied": False}
     cloud = get_cloud(str(metadata["cloud"]))
     cloud.check_reachable()
     binary = find_terraform(terraform or metadata.get("terraform"))
@@ -249,7 +221,7 @@ def destroy(name: str, *, terraform: str | None = None) -> dict[str, Any]:
     workspace.init()
     _destroy(workspace, cloud)
     target.remove()
-    return {"name": name, "cloud": metadata["cloud"], "destroyed": True, "applied": True}
+    return {"name": name, "cloud": metadata["cloud"], "destroyed": True}
 
 
 def show(name: str | None = None) -> dict[str, Any]:

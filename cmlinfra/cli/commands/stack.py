@@ -247,12 +247,7 @@ def destroy(
     from cmlinfra.ui import emit
 
     result = service.destroy(name, terraform=terraform)
-    text = (
-        f"{name}: destroyed"
-        if result["applied"]
-        else f"{name}: never applied, nothing to destroy; removed its directory"
-    )
-    emit(result, as_json=settings(ctx).as_json, text=text)
+    emit(result, as_json=settings(ctx).as_json, text=f"{name}: destroyed")
 
 
 @app.command("show")
