@@ -1,4 +1,4 @@
-"""``pr create``, ``check create``, ``workflow rerun``, ``asset publish`` and ``ci``."""
+"""``pr create``, ``check create``, ``workflow rerun``, ``asset publish`` (``ci``: test_ci_git)."""
 
 from __future__ import annotations
 
@@ -132,35 +132,6 @@ def test_github_assets_live_on_an_orphan_branch(forge_repo, tmp_path) -> None:
         root = git.commits[root["parents"][0]]  # type: ignore[index]
     assert root["parents"] == [] and git.refs["heads/main"] not in str(tip)
     assert first.endswith("?raw=true") and "/blob/cmlinfra-assets/" in first
-
-
-def test_ci_sets_identity_and_keeps_the_token_out_of_git_config(cli, tmp_path) -> None:
-    work = _checkout(tmp_path)
-    env = {"REPO_TOKEN": "ghp_secretvalue123456"}
-    result = cli("ci", "--user-name", "Bot", "--user-email", "bot@example.org", cwd=work, env=env)
-    assert result.returncode == 0, result.stderr
-
-    def config(key: str) -> str:
-        out = subprocess.run(["git", "config", key], cwd=work, capture_output=True, text=True)
-        return out.stdout.strip()
-
-    assert config("user.name") == "Bot" and config("user.email") == "bot@example.org"
-    assert "ghp_secretvalue123456" not in (work / ".git" / "config").read_text()
-    helper = subprocess.run(
-        ["git", "credential", "fill"],
-        cwd=work,
-        input="protocol=https\nhost=github.test\n\n",
-        capture_output=True,
-        text=True,
-        env={**env, "PATH": "/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0"},
-    )
-    assert "password=ghp_secretvalue123456" in helper.stdout
-
-
-def test_ci_outside_a_repository_is_one_line(cli, tmp_path) -> None:
-    result = cli("ci", cwd=tmp_path, env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
-    assert result.returncode == 1
-    assert "inside the repository checkout" in result.stderr
 
 
 def test_gitlab_auto_merge_and_its_limits(cli, forge_repo, tmp_path) -> None:
