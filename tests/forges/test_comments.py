@@ -343,3 +343,20 @@ def test_bitbucket_workflow_title_finds_the_last_runs_comment(cli, forge_repo, t
         assert cli(*args, cwd=tmp_path, env=env).returncode == 0
     [comment] = repo.comments()
     assert "run 1" in comment.body and comment.updates == 1
+
+
+def test_a_built_report_with_section_images_posts_them(cli, forge_repo, tmp_path) -> None:
+    import subprocess
+
+    repo = forge_repo("github")
+    repo.add_pr()
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "fig.png").write_bytes(PNG)
+    (tmp_path / "notes" / "n.md").write_text("# Notes\n\n![fig](fig.png)\n")
+    build = ("report", "build", "--section", "notes/n.md", "--out", "out/report.md")
+    assert cli(*build, "--no-step-summary", cwd=tmp_path).returncode == 0
+    result = cli("comment", "create", "out/report.md", cwd=tmp_path, env=repo.env())
+    assert result.returncode == 0, result.stderr
+    assert list(repo.state.uploads.values()) == [PNG]
+    assert re.search(r"!\[fig\]\(https://\S+fig\.png\S*\)", repo.comments()[0].body)
