@@ -30,11 +30,13 @@ from urllib.parse import quote, unquote, urlsplit
 
 SUMMARY_NOTE = "(image in the PR comment)"
 
-# One of: ![alt](target "title"), ![alt][label] / ![alt][] / ![alt], <img ... src=...>
+# One of: ![alt](target "title"), ![alt][label] / ![alt][] / ![alt], <img ... src=...>;
+# a ``!`` after a lone backslash is escaped (the rest is then a link, not an image).
 _IMAGE = re.compile(
-    r"!\[(?P<alt>(?:[^\[\]\n]|\[[^\]\n]*\])*)\]\((?P<pad>\s*)(?P<src><[^>\n]*>|[^)\s]+)"
+    r"(?<!(?<!\\)\\)!\[(?P<alt>(?:[^\[\]\n]|\[[^\]\n]*\])*)\]\((?P<pad>\s*)"
+    r"(?P<src><[^>\n]*>|(?:[^()\s]|\([^()\s]*\))+)"
     r"(?P<rest>[^)]*)\)"
-    r"|!\[(?P<ref_alt>[^\[\]\n]*)\](?:\[(?P<label>[^\[\]\n]*)\])?(?![(\[:])"
+    r"|(?<!(?<!\\)\\)!\[(?P<ref_alt>[^\[\]\n]*)\](?:\[(?P<label>[^\[\]\n]*)\])?(?![(\[:])"
     r"|(?P<img><img\b[^>]*>)",
     re.IGNORECASE,
 )
@@ -57,6 +59,7 @@ Replacement = Callable[[Image], "str | None"]  # an image -> text in its place, 
 
 
 def is_local(target: str) -> bool:
+    """No scheme and no host: a file next to the report (``data:``, ``//cdn/x`` are remote)."""
     parts = urlsplit(target.strip())
     return bool(parts.path) and not parts.scheme and not parts.netloc
 
