@@ -47,8 +47,18 @@ class Session:
         repo: str = "",
         scope: str = "",
     ) -> Session:
-        """Lock the name and write the record *before* anything exists (gc relies on it)."""
+        """Lock the name and write the record *before* anything exists (gc relies on it).
+
+        A stack directory of that name (a ``stack apply`` machine, or a runner of another
+        registry) is refused before anything is touched: taking it over would re-apply it with
+        another backend and, on the failure that follows, destroy a machine that is not ours."""
         machine = prepared.machine
+        name = machine.request.name
+        if prepared.stack.root.exists() and store.get(name) is None:
+            raise CmlinfraError(
+                f"a stack named {name!r} already exists ({prepared.stack.root})",
+                f"pick another --name, or remove it with 'cmlinfra stack destroy --name {name}'",
+            )
         ttl = machine.request.max_ttl_seconds
         now = time.time()
         record = RunnerRecord(
@@ -70,7 +80,7 @@ class Session:
         )
         session = cls(store, prepared, record, forge)
         session._stack.enter_context(holding(store, record.name, mode))
-        if store.get(record.name) is not None:
+        if store.get(record.name) is not None or prepared.stack.root.exists():
             session._stack.close()
             raise CmlinfraError(
                 f"a runner named {record.name!r} already exists in {store.url}",

@@ -116,6 +116,25 @@ def test_bad_input_leaves_nothing_behind(lifecycle, cli) -> None:
     assert containers(lc.prefix) == [] and lc.runners() == []
     assert open_store(lc.state).names() == []
 
+    # A stack of that name (here `stack render`'s; `stack apply`'s alike) is not taken over by
+    # launch or exec: refused before anything is created, and the stack is left as it was.
+    taken = f"{lc.prefix}taken"
+    rendered = cli("stack", "render", "--cloud", "lxd", "--name", taken, env=lc.env())
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    stack = lc.home / "stacks" / taken
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in stack.rglob("*") if p.is_file()}
+    exec_args = ["exec", "--cloud", "lxd", "--name", taken, "--state", lc.state, "--", "true"]
+    for args in (lc.launch_args(taken), exec_args):
+        refused = cli(*args, env=lc.env())
+        assert refused.returncode == 1, refused.stderr[-2000:]
+        assert f"a stack named '{taken}' already exists" in refused.stderr
+        assert f"cmlinfra stack destroy --name {taken}" in refused.stderr
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in stack.rglob("*") if p.is_file()}
+    assert after == before
+    assert containers(lc.prefix) == [] and lc.runners() == []
+    store = open_store(lc.state)
+    assert (store.names(), store.lock_names()) == ([], [])
+
 
 def test_gitlab_runner_idles_out_and_gc_unregisters_it(lifecycle, cli) -> None:
     """GitLab: a project runner created through the API with its own glrt- token; the agent
