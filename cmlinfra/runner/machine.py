@@ -15,7 +15,7 @@ from typing import Any
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.runner.records import RunnerRecord, this_holder
-from cmlinfra.runner.signals import Cancelled, shielded
+from cmlinfra.runner.signals import Cancelled, exit_code, shielded
 from cmlinfra.runner.store import RunnerStore, holding
 from cmlinfra.ui import progress, timed
 
@@ -176,9 +176,11 @@ class Session:
                 outcome = f"the teardown failed too ({cleanup}); 'cmlinfra gc --yes' retries it"
             finally:
                 self._stack.close()
-        return CmlinfraError(
+        error = CmlinfraError(
             f"{self.record.mode} {self.record.name} failed at step {stage}: {problem}; {outcome}"
         )
+        error.exit_code = exit_code(exc) or error.exit_code
+        return error
 
     def close_ssh(self) -> None:
         if self.ssh is not None:
