@@ -153,6 +153,7 @@ def bake(request: BakeRequest) -> BakeResult:
     """Build, clean, publish, and always destroy the builder — on SIGTERM/SIGINT too (a
     cancelled CI job), exiting 143/130."""
     from cmlinfra.clouds.base import MachineRequest
+    from cmlinfra.runner.inventory import ROLE_KEY
     from cmlinfra.runner.signals import cancellable, exit_code
     from cmlinfra.stack import service
     from cmlinfra.stack.store import stack_dir
@@ -167,7 +168,7 @@ def bake(request: BakeRequest) -> BakeResult:
         gpu=request.cloud_gpu,
         region=request.region,
         image=request.base_image,
-        metadata={"cmlinfra-role": "image-builder"},
+        metadata={ROLE_KEY: "image-builder"},  # gc leaves it alone until it expires
         ssh_cidr=request.ssh_cidr,
         max_ttl_seconds=request.max_ttl_seconds,
         ephemeral=False,  # LXD deletes an ephemeral container when it stops: publish needs it
