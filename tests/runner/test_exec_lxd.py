@@ -64,6 +64,9 @@ def test_exec_runs_fetches_and_passes_the_exit_code_through(lifecycle, cli, proj
         assert f"{stage} " in breakdown
     assert containers(lc.prefix) == []
     assert open_store(lc.state).names() == []
+    # the normal LXD teardown is said as such, not as a machine Terraform lost
+    assert "before terraform destroy" in result.stderr
+    assert "which no Terraform state holds" not in result.stderr
 
 
 def test_sigterm_cancels_and_destroys(lifecycle, project) -> None:
