@@ -72,6 +72,17 @@ def _github_event(env: Mapping[str, str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def github_fork(env: Mapping[str, str]) -> str:
+    """The fork a pull_request event's head lives in ("alice/demo"), or "" when the PR is not
+    from a fork: GitHub gives such runs a read-only token whatever the workflow asks for."""
+    pull = _github_event(env).get("pull_request")
+    head = pull.get("head") if isinstance(pull, dict) else None
+    repo = head.get("repo") if isinstance(head, dict) else None
+    name = repo.get("full_name") if isinstance(repo, dict) else None
+    base = env.get("GITHUB_REPOSITORY", "")
+    return name if isinstance(name, str) and name and base and name != base else ""
+
+
 def _same_host(given: str, ci_server: str) -> bool:
     """Whether ``--repo``'s host (``given``; "" when --repo gave none) is the CI's own server,
     whose API URL the CI's variables then name. Another host's API is derived from its web
@@ -150,5 +161,14 @@ def _bitbucket(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields
         "pr": int(pr) if pr else None,
         "branch": env.get("BITBUCKET_BRANCH", ""),
         "run_id": env.get("BITBUCKET_BUILD_NUMBER", ""),
-        "workflow": env.get("BITBUCKET_PIPELINE_UUID", ""),
+        "workflow": _bitbucket_workflow(env),
     }
+
+
+def _bitbucket_workflow(env: Mapping[str, str]) -> str:
+    """Bitbucket has no pipeline name variable, and its pipeline UUID changes every run (which
+    would make ``--watermark-title "train {workflow}"`` leave one comment per run): use the
+    ``bitbucket-pipelines.yml`` section that triggered the run, stable across runs."""
+    if env.get("BITBUCKET_PR_ID"):
+        return "pull-requests"
+    return "tags" if env.get("BITBUCKET_TAG") else "branches"

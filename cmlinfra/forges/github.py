@@ -11,6 +11,7 @@ Runners, a repository's or an organization's, are :mod:`cmlinfra.forges.github_r
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from cmlinfra.forges.base import (
     RunnerRegistration,
     Target,
 )
+from cmlinfra.forges.ci_env import github_fork
 from cmlinfra.forges.context import ForgeContext
 from cmlinfra.forges.http import ForgeHTTP, message_of
 
@@ -63,6 +65,14 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
             "set REPO_TOKEN to a valid token with contents, pull-requests and checks write access",
         )
     if status == 403 and "not accessible by integration" in message.lower():
+        fork = github_fork(os.environ)
+        if fork:  # no permissions: line can help: GitHub caps a fork PR's token at read
+            return CmlinfraError(
+                f"GitHub refused: {message}: this pull request comes from the fork {fork}, "
+                "and GitHub gives a fork's workflow a read-only token",
+                "post the report from a separate workflow triggered by `workflow_run` (it runs "
+                "in this repository with a write token), passing the report as an artifact",
+            )
         permission = _permission_for(response.request.url or "")
         return CmlinfraError(
             f"GitHub refused: {message}",

@@ -86,32 +86,42 @@ class GitLab:
     def _discussions(self, sha: str) -> str:
         return f"{self.project}/repository/commits/{sha}/discussions"
 
+    def _url(self, target: Target, note_id: object) -> str:
+        """The note's web page: the API answers no URL for notes, so it is built the way
+        GitLab links them (``#note_ID`` anchors on the MR, issue or commit page)."""
+        page = {"pr": "merge_requests", "issue": "issues", "commit": "commit"}[target.kind]
+        return f"{self.ctx.repo_url}/-/{page}/{target.ref}#note_{note_id}"
+
+    def _comment(self, target: Target, note: dict[str, Any], thread: str = "") -> Comment:
+        body = note.get("body") or ""
+        return Comment(str(note["id"]), body, self._url(target, note["id"]), thread)
+
     def list_comments(self, target: Target) -> list[Comment]:
         if target.kind == "commit":
             found = []
             for d in self.http.paginate(self._discussions(target.ref), {"per_page": 100}):
                 if d.get("notes"):
-                    note = d["notes"][0]
-                    found.append(Comment(str(note["id"]), note.get("body", ""), thread=d["id"]))
+                    found.append(self._comment(target, d["notes"][0], d["id"]))
             return found
         params = {"per_page": 100, "sort": "asc", "order_by": "created_at"}
         notes = self.http.paginate(self._notes(target), params)
-        return [_note(n) for n in notes if not n.get("system")]
+        return [self._comment(target, n) for n in notes if not n.get("system")]
 
     def create_comment(self, target: Target, body: str) -> Comment:
         if target.kind == "commit":
             d = self.http.json("POST", self._discussions(target.ref), json={"body": body})
-            note = d["notes"][0]
-            return Comment(str(note["id"]), note.get("body", ""), thread=d["id"])
-        return _note(self.http.json("POST", self._notes(target), json={"body": body}))
+            return self._comment(target, d["notes"][0], d["id"])
+        return self._comment(
+            target, self.http.json("POST", self._notes(target), json={"body": body})
+        )
 
     def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
         if target.kind == "commit":
             path = f"{self._discussions(target.ref)}/{comment.thread}/notes/{comment.id}"
             note = self.http.json("PUT", path, json={"body": body})
-            return Comment(str(note["id"]), note.get("body", ""), thread=comment.thread)
+            return self._comment(target, note, comment.thread)
         path = f"{self._notes(target)}/{comment.id}"
-        return _note(self.http.json("PUT", path, json={"body": body}))
+        return self._comment(target, self.http.json("PUT", path, json={"body": body}))
 
     # -- assets ---------------------------------------------------------------------------
     def upload_asset(self, path: Path, mime: str) -> str:
@@ -281,7 +291,3 @@ def _mr(
         merge_note=note,
         reused=reused,
     )
-
-
-def _note(n: dict[str, Any]) -> Comment:
-    return Comment(id=str(n["id"]), body=n.get("body") or "")

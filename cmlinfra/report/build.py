@@ -78,7 +78,7 @@ def build_report(request: BuildRequest, env: Mapping[str, str] = os.environ) -> 
         if not image.is_file():
             raise CmlinfraError(f"image {image} does not exist", "check the path")
     report = Report(title=request.title, metrics=_tables(request))
-    sections = [section_from_file(p, request.collapse_lines) for p in request.sections]
+    sections = [section_from_file(p, request.collapse_lines, out.parent) for p in request.sections]
     series = [(p, load_series(p)) for p in request.plots]  # read everything before drawing
     matrices = [(p, load_confusion(p)) for p in request.confusions]
     try:

@@ -9,7 +9,10 @@ goes where the markdown can end cleanly:
 2. when the last heading that fits would keep less than half of the room, at a blank line
    between top-level blocks instead (blocks, tables included, end at blank lines);
 3. as a last resort (one block larger than the whole room), at a line boundary inside it,
-   closing the open code fence, HTML comment and ``<details>`` elements.
+   closing the open code fence, HTML comment and ``<details>`` elements;
+4. when even that keeps less than half of the room (one line longer than the room, such as a
+   minified log), inside that line: at a space when one is near, else at any character, but
+   never inside an HTML tag, a link or image, an inline code span, a URL or an entity.
 
 A visible note is appended, and the result (note included) plus ``reserve`` characters (for a
 watermark the caller adds afterwards) never exceeds the limit.
@@ -31,6 +34,14 @@ _DETAILS_CLOSE = re.compile(r"</details\s*>", re.IGNORECASE)
 _INLINE_CODE = re.compile(r"`+[^`\n]*`+")
 _BLANK = re.compile(r"^\s*$")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+")  # only \n ends a line, as for markdown renderers
+_UNCUTTABLE = re.compile(  # spans a character cut must not split (unclosed ones run to the end)
+    r"<[^>]*>?"  # HTML tag, autolink
+    r"|!?\[[^\]]*(?:\](?:\([^)]*\)?|\[[^\]]*\]?)?)?"  # [link](url), ![image](src), [ref][1]
+    r"|(`+).*?(?:\1|$)"  # inline code
+    r"|(?:https?|ftp)://\S+|www\.\S+"  # bare URLs GitHub turns into links
+    r"|&#?\w+;"  # entity
+)
+_NEAR = 200  # how far back from the room's end a space is still worth cutting at
 
 
 @dataclass(frozen=True)
@@ -138,7 +149,39 @@ def _cut(markdown: str, room: int) -> str:
             partial = line.text.rstrip("\r\n")[: max(0, space)]
             if partial:
                 kept = markdown[: line.start] + partial + "\n" + closers
+    if len(kept) < room // 2:
+        kept = max(kept, _cut_line(markdown, lines, room), key=len)
     return kept.strip("\n") if kept.strip() else ""
+
+
+def _cut_line(markdown: str, lines: list[_Line], room: int) -> str:
+    """The text before the line that crosses ``room``, plus as much of that line as fits, cut
+    by characters outside tags, links, code spans, URLs and entities, with closers."""
+    line = next((ln for ln in reversed(lines) if ln.start <= room), None)
+    if line is None or line.fence or _FENCE.match(line.text):  # fences: handled by _cut
+        return ""
+    body = line.text.rstrip("\r\n")
+    blocked = bytearray(len(body) + 1)  # 1 where a cut would split a span
+    for match in _UNCUTTABLE.finditer(body):
+        blocked[match.start() + 1 : match.end()] = b"\1" * (match.end() - match.start() - 1)
+    space = room - line.start - 1
+    while space > 0:
+        end = min(space, len(body))
+        cuts = [p for p in range(end, max(0, end - _NEAR), -1) if not blocked[p]]
+        near = [p for p in cuts if body[p - 1 : p + 1].strip() != body[p - 1 : p + 1]]
+        cut = (near or cuts or [0])[0]
+        while cut > 0 and blocked[cut]:  # nothing near: the last cut point further back
+            cut -= 1
+        if cut <= 0:
+            return ""
+        partial = body[:cut].rstrip()
+        details, comment = _scan_html(partial, line.details, line.comment)
+        closers = "\n".join(["-->"] * comment + ["</details>"] * details)
+        text = markdown[: line.start] + partial + ("\n" + closers if closers else "")
+        if len(text) <= room:
+            return text
+        space = cut - (len(text) - room)
+    return ""
 
 
 def fit_to_limit(

@@ -9,6 +9,7 @@ readable, and in GitHub Actions the report is also appended to ``$GITHUB_STEP_SU
 from __future__ import annotations
 
 import html
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from urllib.parse import quote
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.report.limits import fit_to_limit
+from cmlinfra.report.links import images_to_alt_text, repoint_images
 from cmlinfra.report.metrics import MetricRow, metrics_table
 
 COLLAPSE_LINES = 30  # sections longer than this are collapsed
@@ -77,9 +79,12 @@ def image_link(path: Path, caption: str, relative_to: Path) -> str:
     return f"![{alt}]({quote(rel)})"
 
 
-def section_from_file(path: Path, collapse_lines: int = COLLAPSE_LINES) -> Section:
+def section_from_file(
+    path: Path, collapse_lines: int = COLLAPSE_LINES, out_dir: Path | None = None
+) -> Section:
     """A section from a file: markdown as written (its first heading becomes the title), other
-    text (logs) as a code block; long ones collapsed."""
+    text (logs) as a code block; long ones collapsed. A markdown file's relative image links
+    are re-pointed to ``out_dir`` (where the report is written) so they still find the files."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -93,6 +98,8 @@ def section_from_file(path: Path, collapse_lines: int = COLLAPSE_LINES) -> Secti
         if match:
             title, text = match.group(2), rest
         body = text.strip()
+        if out_dir is not None:
+            body = repoint_images(body, path.parent, out_dir)
     else:
         body = code_block(text)
     return Section(title, body, collapsed=body.count("\n") + 1 > collapse_lines)
@@ -122,10 +129,14 @@ def render(report: Report, out_dir: Path) -> str:
 
 def write_step_summary(markdown: str, env: Mapping[str, str] = os.environ) -> Path | None:
     """Append the report to ``$GITHUB_STEP_SUMMARY`` (the job's summary page) when it is set,
-    cut to what is left of GitHub's 1 MiB per step."""
+    cut to what is left of GitHub's 1 MiB per step.
+
+    Local images become their alt text and a note: the summary page cannot show files from
+    the runner. A full summary is a warning, not a failure: the report itself is written."""
     target = env.get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
+    markdown = images_to_alt_text(markdown)
     path = Path(target)
     used = path.stat().st_size if path.exists() else 0
     room = STEP_SUMMARY_LIMIT - used - 2  # bytes left, less a separating and a final newline
@@ -135,10 +146,12 @@ def write_step_summary(markdown: str, env: Mapping[str, str] = os.environ) -> Pa
         size = len(text.encode())
         chars = min(chars - 1, chars * room // size) if size > room else chars  # bytes fit too
     if len(text.encode()) > room:
-        raise CmlinfraError(
-            f"$GITHUB_STEP_SUMMARY ({path}) is full (GitHub allows 1 MiB per step)",
-            "write the report in a step of its own",
+        logging.getLogger("cmlinfra").warning(
+            "warning: not added to $GITHUB_STEP_SUMMARY (%s): it is full (GitHub allows 1 MiB "
+            "per step); write the report in a step of its own",
+            path,
         )
+        return None
     try:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(("\n" if used else "") + text.rstrip("\n") + "\n")

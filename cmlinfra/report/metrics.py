@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -170,7 +171,14 @@ class MetricRow:
     status: str = ""  # "new", "removed" or ""
 
 
+_NUMERIC = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def _number(value: Value) -> float | None:
+    """A finite number, or None; a number written as a string (``"0.8"``, as some tools save
+    metrics) counts, so the change is still computed."""
+    if isinstance(value, str) and _NUMERIC.fullmatch(value.strip()):
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None

@@ -36,8 +36,8 @@ class Series:
 
 SERIES_FIX = 'give a CSV with a header (step,loss,...) or JSON records [{"step": 1, "loss": 0.5}]'
 CONFUSION_FIX = (
-    'give JSON {"labels": [...], "matrix": [[...]]}, a CSV matrix with labels in the header and '
-    "first column, or actual,predicted rows"
+    'give JSON {"labels": [...], "matrix": [[...]]} or [[...]], a CSV matrix with labels in '
+    "the header and first column, or actual,predicted rows"
 )
 
 
@@ -179,7 +179,9 @@ class Confusion:
 
 
 def load_confusion(path: Path) -> Confusion:
-    """A confusion matrix: JSON ``{"labels": [...], "matrix": [[...]]}``, a CSV matrix whose
+    """A confusion matrix: JSON ``{"labels": [...], "matrix": [[...]]}`` or a bare JSON
+    matrix ``[[...], ...]`` (labels 0..n-1, as sklearn's ``confusion_matrix().tolist()``
+    saves it), a CSV matrix whose
     header row and first column are the labels, or CSV/JSON ``actual,predicted`` records
     (DVC's confusion plot input), which are counted."""
     try:
@@ -198,6 +200,8 @@ def load_confusion(path: Path) -> Confusion:
         if isinstance(data, dict) and "matrix" in data:
             labels = [str(x) for x in data.get("labels") or range(len(data["matrix"]))]
             return _check(path, labels, data["matrix"])
+        if isinstance(data, list) and data and all(isinstance(r, list) for r in data):
+            return _check(path, [str(i) for i in range(len(data))], data)
         records = data if isinstance(data, list) else []
     else:
         rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]

@@ -228,3 +228,135 @@ def test_github_enterprise_api_prefix(cli, forge_repo, tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     assert all(c.path.startswith("/api/v3/") for c in repo.server.api_calls())
     assert len(repo.comments()) == 1
+
+
+@pytest.mark.parametrize("command", ["create", "update"])
+def test_a_report_that_is_not_utf8_is_refused_in_one_line(cli, forge_repo, tmp_path, command):
+    repo = forge_repo("github")
+    repo.add_pr()
+    report = tmp_path / "r.md"
+    report.write_bytes("# caf\xe9\n".encode("latin-1"))
+    for extra in ([], ["--watch", "--watch-timeout", "0"]):
+        result = cli("comment", command, str(report), *extra, cwd=tmp_path, env=repo.env())
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"cmlinfra: error: {report} is not UTF-8 (byte 0xe9 on line 1); save it as UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8)"
+        ]
+    assert repo.comments() == [] and repo.server.api_calls() == []
+
+
+def test_an_empty_report_is_refused(cli, forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    repo.add_pr()
+    report = _report(tmp_path, "\n  \n")
+    result = cli("comment", "create", str(report), cwd=tmp_path, env=repo.env())
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"cmlinfra: error: {report} is empty; write the report before posting it"
+    ]
+    assert repo.comments() == []
+
+
+def test_watch_skips_a_version_that_is_not_utf8(forge_repo, tmp_path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tests.fixtures.cli import cli_env
+
+    repo = forge_repo("github")
+    repo.add_pr()
+    report = _report(tmp_path, "# v1\n")
+    args = ["comment", "create", str(report), "--watch", "--watch-timeout", "30"]
+    args += ["--watch-interval", "0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cmlinfra", *args],
+        env=cli_env(repo.env()),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not repo.comments() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert repo.comments(), "the first post never arrived"
+        report.write_bytes(b"# v2 \xff\n")
+        assert proc.stderr is not None
+        line = ""
+        while "not UTF-8" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+        assert line.startswith("warning: not posted: ") and "(byte 0xff on line 1)" in line
+        report.write_text("# v3\n")
+        while "# v3" not in repo.comments()[0].body and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "# v3" in repo.comments()[0].body and proc.poll() is None
+        assert len(repo.comments()) == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_one_overlong_line_is_cut_not_dropped(cli, forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    repo.add_pr()
+    report = _report(tmp_path, "# Log\n\n" + "x" * 200_000 + "\n")
+    result = cli("comment", "create", str(report), cwd=tmp_path, env=repo.env())
+    assert result.returncode == 0, result.stderr
+    body = repo.comments()[0].body
+    assert len(body) <= 65_536 and body.count("x") > 60_000
+
+
+@pytest.mark.parametrize("where", ["pr", "commit", "issue/7"])
+def test_gitlab_comments_link_to_their_note(cli, forge_repo, tmp_path, where) -> None:
+    import json
+
+    from tests.fixtures.forge import WEB
+
+    repo = forge_repo("gitlab")
+    pr = repo.add_pr()
+    report = _report(tmp_path)
+    page = {
+        "pr": f"merge_requests/{pr.number}",
+        "commit": f"commit/{repo.commit}",
+        "issue/7": "issues/7",
+    }[where]
+    for command in ("create", "update"):
+        args = ("--json", "comment", command, str(report), "--target", where)
+        report.write_text(f"# Report\n\n{command}\n")  # update writes: the text changed
+        result = cli(*args, cwd=tmp_path, env=repo.env())
+        assert result.returncode == 0, result.stderr
+        [note] = [c for c in repo.comments() if command in c.body]
+        url = json.loads(result.stdout)["url"]
+        assert url == f"{WEB['gitlab']}/{repo.name}/-/{page}#note_{note.id}"
+
+
+def test_bitbucket_workflow_title_finds_the_last_runs_comment(cli, forge_repo, tmp_path):
+    repo = forge_repo("bitbucket")
+    pr = repo.add_pr()
+    report = _report(tmp_path)
+    for run, uuid in enumerate(("{aaa-1}", "{bbb-2}")):
+        report.write_text(f"# Report\n\nrun {run}\n")
+        env = repo.env(BITBUCKET_PR_ID=str(pr.number), BITBUCKET_PIPELINE_UUID=uuid)
+        args = ("comment", "update", str(report), "--watermark-title", "train {workflow}")
+        assert cli(*args, cwd=tmp_path, env=env).returncode == 0
+    [comment] = repo.comments()
+    assert "run 1" in comment.body and comment.updates == 1
+
+
+def test_a_built_report_with_section_images_posts_them(cli, forge_repo, tmp_path) -> None:
+    import subprocess
+
+    repo = forge_repo("github")
+    repo.add_pr()
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "fig.png").write_bytes(PNG)
+    (tmp_path / "notes" / "n.md").write_text("# Notes\n\n![fig](fig.png)\n")
+    build = ("report", "build", "--section", "notes/n.md", "--out", "out/report.md")
+    assert cli(*build, "--no-step-summary", cwd=tmp_path).returncode == 0
+    result = cli("comment", "create", "out/report.md", cwd=tmp_path, env=repo.env())
+    assert result.returncode == 0, result.stderr
+    assert list(repo.state.uploads.values()) == [PNG]
+    assert re.search(r"!\[fig\]\(https://\S+fig\.png\S*\)", repo.comments()[0].body)

@@ -72,6 +72,24 @@ def test_bitbucket_pipelines() -> None:
 
 
 @pytest.mark.parametrize(
+    ("extra", "workflow"),
+    [
+        ({"BITBUCKET_PR_ID": "3"}, "pull-requests"),
+        ({"BITBUCKET_TAG": "v1"}, "tags"),
+        ({}, "branches"),
+    ],
+)
+def test_bitbucket_workflow_is_the_pipeline_section_not_the_run(extra, workflow) -> None:
+    base = {"BITBUCKET_REPO_FULL_NAME": "ws/demo", "BITBUCKET_REPO_SLUG": "demo"}
+    base.update(BITBUCKET_COMMIT="d" * 40, BITBUCKET_BRANCH="main", BITBUCKET_TOKEN="t")
+    seen = {
+        detect({**base, **extra, "BITBUCKET_PIPELINE_UUID": uuid}).workflow
+        for uuid in ("{aaa-1}", "{bbb-2}")
+    }
+    assert seen == {workflow}
+
+
+@pytest.mark.parametrize(
     ("url", "driver", "repo"),
     [
         ("https://github.com/octo/demo.git", "github", "octo/demo"),

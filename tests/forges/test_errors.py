@@ -57,6 +57,29 @@ def test_missing_permission_names_what_to_add(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("head_repo", "fork"), [("alice/demo", True), (None, False)])
+def test_a_fork_pr_403_says_the_token_is_read_only(
+    cli, forge_repo, tmp_path, head_repo, fork
+) -> None:
+    import json
+
+    repo = forge_repo("github")
+    pr = repo.add_pr()
+    head_repo = head_repo or repo.name
+    event = tmp_path / "event.json"
+    head = {"sha": repo.commit, "repo": {"full_name": head_repo}}
+    event.write_text(json.dumps({"pull_request": {"number": pr.number, "head": head}}))
+    env = repo.env(GITHUB_EVENT_NAME="pull_request", GITHUB_EVENT_PATH=str(event))
+    repo.server.fail(
+        "github", "POST", r"/issues/\d+/comments", 403, "Resource not accessible by integration"
+    )
+    result = cli("comment", "create", str(_report(tmp_path)), cwd=tmp_path, env=env)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert ("fork alice/demo" in result.stderr) is fork
+    assert ("workflow_run" in result.stderr) is fork
+    assert ("add `permissions:" in result.stderr) is not fork
+
+
 @pytest.mark.parametrize(
     ("status", "headers"),
     [

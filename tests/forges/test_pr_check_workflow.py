@@ -1,4 +1,4 @@
-"""``pr create``, ``check create``, ``workflow rerun``, ``asset publish`` and ``ci``."""
+"""``pr create``, ``check create``, ``workflow rerun``, ``asset publish`` (``ci``: test_ci_git)."""
 
 from __future__ import annotations
 
@@ -77,12 +77,34 @@ def test_check_create_rejects_an_unknown_conclusion(cli, forge_repo, tmp_path) -
     assert repo.state.check_runs == []
 
 
+def test_check_create_refuses_a_report_that_is_not_utf8(cli, forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    (tmp_path / "r.md").write_bytes(b"# ok\n\xff\xfe\n")
+    result = cli("check", "create", "r.md", cwd=tmp_path, env=repo.env())
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "cmlinfra: error: r.md is not UTF-8 (byte 0xff on line 2); save it as UTF-8 "
+        "(e.g. iconv -f latin1 -t utf-8)"
+    ]
+    assert repo.state.check_runs == []
+
+
 @pytest.mark.parametrize("kind", ["github", "gitlab"])
 def test_workflow_rerun_defaults_to_this_run(cli, forge_repo, tmp_path, kind) -> None:
     repo = forge_repo(kind)
     result = cli("workflow", "rerun", cwd=tmp_path, env=repo.env())
     assert result.returncode == 0, result.stderr
     assert repo.state.reruns == ["4242"]
+
+
+def test_workflow_rerun_on_bitbucket_says_unsupported_before_asking_for_an_id(
+    cli, forge_repo, tmp_path
+) -> None:
+    repo = forge_repo("bitbucket")
+    result = cli("workflow", "rerun", cwd=tmp_path, env=repo.env())
+    assert result.returncode != 0 and "--id" not in result.stderr
+    assert "not supported" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert repo.state.reruns == []
 
 
 @pytest.mark.parametrize("kind", FORGES)
@@ -110,35 +132,6 @@ def test_github_assets_live_on_an_orphan_branch(forge_repo, tmp_path) -> None:
         root = git.commits[root["parents"][0]]  # type: ignore[index]
     assert root["parents"] == [] and git.refs["heads/main"] not in str(tip)
     assert first.endswith("?raw=true") and "/blob/cmlinfra-assets/" in first
-
-
-def test_ci_sets_identity_and_keeps_the_token_out_of_git_config(cli, tmp_path) -> None:
-    work = _checkout(tmp_path)
-    env = {"REPO_TOKEN": "ghp_secretvalue123456"}
-    result = cli("ci", "--user-name", "Bot", "--user-email", "bot@example.org", cwd=work, env=env)
-    assert result.returncode == 0, result.stderr
-
-    def config(key: str) -> str:
-        out = subprocess.run(["git", "config", key], cwd=work, capture_output=True, text=True)
-        return out.stdout.strip()
-
-    assert config("user.name") == "Bot" and config("user.email") == "bot@example.org"
-    assert "ghp_secretvalue123456" not in (work / ".git" / "config").read_text()
-    helper = subprocess.run(
-        ["git", "credential", "fill"],
-        cwd=work,
-        input="protocol=https\nhost=github.test\n\n",
-        capture_output=True,
-        text=True,
-        env={**env, "PATH": "/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0"},
-    )
-    assert "password=ghp_secretvalue123456" in helper.stdout
-
-
-def test_ci_outside_a_repository_is_one_line(cli, tmp_path) -> None:
-    result = cli("ci", cwd=tmp_path, env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
-    assert result.returncode == 1
-    assert "inside the repository checkout" in result.stderr
 
 
 def test_gitlab_auto_merge_and_its_limits(cli, forge_repo, tmp_path) -> None:

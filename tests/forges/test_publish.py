@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from cmlinfra.errors import CmlinfraError
@@ -49,3 +52,74 @@ def test_watermark_cannot_close_the_html_comment() -> None:
 def test_bad_targets(spec) -> None:
     with pytest.raises(CmlinfraError):
         parse_target(spec)
+
+
+def test_images_are_found_by_the_markdown_parser(tmp_path) -> None:
+    """Code blocks and code spans are text, reference-style images are images, and
+    %-escapes are decoded: what a forge renders is what is published."""
+    (tmp_path / "plot.png").write_bytes(b"1")
+    (tmp_path / "p q.png").write_bytes(b"2")
+    (tmp_path / "t.png").write_bytes(b"3")
+    text = (
+        "```\n![x](nope.png)\n```\n\n    ![i](indented.png)\n\n"
+        "See `![y](span.png)` and ![r][plot] and ![p](p%20q.png).\n\n"
+        "> | a |\n> |---|\n> | ![t](t.png) |\n\n"
+        '[plot]: <plot.png> "Loss"\n'
+    )
+    assert local_images(text, tmp_path) == [
+        tmp_path.resolve() / "plot.png",
+        tmp_path.resolve() / "p q.png",
+        tmp_path.resolve() / "t.png",
+    ]
+    out = publish_images(text, tmp_path, lambda p, m: f"https://forge.test/{p.name[0]}")
+    assert out.startswith("```\n![x](nope.png)\n```\n\n    ![i](indented.png)\n\n")
+    assert "`![y](span.png)`" in out and "![r][plot]" in out
+    assert "![p](https://forge.test/p)" in out and "| ![t](https://forge.test/t) |" in out
+    assert out.endswith('[plot]: https://forge.test/p "Loss"\n')
+    assert out.count("\n") == text.count("\n")
+
+
+def _git_repo(root: Path) -> Path:
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "reports").mkdir()
+    return root / "reports"
+
+
+@pytest.mark.parametrize(
+    ("link", "problem"),
+    [
+        ("/etc/hostname", "outside its folder and repository"),
+        ("../../outside.png", "outside its folder and repository"),
+        ("escape.png", "outside its folder and repository"),  # a symlink out of the repo
+        ("notes.txt", "not images"),
+        ("../data.csv", "not images"),
+    ],
+)
+def test_only_images_from_the_report_folder_or_repository_are_published(
+    tmp_path, link, problem
+) -> None:
+    folder = _git_repo(tmp_path / "repo")
+    (tmp_path / "outside.png").write_bytes(b"x")
+    (folder / "escape.png").symlink_to(tmp_path / "outside.png")
+    (folder / "notes.txt").write_text("secret")
+    (tmp_path / "repo" / "data.csv").write_text("a,b")
+    (tmp_path / "repo" / "top.png").write_bytes(b"png")
+    uploaded: list[Path] = []
+    with pytest.raises(CmlinfraError, match=problem) as raised:
+        publish_images(
+            f"![ok](../top.png)\n\n![bad]({link})\n",
+            folder,
+            lambda p, m: uploaded.append(p) or "https://forge.test/x",
+            source="r.md",
+        )
+    assert raised.value.line().startswith("r.md links") and uploaded == []
+    # the same report without the bad link: an image elsewhere in the repository is fine
+    out = publish_images("![ok](../top.png)\n", folder, lambda p, m: "https://forge.test/t")
+    assert out == "![ok](https://forge.test/t)\n"
+
+
+def test_outside_a_repository_only_the_report_folder_is_allowed(tmp_path) -> None:
+    (tmp_path / "up.png").write_bytes(b"x")
+    (tmp_path / "r").mkdir()
+    with pytest.raises(CmlinfraError, match="outside"):
+        publish_images("![u](../up.png)", tmp_path / "r", lambda p, m: "")

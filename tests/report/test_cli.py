@@ -72,7 +72,29 @@ def test_build_a_full_report(cli: CliRunner, project: Path) -> None:
         assert image.size == (640, 400)
     with Image.open(project / "out" / "confusion-confusion.png") as image:
         assert image.size == (430, 430)
-    assert summary.read_text() == "### Setup\n\n" + report
+    # the summary page cannot show the runner's files: alt text and a note instead
+    shown = report.replace("![train](plot-train.png)", "*train* (image in the PR comment)")
+    shown = shown.replace(
+        "![confusion matrix (confusion)](confusion-confusion.png)",
+        "*confusion matrix (confusion)* (image in the PR comment)",
+    )
+    assert summary.read_text() == "### Setup\n\n" + shown
+
+
+def test_section_images_are_repointed_to_the_out_folder(cli: CliRunner, project: Path) -> None:
+    (project / "notes").mkdir()
+    (project / "notes" / "fig 1.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (project / "notes" / "n.md").write_text(
+        '# Notes\n\n![fig](fig%201.png "t") <img src="./fig 1.png">\n\n'
+        "```\n![kept](as-written.png)\n```\n\n![web](https://example.com/a.png)\n"
+    )
+    args = ("report", "build", "--section", "notes/n.md", "--out", "out/report.md")
+    result = cli(*args, cwd=project)
+    assert result.returncode == 0, result.stderr
+    report = (project / "out" / "report.md").read_text()
+    assert '![fig](../notes/fig%201.png "t") <img src="../notes/fig%201.png">' in report
+    assert "![kept](as-written.png)" in report and "(https://example.com/a.png)" in report
+    assert (project / "out" / "../notes/fig 1.png").is_file()
 
 
 def test_a_metrics_file_new_in_this_branch_has_no_base(cli: CliRunner, project: Path) -> None:
@@ -140,3 +162,13 @@ def test_help_has_examples(cli: CliRunner) -> None:
     result = cli("report", "build", "--help", env={"COLUMNS": "120"})
     assert result.returncode == 0
     assert "--base-ref origin/main" in result.stdout and "CML_REPORT_METRICS" in result.stdout
+
+
+def test_a_full_step_summary_is_a_warning(cli: CliRunner, project: Path) -> None:
+    summary = project / "step-summary.md"
+    summary.write_bytes(b"x" * (1024 * 1024 - 100))
+    args = ("report", "build", "--section", "train.log", "--out", "report.md")
+    result = cli(*args, cwd=project, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.returncode == 0, result.stderr
+    assert "warning: not added to $GITHUB_STEP_SUMMARY" in result.stderr
+    assert (project / "report.md").is_file() and summary.stat().st_size == 1024 * 1024 - 100

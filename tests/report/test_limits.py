@@ -189,3 +189,50 @@ def test_generated_documents(seed: int) -> None:
             assert not any(0 < s <= room for s in top_level), kept
         if any(room // 2 <= s <= room for s in top_level):
             assert len(kept) >= room // 2 - 2
+
+
+# --- one line longer than the room ------------------------------------------------------------
+
+
+def test_one_giant_line_is_cut_by_characters_not_emptied() -> None:
+    text = "x" * 200_000
+    out = fit_to_limit(text, GITHUB_COMMENT_LIMIT, NOTE)
+    assert len(out) <= GITHUB_COMMENT_LIMIT
+    kept = _kept(out, GITHUB_COMMENT_LIMIT)
+    assert len(kept) >= GITHUB_COMMENT_LIMIT // 2 and text.startswith(kept)
+
+
+def test_a_giant_line_after_a_title_keeps_most_of_the_line_cut_at_a_space() -> None:
+    text = "# Title\n\n" + "word " * 40_000 + "\n"
+    kept = _kept(fit_to_limit(text, 5000, NOTE), 5000)
+    assert kept.startswith("# Title\n\nword word") and text.startswith(kept)
+    assert len(kept) > 2500 and kept.endswith("word")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_giant_line_is_never_cut_inside_a_tag_link_code_or_url(seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = [
+        "plain",
+        '<img src="https://example.com/a.png" width="300">',
+        "[the docs](https://example.com/docs/page)",
+        "![loss](plot-loss.png)",
+        "`code span with spaces`",
+        "https://example.com/very/long/path?x=1",
+        "&nbsp;",
+        "<details><summary>more</summary>",
+        "x" * rng.randint(1, 300),
+        "<details><summary>s</summary> inside </details>",  # closers never outnumber openers
+    ]
+    line = " ".join(rng.choice(pieces) for _ in range(3000))
+    text = rng.choice(["", "# T\n\n", "<details>\n\n"]) + line + "\n"
+    for limit in (rng.randint(400, 3000), rng.randint(3000, 20000)):
+        kept = _kept(fit_to_limit(text, limit, NOTE), limit)
+        assert len(kept) > (limit - len(truncation_note(limit, NOTE))) // 3, kept
+        assert _closed(kept) and _html_balanced(kept), kept
+        body = re.sub(r"(\n(?:</details>|-->))+$", "", kept).rstrip()
+        assert text.startswith(body)
+        cut = len(body)
+        for piece in pieces[1:-2]:
+            for m in re.finditer(re.escape(piece), text):
+                assert not m.start() < cut < m.end(), (piece, kept[-80:])

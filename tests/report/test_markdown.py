@@ -90,7 +90,7 @@ def test_step_summary_is_appended_only_when_set(tmp_path: Path) -> None:
     assert target.read_text() == "earlier step\n\n## Report\n\n## Second\n"
 
 
-def test_step_summary_is_cut_to_the_bytes_left(tmp_path: Path) -> None:
+def test_step_summary_is_cut_to_the_bytes_left(tmp_path: Path, caplog) -> None:
     target = tmp_path / "summary.md"
     target.write_text("x" * 1000 + "\n")
     # multibyte text: characters fit, bytes would not
@@ -102,5 +102,23 @@ def test_step_summary_is_cut_to_the_bytes_left(tmp_path: Path) -> None:
     write_step_summary(report, env={"GITHUB_STEP_SUMMARY": str(target)})  # what is left
     assert len(data) < len(target.read_bytes()) <= STEP_SUMMARY_LIMIT
     target.write_bytes(b"x" * (STEP_SUMMARY_LIMIT - 500))
-    with pytest.raises(CmlinfraError, match="is full"):
-        write_step_summary(report, env={"GITHUB_STEP_SUMMARY": str(target)})
+    with caplog.at_level("WARNING", logger="cmlinfra"):  # a warning: report.md is written
+        assert write_step_summary(report, env={"GITHUB_STEP_SUMMARY": str(target)}) is None
+    assert "it is full" in caplog.text and target.stat().st_size == STEP_SUMMARY_LIMIT - 500
+
+
+def test_step_summary_shows_alt_text_for_local_images(tmp_path: Path) -> None:
+    target = tmp_path / "summary.md"
+    report = (
+        "## R\n\n![loss](plot-loss.png) ![web](https://example.com/w.png)\n\n"
+        '<img src="cm.png" alt="confusion"> ![ref][1]\n\n[1]: sub/x.png\n\n'
+        "```\n![code](c.png)\n```\n"
+    )
+    write_step_summary(report, env={"GITHUB_STEP_SUMMARY": str(target)})
+    tokens = MD.parse(target.read_text())
+    images = [c.attrs["src"] for t in tokens for c in (t.children or []) if c.type == "image"]
+    assert images == ["https://example.com/w.png"]
+    text = target.read_text()
+    for alt in ("loss", "confusion", "ref"):
+        assert f"*{alt}* (image in the PR comment)" in text
+    assert "![code](c.png)" in text

@@ -103,6 +103,17 @@ def test_compare_marks_new_removed_and_signs_the_change() -> None:
     assert [r.name for r in rows] == ["acc", "loss", "f1", "model", "steps", "old"]
 
 
+def test_numbers_written_as_strings_are_compared_as_numbers() -> None:
+    rows = compare(
+        {"acc": 0.9, "loss": " 2e-1 ", "tag": "1_000", "v": "nan", "n": "1.5"},
+        {"acc": "0.8", "loss": 0.25, "tag": "999", "v": 1.0, "n": True},
+    )
+    by = {r.name: r for r in rows}
+    assert format_value(by["acc"].delta, sign=True) == "+0.1"
+    assert format_value(by["loss"].delta, sign=True) == "-0.05"
+    assert by["tag"].delta is None and by["v"].delta is None and by["n"].delta is None
+
+
 @pytest.mark.parametrize(
     ("value", "sign", "text"),
     [

@@ -128,6 +128,13 @@ def test_confusion_inputs(tmp_path: Path, name: str, text: str) -> None:
     )
 
 
+def test_a_bare_json_matrix_gets_labels_0_to_n(tmp_path: Path) -> None:
+    cm = load_confusion(write(tmp_path / "cm.json", "[[5, 1, 0], [2, 7, 0], [0, 0, 3]]"))
+    assert cm == Confusion(["0", "1", "2"], [[5.0, 1.0, 0.0], [2.0, 7.0, 0.0], [0.0, 0.0, 3.0]])
+    with pytest.raises(CmlinfraError, match="row 2: expected 2"):
+        load_confusion(write(tmp_path / "bad.json", "[[5, 1], [2]]"))
+
+
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [

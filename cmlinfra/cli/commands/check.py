@@ -31,17 +31,17 @@ def create(
     from cmlinfra.cli.common import settings
     from cmlinfra.errors import UsageError
     from cmlinfra.report.limits import fit_to_limit
+    from cmlinfra.report.source import read_report
     from cmlinfra.ui import emit
 
     if conclusion not in CONCLUSIONS:
         raise UsageError(f"--conclusion {conclusion!r} is not one of {', '.join(CONCLUSIONS)}")
-    if not markdown_file.is_file():
-        raise UsageError(f"{markdown_file} does not exist", "write the report first")
+    _, text = read_report(markdown_file, "write the report first")
     context, forge = connect(driver, repo, token)
     sha = commit_sha or context.commit
     if not sha:
         raise UsageError("no commit for the check", "pass --commit-sha or run in CI")
-    summary = fit_to_limit(markdown_file.read_text(encoding="utf-8"), SUMMARY_LIMIT)
+    summary = fit_to_limit(text, SUMMARY_LIMIT)
     url = forge.create_check(
         sha=sha, name=title, title=title, conclusion=conclusion, summary=summary
     )

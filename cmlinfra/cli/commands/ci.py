@@ -1,21 +1,18 @@
 """``ci``: prepare the checkout for commits made from CI (like ``cml ci``).
 
-Sets the git identity and a credential helper that reads the token from the environment when
-git asks, so the token is never written into ``.git/config`` or a remote URL.
+Sets the git identity and, for the forge's host only, a credential helper that reads the token
+from the environment when git asks, so the token is never written into ``.git/config`` or a
+remote URL (see :mod:`cmlinfra.forges.git_ci`).
 """
 
 from __future__ import annotations
 
 import typer
 
+from cmlinfra.cli.forge_common import driver_option, repo_option
+
 DEFAULT_NAME = "cmlinfra[bot]"
 DEFAULT_EMAIL = "cmlinfra@users.noreply.github.com"
-# git runs this shell snippet on demand; it prints the variable's value, never stores it
-_TOKEN = "${REPO_TOKEN:-${GITHUB_TOKEN:-${GITLAB_TOKEN:-${CI_JOB_TOKEN:-$BITBUCKET_TOKEN}}}}"
-HELPER = (
-    '!f() { test "$1" = get || exit 0; echo username=x-access-token; '
-    f'echo "password={_TOKEN}"; }}; f'
-)
 
 
 def register(root: typer.Typer) -> None:
@@ -26,25 +23,32 @@ def register(root: typer.Typer) -> None:
         credentials: bool = typer.Option(
             True,
             "--credentials/--no-credentials",
-            help="Let git push with the forge token from the environment (REPO_TOKEN, …).",
+            help="Let git fetch and push to the forge's host (only that host) with the token "
+            "from the environment (REPO_TOKEN, …); drops the Authorization header "
+            "actions/checkout leaves, so REPO_TOKEN is the token used.",
         ),
+        unshallow: bool = typer.Option(
+            False,
+            "--unshallow",
+            help="Fetch the full history when the checkout is a shallow clone (as CI clones "
+            "usually are), for commands that compare with older commits.",
+        ),
+        driver: str = driver_option(),
+        repo: str = repo_option(),
     ) -> None:
         """Configure git in this checkout for commits and pushes from CI."""
-        import subprocess
+        import os
 
-        from cmlinfra.errors import CmlinfraError
+        from cmlinfra.forges import git_ci
+        from cmlinfra.ui import progress
 
-        def git(*args: str) -> None:
-            done = subprocess.run(["git", *args], capture_output=True, text=True)
-            if done.returncode != 0:
-                raise CmlinfraError(
-                    f"git {args[0]} failed: {done.stderr.strip().splitlines()[-1:]}",
-                    "run cmlinfra ci inside the repository checkout",
-                )
-
-        git("rev-parse", "--git-dir")
-        git("config", "user.name", user_name)
-        git("config", "user.email", user_email)
+        git_ci.git("rev-parse", "--git-dir")
+        git_ci.git("config", "user.name", user_name)
+        git_ci.git("config", "user.email", user_email)
+        progress(f"git identity: {user_name} <{user_email}>")
         if credentials:
-            git("config", "credential.helper", HELPER)
-        typer.echo(f"git identity: {user_name} <{user_email}>", err=True)
+            kind, web = git_ci.forge_url(driver, repo, os.environ)
+            for line in git_ci.configure_credentials(kind, web, os.environ):
+                progress(line)
+        if unshallow and git_ci.unshallow():
+            progress("fetched the full history")

@@ -41,13 +41,12 @@ def _run(
     token: str | None,
 ) -> None:
     from cmlinfra.cli.common import settings
-    from cmlinfra.errors import UsageError
     from cmlinfra.forges import comments
     from cmlinfra.forges.publish import publish_images
+    from cmlinfra.report.source import decode_report, read_report
     from cmlinfra.ui import emit, progress
 
-    if not markdown_file.is_file():
-        raise UsageError(f"{markdown_file} does not exist", "write the report before posting it")
+    raw, _ = read_report(markdown_file)  # read once: --watch compares against what was posted
     context, forge = connect(driver, repo, token)
     commit = commit_sha or context.commit
     where = comments.resolve_target(
@@ -56,14 +55,13 @@ def _run(
     title = comments.expand_title(watermark_title, workflow=context.workflow, run=context.run_id)
 
     def render(raw: bytes) -> str:
-        text = raw.decode("utf-8")
+        text = decode_report(raw, markdown_file)
         if publish:
             text = publish_images(
                 text, markdown_file.parent, forge.upload_asset, source=str(markdown_file)
             )
         return text
 
-    raw = markdown_file.read_bytes()  # read once: --watch compares against what was posted
     posted = comments.post(forge, where, render(raw), title=title, update=update)
     if posted.truncated:
         progress(f"the report is over {forge.comment_limit:,} characters: cut at a section")
@@ -89,9 +87,14 @@ def _watch(
     timeout: float,
     interval: float,
 ) -> None:
-    """Re-post when the file changes, until ``timeout`` seconds have passed (bounded)."""
+    """Re-post when the file changes, until ``timeout`` seconds have passed (bounded).
+
+    A version that is not UTF-8 (or caught half-written mid-character) is skipped with a
+    warning: the comment keeps the last good report and the watch goes on."""
+    import logging
     import time
 
+    from cmlinfra.errors import CmlinfraError
     from cmlinfra.forges import comments
     from cmlinfra.ui import progress
 
@@ -102,7 +105,12 @@ def _watch(
         current = path.read_bytes() if path.is_file() else b""
         if current and current != last:
             last = current
-            body, _ = comments.fit(forge, render(current), title)
+            try:
+                text = render(current)
+            except CmlinfraError as exc:
+                logging.getLogger("cmlinfra").warning("warning: not posted: %s", exc.line())
+                continue
+            body, _ = comments.fit(forge, text, title)
             comment = forge.update_comment(posted.target, comment, body)
             progress(f"{path} changed: comment updated")
 

@@ -26,6 +26,8 @@ def rerun(
 
     context, forge = connect(driver, repo, token)
     target = run_id or context.run_id
+    if context.driver == "bitbucket":  # cannot rerun at all: say so before asking for --id
+        forge.rerun_workflow(target)
     if not target:
         raise UsageError("no workflow run to rerun", "pass --id RUN_ID")
     forge.rerun_workflow(target)
