@@ -130,6 +130,7 @@ def _fetch(session: Any, opts: ExecOptions) -> list[str]:
 
 def execute(opts: ExecOptions) -> ExecResult:
     from cmlinfra.bootstrap.steps import Options, build_steps
+    from cmlinfra.runner.inventory import RUNNER_ROLE, with_role
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
     from cmlinfra.stack import service
@@ -139,7 +140,8 @@ def execute(opts: ExecOptions) -> ExecResult:
             "no command to run", "put it after --, e.g. cmlinfra exec -- python train.py"
         )
     store = open_store(opts.state)
-    prepared = service.prepare(opts.request, opts.cloud, terraform=opts.terraform, state=opts.state)
+    request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
+    prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
     gpu = prepared.machine.gpu_count > 0
     wanted = opts.bootstrap_steps or (("detect", "docker") if opts.docker_image else ("detect",))
     if gpu and not opts.bootstrap_steps:

@@ -8,8 +8,10 @@ records, then machines no record claims, then runners no machine serves. Running
 row finds nothing the second time, so it is safe as a scheduled CI job.
 
 Invariant it relies on: a launcher writes the record (and holds the lock) *before* it creates
-anything, and deletes the record only after everything is gone. So a machine without a record,
-or a record whose lock holder is dead, is always garbage.
+anything, and deletes the record only after everything is gone. So a runner's machine without a
+record, or a record whose lock holder is dead, is always garbage. Machines that no registry
+records by design (``stack apply``'s, a bake's builder, anything without the runner role tag)
+are deleted only once their expiry tag has passed; until then gc says it left them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cmlinfra.runner.inventory import Inventory, Machine
+from cmlinfra.runner.inventory import RUNNER_ROLE, Inventory, Machine
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import RunnerStore, locks, records
 
@@ -32,6 +34,7 @@ KINDS = {
     "abandoned": "destroy the runner's stack and unregister it",
     "machine-gone": "destroy what is left of the stack, unregister, forget the record",
     "orphan-machine": "delete the machine through the cloud API",
+    "expired-machine": "delete the expired machine through the cloud API",
     "orphan-runner": "unregister the runner at the forge",
 }
 
@@ -76,7 +79,8 @@ class Sweeper:
     prefix: str = ""  # only names starting with this (several registries in one account)
     runner_prefix: str = ""  # forge runners ours without a record; default: prefix or "cml-"
     now: float = field(default_factory=time.time)
-    # record-less runners left alone because they are online or busy, one line each
+    # record-less machines not a runner's and not expired, and record-less runners online or
+    # busy: left alone, one line each
     skipped: list[str] = field(default_factory=list)
 
     def _ours(self, name: str) -> bool:
@@ -84,6 +88,7 @@ class Sweeper:
 
     def find(self) -> list[Finding]:
         findings: list[Finding] = []
+        self.skipped.clear()
         live_locks = set()
         for lock in locks(self.store):
             if not self._ours(lock.name):
@@ -110,12 +115,30 @@ class Sweeper:
                 findings.append(finding)
         for machine in machines:
             if machine.stack not in known:
-                detail = f"{machine.id} ({machine.state or 'unknown state'}) has no record"
-                findings.append(
-                    Finding("orphan-machine", machine.stack, machine.cloud, detail, machine=machine)
-                )
+                finding = self._recordless(machine)
+                if finding:
+                    findings.append(finding)
         findings += self._orphan_runners(set(known) | live_locks, by_stack)
         return findings
+
+    def _recordless(self, machine: Machine) -> Finding | None:
+        """A runner's machine without a record is an orphan; any other (``stack apply``, a
+        bake's builder, untagged) was never meant to have one: it goes only once expired."""
+        where = f"{machine.id} ({machine.state or 'unknown state'})"
+        if machine.role == RUNNER_ROLE:
+            detail = f"{where} has no record"
+            return Finding("orphan-machine", machine.stack, machine.cloud, detail, machine=machine)
+        role = f"role {machine.role}" if machine.role else "no cmlinfra-role tag"
+        if machine.expired(self.now):
+            late = (self.now - (machine.expires or self.now)) / 60
+            detail = f"{where}, {role}, expired {late:.0f} min ago"
+            return Finding("expired-machine", machine.stack, machine.cloud, detail, machine=machine)
+        until = "no expiry" if machine.expires is None else "not expired yet"
+        self.skipped.append(
+            f"left {machine.stack} ({machine.cloud} {where}, {role}, {until}): not a runner's "
+            "machine, so no record is expected; gc deletes it only once it has expired"
+        )
+        return None
 
     def _judge(
         self, record: RunnerRecord, machines: list[Machine], swept: set[str]
@@ -139,7 +162,6 @@ class Sweeper:
         right now. Those are skipped and said so; only offline, idle ones are orphans.
         Runners of known records are left to that record's teardown."""
         findings = []
-        self.skipped.clear()
         for forge in self.forges:
             for runner in forge.list_runners():
                 name = str(runner.name)
@@ -172,7 +194,7 @@ class Sweeper:
             try:
                 if finding.kind == "stale-lock":
                     self.store.unlock(finding.name)
-                elif finding.kind == "orphan-machine" and finding.machine is not None:
+                elif finding.machine is not None:  # orphan-machine, expired-machine
                     inventories[finding.machine.cloud].delete(finding.machine)
                 elif finding.kind == "orphan-runner":
                     forges[finding.cloud].remove_runner(finding.runner_id)

@@ -150,10 +150,11 @@ def _publish(request: BakeRequest, machine: Any, instance_id: str, props: dict[s
 
 
 def bake(request: BakeRequest) -> BakeResult:
-    """Build, clean, publish, and always destroy the builder."""
-    from cmlinfra.bootstrap.run import HostResult, run_steps
-    from cmlinfra.bootstrap.ssh import SshTarget, connect
+    """Build, clean, publish, and always destroy the builder — on SIGTERM/SIGINT too (a
+    cancelled CI job), exiting 143/130."""
     from cmlinfra.clouds.base import MachineRequest
+    from cmlinfra.runner.inventory import ROLE_KEY
+    from cmlinfra.runner.signals import cancellable, exit_code
     from cmlinfra.stack import service
     from cmlinfra.stack.store import stack_dir
 
@@ -167,13 +168,40 @@ def bake(request: BakeRequest) -> BakeResult:
         gpu=request.cloud_gpu,
         region=request.region,
         image=request.base_image,
-        metadata={"cmlinfra-role": "image-builder"},
+        metadata={ROLE_KEY: "image-builder"},  # gc leaves it alone until it expires
         ssh_cidr=request.ssh_cidr,
         max_ttl_seconds=request.max_ttl_seconds,
         ephemeral=False,  # LXD deletes an ephemeral container when it stops: publish needs it
     )
+    if stack_dir(builder).root.exists():  # never build on (and then destroy) another stack
+        raise UsageError(f"a stack named {builder!r} already exists", "pick another --builder-name")
     prepared = service.prepare(machine_request, request.cloud, terraform=request.terraform)
-    timings = result.timings
+    try:
+        with cancellable():
+            _build(request, prepared, steps, result)
+    except BaseException as exc:
+        code = exit_code(exc)
+        if code is None:
+            raise
+        error = CmlinfraError(
+            f"baking {request.name} was cancelled; the builder {builder} was destroyed",
+            "nothing was published",
+        )
+        error.exit_code = code
+        raise error from None
+    return result
+
+
+def _build(request: BakeRequest, prepared: Any, steps: list[Any], result: BakeResult) -> None:
+    """Build and publish on the builder, destroying it in every case (a cancellation waits
+    for that: further signals are ignored meanwhile)."""
+    from cmlinfra.bootstrap.run import HostResult, run_steps
+    from cmlinfra.bootstrap.ssh import SshTarget, connect
+    from cmlinfra.runner.signals import shielded
+    from cmlinfra.stack import service
+    from cmlinfra.stack.store import stack_dir
+
+    builder, timings = result.builder, result.timings
     try:
         with timed(f"creating builder {builder}", timings):
             address = service.apply(prepared)
@@ -209,12 +237,12 @@ def bake(request: BakeRequest) -> BakeResult:
             result.image_id = _publish(request, prepared.machine, address.instance_id, props)
         progress(f"published {request.cloud} image {request.name} ({result.image_id})")
     finally:
-        if stack_dir(builder).exists():
-            start = time.monotonic()
-            service.destroy(builder, terraform=request.terraform)
-            timings["destroying builder"] = time.monotonic() - start
-        result.builder_destroyed = True
-    return result
+        with shielded():
+            if stack_dir(builder).exists():
+                start = time.monotonic()
+                service.destroy(builder, terraform=request.terraform)
+                timings["destroying builder"] = time.monotonic() - start
+            result.builder_destroyed = True
 
 
 def list_images(cloud: str, region: str | None = None) -> list[dict[str, Any]]:

@@ -4,6 +4,11 @@ The sweeper compares this with the registry: a machine tagged by cmlinfra that n
 claims was left by a launcher that died before writing (or after losing) its state. Tags are
 set by the stacks (AWS ``cmlinfra:stack`` / ``cmlinfra:expires``; LXD ``user.cmlinfra.stack``
 / ``user.cmlinfra.expires``), so this module needs no Terraform and no state to find them.
+
+The role tag (``cmlinfra-role``: AWS tag, LXD ``user.cmlinfra-role``) says who made a machine:
+``runner`` (launch/exec, which write a registry record first), ``stack`` (``stack apply``) or
+``image-builder`` (``image bake``). Only a runner's machine without a record is garbage; the
+others belong to no registry, so gc deletes them only once they have expired.
 """
 
 from __future__ import annotations
@@ -21,6 +26,16 @@ STACK_TAG = "cmlinfra:stack"
 EXPIRES_TAG = "cmlinfra:expires"
 LXD_STACK_KEY = "user.cmlinfra.stack"
 LXD_EXPIRES_KEY = "user.cmlinfra.expires"
+ROLE_KEY = "cmlinfra-role"  # a --cloud-metadata key: EC2 tag, LXD user.cmlinfra-role
+LXD_ROLE_KEY = f"user.{ROLE_KEY}"
+RUNNER_ROLE = "runner"
+
+
+def with_role(request: Any, role: str) -> Any:
+    """``request`` (a MachineRequest) with its machine tagged as made for ``role``."""
+    import dataclasses
+
+    return dataclasses.replace(request, metadata={**request.metadata, ROLE_KEY: role})
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,7 @@ class Machine:
     region: str = ""
     state: str = ""
     expires: float | None = None  # epoch; None: no expiry tag
+    role: str = ""  # runner | stack | image-builder; "" when untagged
 
     def expired(self, now: float | None = None) -> bool:
         return self.expires is not None and (now or time.time()) >= self.expires
@@ -120,6 +136,7 @@ def _ec2_machine(instance: dict[str, Any], region: str) -> Machine:
         region=region,
         state=instance.get("State", {}).get("Name", ""),
         expires=parse_expiry(tags.get(EXPIRES_TAG)),
+        role=tags.get(ROLE_KEY, ""),
     )
 
 
@@ -158,6 +175,7 @@ class LxdInventory:
                     stack=config[LXD_STACK_KEY],
                     state=str(item.get("status", "")).lower(),
                     expires=parse_expiry(config.get(LXD_EXPIRES_KEY)),
+                    role=config.get(LXD_ROLE_KEY, ""),
                 )
             )
         return found

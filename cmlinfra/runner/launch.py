@@ -118,6 +118,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     from cmlinfra.bootstrap.steps import Options, build_steps
     from cmlinfra.forges import connect
     from cmlinfra.forges.context import detect
+    from cmlinfra.runner.inventory import RUNNER_ROLE, with_role
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
     from cmlinfra.stack import service
@@ -134,7 +135,8 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     found = _reusable(store, opts, forge)
     if found is not None:
         return LaunchResult(found, {}, reused=True)
-    prepared = service.prepare(opts.request, opts.cloud, terraform=opts.terraform, state=opts.state)
+    request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
+    prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
     # Before anything is created: a wrong organization, group or repository, a token without
     # the runner permission or an unknown runner group fails here with the forge's one-line
     # error instead of after a machine has been paid for (GitLab also settles project vs group).

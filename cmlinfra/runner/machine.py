@@ -15,7 +15,7 @@ from typing import Any
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.runner.records import RunnerRecord, this_holder
-from cmlinfra.runner.signals import Cancelled, shielded
+from cmlinfra.runner.signals import Cancelled, exit_code, shielded
 from cmlinfra.runner.store import RunnerStore, holding
 from cmlinfra.ui import progress, timed
 
@@ -47,8 +47,18 @@ class Session:
         repo: str = "",
         scope: str = "",
     ) -> Session:
-        """Lock the name and write the record *before* anything exists (gc relies on it)."""
+        """Lock the name and write the record *before* anything exists (gc relies on it).
+
+        A stack directory of that name (a ``stack apply`` machine, or a runner of another
+        registry) is refused before anything is touched: taking it over would re-apply it with
+        another backend and, on the failure that follows, destroy a machine that is not ours."""
         machine = prepared.machine
+        name = machine.request.name
+        if prepared.stack.root.exists() and store.get(name) is None:
+            raise CmlinfraError(
+                f"a stack named {name!r} already exists ({prepared.stack.root})",
+                f"pick another --name, or remove it with 'cmlinfra stack destroy --name {name}'",
+            )
         ttl = machine.request.max_ttl_seconds
         now = time.time()
         record = RunnerRecord(
@@ -70,7 +80,7 @@ class Session:
         )
         session = cls(store, prepared, record, forge)
         session._stack.enter_context(holding(store, record.name, mode))
-        if store.get(record.name) is not None:
+        if store.get(record.name) is not None or prepared.stack.root.exists():
             session._stack.close()
             raise CmlinfraError(
                 f"a runner named {record.name!r} already exists in {store.url}",
@@ -166,9 +176,11 @@ class Session:
                 outcome = f"the teardown failed too ({cleanup}); 'cmlinfra gc --yes' retries it"
             finally:
                 self._stack.close()
-        return CmlinfraError(
+        error = CmlinfraError(
             f"{self.record.mode} {self.record.name} failed at step {stage}: {problem}; {outcome}"
         )
+        error.exit_code = exit_code(exc) or error.exit_code
+        return error
 
     def close_ssh(self) -> None:
         if self.ssh is not None:

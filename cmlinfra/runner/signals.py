@@ -22,6 +22,16 @@ class Cancelled(BaseException):
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
+def exit_code(exc: BaseException) -> int | None:
+    """The shell's exit code for a cancellation (128 + the signal: 143 for a CI job's SIGTERM,
+    130 for Ctrl-C), so CI shows the step as cancelled rather than failed; None otherwise."""
+    if isinstance(exc, Cancelled):
+        return 128 + exc.signum
+    if isinstance(exc, KeyboardInterrupt):
+        return 128 + signal.SIGINT
+    return None
+
+
 @contextmanager
 def cancellable() -> Iterator[None]:
     """Inside: a signal raises :class:`Cancelled` (once)."""

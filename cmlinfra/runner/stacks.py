@@ -19,14 +19,15 @@ def inventory_for(record: RunnerRecord) -> Inventory | None:
     return None
 
 
-def delete_machines(record: RunnerRecord) -> int:
+def delete_machines(record: RunnerRecord, why: str = "which no Terraform state holds") -> int:
     """Delete every machine tagged with the record's name through the cloud API: what a
-    Terraform run killed mid-apply created but never wrote to its state."""
+    Terraform run killed mid-apply created but never wrote to its state (or, on LXD, the
+    container ahead of ``terraform destroy``: ``why`` says which, in the log)."""
     inventory = inventory_for(record)
     gone = 0
     for machine in inventory.machines() if inventory else []:
         if machine.stack == record.name:
-            log.info("deleting %s %s, which no Terraform state holds", machine.cloud, machine.id)
+            log.info("deleting %s %s, %s", machine.cloud, machine.id, why)
             inventory.delete(machine)  # type: ignore[union-attr]
             gone += 1
     return gone
@@ -84,7 +85,7 @@ def destroy(store: RunnerStore, record: RunnerRecord) -> None:
     if record.cloud == "lxd":
         # The container is the stack's only resource, and the provider's graceful stop takes
         # ~25 s; a forced delete takes ~1 s, and terraform then just forgets it.
-        delete_machines(record)
+        delete_machines(record, "before terraform destroy (a forced delete is the fast way)")
     if stack_dir(record.name).exists() or restore(store, record.name):
         try:
             service.destroy(record.name)

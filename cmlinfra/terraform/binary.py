@@ -25,6 +25,37 @@ MIN_TERRAFORM = (1, 0, 0)
 MIN_TOFU = (1, 6, 0)
 MAX_EXCLUSIVE = (2, 0, 0)
 
+# Forge and CI job credentials in a CI job's environment. Terraform and every provider it
+# starts inherit its environment, and none of them needs these; a provider that logs or
+# crashes with its environment must not be able to leak a token. Superset of
+# cmlinfra.forges.context.TOKEN_VARS (a test keeps it so).
+FORGE_TOKEN_VARIABLES = frozenset(
+    {
+        "REPO_TOKEN",
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GITLAB_TOKEN",
+        "CI_JOB_TOKEN",
+        "CI_JOB_JWT",
+        "CI_JOB_JWT_V1",
+        "CI_JOB_JWT_V2",
+        "BITBUCKET_TOKEN",
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    }
+)
+
+
+def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of every terraform process (and so of its providers): ours, plus
+    ``extra``, without forge tokens, with the checkpoint call and prompts off."""
+    env = {**os.environ, **(extra or {})}
+    for key in FORGE_TOKEN_VARIABLES:
+        env.pop(key, None)
+    env.update(TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1")
+    return env
+
+
 INSTALL_FIX = (
     f"install Terraform >= 1.0 or OpenTofu >= 1.6, or set {ENV_VAR} (or --terraform) to its path"
 )
@@ -73,7 +104,7 @@ def inspect_binary(path: Path) -> TerraformBinary:
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"},
+            env=environment(),
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise CmlinfraError(f"cannot run {path} version: {exc}", INSTALL_FIX) from exc

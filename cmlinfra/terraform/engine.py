@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.secrets import Secret
 from cmlinfra.terraform import diagnostics, process, selflock
-from cmlinfra.terraform.binary import TerraformBinary
+from cmlinfra.terraform.binary import TerraformBinary, environment
 from cmlinfra.terraform.plan import PlanSummary, summarize_plan
 
 log = logging.getLogger("cmlinfra.terraform")
@@ -84,8 +83,7 @@ class Workspace:
         return path
 
     def environment(self) -> dict[str, str]:
-        env = {**os.environ, **self.extra_env}
-        env.update(TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1")
+        env = environment(self.extra_env)  # no forge tokens
         for key in ("TF_WORKSPACE", "TF_DATA_DIR", "TF_CLI_ARGS"):
             env.pop(key, None)  # would change what and where we run
         env = {k: v for k, v in env.items() if not k.startswith("TF_CLI_ARGS_")}

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import signal
+import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.cli import run_cli
+from tests.fixtures.cli import cli_env, run_cli
 
 pytestmark = [pytest.mark.lxd, pytest.mark.slow]
 
@@ -248,3 +251,40 @@ def test_existing_alias_is_refused_before_building(baked: dict[str, Any], home: 
     assert result.returncode == 2
     assert "already exists" in result.stderr and "--replace" in result.stderr
     assert _containers(builder) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_cancelling_a_bake_destroys_the_builder(home: Path, signum: int) -> None:
+    """A cancelled CI job (SIGTERM) or Ctrl-C in the middle of the bootstrap: the builder
+    container and its stack directory go, nothing is published, the exit is 143 or 130."""
+    from cmlinfra.images import lxd
+
+    token = secrets.token_hex(3)
+    alias, builder = f"cmlt-img-{token}", f"cmlt-bake-{token}"
+    args = ["image", "bake", "--cloud", "lxd", "--no-gpu", "--name", alias]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cmlinfra", *args, "--builder-name", builder],
+        env=cli_env({"CMLINFRA_HOME": str(home)}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the first line a bootstrap step prints on the builder
+            if line.startswith(f"[{builder}] "):
+                break
+        else:
+            raise AssertionError(f"the bake ended before its bootstrap: {proc.wait()}")
+        assert _containers(builder) == [builder]
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signum, err[-3000:]
+    assert f"baking {alias} was cancelled; the builder {builder} was destroyed" in err
+    assert _containers(builder) == []
+    assert not (home / "stacks" / builder).exists()
+    assert lxd.alias_target(_api(), alias) is None

@@ -14,7 +14,10 @@ from cmlinfra.runner.store import open_store
 def test_gc_reports_then_fixes_an_orphan_instance_and_is_idempotent(cli, moto) -> None:
     moto.client("s3").create_bucket(Bucket="state")
     ec2 = moto.client("ec2")
-    tags = [{"Key": "cmlinfra:stack", "Value": "cml-lost"}]
+    tags = [
+        {"Key": "cmlinfra:stack", "Value": "cml-lost"},
+        {"Key": "cmlinfra-role", "Value": "runner"},
+    ]
     instance = ec2.run_instances(
         ImageId="ami-03cf127a",
         MinCount=1,

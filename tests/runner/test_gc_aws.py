@@ -40,10 +40,12 @@ def aws(moto):  # type: ignore[no-untyped-def]
     ec2 = moto.client("ec2")
     image = "ami-03cf127a"  # one of moto's built-in images (listing them all takes 1 s)
 
-    def launch(stack: str | None, expires: str = "") -> str:
+    def launch(stack: str | None, expires: str = "", role: str = "runner") -> str:
         tags = [{"Key": "Name", "Value": stack or "unrelated"}]
         if stack is not None:
             tags.append({"Key": "cmlinfra:stack", "Value": stack})
+            if role:
+                tags.append({"Key": "cmlinfra-role", "Value": role})
             ec2.create_key_pair(
                 KeyName=stack,
                 TagSpecifications=[
@@ -175,3 +177,25 @@ def test_failed_teardown_still_stops_the_machine_and_the_sweep_goes_on(aws) -> N
     assert findings["orphan-machine"].status == "fixed"
     assert aws.state(broken) == aws.state(orphan) == "terminated"
     assert aws.store.get("cml-broken") is not None  # kept: the next sweep retries
+
+
+def test_machines_no_registry_records_go_only_once_expired(aws) -> None:
+    """`stack apply`'s machine, a running bake's builder and an untagged machine have no
+    record by design: gc leaves them (and says so) until their expiry tag has passed."""
+    later = str(int(time.time()) + 3600)
+    applied = aws.launch("cml-applied", expires=later, role="stack")
+    builder = aws.launch("cml-bake-1", expires=later, role="image-builder")
+    untagged = aws.launch("cml-untagged", role="")
+    done = aws.launch("cml-done", expires=str(int(time.time()) - 600), role="stack")
+    sweeper = aws.sweeper()
+    findings = sweeper.fix(sweeper.find())
+    assert [(f.kind, f.name, f.status) for f in findings] == [
+        ("expired-machine", "cml-done", "fixed")
+    ]
+    assert "role stack, expired 10 min ago" in findings[0].detail
+    assert aws.state(done) == "terminated"
+    assert aws.state(applied) == aws.state(builder) == aws.state(untagged) == "running"
+    left = sorted(sweeper.skipped)
+    assert [line.split()[1] for line in left] == ["cml-applied", "cml-bake-1", "cml-untagged"]
+    assert "role image-builder, not expired yet" in left[1]
+    assert "no cmlinfra-role tag, no expiry" in left[2]

@@ -116,6 +116,39 @@ def test_bad_input_leaves_nothing_behind(lifecycle, cli) -> None:
     assert containers(lc.prefix) == [] and lc.runners() == []
     assert open_store(lc.state).names() == []
 
+    # A `stack apply` machine of that name is not taken over by launch or exec: refused before
+    # anything is created, and the stack is left as it was.
+    taken = f"{lc.prefix}taken"
+    applied = cli(
+        "stack", "apply", "--cloud", "lxd", "--name", taken, "--max-ttl", "1h", env=lc.env()
+    )
+    assert applied.returncode == 0, applied.stderr[-2000:]
+    stack = lc.home / "stacks" / taken
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in stack.rglob("*") if p.is_file()}
+    exec_args = ["exec", "--cloud", "lxd", "--name", taken, "--state", lc.state, "--", "true"]
+    for args in (lc.launch_args(taken), exec_args):
+        refused = cli(*args, env=lc.env())
+        assert refused.returncode == 1, refused.stderr[-2000:]
+        assert f"a stack named '{taken}' already exists" in refused.stderr
+        assert f"cmlinfra stack destroy --name {taken}" in refused.stderr
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in stack.rglob("*") if p.is_file()}
+    assert after == before
+    assert containers(lc.prefix) == [taken] and lc.runners() == []
+    store = open_store(lc.state)
+    assert (store.names(), store.lock_names()) == ([], [])
+
+    # Nor does gc take it for a runner without a record: it has no record by design (its role
+    # tag says so) and has not expired; gc says it left it.
+    swept = cli(*lc.gc_args("--yes"), env=lc.env())
+    assert swept.returncode == 0, swept.stderr[-2000:]
+    report = json.loads(swept.stdout)
+    assert report["findings"] == []
+    assert any(f"left {taken} (lxd {taken}" in n and "role stack" in n for n in report["notes"])
+    assert running(lc.prefix) == [taken]
+    destroyed = cli("stack", "destroy", "--name", taken, env=lc.env())
+    assert destroyed.returncode == 0, destroyed.stderr[-2000:]
+    assert containers(lc.prefix) == []
+
 
 def test_gitlab_runner_idles_out_and_gc_unregisters_it(lifecycle, cli) -> None:
     """GitLab: a project runner created through the API with its own glrt- token; the agent

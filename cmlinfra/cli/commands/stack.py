@@ -182,7 +182,7 @@ def _execute(
         spot_price=o["cloud_spot_price"],
         image=o["cloud_image"],
         permission_set=o["cloud_permission_set"],
-        metadata=o["cloud_metadata"],
+        metadata=[*(o["cloud_metadata"] or []), "cmlinfra-role=stack"],  # gc: no record expected
         ssh_cidr=o["ssh_cidr"],
         max_ttl=o["max_ttl"],
         host=o["host"],

@@ -27,7 +27,7 @@ def test_render_an_aws_stack(cli: CliRunner, moto_read: MotoServer, tmp_path: Pa
     document = json.loads(result.stdout)
     runner = document["module"]["runner"]
     assert runner["instance_type"] == "g4dn.xlarge" and runner["spot"] is True
-    assert runner["tags"] == {"team": "ml"}
+    assert runner["tags"] == {"team": "ml", "cmlinfra-role": "stack"}  # gc: no record expected
     assert "shutdown -P +1440" in runner["user_data"]
     assert document["provider"]["aws"][0]["region"] == "us-east-1"
 
