@@ -155,21 +155,11 @@ def merge_now(
         json={"merge_method": method, "sha": head_sha},
         allow=(405, 409),
     )
-    if response.status_code == 409:
-        raise merge_refused(
-            "GitHub",
-            response,
-            pull=f"PR #{number}",
-            url=url,
-            fix="its branch was pushed to after it was opened: review the new commits and "
-            "merge the PR by hand",
-        )
-    if response.status_code == 405:
-        raise merge_refused(
-            "GitHub",
-            response,
-            pull=f"PR #{number}",
-            url=url,
-            fix="do what GitHub names (a required check, a review, a conflict) and merge the "
-            f"PR by hand, or drop --{method}",
-        )
+    fix = {
+        409: "its branch was pushed to after it was opened: review the new commits and merge "
+        "the PR by hand",
+        405: "do what GitHub names (a required check, a review, a conflict) and merge the PR by "
+        f"hand, or drop --{method}",
+    }.get(response.status_code)
+    if fix is not None:
+        raise merge_refused("GitHub", response, pull=f"PR #{number}", url=url, fix=fix)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.fixtures.cli import cli_env
+from tests.fixtures.sshd import wait_until
 
 FORGES = ["github", "gitlab", "bitbucket"]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -165,34 +173,35 @@ def test_oversized_report_is_cut_at_a_section_boundary(cli, forge_repo, tmp_path
     assert body.rstrip().endswith("<!-- cmlinfra:watermark -->")
 
 
-def test_watch_updates_the_comment_when_the_file_changes(forge_repo, tmp_path) -> None:
-    import subprocess
-    import sys
-    import time
-
-    from tests.fixtures.cli import cli_env
-
-    repo = forge_repo("github")
-    repo.add_pr()
-    report = _report(tmp_path, "# v1\n")
+@contextlib.contextmanager
+def _watching(repo: Any, report: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """``comment create REPORT --watch`` running against ``repo``, its stderr piped; stopped
+    at the end of the block."""
     args = ["comment", "create", str(report), "--watch", "--watch-timeout", "30"]
     args += ["--watch-interval", "0.1"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cmlinfra", *args], env=cli_env(repo.env()), cwd=tmp_path
+        [sys.executable, "-m", "cmlinfra", *args],
+        env=cli_env(repo.env()),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not repo.comments() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert repo.comments(), "the first post never arrived"
-        report.write_text("# v2\n")
-        while "# v2" not in repo.comments()[0].body and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "# v2" in repo.comments()[0].body
-        assert len(repo.comments()) == 1
+        wait_until(repo.comments, 30, "the first post")
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_watch_updates_the_comment_when_the_file_changes(forge_repo, tmp_path) -> None:
+    repo = forge_repo("github")
+    repo.add_pr()
+    report = _report(tmp_path, "# v1\n")
+    with _watching(repo, report, tmp_path):
+        report.write_text("# v2\n")
+        wait_until(lambda: "# v2" in repo.comments()[0].body, 30, "the update")
+        assert len(repo.comments()) == 1
 
 
 @pytest.mark.parametrize("kind", FORGES)
@@ -259,43 +268,20 @@ def test_an_empty_report_is_refused(cli, forge_repo, tmp_path) -> None:
 
 
 def test_watch_skips_a_version_that_is_not_utf8(forge_repo, tmp_path) -> None:
-    import subprocess
-    import sys
-    import time
-
-    from tests.fixtures.cli import cli_env
-
     repo = forge_repo("github")
     repo.add_pr()
     report = _report(tmp_path, "# v1\n")
-    args = ["comment", "create", str(report), "--watch", "--watch-timeout", "30"]
-    args += ["--watch-interval", "0.1"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cmlinfra", *args],
-        env=cli_env(repo.env()),
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not repo.comments() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert repo.comments(), "the first post never arrived"
+    with _watching(repo, report, tmp_path) as proc:
         report.write_bytes(b"# v2 \xff\n")
         assert proc.stderr is not None
         line = ""
-        while "not UTF-8" not in line and time.monotonic() < deadline:
+        while "not UTF-8" not in line:  # each readline blocks until the watcher says more
             line = proc.stderr.readline()
+            assert line, "the watcher ended without a warning"
         assert line.startswith("warning: not posted: ") and "(byte 0xff on line 1)" in line
         report.write_text("# v3\n")
-        while "# v3" not in repo.comments()[0].body and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "# v3" in repo.comments()[0].body and proc.poll() is None
-        assert len(repo.comments()) == 1
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        wait_until(lambda: "# v3" in repo.comments()[0].body, 30, "the next good version")
+        assert proc.poll() is None and len(repo.comments()) == 1
 
 
 def test_one_overlong_line_is_cut_not_dropped(cli, forge_repo, tmp_path) -> None:
@@ -346,8 +332,6 @@ def test_bitbucket_workflow_title_finds_the_last_runs_comment(cli, forge_repo, t
 
 
 def test_a_built_report_with_section_images_posts_them(cli, forge_repo, tmp_path) -> None:
-    import subprocess
-
     repo = forge_repo("github")
     repo.add_pr()
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
