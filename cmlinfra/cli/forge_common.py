@@ -22,22 +22,21 @@ def driver_option() -> Any:
     )
 
 
-def repo_option() -> Any:
-    return typer.Option(
-        None,
-        "--repo",
-        help="Repository URL (https://github.com/owner/name) or owner/name. Default: the "
-        "CI job's repository.",
-    )
+def repo_option(
+    help: str = "Repository URL (https://github.com/owner/name) or owner/name. Default: the "
+    "CI job's repository.",
+) -> Any:
+    return typer.Option(None, "--repo", help=help)
 
 
-def token_option() -> Any:
+def token_option(purpose: str = "Forge token.") -> Any:
+    """``--token``; ``purpose`` says what the token must be allowed to do for this command."""
     return typer.Option(
         None,
         "--token",
         envvar="REPO_TOKEN",
         show_default=False,
-        help="Forge token. Prefer the REPO_TOKEN variable: a command-line value is visible "
+        help=f"{purpose} Prefer the REPO_TOKEN variable: a command-line value is visible "
         "to other processes. Also read: GITHUB_TOKEN, GITLAB_TOKEN, CI_JOB_TOKEN, "
         "BITBUCKET_TOKEN.",
     )

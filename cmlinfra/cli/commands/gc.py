@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
+
 HELP = """Find runners, machines, locks and forge registrations that no launcher will clean up:
 expired runners, records whose machine is gone, launches abandoned by a killed launcher, machines
 tagged by cmlinfra that no record claims, stale locks, and runners registered at the forge with
@@ -39,16 +41,12 @@ def register(root: typer.Typer) -> None:
         forge: bool = typer.Option(
             True, "--forge/--no-forge", help="Also sweep runners registered at the forge."
         ),
-        driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket."),
-        repo: str = typer.Option(
-            "",
-            "--repo",
-            help="Repository URL (default: from the CI), or the organization / group / workspace "
-            "URL whose shared runners to sweep.",
+        driver: str = driver_option(),
+        repo: str = repo_option(
+            "Repository URL (default: from the CI), or the organization / group / workspace "
+            "URL whose shared runners to sweep."
         ),
-        token: str = typer.Option(
-            "", "--token", envvar="REPO_TOKEN", show_envvar=True, help="Forge token."
-        ),
+        token: str = token_option("Forge token that may remove orphaned runners."),
         yes: bool = typer.Option(False, "--yes", "-y", help="Fix what is found (else: report)."),
     ) -> None:
         from cmlinfra.cli.common import settings

@@ -8,6 +8,7 @@ import typer
 
 from cmlinfra.cli.common import MAX_TTL_HELP, ssh_cidr_option
 from cmlinfra.cli.compat import RUNNER_LAUNCH, accepts
+from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 
 REPO_HELP = (
     "Repository URL (default: from the CI environment); an organization, group or workspace "
@@ -141,14 +142,10 @@ def register(root: typer.Typer) -> None:
         reuse_idle: bool = typer.Option(
             False, "--reuse-idle", help="Reuse only a runner the forge reports idle."
         ),
-        driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket (from CI)."),
-        repo: str = typer.Option("", "--repo", help=REPO_HELP),
-        token: str = typer.Option(
-            "",
-            "--token",
-            envvar="REPO_TOKEN",
-            show_envvar=True,
-            help="Forge token that registers the runner; it never reaches the machine.",
+        driver: str = driver_option(),
+        repo: str = repo_option(REPO_HELP),
+        token: str = token_option(
+            "Forge token that registers the runner; it never reaches the machine."
         ),
         bootstrap: str = typer.Option(
             "", "--bootstrap-steps", help="Only these bootstrap steps (comma-separated)."
@@ -210,21 +207,15 @@ def register(root: typer.Typer) -> None:
         names: list[str] = typer.Argument(None, help="Runner names."),
         all_: bool = typer.Option(False, "--all", help="Every runner in the registry."),
         state: str = typer.Option("", "--state", help=STATE_HELP),
-        driver: str = typer.Option("", "--driver", help="github, gitlab or bitbucket."),
-        repo: str = typer.Option(
-            "",
-            "--repo",
-            help="Where to unregister (default: from the CI environment). Each runner is "
+        driver: str = driver_option(),
+        repo: str = repo_option(
+            "Where to unregister (default: from the CI environment). Each runner is "
             "unregistered where its record says it was registered — its repository, or its "
-            "organization / group / workspace — with this forge's token.",
+            "organization / group / workspace — with this forge's token."
         ),
-        token: str = typer.Option(
-            "",
-            "--token",
-            envvar="REPO_TOKEN",
-            show_envvar=True,
-            help="Forge token that may remove the runners (organization / group / workspace "
-            "runners need an admin's: see docs/forges.md).",
+        token: str = token_option(
+            "Forge token that may remove the runners (organization / group / workspace "
+            "runners need an admin's: see docs/forges.md)."
         ),
     ) -> None:
         """Unregister runners at the forge and destroy their machines."""
