@@ -50,7 +50,7 @@ def _ready(image: str | None, name: str) -> tuple[float, dict[str, str]]:
 
 def run() -> Section:
     from cmlinfra.clouds.lxd.api import LxdApi
-    from cmlinfra.images import lxd
+    from cmlinfra.clouds.lxd import images as lxd
     from cmlinfra.runner.images import BakeRequest, bake
 
     token = secrets.token_hex(3)
