@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from cmlinfra.errors import CmlinfraError
 from cmlinfra.clouds.aws import images as aws
+from cmlinfra.errors import CmlinfraError
 from tests.fixtures.moto import MotoServer
 
 
