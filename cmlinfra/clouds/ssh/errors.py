@@ -8,10 +8,15 @@ from cmlinfra.clouds.base import ErrorKind
 from cmlinfra.clouds.errors import Rule, classify
 
 RULES = (
-    Rule(ErrorKind.AUTH, r"Authentication failed|Permission denied \(publickey|host key"),
+    # cmlinfra/bootstrap/dial.py: a key the host refuses, a host key other than the trusted one
+    Rule(
+        ErrorKind.AUTH,
+        r"key not accepted|host key of \S+ (?:does not match|is unknown)|"
+        r"Authentication failed|Permission denied \(publickey",
+    ),
     Rule(
         ErrorKind.TRANSIENT,
-        r"Connection refused|Connection reset|timed out|No route to host|"
+        r"[Cc]onnection refused|Connection reset|timed out|No route to host|"
         r"Error reading SSH protocol banner",
     ),
     Rule(ErrorKind.BAD_REQUEST, r"Name or service not known|nodename nor servname|Invalid value"),
