@@ -127,7 +127,7 @@ done >"$out/sysfs-nvidia.txt"
 [[ -s $out/sysfs-nvidia.txt ]] || rm -f "$out/sysfs-nvidia.txt"
 
 commit=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo "a checkout without git")
-(cd "$repo" && "$python" -S -E -m cmlinfra.bootstrap.gpucheck "$out" "$commit")
+(cd "$repo" && "$python" -S -E -m cmlinfra.bootstrap.gpucheck "$out" --record "$commit")
 verdict=$?
 if ((keep)); then
   echo "gpu-check: raw outputs, verdicts.txt and SOURCE.md in $out"

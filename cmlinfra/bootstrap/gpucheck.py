@@ -242,15 +242,20 @@ def record(directory: Path, results: list[Verdict], commit: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``DIR [COMMIT]``: print the verdicts, write ``verdicts.txt`` and ``SOURCE.md`` into DIR,
-    return 1 if any check failed."""
+    """``DIR [--record COMMIT]``: print the verdicts on DIR's files (1 if a check failed);
+    with ``--record`` (what the script passes) also write ``verdicts.txt`` and ``SOURCE.md``
+    there — never into a committed fixture folder re-checked by hand."""
+    if not argv or argv[0].startswith("-") or (len(argv) > 1 and argv[1:2] != ["--record"]):
+        print("usage: python3 -m cmlinfra.bootstrap.gpucheck DIR [--record COMMIT]")
+        return 2
     directory = Path(argv[0])
-    commit = argv[1] if len(argv) > 1 else "unknown"
     results = verdicts(directory)
     lines = [v.line() for v in results]
     print("\n".join(lines))
-    (directory / "verdicts.txt").write_text("\n".join(lines) + "\n")
-    (directory / "SOURCE.md").write_text(record(directory, results, commit))
+    if len(argv) > 1:
+        commit = argv[2] if len(argv) > 2 else "unknown"
+        (directory / "verdicts.txt").write_text("\n".join(lines) + "\n")
+        (directory / "SOURCE.md").write_text(record(directory, results, commit))
     counts = Counter(v.status for v in results)
     print(f"gpu-check: {counts['PASS']} PASS, {counts['FAIL']} FAIL, {counts['SKIP']} SKIP")
     return 1 if counts["FAIL"] else 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cmlinfra.bootstrap.gpucheck import Verdict, verdicts
+from cmlinfra.bootstrap.gpucheck import main, verdicts
 from cmlinfra.bootstrap.steps import GPU_QUERY
 from tests.bootstrap.shell_hosts import (
     H200,
@@ -212,5 +212,14 @@ def test_the_python_half_needs_only_the_standard_library() -> None:
     assert result.stdout.strip() == "['cmlinfra']"
 
 
-def test_verdict_lines() -> None:
-    assert Verdict("SKIP", "pci", "why").line() == "SKIP pci: why"
+def test_the_scripts_are_shellcheck_clean() -> None:
+    check = subprocess.run(["shellcheck", str(SCRIPT), str(REPLAY)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+
+
+def test_rechecking_a_folder_changes_nothing_in_it(capsys: pytest.CaptureFixture[str]) -> None:
+    before = {p.name: p.read_bytes() for p in REAL_H200.iterdir()}
+    assert main([str(REAL_H200)]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "gpu-check: 2 PASS, 3 FAIL, 0 SKIP"
+    assert {p.name: p.read_bytes() for p in REAL_H200.iterdir()} == before
+    assert main(["--record"]) == 2

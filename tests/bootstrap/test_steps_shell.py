@@ -155,49 +155,59 @@ def test_gpu_check_names_everything_missing(tmp_path: Path, case: str, check: bo
 @pytest.mark.parametrize(
     ("name", "args", "shims", "without", "expected"),
     [
-        (
+        pytest.param(
             "nvidia-driver", ["--check"], {}, (),
             "no NVIDIA driver on this GPU host (no nvidia-smi); the nvidia-driver step installs "
             "it, or use a --cloud-image that has it",
+            id="driver-check-none",
         ),
-        (
+        pytest.param(
             "nvidia-driver", ["--check"], {"nvidia-smi": "#!/bin/sh\nexit 9\n"}, (),
             "the NVIDIA driver does not answer (nvidia-smi fails: its kernel module is not "
             "loaded); reboot, or run the nvidia-driver step",
+            id="driver-check-not-loaded",
         ),
-        ("docker", ["--check"], {}, (), "Docker is not installed; the docker step installs it"),
-        (
+        pytest.param(
+            "docker", ["--check"], {}, (), "Docker is not installed; the docker step installs it",
+            id="docker-check",
+        ),
+        pytest.param(
             "docker", [], {}, ("apt-get",),
             "Docker is not installed and this host has no apt-get to install it; use a Debian "
             "or Ubuntu image, or a --cloud-image that has Docker",
+            id="docker-no-apt",
         ),
-        (
+        pytest.param(
             "nvidia-container-toolkit", [], {"nvidia-smi": REPLAY}, (),
             "Docker is not installed; run the docker step before this one (the NVIDIA "
             "container toolkit registers itself with Docker)",
+            id="toolkit-no-docker",
         ),
-        (
+        pytest.param(
             "nvidia-container-toolkit", ["--check"],
             {"nvidia-smi": REPLAY, "docker": DOCKER_WITHOUT_RUNTIME}, (),
             "the NVIDIA container toolkit is not registered with Docker (no nvidia runtime); "
             "the nvidia-container-toolkit step installs it",
+            id="toolkit-check",
         ),
-        (
+        pytest.param(
             "runner-agent", ["--check"], {}, (),
             "the GitHub Actions runner 2.321.0 is not installed; the runner-agent step installs "
             "it",
+            id="agent-check",
         ),
-        (
+        pytest.param(
             "runner-agent", [], {}, ("useradd", "getent"),
             "this host lacks useradd getent, which the runner-agent step needs; install them "
             "or use a fuller image",
+            id="agent-no-useradd",
         ),
-        (
+        pytest.param(
             "docker", ["--bogus"], {}, (),
             "unknown argument '--bogus' (the docker step takes none, or --check to verify only)",
+            id="bad-argument",
         ),
     ],
-    ids=lambda v: v if isinstance(v, str) and len(v) < 30 else "",
 )  # fmt: skip
 def test_each_step_fails_in_one_line(
     tmp_path: Path,

@@ -51,7 +51,7 @@ need_apt() {
 APT=(apt-get -q -o Acquire::Retries=3 -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 apt_updated=0
 apt_install() {
-  need_apt "$*"
+  have apt-get || die "installing $* needs apt-get, which this host lacks; use a Debian or Ubuntu image"
   if [[ $apt_updated == 0 ]]; then
     "${APT[@]}" update
     apt_updated=1
