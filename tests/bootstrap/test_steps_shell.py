@@ -41,6 +41,8 @@ case "$1" in
   *) exit 1 ;;
 esac
 """
+# The nvidia runtime registered, no image pulled yet
+DOCKER_WITHOUT_IMAGES = DOCKER_WITHOUT_RUNTIME.replace('"io.containerd.runc.v2"', '"nvidia"')
 DOCKER_DAEMON_DOWN = """#!/bin/sh
 echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon \
 running?" >&2
@@ -189,6 +191,12 @@ def test_gpu_check_names_everything_missing(tmp_path: Path, case: str, check: bo
             "the NVIDIA container toolkit is not registered with Docker (no nvidia runtime); "
             "the nvidia-container-toolkit step installs it",
             id="toolkit-check",
+        ),
+        pytest.param(
+            "gpu-check", ["--check"], {"nvidia-smi": REPLAY, "docker": DOCKER_WITHOUT_IMAGES}, (),
+            "the image ubuntu:24.04 is not on this host and --check pulls nothing; run 'docker "
+            "pull ubuntu:24.04', or the gpu-check step without --check",
+            id="gpu-check-check-no-image",
         ),
         pytest.param(
             "runner-agent", ["--check"], {}, (),

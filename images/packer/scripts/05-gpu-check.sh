@@ -149,6 +149,7 @@ wait_for() {
 # named in one line with the step that provides it (a GPU host without Docker used to end in a
 # bare "docker: command not found").
 nvidia_gpu_present || skip "no NVIDIA GPU on this host"
+need awk grep
 missing=()
 if ! have nvidia-smi; then
   missing+=("the NVIDIA driver (no nvidia-smi: the nvidia-driver step installs it, or use a --cloud-image that has it)")
