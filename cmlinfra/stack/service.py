@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cmlinfra.clouds import get_cloud
-from cmlinfra.clouds.base import Cloud, CloudInfo, MachineAddress, MachineRequest, ResolvedMachine
-from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.clouds import get_cloud, validate
+from cmlinfra.clouds.base import Cloud, MachineAddress, MachineRequest, ResolvedMachine
+from cmlinfra.errors import CmlinfraError
 from cmlinfra.secrets import Secret
 from cmlinfra.stack.compose import synthesize
 from cmlinfra.stack.store import StackDir, list_stacks, stack_dir
@@ -57,26 +57,6 @@ class Planned:
     workdir: Path
 
 
-def check_options(request: MachineRequest, chosen: CloudInfo) -> None:
-    """Only the chosen cloud's own options: another cloud's is refused, naming that cloud."""
-    from cmlinfra.clouds import option_owner
-
-    mine = {flag for option in chosen.options for flag in (option.flag, *option.aliases)}
-    for flag in request.options:
-        if flag in mine:
-            continue
-        owner = option_owner(flag)
-        if owner is None:
-            raise UsageError(f"{flag} is not a cloud option", f"drop {flag}")
-        title = owner[0].title
-        vowel = title[:1] in "AEIOU" or (title.isupper() and title[:1] in "FHLMNRSX")  # "an LXD"
-        article = "an" if vowel else "a"
-        raise UsageError(
-            f"{flag} is {article} {title} option, not one of --cloud {chosen.name}",
-            f"drop {flag}, or launch with --cloud {owner[0].name}",
-        )
-
-
 def prepare(
     request: MachineRequest, cloud: str, *, terraform: str | None = None, state: str | None = None
 ) -> Prepared:
@@ -88,7 +68,7 @@ def prepare(
 
     target = stack_dir(request.name)
     chosen = get_cloud(cloud)
-    check_options(request, chosen.info)
+    validate.cloud_options(request, chosen.info)
     chosen.validate(request)  # a typo is reported as a typo even when the cloud is unreachable
     chosen.check_reachable()
     machine = chosen.resolve(request)

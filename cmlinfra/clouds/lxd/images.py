@@ -32,7 +32,8 @@ def _call(api: LxdApi, method: str, url: str, body: Any, wait: float) -> dict[st
     deadline = time.monotonic() + wait
     while True:  # LXD's wait endpoint blocks server-side; we loop for our own deadline
         left = max(1, int(min(30, deadline - time.monotonic())))
-        status, raw = api._request("GET", f"{operation}/wait?timeout={left}", None)
+        # the server holds the answer up to `left` s: the socket must wait longer than that
+        status, raw = api._request("GET", f"{operation}/wait?timeout={left}", None, left + 10)
         meta = json.loads(raw or b"{}").get("metadata") or {}
         if meta.get("status") == "Success":
             return dict(meta.get("metadata") or {})
