@@ -29,12 +29,17 @@ def repo_option(
     return typer.Option(None, "--repo", help=help)
 
 
+TOKEN_MARK = "REPO_TOKEN"
+TOKEN_NAMES = ("TOKEN", "DRIVER_TOKEN")  # CML_<CMD>_TOKEN, CML_<CMD>_DRIVER_TOKEN
+
+
 def token_option(purpose: str = "Forge token.") -> Any:
     """``--token``; ``purpose`` says what the token must be allowed to do for this command."""
     return typer.Option(
         None,
         "--token",
-        envvar="REPO_TOKEN",
+        # a list: cli/app.py's add_cml_envvars puts CML_<CMD>_TOKEN and _DRIVER_TOKEN first
+        envvar=[TOKEN_MARK],
         show_default=False,
         help=f"{purpose} Prefer the REPO_TOKEN variable: a command-line value is visible "
         "to other processes. Also read: GITHUB_TOKEN, GITLAB_TOKEN, CI_JOB_TOKEN, "
