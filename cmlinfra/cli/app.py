@@ -77,8 +77,10 @@ def build_app(only: str | None = None) -> typer.Typer:
             False, "--version", callback=_version, is_eager=True, help="Print the version."
         ),
     ) -> None:
-        if log not in LEVELS:
-            raise typer.BadParameter(f"choose one of {', '.join(LEVELS)}", param_hint="--log")
+        if log not in LEVELS:  # one line, wherever --log was written (cli/cml.py moves it)
+            from cmlinfra.errors import UsageError
+
+            raise UsageError(f"--log {log!r} is not a level", f"choose one of {', '.join(LEVELS)}")
         configure_logging(log)
         ctx.obj = Settings(as_json=as_json, log_level=log)
 

@@ -65,6 +65,38 @@ TENSORBOARD_GONE = (
     "the report with 'cmlinfra report build --tensorboard LOGDIR'",
 )
 FORWARDED = ("--driver", "--repo", "--token", "--driver-token")  # CML's global options
+# CML's boolean options (yargs takes --name=true|false and --no-name for each); cmlinfra's
+# flags take neither form, except where it has a --no- switch of its own
+BOOLEANS = (
+    "publish", "pr", "update", "watch", "md", "native", "publish-native", "rm-watermark",
+    "gitlab-uploads", "single", "reuse", "reuse-idle", "no-retry", "cloud-spot", "skip-ci",
+    "merge", "rebase", "squash", "auto-merge", "unshallow",
+)  # fmt: skip
+NEGATABLE = ("publish",)  # cmlinfra options with a --no-NAME form
+
+
+def _booleans(args: list[str]) -> list[str]:
+    """yargs spellings of CML's switches → click's: ``--publish=false`` → ``--no-publish``,
+    ``--md=true`` → ``--md``, ``--pr=false`` / ``--no-pr`` → left out (false is the default)."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        name, eq, value = arg[2:].partition("=")
+        if arg.startswith("--") and eq and name in BOOLEANS and value.lower() in TRUTH:
+            on = TRUTH[value.lower()]
+            if on:
+                out.append(f"--{name}")
+            elif name in NEGATABLE:
+                out.append(f"--no-{name}")
+            continue
+        if arg.startswith("--no-") and not eq and arg[5:] in BOOLEANS and arg[5:] not in NEGATABLE:
+            continue
+        out.append(arg)
+    return out
+
+
+TRUTH = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
 @dataclass
@@ -112,7 +144,7 @@ def translate(argv: Sequence[str], prog: str = "cml") -> Translated:
     """CML's command line → cmlinfra's (see the module docstring)."""
     from cmlinfra.errors import CmlinfraError
 
-    args = list(argv)
+    args = _booleans(list(argv))
     # --log anywhere (CML takes it after the command too) → the root's
     args, logs = _value_options(args, ["--log"])
     head_n = _leading(args)

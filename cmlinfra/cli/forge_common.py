@@ -53,3 +53,32 @@ def connect(driver: str | None, repo: str | None, token: str | None) -> tuple[Fo
 
     context = detect(driver=driver, repo=repo, token=token)
     return context, make_driver(context)
+
+
+def resolve_commit(value: str, option: str = "--commit-sha") -> str:
+    """A git revision as CML takes it (``HEAD``, ``HEAD~1``, a branch, a short SHA) → the full
+    SHA, from the checkout; a full 40-hex SHA is taken as it is (it may not be fetched here)."""
+    import re
+    import subprocess
+
+    from cmlinfra.errors import UsageError
+
+    text = value.strip()
+    if re.fullmatch(r"[0-9a-fA-F]{40}", text):
+        return text.lower()
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{text}^{{commit}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        done = None
+    sha = done.stdout.strip() if done is not None and done.returncode == 0 else ""
+    if not re.fullmatch(r"[0-9a-f]{40}", sha):
+        raise UsageError(
+            f"{option} {value!r} is not a commit of this checkout",
+            f"pass a full SHA, or run in the git checkout where {value} exists",
+        )
+    return sha
