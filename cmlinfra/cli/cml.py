@@ -161,9 +161,15 @@ def translate(argv: Sequence[str], prog: str = "cml") -> Translated:
         words = [*new, *rest]
     elif first == "tensorboard-dev" or (first == "tensorboard" and rest[:1] == ["connect"]):
         raise CmlinfraError(*TENSORBOARD_GONE)
-    elif first == "runner" and rest[:1] and rest[0].startswith("-") and rest[0] not in (
-        "-h",
-        "--help",
+    elif (
+        first == "runner"
+        and rest[:1]
+        and rest[0].startswith("-")
+        and rest[0]
+        not in (
+            "-h",
+            "--help",
+        )
     ):
         words = ["runner", "launch", *rest]  # CML's deprecated form without "launch"
     elif first == "pr" and rest[:1] and rest[0] not in ("create", "-h", "--help"):
@@ -216,6 +222,7 @@ def _envvars(command: object) -> set[str]:
 def ignored_variables(given: list[str], env: MutableMapping[str, str], built: object) -> list[str]:
     """The CML variables the user set that no cmlinfra option reads: those of the invoked
     command are known from ``built``; the whole tree is built only when some are left."""
+
     def unknown(known: set[str]) -> list[str]:
         left = []
         for name in given:

@@ -48,9 +48,7 @@ def has_cml_watermark(body: str, title: str = "") -> bool:
     """Whether ``body`` carries CML's own watermark for ``title`` (its ``--watermark-title``
     after ``{workflow}``/``{run}`` were replaced; "" for CML's default)."""
     wanted = f"CML watermark {title}".strip()
-    return any(
-        _CML_ESCAPED.sub(r"\1", m["title"]) == wanted for m in CML_WATERMARK.finditer(body)
-    )
+    return any(_CML_ESCAPED.sub(r"\1", m["title"]) == wanted for m in CML_WATERMARK.finditer(body))
 
 
 def is_report(body: str, title: str = "") -> bool:

@@ -82,9 +82,7 @@ def _markdown_target(new: str) -> str:
     return f"<{new}>" if re.search(r"[\s()<>]", new) else new
 
 
-def _outside_literals(
-    text: str, edit: Callable[[re.Match[str]], str], links: bool = False
-) -> str:
+def _outside_literals(text: str, edit: Callable[[re.Match[str]], str], links: bool = False) -> str:
     """``_IMAGE`` (``_LINKED``) matches in ``text`` replaced by ``edit``, except inside literal
     text."""
     pattern = _LINKED if links else _IMAGE
