@@ -97,11 +97,13 @@ def _launch(cli, forge_repo, state, *extra: str):  # type: ignore[no-untyped-def
     return repo, cli(*args, "cml,gpu", *forge, "--token", repo.server.token, *extra)
 
 
-def test_reuse_returns_a_ready_runner_with_a_shared_label(cli, forge, forge_repo, tmp_path) -> None:
+def test_reuse_returns_a_ready_runner_with_every_label(cli, forge, forge_repo, tmp_path) -> None:
+    """As CML: the runner must carry all the labels asked for (here cml and gpu)."""
     store = open_store(str(tmp_path))
     at = f"{forge.url}/acme/ml"
+    labels = ["gpu", "cml", "big"]
     store.put(
-        RunnerRecord("cml-warm", "lxd", phase="ready", labels=["gpu"], forge="github", repo=at)
+        RunnerRecord("cml-warm", "lxd", phase="ready", labels=labels, forge="github", repo=at)
     )
     _, result = _launch(cli, forge_repo, tmp_path, "--reuse")
     assert result.returncode == 0, result.stderr
