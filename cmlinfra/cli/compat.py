@@ -54,11 +54,6 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
         apply=_log_level,
     ),
     Compat(
-        "--no-retry",
-        "cmlinfra never restarts a workflow when a machine goes away",
-        flag=True,
-    ),
-    Compat(
         "--destroy-delay",
         "a failed launch streams its logs live and tears down at once; nothing to wait for",
     ),

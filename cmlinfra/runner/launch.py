@@ -36,6 +36,7 @@ class LaunchOptions:
     watchdog_interval: int = 15
     runner_group: str = ""  # GitHub organization runners only: a group name or id
     startup_script: bytes | None = None  # CML's --cloud-startup-script, decoded: a last step
+    no_retry: bool = False  # CML's --no-retry, kept in the record for the failover
 
 
 @dataclass
@@ -195,6 +196,9 @@ def launch(opts: LaunchOptions) -> LaunchResult:
         repo=context.repo_url,
         scope=context.scope,
     )
+    if opts.no_retry:
+        session.record.no_retry = True
+        session.save()
     with cancellable():
         try:
             address = session.apply()

@@ -41,6 +41,7 @@ def machine_options() -> dict[str, object]:
             help="aws, or lxd (local containers). An existing machine: 'cmlinfra bootstrap "
             "HOST' or 'cmlinfra stack apply --cloud ssh'.",
         ),
+        # runner launch only: no --cloud registers this machine (CML's on-premise runner)
         "cloud_type": typer.Option("m", "--cloud-type", help="Size (m, l, xl) or cloud type."),
         "cloud_gpu": typer.Option("", "--cloud-gpu", help="nogpu, or a GPU model (t4, a10g…)."),
         "cloud_region": typer.Option("", "--cloud-region", help="Region (cloud default)."),
@@ -99,6 +100,46 @@ def build_request(values: dict[str, object], command: str) -> Any:
 
 
 M = machine_options()
+CLOUD_ONLY: dict[str, object] = {  # option → its value when not given; given without --cloud: a warning
+    "cloud_type": "m", "cloud_gpu": "", "cloud_region": "", "cloud_hdd_size": None,
+    "cloud_spot": False, "cloud_spot_price": "", "cloud_image": "", "cloud_permission_set": "",
+    "cloud_metadata": [], "ssh_cidr": None, "cloud_aws_subnet": "",
+    "cloud_aws_security_group": "", "state": "", "terraform": "", "cloud_startup_script": "",
+}  # fmt: skip
+
+
+def _local(values: dict[str, Any]) -> dict[str, Any]:
+    """``runner launch`` without ``--cloud``: this machine is the runner (runner/local.py)."""
+    from cmlinfra.cli.cml import warn
+    from cmlinfra.runner.local import LocalOptions, run_local
+    from cmlinfra.runner.watchdog import parse_duration
+    from cmlinfra.stack.request import default_name
+    from cmlinfra.stack.request import parse_duration as parse_ttl
+
+    given = [k for k, default in CLOUD_ONLY.items() if values[k] not in (default, None)]
+    if given:
+        names = ", ".join("--" + k.replace("_", "-") for k in given)
+        warn(f"{names} ignored: without --cloud this machine is the runner")
+    labels = [label.strip() for label in str(values["labels"]).split(",") if label.strip()]
+    steps = str(values["bootstrap"])
+    return run_local(
+        LocalOptions(
+            name=str(values["name"]) or default_name(),
+            labels=labels,
+            idle_timeout=parse_duration(str(values["idle_timeout"]), "--idle-timeout"),
+            single=bool(values["single"]),
+            max_ttl=parse_ttl(str(values["max_ttl"]) or None) or 0,
+            driver=values["driver"] or None,
+            repo=values["repo"] or None,
+            token=values["token"] or None,
+            runner_group=str(values["runner_group"]),
+            reuse=bool(values["reuse"]),
+            reuse_idle=bool(values["reuse_idle"]),
+            no_retry=bool(values["no_retry"]),
+            bootstrap_steps=tuple(s.strip() for s in steps.split(",") if s.strip()),
+            interval=int(values["watchdog_interval"]),
+        )
+    )
 
 
 def register(root: typer.Typer) -> None:
@@ -110,7 +151,13 @@ def register(root: typer.Typer) -> None:
     @accepts(RUNNER_LAUNCH)
     def launch(
         ctx: typer.Context,
-        cloud: str = M["cloud"],  # type: ignore[assignment]
+        cloud: str = typer.Option(
+            "",
+            "--cloud",
+            help="aws, or lxd (local containers). Without --cloud, as in CML: THIS machine "
+            "becomes the runner, in the foreground, until idle, --single's job, --max-ttl or "
+            "SIGTERM (then it unregisters; nothing is powered off).",
+        ),
         cloud_type: str = M["cloud_type"],  # type: ignore[assignment]
         cloud_gpu: str = M["cloud_gpu"],  # type: ignore[assignment]
         cloud_region: str = M["cloud_region"],  # type: ignore[assignment]
@@ -160,9 +207,16 @@ def register(root: typer.Typer) -> None:
         watchdog_interval: int = typer.Option(
             15, "--watchdog-interval", hidden=True, help="Seconds between watchdog checks."
         ),
+        no_retry: bool = typer.Option(
+            False,
+            "--no-retry",
+            help="CML's: do not re-run the workflow when the runner is lost (a spot reclaim). "
+            "Recorded with the runner; see docs/migrating-from-cml.md.",
+        ),
     ) -> None:
         """Provision a machine, register it as a CI runner, and leave it a watchdog that
-        unregisters it and powers it off when idle, after --single's job, or at --max-ttl."""
+        unregisters it and powers it off when idle, after --single's job, or at --max-ttl.
+        Without --cloud: register this machine instead, as CML does."""
         from cmlinfra.bootstrap.startup import decode
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.launch import LaunchOptions
@@ -171,6 +225,12 @@ def register(root: typer.Typer) -> None:
         from cmlinfra.ui import emit
 
         values = dict(locals())
+        if not cloud:
+            done = _local(values)
+            verb = "reusing" if done["reused"] else "done:"
+            text = f"runner {done['name']} {verb} {'' if done['reused'] else done['reason']}"
+            emit(done, as_json=settings(ctx).as_json, text=text.rstrip())
+            return
         startup = decode(cloud_startup_script) if cloud_startup_script else None
         result = run_launch(
             LaunchOptions(
@@ -190,6 +250,7 @@ def register(root: typer.Typer) -> None:
                 watchdog_interval=watchdog_interval,
                 runner_group=runner_group,
                 startup_script=startup,
+                no_retry=no_retry,
             )
         )
         verb = "reusing" if result.reused else "launched"
