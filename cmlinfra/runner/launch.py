@@ -60,6 +60,8 @@ def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerReco
     --reuse-idle (one the forge reports online and not busy), asked of the forge itself as CML
     does, so a runner launched elsewhere (another registry, another tool, by hand) counts too;
     the local registry's ready runners serving this repository count as well."""
+    if not (opts.reuse or opts.reuse_idle):
+        return None
     found = reusable_at_forge(forge, opts.request.name, opts.labels, opts.reuse, opts.reuse_idle)
     if found is not None:
         at = {r.name: r for r in records(store)}
@@ -88,6 +90,15 @@ def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerReco
     return candidates[0] if candidates else None
 
 
+def name_free(forge: Any, name: str) -> None:
+    """As CML: a runner name already registered at the forge is refused (without --reuse)."""
+    if any(r.name == name for r in forge.list_runners()):
+        raise UsageError(
+            f"a runner named {name!r} is already registered at {forge.ctx.repo_url}",
+            "pick another --name, remove it ('cmlinfra runner destroy'), or pass --reuse",
+        )
+
+
 def reusable_at_forge(
     forge: Any, name: str, labels: list[str], reuse: bool, reuse_idle: bool
 ) -> Any:
@@ -106,10 +117,7 @@ def reusable_at_forge(
     same = next((r for r in runners if r.name == name), None)
     if same is not None:
         if not reuse:
-            raise UsageError(
-                f"a runner named {name!r} is already registered at {forge.ctx.repo_url}",
-                "pick another --name, remove it ('cmlinfra runner destroy'), or pass --reuse",
-            )
+            name_free(forge, name)
         return same
     wanted = set(labels)
     matching = [r for r in runners if wanted <= set(r.labels) and r.status == "online"]
@@ -184,6 +192,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     # the runner permission or an unknown runner group fails here with the forge's one-line
     # error instead of after a machine has been paid for (GitLab also settles project vs group).
     forge.check_runner_access()
+    name_free(forge, opts.request.name)
     started = time.monotonic()
     session = Session.begin(
         store,

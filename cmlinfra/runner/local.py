@@ -72,15 +72,17 @@ def run_local(opts: LocalOptions) -> dict[str, Any]:
     """Register this machine, run the agent until the runner must go; returns what happened."""
     from cmlinfra.forges import connect
     from cmlinfra.forges.context import detect
-    from cmlinfra.runner.launch import reusable_at_forge
+    from cmlinfra.runner.launch import name_free, reusable_at_forge
 
     context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
     forge = connect(context.in_runner_group(opts.runner_group))
-    found = reusable_at_forge(forge, opts.name, opts.labels, opts.reuse, opts.reuse_idle)
-    if found is not None:
-        progress(f"reusing runner {found.name} ({', '.join(found.labels)})")
-        return {"name": found.name, "reused": True, "reason": "reused", "cloud": "local"}
+    if opts.reuse or opts.reuse_idle:
+        found = reusable_at_forge(forge, opts.name, opts.labels, opts.reuse, opts.reuse_idle)
+        if found is not None:
+            progress(f"reusing runner {found.name} ({', '.join(found.labels)})")
+            return {"name": found.name, "reused": True, "reason": "reused", "cloud": "local"}
     forge.check_runner_access()
+    name_free(forge, opts.name)
     _install(opts, forge.name)
     home = _home(opts.name)
     registration = forge.runner_registration(name=opts.name, labels=opts.labels, jit=opts.single)

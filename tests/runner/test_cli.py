@@ -149,7 +149,8 @@ def test_reuse_idle_needs_the_forge_to_report_it_idle(cli, forge_repo, tmp_path)
     repo.driver().runner_registration(name="cml-warm", labels=["cml"], jit=True)
     repo.set_runner("cml-warm", status="online", busy=False)
     forge = ["--driver", "github", "--repo", f"{repo.server.url}/acme/ml"]
-    args = ["--json", "runner", "launch", "--state", str(tmp_path), "--reuse-idle", *forge]
+    args = ["--json", "runner", "launch", "--cloud", "lxd", "--state", str(tmp_path)]
+    args += ["--reuse-idle", *forge]
     idle = cli(*args, "--token", repo.server.token)
     assert json.loads(idle.stdout)["reused"] is True, idle.stderr
     repo.set_runner("cml-warm", status="online", busy=True)
