@@ -133,7 +133,9 @@ def create_src_commit(server: ForgeServer, req: Req) -> Reply:
     for deleted in form.getlist("files"):  # Bitbucket: a path named in "files" with no content
         tree.pop(deleted.lstrip("/"), None)
     parent = [repo.git.refs[source]]
-    commit = repo.git.commit(repo.git.tree(tree), parent, form.get("message", ""), form.get("author", ""))
+    commit = repo.git.commit(
+        repo.git.tree(tree), parent, form.get("message", ""), form.get("author", "")
+    )
     repo.git.refs[f"heads/{branch}"] = commit
     return Reply(201)
 

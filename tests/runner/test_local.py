@@ -116,9 +116,7 @@ def test_sigterm_unregisters_even_with_idle_timeout_never(launch) -> None:
     end; here the machine is the user's own and the process is the runner). GitLab: the
     runner exists at the forge from its registration on (a GitHub runner without --single
     appears only once the real agent's config.sh has run)."""
-    launched, repo = launch(
-        "cml-never", "--idle-timeout", "never", program="cml", driver="gitlab"
-    )
+    launched, repo = launch("cml-never", "--idle-timeout", "never", program="cml", driver="gitlab")
     assert [r.name for r in repo.runners] == ["cml-never"], "".join(launched.lines)
     launched.proc.send_signal(signal.SIGTERM)
     code, result = launched.finish()
