@@ -214,3 +214,31 @@ def _upload_embedded(decoded: tuple[str, bytes], scratch: Path, upload: Uploader
     file = scratch / f"embedded-{hashlib.sha256(data).hexdigest()[:16]}{extension}"
     file.write_bytes(data)
     return upload(file, actual)
+
+
+def run_url(driver: str, web_url: str, repo: str, run_id: str) -> str:
+    """The CI run's page, where a workflow's uploaded artifacts are listed."""
+    if driver == "github":
+        return f"{web_url}/{repo}/actions/runs/{run_id}#artifacts"
+    if driver == "gitlab":
+        return f"{web_url}/{repo}/-/pipelines/{run_id}"
+    return f"{web_url}/{repo}/pipelines/results/{run_id}"
+
+
+def link_to_run(markdown: str, base: Path, url: str) -> str:
+    """``comment create --assets run``: nothing is uploaded; each local image becomes a link
+    ``[ALT (FILE)](RUN PAGE)`` and each local link points at the run's page, where the workflow
+    keeps them as artifacts — so the token needs no write access to the repository's contents."""
+    from cmlinfra.report.links import replace_images
+
+    def image(found: object) -> str | None:
+        target, alt = found.target, found.alt  # type: ignore[attr-defined]
+        if not is_local(target):
+            return None
+        name = unquote(target.split("#")[0].split("?")[0]).removeprefix("./")
+        return f"[{alt.strip() or 'image'} ({name})]({url})"
+
+    text = replace_images(markdown, image)
+    return rewrite_targets(
+        text, lambda t: url if is_local(t) and _path(t, base) is not None else None, links=True
+    )

@@ -90,12 +90,13 @@ def _run(
     repo: str | None,
     token: str | None,
     legacy: Legacy = Legacy(),
+    assets: str = "forge",
 ) -> None:
     from cmlinfra.cli.cml import warn
     from cmlinfra.cli.common import settings
     from cmlinfra.errors import UsageError
     from cmlinfra.forges import comments
-    from cmlinfra.forges.publish import publish_images
+    from cmlinfra.forges.publish import link_to_run, publish_images, run_url
     from cmlinfra.report.source import decode_report, read_report
     from cmlinfra.ui import emit, progress
 
@@ -112,6 +113,8 @@ def _run(
         )
     if legacy.trigger_file:
         warn("--trigger-file ignored: --watch watches the report file itself")
+    if assets not in ("forge", "run"):
+        raise UsageError(f"--assets {assets!r} is not forge or run", "pass --assets run")
     sha = resolve_commit(commit_sha) if commit_sha else None
     parsed = comments.parse_target(target)  # a bad --target fails before any network
     raw, _ = read_report(markdown_file)  # read once: --watch compares against what was posted
@@ -120,8 +123,16 @@ def _run(
     title = comments.expand_title(watermark_title, workflow=context.workflow, run=context.run_id)
     mark = not legacy.rm_watermark
 
+    page = ""
+    if publish and assets == "run":
+        if not context.run_id:
+            raise UsageError("--assets run needs a CI run to link to", "run it in CI")
+        page = run_url(context.driver, context.web_url, context.repo, context.run_id)
+
     def render(raw: bytes) -> str:
         text = decode_report(raw, markdown_file)
+        if page:
+            return link_to_run(text, markdown_file.parent, page)
         if publish:
             text = publish_images(
                 text, markdown_file.parent, forge.upload_asset, source=str(markdown_file)
@@ -200,6 +211,15 @@ def _command(update: bool) -> Callable[..., Any]:
             "--publish/--no-publish",
             help="Upload the local images the report links to the forge and rewrite the links.",
         ),
+        assets: str = typer.Option(
+            "forge",
+            "--assets",
+            help="Where --publish puts the report's local files. forge: uploaded to the forge "
+            "(GitHub: the cmlinfra-assets branch, which needs contents: write). run: not "
+            "uploaded; each link points at this CI run's page, where the workflow keeps them "
+            "as artifacts (actions/upload-artifact): the token needs no write access to the "
+            "repository's contents.",
+        ),
         native: bool = typer.Option(
             False,
             "--native",
@@ -246,6 +266,7 @@ def _command(update: bool) -> Callable[..., Any]:
             repo=repo,
             token=token,
             legacy=Legacy(pr, legacy_update, rm_watermark, publish_url, trigger_file),
+            assets=assets,
         )
 
     return command
