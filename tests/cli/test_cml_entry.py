@@ -28,7 +28,8 @@ from tests.fixtures.cli import cli_env
         (["pr", "create", "."], ["pr", "create", "."]),
         (["repo", "prepare", "--fetch-depth=0"], ["ci", "--fetch-depth=0"]),
         # global options: --log anywhere to the root, CML's globals to the command
-        (["comment", "create", "r.md", "--log", "debug"], ["--log=debug", "comment", "create", "r.md"]),
+        (["comment", "create", "r.md", "--log", "debug"],
+         ["--log=debug", "comment", "create", "r.md"]),
         (["--driver", "github", "--repo=https://x/a/b", "comment", "update", "r.md"],
          ["comment", "update", "r.md", "--driver=github", "--repo=https://x/a/b"]),
         (["--driver-token", "t", "exec", "--", "echo", "--log", "x"],
@@ -36,7 +37,8 @@ from tests.fixtures.cli import cli_env
         # yargs booleans
         (["comment", "create", "--publish=false", "--pr=false", "r.md"],
          ["comment", "create", "--no-publish", "r.md"]),
-        (["comment", "create", "--md=true", "--no-pr", "r.md"], ["comment", "create", "--md", "r.md"]),
+        (["comment", "create", "--md=true", "--no-pr", "r.md"],
+         ["comment", "create", "--md", "r.md"]),
     ],
 )  # fmt: skip
 def test_translate(given: list[str], expected: list[str]) -> None:
