@@ -115,3 +115,10 @@ def test_cml_tensorboard_dev_executable_says_why_in_one_line() -> None:
     assert result.stderr.strip().splitlines() == [
         "cmlinfra: error: " + "; ".join(cml.TENSORBOARD_GONE)
     ]
+
+
+def test_short_forms_of_cmls_asset_options() -> None:
+    from tests.examples.cli_lines import parse
+
+    argv = cml.translate(["publish", "plot.png", "--md", "-t", "Loss", "-f", "report.md"]).argv
+    assert argv[:2] == ["asset", "publish"] and parse(argv) == "asset publish"
