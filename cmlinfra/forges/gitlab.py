@@ -164,8 +164,16 @@ class GitLab:
             return self._merge(mr, auto_merge) if auto_merge else mr
         actions: list[dict[str, object]] = []
         for change in files:
-            if change.content is None:
-                actions.append({"action": "delete", "file_path": change.path})
+            if change.content is None:  # the description requires every field; GitLab ignores them
+                actions.append(
+                    {
+                        "action": "delete",
+                        "file_path": change.path,
+                        "previous_path": change.path,
+                        "content": "",
+                        "execute_filemode": False,
+                    }
+                )
                 continue
             probe = self.http.request(
                 "HEAD",

@@ -114,3 +114,20 @@ def test_assets_run_needs_no_write_access_to_contents(cli, forge_repo, tmp_path)
     assert not [
         c for c in repo.server.api_calls("github") if "/contents/" in c.path or "/git/" in c.path
     ]
+
+
+def test_check_create_status_as_cml(cli, forge_repo, tmp_path) -> None:
+    """CML's ``check create --status``: a check that is not completed goes without a conclusion
+    (GitHub would otherwise mark it completed); ``--head-sha`` is CML's alias."""
+    repo = forge_repo("github")
+    report = str(_report(tmp_path))
+    running = cli("check", "create", "--status", "in_progress", "--head-sha", repo.commit, report,
+                  env=repo.env())  # fmt: skip
+    assert running.returncode == 0, running.stderr
+    done = cli("send-github-check", "--conclusion", "failure", report, env=repo.env())
+    assert done.returncode == 0, done.stderr
+    first, second = repo.state.check_runs
+    assert (first["status"], first.get("conclusion")) == ("in_progress", None)
+    assert (second["status"], second["conclusion"]) == ("completed", "failure")
+    bad = cli("check", "create", "--status", "paused", report, env=repo.env())
+    assert bad.returncode == 2 and "--status 'paused' is not one of" in bad.stderr

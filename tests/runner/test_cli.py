@@ -164,3 +164,20 @@ def test_idle_timeout_never_needs_an_end(cli, forge_repo, tmp_path) -> None:
     assert result.returncode == 2
     assert "--idle-timeout never without --single or --max-ttl" in result.stderr
     assert open_store(str(tmp_path)).names() == []
+
+
+def test_reuse_asks_the_forge_not_only_the_registry(cli, forge_repo, tmp_path) -> None:
+    """CML's --reuse: an online runner at the forge with every label — launched by anyone, in
+    no registry here — is reused; nothing is created."""
+    repo = forge_repo("github", "acme/ml")
+    repo.driver().runner_registration(name="by-hand", labels=["cml", "gpu", "x"], jit=True)
+    repo.set_runner("by-hand", status="online", busy=True)
+    args = ["--json", "runner", "launch", "--cloud", "lxd", "--state", str(tmp_path)]
+    args += ["--labels", "cml,gpu", "--driver", "github", "--repo", f"{repo.server.url}/acme/ml"]
+    result = cli(*args, "--token", repo.server.token, "--reuse", "--cloud-type", "nonsense")
+    assert result.returncode == 0, result.stderr
+    assert (json.loads(result.stdout)["name"], json.loads(result.stdout)["reused"]) == (
+        "by-hand",
+        True,
+    )
+    assert open_store(str(tmp_path)).names() == []
