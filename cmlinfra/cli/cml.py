@@ -19,7 +19,6 @@ Stdlib only: this runs before every command, and ``--help`` must stay fast.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -281,7 +280,3 @@ def cml_tensorboard_dev() -> None:
 
 def cml_pr() -> None:
     _run(["pr"])
-
-
-def environ() -> MutableMapping[str, str]:
-    return os.environ
