@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from cmlinfra.cli.clouds import cloud_option, creating_cloud_help, with_cloud_options
+from cmlinfra.cli.clouds import cloud_list, cloud_option, creating_cloud_help, with_cloud_options
 from cmlinfra.cli.common import MAX_TTL_HELP, ssh_cidr_option
 from cmlinfra.cli.compat import RUNNER_LAUNCH, accepts
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
@@ -93,7 +93,12 @@ def register(root: typer.Typer) -> None:
     @with_cloud_options()
     def launch(
         ctx: typer.Context,
-        cloud: str = M["cloud"],  # type: ignore[assignment]
+        cloud: str = cloud_option(
+            f"{cloud_list(lambda c: c.creates_machines)}. Without --cloud, as in CML: THIS "
+            "machine becomes the runner, in the foreground, until idle, --single's job, "
+            "--max-ttl or SIGTERM (then it unregisters; nothing is powered off).",
+            default="",
+        ),
         cloud_type: str = M["cloud_type"],  # type: ignore[assignment]
         cloud_gpu: str = M["cloud_gpu"],  # type: ignore[assignment]
         cloud_region: str = M["cloud_region"],  # type: ignore[assignment]
@@ -141,10 +146,17 @@ def register(root: typer.Typer) -> None:
         watchdog_interval: int = typer.Option(
             15, "--watchdog-interval", hidden=True, help="Seconds between watchdog checks."
         ),
+        no_retry: bool = typer.Option(
+            False,
+            "--no-retry",
+            help="CML's: do not re-run the workflow when the runner is lost (a spot reclaim). "
+            "Recorded with the runner; see docs/migrating-from-cml.md.",
+        ),
         **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
         """Provision a machine, register it as a CI runner, and leave it a watchdog that
-        unregisters it and powers it off when idle, after --single's job, or at --max-ttl."""
+        unregisters it and powers it off when idle, after --single's job, or at --max-ttl.
+        Without --cloud: register this machine instead, as CML does."""
         from cmlinfra.bootstrap.startup import decode
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.launch import LaunchOptions
@@ -153,6 +165,14 @@ def register(root: typer.Typer) -> None:
         from cmlinfra.ui import emit
 
         values = dict(locals())
+        if not cloud:
+            from cmlinfra.cli.runner_local import launch_here
+
+            done = launch_here(values)
+            verb = "reusing" if done["reused"] else "done:"
+            text = f"runner {done['name']} {verb} {'' if done['reused'] else done['reason']}"
+            emit(done, as_json=settings(ctx).as_json, text=text.rstrip())
+            return
         startup = decode(cloud_startup_script) if cloud_startup_script else None
         result = run_launch(
             LaunchOptions(
@@ -172,6 +192,7 @@ def register(root: typer.Typer) -> None:
                 watchdog_interval=watchdog_interval,
                 runner_group=runner_group,
                 startup_script=startup,
+                no_retry=no_retry,
             )
         )
         verb = "reusing" if result.reused else "launched"
