@@ -46,10 +46,10 @@ def open_repo(root: Path) -> Iterator[Any]:
 
 
 def _check_base(repo: Any, base: str) -> None:
-    from dvc.scm import RevError
+    from dvc.scm import RevError, resolve_rev
 
     try:
-        repo.scm.resolve_rev(base)
+        resolve_rev(repo.scm, base)
     except RevError:
         raise CmlinfraError(
             f"git does not know the ref {base!r}",
@@ -63,7 +63,7 @@ def _check_base(repo: Any, base: str) -> None:
 
 def _by_file(result: dict[str, Any], rev: str) -> tuple[dict[str, Metrics], dict[str, str]]:
     """``{file: flattened values}`` and ``{file: error}`` of one revision of a show()."""
-    entry = result.get(rev, {})
+    entry = result.get(rev) or (result.get("", {}) if rev == WORKSPACE else {})
     values: dict[str, Metrics] = {}
     errors: dict[str, str] = {}
     if "error" in entry:

@@ -166,7 +166,9 @@ def draw(renderer: Any, out_dir: Path, taken: set[str]) -> list[Image]:
         for point in renderer.datapoints:
             source = Path(point["src"])
             if source.is_file():
-                target = out_dir / _name(f"{point.get('rev', '')}-{Path(renderer.name).stem}", taken)
+                target = out_dir / _name(
+                    f"{point.get('rev', '')}-{Path(renderer.name).stem}", taken
+                )
                 shutil.copyfile(source, target)
                 images.append(Image(target, f"{renderer.name} ({point.get('rev', '')})"))
         return images
