@@ -77,7 +77,7 @@ class DvcPlan:
         """The machine's ``.dvc/config.local`` (configobj's INI, as DVC writes it)."""
         from configobj import ConfigObj
 
-        config = ConfigObj(encoding="utf-8")
+        config = ConfigObj()
         config["core"] = {"no_scm": "true", "analytics": "false", "remote": self.remote}
         config["cache"] = {"dir": CACHE_DIR}
         config[f'remote "{self.remote}"'] = dict(self.options)
@@ -107,6 +107,7 @@ def _repo(root: Path) -> Any:
 
 
 def _remote(repo: Any, root: Path, name: str) -> tuple[str, dict[str, Any]]:
+    root = root.resolve()
     remotes = repo.config.get("remote", {})
     name = name or repo.config["core"].get("remote", "")
     if not name or name not in remotes:
