@@ -74,7 +74,8 @@ def commit(root: Path, target: str, files: list[str], message: str) -> str:
     identity = []
     if not _git(root, "config", "user.email", ok=(0, 1)):  # `cmlinfra ci` sets one in CI
         identity = ["-c", "user.name=cmlinfra", "-c", "user.email=cmlinfra@users.noreply.invalid"]
+    changed = _git(root, "diff", "--cached", "--name-only", "--", *keep).splitlines()
     _git(root, *identity, "commit", "--quiet", "-m", message, "--", *keep)
     sha = _git(root, "rev-parse", "--short", "HEAD")
     _git(root, "push", "--quiet", "origin", f"HEAD:refs/heads/{target}")
-    return f"--commit: pushed {sha} ({', '.join(keep)}) to {target}"
+    return f"--commit: pushed {sha} ({', '.join(changed)}) to {target}"

@@ -122,8 +122,11 @@ def _fetch(session: Any, opts: ExecOptions, extra: list[str]) -> list[str]:
     bundle = "/tmp/cmlinfra-artifacts.tgz"
     script = (
         f"shopt -s globstar nullglob; cd {WORKDIR}; files=(); "
-        f"for g in {globs}; do files+=($g); done; "
-        f'tar -czf {bundle} --files-from /dev/null "${{files[@]}}"; chmod 0644 {bundle}'
+        f'for g in {globs}; do for f in $g; do [ -e "$f" ] && files+=("$f"); done; done; '
+        # a file two globs match goes once; a path that is not there (yet) is no error
+        f'{{ ((${{#files[@]}})) && printf "%s\\0" "${{files[@]}}"; }} | sort -zu | '
+        f"tar -czf {bundle} --null -T -; "
+        f"chmod 0644 {bundle}"
     )
     with session.step("fetch"):
         session.root(script, "fetch")
@@ -131,7 +134,7 @@ def _fetch(session: Any, opts: ExecOptions, extra: list[str]) -> list[str]:
             local = Path(tmp) / "artifacts.tgz"
             session.ssh._sftp_client().get(bundle, str(local))  # the transport's SFTP session
             with tarfile.open(local) as tar:
-                members = tar.getnames()
+                members = list(dict.fromkeys(m.name for m in tar.getmembers() if m.isfile()))
                 tar.extractall(opts.workdir, filter="data")  # no absolute paths, no ../
     return members
 

@@ -59,8 +59,8 @@ def start(session: Any, workdir: str, logdir: str, local_port: int = 0) -> Live:
             toolbox.install(
                 ssh, "tensorboard", tarball, {"tensorboard": ("tensorboard.main", "run_main")}
             )
-        launch = (
-            f"mkdir -p {shlex.quote(path)} && "
+        launch = (  # not `mkdir && nohup … &`: that backgrounds a subshell holding the channel
+            f"mkdir -p {shlex.quote(path)}\n"
             f"nohup setsid tensorboard --logdir {shlex.quote(path)} --host 127.0.0.1 "
             f"--port {REMOTE_PORT} --reload_interval 2 >{LOG} 2>&1 </dev/null & "
             f"echo $! > {PIDFILE}"
