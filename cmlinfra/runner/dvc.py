@@ -55,7 +55,7 @@ class DvcPlan:
     remote: str
     url: str
     scheme: str
-    pull: list[str]  # targets; empty with pull_all: everything
+    pull: list[str]  # what to pull: what the stages need, or (pull_all) every tracked output
     pull_all: bool
     fetch: list[str]  # paths and globs to bring back, relative to the tree
     options: dict[str, str] = field(repr=False)  # the remote's section for config.local
@@ -153,9 +153,13 @@ def _rel(repo: Any, path: str) -> str:
     return os.path.relpath(path, repo.root_dir)
 
 
-def _pull_targets(repo: Any) -> list[str]:
-    """The tracked data the stages depend on: ``.dvc`` files' data and other stages' outputs."""
-    outs = [_rel(repo, o.fs_path) for o in repo.index.outs]
+def _pull_targets(repo: Any, everything: bool) -> list[str]:
+    """The tracked data the stages depend on (``.dvc`` files' data, other stages' outputs), or
+    with ``everything`` every output; only those with a recorded hash (``dvc.lock``, ``.dvc``):
+    a stage that never ran has nothing in the remote yet, and pulling it would fail."""
+    outs = [_rel(repo, o.fs_path) for o in repo.index.outs if o.use_cache and o.hash_info]
+    if everything:
+        return outs
     targets: list[str] = []
     for stage in repo.index.stages:
         for dep in getattr(stage, "deps", []):
@@ -227,7 +231,7 @@ def plan(root: Path, command: list[str], *, remote: str = "", identity: bool = F
             remote=name,
             url=url,
             scheme=scheme,
-            pull=_pull_targets(repo) if repro else [],
+            pull=_pull_targets(repo, everything=not repro),
             pull_all=not repro,
             fetch=_fetch_paths(repo),
             options=options,

@@ -65,8 +65,8 @@ def _dvc(session: Any, plan: DvcPlan, workdir: str, step: str, args: str, live: 
 
 
 def pull(session: Any, plan: DvcPlan, workdir: str, live: Callable) -> None:
-    if not plan.pull_all and not plan.pull:
-        progress("dvc: the stages depend on no DVC-tracked data: nothing to pull")
+    if not plan.pull:
+        progress("dvc: no DVC-tracked data the command needs is in the remote yet: nothing to pull")
         return
     _dvc(session, plan, workdir, "pull", quoted(plan.pull), live)
 

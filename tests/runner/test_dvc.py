@@ -45,7 +45,8 @@ def test_plan_reads_remote_targets_files_and_credentials(project, moto) -> None:
         assert line in text
     assert found.requirement.startswith("dvc[s3]==")
     # another command: everything is pulled
-    assert plan(project.root, ["python3", "train.py"]).pull_all
+    other = plan(project.root, ["python3", "train.py"])
+    assert other.pull_all and other.pull == ["data/train.csv"]  # model/: never trained yet
 
 
 def test_plan_with_instance_identity_sends_no_credentials(project, moto) -> None:
