@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import paramiko
 
 from cmlinfra.bootstrap.dial import Progress, SshTarget, open_client, reason
+from cmlinfra.bootstrap.forward import Forward
 from cmlinfra.bootstrap.transport import (
     CommandResult,
     ConnectionLost,
@@ -193,6 +194,14 @@ class SshTransport:
         finally:
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
                 sftp.remove(staged)
+
+    def forward(self, remote_port: int, local_port: int = 0) -> Forward:
+        """Forward ``127.0.0.1:local_port`` here to the machine's ``127.0.0.1:remote_port``
+        over this connection (``ssh -L``); ``close()`` it when done."""
+        transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            raise ConnectionLost(f"connection to {self.name} is closed", "re-run to resume")
+        return Forward(transport, remote_port, local_port)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -177,9 +177,11 @@ class Session:
             finally:
                 self._stack.close()
         error = CmlinfraError(
-            f"{self.record.mode} {self.record.name} failed at step {stage}: {problem}; {outcome}"
+            f"{self.record.mode} {self.record.name} failed at step {stage}: {problem}; {outcome}",
+            exc.fix if isinstance(exc, CmlinfraError) else "",
         )
-        error.exit_code = exit_code(exc) or error.exit_code
+        own = vars(exc).get("exit_code")  # set on the error itself: a remote tool's (dvc pull)
+        error.exit_code = exit_code(exc) or own or error.exit_code
         return error
 
     def close_ssh(self) -> None:
