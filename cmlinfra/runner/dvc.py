@@ -33,7 +33,7 @@ SECRETS_DIR = "/root/.config/cmlinfra/dvc"
 DEFAULT_COMMAND = ["dvc", "repro"]
 # the pip extra of each remote scheme (dvc[s3] brings dvc-s3): DVC names most extras after their
 # scheme; http(s) needs none. One string, not quoted names: these are DVC's remote types, and
-# outside cmlinfra/clouds/ a quoted "azure" or "ssh" reads as a cloud (tests/clouds/test_seam.py)
+# outside cmlinfra/clouds/ a quoted azure or ssh reads as a cloud (tests/clouds/test_seam.py)
 SAME_NAMED = "s3 gs azure ssh hdfs webhdfs oss gdrive webdav".split()  # noqa: SIM905
 EXTRAS = {
     **{scheme: scheme for scheme in SAME_NAMED},
