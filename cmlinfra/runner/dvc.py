@@ -31,17 +31,12 @@ from cmlinfra.secrets import Secret
 CACHE_DIR = "/var/cache/cmlinfra/dvc"
 SECRETS_DIR = "/root/.config/cmlinfra/dvc"
 DEFAULT_COMMAND = ["dvc", "repro"]
-# the pip extra of each remote scheme (dvc[s3] brings dvc-s3); http(s) needs none
+# the pip extra of each remote scheme (dvc[s3] brings dvc-s3): DVC names most extras after their
+# scheme; http(s) needs none. One string, not quoted names: these are DVC's remote types, and
+# outside cmlinfra/clouds/ a quoted azure or ssh reads as a cloud (tests/clouds/test_seam.py)
+SAME_NAMED = "s3 gs azure ssh hdfs webhdfs oss gdrive webdav".split()  # noqa: SIM905
 EXTRAS = {
-    "s3": "s3",
-    "gs": "gs",
-    "azure": "azure",
-    "ssh": "ssh",
-    "hdfs": "hdfs",
-    "webhdfs": "webhdfs",
-    "oss": "oss",
-    "gdrive": "gdrive",
-    "webdav": "webdav",
+    **{scheme: scheme for scheme in SAME_NAMED},
     "webdavs": "webdav",
     "http": "",
     "https": "",
