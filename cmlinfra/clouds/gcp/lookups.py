@@ -50,7 +50,7 @@ def _document(api: str) -> dict[str, Any]:
     if text is None:
         raise CmlinfraError(f"google-api-python-client lacks the {api} v1 description",
                             "reinstall cmlinfra[gcp]")  # fmt: skip
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 def _build(api: str, credentials: Any) -> Any:

@@ -97,7 +97,8 @@ def test_address_reads_host_keys_from_guest_attributes(gcp: GcpApi, cloud: GcpCl
     body = {"name": "cml-t1", "machineType": "zones/us-west1-b/machineTypes/n1-standard-4"}
     gcp.compute.handle("compute.instances.insert", {"project": "cml-test", "zone": "us-west1-b"},
                        {}, body)  # fmt: skip
-    gcp.compute.set_host_keys("us-west1-b", "cml-t1", {"ssh-ed25519": "AAAAC3NzaEd", "ssh-rsa": "AAAAB3NzaRsa"})  # fmt: skip
+    keys = {"ssh-ed25519": "AAAAC3NzaEd", "ssh-rsa": "AAAAB3NzaRsa"}
+    gcp.compute.set_host_keys("us-west1-b", "cml-t1", keys)
     outputs = {"address": "203.0.113.50", "instance_id": "cml-t1", "project": "cml-test",
                "zone": "us-west1-b", "ssh_user": "ubuntu", "ssh_port": 22}  # fmt: skip
     address = cloud.address(outputs)
@@ -166,8 +167,9 @@ def test_api_disabled_and_refused(gcp: GcpApi, cloud: GcpCloud) -> None:
         cloud.check_reachable()
 
 
-def test_bad_token_and_no_credentials(gcp: GcpApi, cloud: GcpCloud,
-                                      monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:  # fmt: skip
+def test_bad_token_and_no_credentials(
+    gcp: GcpApi, cloud: GcpCloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
     gcp.server.tokens.clear()  # the fake forgets every token it issued: 401 on the next call
     monkeypatch.setattr(gcp.server, "_token", lambda: (400, {"error": "invalid_grant",
                         "error_description": "Invalid JWT Signature."}))  # fmt: skip
