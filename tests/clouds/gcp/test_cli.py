@@ -57,7 +57,8 @@ def test_bad_input_leaves_nothing_behind(cli: CliRunner, gcp: GcpApi, tmp_path: 
 
 def test_no_credentials_and_disabled_api(cli: CliRunner, gcp: GcpApi, tmp_path: Path) -> None:
     env = {**gcp.env, "CMLINFRA_HOME": str(tmp_path), "HOME": str(tmp_path),
-           "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"), "GOOGLE_APPLICATION_CREDENTIALS": ""}  # fmt: skip
+           "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
+           "GOOGLE_APPLICATION_CREDENTIALS": ""}  # fmt: skip
     result = cli("stack", "render", "--name", "cml-nocred", "--cloud-type", "m", *ARGS, env=env)
     assert result.returncode == 1
     assert "no Google Cloud credentials found; run 'gcloud auth application-default login'" in (
