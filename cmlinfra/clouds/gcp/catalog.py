@@ -20,6 +20,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from cmlinfra.clouds.gcp.tags import label_value
 from cmlinfra.errors import UsageError
 
 SIZES = ("s", "m", "l", "xl")
@@ -295,11 +296,6 @@ def spot_price(price: float | None) -> None:
             "--cloud-spot-price has no meaning on Google Cloud: Spot VMs have no bid",
             "drop --cloud-spot-price (or pass -1)",
         )
-
-
-def label_value(value: str) -> str:
-    """Any text → a valid label value: lowercase; other characters become ``_``; 63 at most."""
-    return re.sub(r"[^a-z0-9_-]", "_", value.lower())[:63]
 
 
 def labels(metadata: dict[str, str]) -> dict[str, str]:

@@ -16,9 +16,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cmlinfra.clouds.base import MachineAddress, MachineRequest, ResolvedMachine, StackSpec
-from cmlinfra.clouds.gcp import catalog, lookups, startup
+from cmlinfra.clouds.base import (
+    CloudInfo,
+    ErrorKind,
+    ImageStore,
+    Inventory,
+    MachineAddress,
+    MachineRequest,
+    ResolvedMachine,
+    StackSpec,
+    SweepScope,
+)
+from cmlinfra.clouds.gcp import INFO, catalog, errors, lookups, options, startup
 from cmlinfra.clouds.gcp import stack as stack_builder
+from cmlinfra.clouds.gcp.tags import IMAGE_FAMILY
 from cmlinfra.errors import CmlinfraError, UsageError
 
 # --cloud-image aliases: (project, family)
@@ -26,7 +37,7 @@ IMAGES = {
     "ubuntu-22.04": ("ubuntu-os-cloud", "ubuntu-2204-lts"),
     "ubuntu-24.04": ("ubuntu-os-cloud", "ubuntu-2404-lts-amd64"),
 }
-BAKED_FAMILY = "cmlinfra-gpu"  # what `cmlinfra image bake --cloud gcp` publishes
+BAKED_FAMILY = IMAGE_FAMILY  # what `cmlinfra image bake --cloud gcp` publishes
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,48}[a-z0-9])?$")
 SA_EMAIL = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z0-9.-]+\.iam\.gserviceaccount\.com$")
 IMAGE_PATH = re.compile(
@@ -35,7 +46,6 @@ IMAGE_PATH = re.compile(
 )
 PROJECT_FAMILY = re.compile(r"^([a-z][-a-z0-9.:]{4,62}[a-z0-9])/([a-z][-a-z0-9]{0,62})$")
 HOST_KEY_WAIT_ENV = "CMLINFRA_GCP_HOST_KEY_WAIT"
-NETWORK_ENV, SUBNETWORK_ENV = "CMLINFRA_GCP_NETWORK", "CMLINFRA_GCP_SUBNETWORK"
 
 
 def image_source(image: str | None) -> tuple[str | None, str | None, str | None]:
@@ -102,7 +112,8 @@ def owner_repo() -> str:
 class GcpCloud:
     """CML-compatible Google Cloud runners: see docs/gcp.md."""
 
-    name: str = "gcp"
+    name: str = INFO.name
+    info: CloudInfo = INFO
     public_ip_url: str | None = None  # None: $CMLINFRA_PUBLIC_IP_URL, else checkip.amazonaws.com
     host_key_wait_s: float | None = None  # None: $CMLINFRA_GCP_HOST_KEY_WAIT, else 180
 
@@ -118,6 +129,7 @@ class GcpCloud:
         catalog.spot_price(request.spot_price)
         if not 1 <= request.port <= 65535:
             raise UsageError(f"SSH port {request.port} is out of range", "give 1 to 65535")
+        options.check(request)
         email, scopes = service_account(request.permission_set)
         return {
             "spec": spec,
@@ -193,13 +205,15 @@ class GcpCloud:
         self._quota(s, spec, region, request.spot)
         image_project, family, image_name = checked["image"]
         image = lookups.image(s, image_project or s.project, image_name, family)
-        network = os.environ.get(NETWORK_ENV, "").strip() or "default"
+        network, network_source = options.network(request)
         exists = lookups.network_exists(s, network)
-        if not exists and network != "default":
-            raise UsageError(f"network {network} does not exist", f"check ${NETWORK_ENV}")
-        subnetwork = os.environ.get(SUBNETWORK_ENV, "").strip() or None
+        if not exists and network_source:
+            raise UsageError(
+                f"network {network} does not exist in {s.project}", f"check {network_source}"
+            )
+        subnetwork, subnetwork_source = options.subnetwork(request)
         if subnetwork:
-            lookups.subnetwork(s, region, subnetwork)
+            lookups.subnetwork(s, region, subnetwork, subnetwork_source)
         cidr = checked["ssh_cidr"] or _launcher_cidr(self.public_ip_url)
         ttl = checked["max_ttl_seconds"]
         expires = time.time() + ttl
@@ -228,7 +242,7 @@ class GcpCloud:
                 "ssh_cidr": cidr,
                 "network": network,
                 "create_network": not exists,
-                "subnetwork": subnetwork,
+                "subnetwork": subnetwork or None,
                 "hdd_size_gb": checked["hdd_size_gb"],
                 "labels": {**labels, **({"cmlinfra-repo": repo} if repo else {})},
                 "repo_label": repo,
@@ -247,8 +261,29 @@ class GcpCloud:
     def stack(self, machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
         return stack_builder.build(machine, ssh_public_key)
 
-    def check_reachable(self, region: str | None = None) -> None:
+    def check_reachable(self) -> None:
         lookups.check_reachable(lookups.session())
+
+    def inventory(self, scope: SweepScope) -> Inventory:
+        """Every zone of the project at once (one aggregatedList): the scope's regions do not
+        narrow it, a runner left in another region is found too."""
+        from cmlinfra.clouds.gcp.inventory import GcpInventory
+
+        return GcpInventory()
+
+    def images(self, region: str | None = None) -> ImageStore:
+        from cmlinfra.clouds.gcp.images import GcpImages
+
+        return GcpImages(region)
+
+    def cost_note(self, machine: ResolvedMachine) -> str:
+        source = str(machine.extra.get("price_source") or "")
+        where = machine.extra.get("zone") or machine.region
+        what = f"{machine.instance_type} in {where}"
+        return f"{what}, {source}" if source else what
+
+    def classify_error(self, error: BaseException | str) -> ErrorKind:
+        return errors.classify_error(error)
 
     def address(self, outputs: dict[str, Any]) -> MachineAddress:
         """Host, user, port from the outputs; host keys from guest attributes / serial port."""

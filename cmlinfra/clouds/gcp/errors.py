@@ -3,84 +3,101 @@
 Two sources: the Python clients (``googleapiclient.errors.HttpError`` with Google's JSON error
 body, ``google.auth`` exceptions, socket errors) and the text Terraform's Google provider
 prints, which quotes the Compute API's operation error codes
-(``ZONE_RESOURCE_POOL_EXHAUSTED``, ``QUOTA_EXCEEDED``…). The codes and messages matched here
-are the ones Google documents for the Compute API (see tests/clouds/gcp/data/errors/SOURCE.md).
+(``ZONE_RESOURCE_POOL_EXHAUSTED``, ``QUOTA_EXCEEDED``…). ``gcp_errors`` words the first kind
+for a person; ``RULES`` classifies both for the retry policy.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from cmlinfra.clouds.base import ErrorKind
+from cmlinfra.clouds.errors import Rule, classify
 from cmlinfra.errors import CmlinfraError, UsageError
 
 ENDPOINT_ENV = "CMLINFRA_GCP_ENDPOINT"
 DEFAULT_ENDPOINT = "https://compute.googleapis.com/"
 
-# kind -> operation error codes / reasons that mean it (Compute API, Terraform's Google provider)
-KINDS: dict[str, tuple[str, ...]] = {
-    "capacity": (
+
+def _codes(kind: ErrorKind, *codes: str) -> Rule:
+    return Rule(kind, r"\b(?:" + "|".join(codes) + r")\b")
+
+
+# First match wins. Codes are the Compute API's operation error codes and Google's error
+# reasons (https://cloud.google.com/compute/docs/troubleshooting/troubleshooting-vm-creation,
+# https://cloud.google.com/apis/design/errors); they reach us through googleapiclient's
+# HttpError and inside the Google provider's Terraform diagnostics ("googleapi: Error 403:
+# …, forbidden"). tests/clouds/contract/harness_gcp.py quotes a real message for each kind.
+RULES = (
+    # Terraform's configuration errors, whose wording would otherwise look like API codes
+    Rule(ErrorKind.BAD_REQUEST, r"\bUnsupported (?:argument|attribute|block type)\b"),
+    _codes(
+        ErrorKind.CAPACITY,
         "ZONE_RESOURCE_POOL_EXHAUSTED",
         "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS",
-        "RESOURCE_POOL_EXHAUSTED",
+        "REGION_RESOURCE_POOL_EXHAUSTED",
         "STOCKOUT",
-        "resourceExhausted",
-        "does not have enough resources available to fulfill the request",
+        "resource_availability",
     ),
-    "quota": (
-        "QUOTA_EXCEEDED",
-        "quotaExceeded",
-        "rateLimitExceeded",
-        "Quota '",
+    Rule(ErrorKind.CAPACITY, r"does not have enough resources available to fulfill the request"),
+    Rule(ErrorKind.CAPACITY, r"is currently unavailable in the [a-z0-9-]+ zone"),
+    Rule(ErrorKind.CAPACITY, r" is not offered in (?:zone|region) [a-z]+-[a-z]+\d"),  # resolve()
+    _codes(
+        ErrorKind.TRANSIENT, "rateLimitExceeded", "RATE_LIMIT_EXCEEDED", "userRateLimitExceeded"
     ),
-    "auth": (
-        "PERMISSION_DENIED",
-        "UNAUTHENTICATED",
-        "forbidden",
-        "insufficientPermissions",
+    _codes(ErrorKind.QUOTA, "QUOTA_EXCEEDED", "quotaExceeded", "RESOURCE_EXHAUSTED"),
+    Rule(ErrorKind.QUOTA, r"Quota '[A-Z0-9_]+' exceeded|insufficient regional quota"),
+    Rule(ErrorKind.QUOTA, r"GPU quota exhausted"),  # resolve()'s check
+    Rule(ErrorKind.AUTH, r"has not been used in project \S+ before or it is disabled"),
+    _codes(
+        ErrorKind.AUTH,
         "accessNotConfigured",
         "SERVICE_DISABLED",
+        "PERMISSION_DENIED",
+        "UNAUTHENTICATED",
+        "insufficientPermissions",
         "invalid_grant",
-        "Request had invalid authentication credentials",
+        "authError",
     ),
-    "bad_request": (
-        "INVALID_ARGUMENT",
-        "invalid",
-        "badRequest",
-        "notFound",
-        "UNSUPPORTED_OPERATION",
-        "CONDITION_NOT_MET",
-        "is not supported",
+    Rule(ErrorKind.AUTH, r"Required '[a-zA-Z.]+' permission for|Error 40[13]: .*, forbidden"),
+    Rule(
+        ErrorKind.AUTH,
+        r"no Google Cloud credentials found|could not find default credentials|"
+        r"Google Cloud (?:rejected|refused)|credentials could not be refreshed|"
+        r"Compute Engine API is not enabled",
     ),
-    "transient": (
+    _codes(
+        ErrorKind.TRANSIENT,
         "backendError",
         "internalError",
         "UNAVAILABLE",
         "DEADLINE_EXCEEDED",
-        "rateLimitExceeded",
         "RESOURCE_NOT_READY",
         "resourceNotReady",
-        "connection reset",
-        "i/o timeout",
+        "resourceInUseByAnotherResource",
     ),
-}
-# the most specific first: an exhausted zone also says "does not have enough resources"
-ORDER = ("capacity", "quota", "auth", "transient", "bad_request")
+    Rule(ErrorKind.TRANSIENT, r"cannot reach the Google Compute API|Error 50[234]\b"),
+    _codes(
+        ErrorKind.BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        "invalid",
+        "badRequest",
+        "notFound",
+        "alreadyExists",
+        "UNSUPPORTED_OPERATION",
+        "CONDITION_NOT_MET",
+    ),
+    Rule(ErrorKind.BAD_REQUEST, r"Invalid value for field|Error 40[049]\b"),
+)
 
 
-def classify(text: str) -> str:
-    """capacity / quota / auth / transient / bad_request / unknown, from an API error body,
-    an operation error code or a Terraform diagnostic."""
-    for kind in ORDER:
-        for needle in KINDS[kind]:
-            pattern = rf"\b{re.escape(needle)}\b" if needle.isidentifier() else re.escape(needle)
-            if re.search(pattern, text):
-                return kind
-    return "unknown"
+def classify_error(error: BaseException | str) -> ErrorKind:
+    """The kind of a Compute API / Terraform google error (``UNKNOWN`` when no rule knows)."""
+    return classify(error, RULES)
 
 
 def endpoint() -> str:

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cmlinfra.clouds.base import Machine
+from cmlinfra.clouds.gcp.tags import EXPIRES_LABEL, ROLE_LABEL, STACK_LABEL
+from cmlinfra.clouds.tags import parse_expiry
 from cmlinfra.errors import CmlinfraError
-
-STACK_LABEL = "cmlinfra-stack"
-EXPIRES_LABEL = "cmlinfra-expires"
-ROLE_LABEL = "cmlinfra-role"
 
 
 @dataclass
@@ -34,9 +33,8 @@ class GcpInventory:
             self._session = lookups.session()
         return self._session
 
-    def machines(self) -> list[Any]:
+    def machines(self) -> list[Machine]:
         from cmlinfra.clouds.gcp.errors import gcp_errors
-        from cmlinfra.runner.inventory import Machine, parse_expiry
 
         s = self._s()
         listing = s.compute.instances()
@@ -63,7 +61,7 @@ class GcpInventory:
                 request = listing.aggregatedList_next(request, page)
         return sorted(found, key=lambda m: m.id)
 
-    def delete(self, machine: Any) -> None:
+    def delete(self, machine: Machine) -> None:
         """Delete the instance (its auto-delete boot disk goes with it); gone already is fine."""
         from cmlinfra.clouds.gcp.errors import gcp_errors, not_found
 

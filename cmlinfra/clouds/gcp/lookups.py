@@ -240,7 +240,7 @@ def network_exists(s: Session, network: str) -> bool:
     return True
 
 
-def subnetwork(s: Session, region: str, name: str) -> dict[str, Any]:
+def subnetwork(s: Session, region: str, name: str, source: str) -> dict[str, Any]:
     try:
         with gcp_errors(f"looking up subnetwork {name}", s.project):
             found: dict[str, Any] = (
@@ -252,7 +252,7 @@ def subnetwork(s: Session, region: str, name: str) -> dict[str, Any]:
         if not_found(exc):
             raise UsageError(
                 f"subnetwork {name} does not exist in {region}",
-                "check $CMLINFRA_GCP_SUBNETWORK, or unset it to use the network's own",
+                f"check {source}, or leave it out to use the network's own",
             ) from None
         raise
     return found

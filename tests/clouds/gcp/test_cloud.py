@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from cmlinfra.clouds.base import Cloud, MachineRequest
-from cmlinfra.clouds.gcp import GcpCloud, make_cloud
+from cmlinfra.clouds.gcp import make_cloud
+from cmlinfra.clouds.gcp.cloud import GcpCloud
 from cmlinfra.errors import CmlinfraError, UsageError
 from tests.clouds.aws.conftest import EchoServer
 from tests.clouds.aws.test_cloud import module_interface
