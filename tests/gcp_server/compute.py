@@ -201,6 +201,7 @@ class Compute:
 
     def _images_list(self, p: dict, q: dict, body: Any) -> Any:
         items = sorted(self.images.get(p["project"], {}).values(), key=lambda i: i["name"])
+        items = [i for i in items if _matches(i, q.get("filter", ""))]
         return {"kind": "compute#imageList", "items": items}
 
     def _images_insert(self, p: dict, q: dict, body: Any) -> Any:
@@ -209,6 +210,8 @@ class Compute:
                                 f"{body['name']}' already exists", "alreadyExists")  # fmt: skip
         image = self.add_image(p["project"], body["name"], body.get("family", ""))
         image["labels"] = body.get("labels", {})
+        image["description"] = body.get("description", "")
+        image["sourceDisk"] = body.get("sourceDisk", "")
         return self._operation("insert", image["selfLink"], None)
 
     def _images_delete(self, p: dict, q: dict, body: Any) -> Any:
@@ -265,7 +268,12 @@ class Compute:
         if gpus and scheduling.get("onHostMaintenance", "MIGRATE") != "TERMINATE":
             raise ApiError(400, "Instances with guest accelerators do not support live "
                                 "migration.", "badRequest")  # fmt: skip
-        inst = {**body, "kind": "compute#instance", "id": str(next(self._ids)),
+        disks = [
+            {**d, "source": d.get("source") or f"{BASE}/projects/{self.project}/zones/{zone}/"
+                                               f"disks/{body['name']}-{i}"}
+            for i, d in enumerate(body.get("disks", []))
+        ]  # fmt: skip
+        inst = {**body, "disks": disks, "kind": "compute#instance", "id": str(next(self._ids)),
                 "status": "RUNNING", "zone": f"{BASE}/projects/{self.project}/zones/{zone}",
                 "creationTimestamp": _now(),
                 "selfLink": f"{BASE}/projects/{self.project}/zones/{zone}/instances/"
@@ -393,6 +401,9 @@ def _matches(inst: dict[str, Any], text: str) -> bool:
                 return False
         elif m := re.fullmatch(r'\(?labels\.([\w-]+)\s*=\s*"([^"]*)"\)?', clause):
             if inst.get("labels", {}).get(m.group(1)) != m.group(2):
+                return False
+        elif m := re.fullmatch(r'\(?name\s*=\s*"?([\w-]+)"?\)?', clause):
+            if inst.get("name") != m.group(1):
                 return False
         elif m := re.fullmatch(r'\(?status\s*=\s*"?(\w+)"?\)?', clause):
             if inst.get("status") != m.group(1):

@@ -45,6 +45,8 @@ IMAGE_PATH = re.compile(
     r"projects/([^/]+)/global/images/(family/)?([a-z0-9-]+)$"
 )
 PROJECT_FAMILY = re.compile(r"^([a-z][-a-z0-9.:]{4,62}[a-z0-9])/([a-z][-a-z0-9]{0,62})$")
+SCOPE = re.compile(r"^(?:https://www\.googleapis\.com/auth/[a-z0-9._/-]+|[a-z][a-z0-9.-]*)$")
+USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 HOST_KEY_WAIT_ENV = "CMLINFRA_GCP_HOST_KEY_WAIT"
 
 
@@ -80,6 +82,13 @@ def service_account(permission_set: str | None) -> tuple[str | None, list[str]]:
             "give NAME@PROJECT.iam.gserviceaccount.com (never the Compute Engine default one)",
         )
     scopes = [s.removeprefix("scopes=") for s in rest if s]
+    for scope in scopes:
+        if not SCOPE.match(scope):
+            raise UsageError(
+                f"--cloud-permission-set scope {scope!r} is not an OAuth scope",
+                "give a scope alias (cloud-platform, storage-ro…) or its "
+                "https://www.googleapis.com/auth/… URL",
+            )
     return email, scopes or ["cloud-platform"]
 
 
@@ -130,6 +139,8 @@ class GcpCloud:
         if not 1 <= request.port <= 65535:
             raise UsageError(f"SSH port {request.port} is out of range", "give 1 to 65535")
         options.check(request)
+        if request.user and not USER.match(request.user):
+            raise UsageError(f"SSH user {request.user!r} is not a Linux user name", "e.g. ubuntu")
         email, scopes = service_account(request.permission_set)
         return {
             "spec": spec,

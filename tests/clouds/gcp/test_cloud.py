@@ -189,3 +189,18 @@ def test_unreachable_endpoint(gcp: GcpApi, cloud: GcpCloud, monkeypatch: pytest.
     with pytest.raises(CmlinfraError, match=f"cannot reach the Google Compute API at "
                                             f"{closed_port_url}"):  # fmt: skip
         cloud.check_reachable()
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"permission_set": "ml-jobs@p-1234.iam.gserviceaccount.com,scopes=${path.cwd}"},
+         "is not an OAuth scope"),
+        ({"permission_set": "123-compute@developer.gserviceaccount.com"}, "user-managed"),
+        ({"user": "${path.cwd}"}, "is not a Linux user name"),
+        ({"name": "Cml_Bad"}, "is not usable on Google Cloud"),
+    ],
+)  # fmt: skip
+def test_user_values_are_validated_offline(kw: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        GcpCloud().validate(request(**kw))
