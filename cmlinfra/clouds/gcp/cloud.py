@@ -259,7 +259,9 @@ class GcpCloud:
                 "repo_label": repo,
                 "service_account_email": email,
                 "service_account_scopes": scopes,
-                "self_delete_role": lookups.self_delete_role(s),
+                # a bake's builder (ephemeral=False) is stopped to be imaged: it must not be
+                # able to delete itself when it powers off
+                "self_delete_role": lookups.self_delete_role(s) if request.ephemeral else None,
                 "max_ttl_seconds": ttl,
                 "expires_at": expires_text,
                 "expires_epoch": str(int(expires)),

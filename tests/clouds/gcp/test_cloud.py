@@ -204,3 +204,11 @@ def test_unreachable_endpoint(gcp: GcpApi, cloud: GcpCloud, monkeypatch: pytest.
 def test_user_values_are_validated_offline(kw: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         GcpCloud().validate(request(**kw))
+
+
+def test_a_bake_builder_cannot_delete_itself(gcp: GcpApi, cloud: GcpCloud) -> None:
+    """image bake stops the builder to image its disk: no self-delete grant for it."""
+    gcp.compute.roles[ROLE] = ["compute.instances.delete"]
+    builder = cloud.resolve(request(ssh_cidr="10.1.2.3/32", ephemeral=False))
+    assert builder.extra["self_delete_role"] is None
+    assert "self_delete_role" not in cloud.stack(builder, PUBKEY).modules["runner"][1]
