@@ -20,7 +20,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from cmlinfra.clouds.gcp.tags import label_value
 from cmlinfra.errors import UsageError
 
 SIZES = ("s", "m", "l", "xl")
@@ -61,22 +60,9 @@ TYPES: dict[tuple[str, str | None], tuple[str, str | None, int]] = {
     ("l", "h100"): ("a3-highgpu-4g", None, 0),
     ("xl", "h100"): ("a3-highgpu-8g", None, 0),
 }
-# CML's regions are terraform-provider-iterative's zones on GCP.
-REGION_ALIASES = {
-    "us-east": "us-east1-c",
-    "us-west": "us-west1-b",
-    "eu-north": "europe-north1-a",
-    "eu-west": "europe-west1-d",
-}
-DEFAULT_REGION = "us-west"  # CML's default --cloud-region
-DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
-MAX_HDD_GB = 65536
 RAW_TYPE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 TPI_TYPE = re.compile(r"^([^+]+)\+([^*]+)\*([1-9]\d*)$")
 CUSTOM = re.compile(r"^(?:(e2|n1|n2)-)?custom-(\d+)-(\d+)(-ext)?$")
-REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
-ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
-LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -261,54 +247,3 @@ def machine_spec(cloud_type: str, gpu: str | None = None, spot: bool = False) ->
         price = round(price + count * gpu_table()[accel]["price"], 6)
     gpu_type, gpu_count = (accel, count) if accel else builtin or (None, 0)
     return MachineSpec(machine, accel, count, gpu_type, gpu_count, vcpus, memory, price, size)
-
-
-def location(region: str | None) -> tuple[str, str | None]:
-    """``--cloud-region``: a CML alias (→ TPI's zone), a zone or a region → (region, zone)."""
-    value = (region or DEFAULT_REGION).strip().lower()
-    value = REGION_ALIASES.get(value, value)
-    if match := ZONE.match(value):
-        return match.group(1), value
-    if REGION.match(value):
-        return value, None
-    raise UsageError(
-        f"--cloud-region {region!r} is not a Google Cloud region or zone",
-        f"{_suggest(value, list(REGION_ALIASES))}use {', '.join(REGION_ALIASES)}, a region such "
-        "as us-central1 or a zone such as us-central1-a",
-    )
-
-
-def hdd_size(size_gb: int | None) -> int:
-    """``--cloud-hdd-size`` in GB (CML default 35), within what a boot disk allows."""
-    if size_gb is None:
-        return DEFAULT_HDD_GB
-    if not 10 <= size_gb <= MAX_HDD_GB:
-        raise UsageError(
-            f"--cloud-hdd-size {size_gb} is out of range", f"give 10 to {MAX_HDD_GB} (GB)"
-        )
-    return size_gb
-
-
-def spot_price(price: float | None) -> None:
-    """Spot VMs have no bid on Google Cloud: a positive ``--cloud-spot-price`` cannot work."""
-    if price is not None:
-        raise UsageError(
-            "--cloud-spot-price has no meaning on Google Cloud: Spot VMs have no bid",
-            "drop --cloud-spot-price (or pass -1)",
-        )
-
-
-def labels(metadata: dict[str, str]) -> dict[str, str]:
-    """``--cloud-metadata key=value`` → Compute Engine labels. Keys must already be valid
-    (a changed key would be a different label); values are folded to the label alphabet."""
-    result = {}
-    for key, value in metadata.items():
-        if not LABEL_KEY.match(key):
-            raise UsageError(
-                f"--cloud-metadata key {key!r} is not a valid Google Cloud label key",
-                "use 1-63 lowercase letters, digits, _ or -, starting with a letter",
-            )
-        result[key] = label_value(value)
-    if len(result) > 60:  # 64 per resource; the stack adds its own
-        raise UsageError("too many --cloud-metadata labels", "give at most 60")
-    return result

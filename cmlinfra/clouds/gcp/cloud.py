@@ -9,9 +9,7 @@ until all of it has succeeded.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,93 +26,11 @@ from cmlinfra.clouds.base import (
     SweepScope,
 )
 from cmlinfra.clouds.gcp import INFO, catalog, errors, lookups, options, startup
+from cmlinfra.clouds.gcp import request as req
 from cmlinfra.clouds.gcp import stack as stack_builder
-from cmlinfra.clouds.gcp.tags import IMAGE_FAMILY
 from cmlinfra.errors import CmlinfraError, UsageError
 
-# --cloud-image aliases: (project, family)
-IMAGES = {
-    "ubuntu-22.04": ("ubuntu-os-cloud", "ubuntu-2204-lts"),
-    "ubuntu-24.04": ("ubuntu-os-cloud", "ubuntu-2404-lts-amd64"),
-}
-BAKED_FAMILY = IMAGE_FAMILY  # what `cmlinfra image bake --cloud gcp` publishes
-NAME = re.compile(r"^[a-z]([-a-z0-9]{0,48}[a-z0-9])?$")
-SA_EMAIL = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z0-9.-]+\.iam\.gserviceaccount\.com$")
-IMAGE_PATH = re.compile(
-    r"^(?:https://www\.googleapis\.com/compute/v1/)?"
-    r"projects/([^/]+)/global/images/(family/)?([a-z0-9-]+)$"
-)
-PROJECT_FAMILY = re.compile(r"^([a-z][-a-z0-9.:]{4,62}[a-z0-9])/([a-z][-a-z0-9]{0,62})$")
-SCOPE = re.compile(r"^(?:https://www\.googleapis\.com/auth/[a-z0-9._/-]+|[a-z][a-z0-9.-]*)$")
-USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 HOST_KEY_WAIT_ENV = "CMLINFRA_GCP_HOST_KEY_WAIT"
-
-
-def image_source(image: str | None) -> tuple[str | None, str | None, str | None]:
-    """``--cloud-image`` → (project, family, name); project None: the launch project."""
-    if image is None:
-        return (*IMAGES["ubuntu-22.04"], None)
-    text = image.strip()
-    if text in IMAGES:
-        return (*IMAGES[text], None)
-    if text == "cmlinfra":
-        return None, BAKED_FAMILY, None
-    if match := IMAGE_PATH.match(text):
-        project, is_family, name = match.groups()
-        return (project, name, None) if is_family else (project, None, name)
-    if match := PROJECT_FAMILY.match(text):  # CML's project/family
-        return match.group(1), match.group(2), None
-    raise UsageError(
-        f"--cloud-image {image!r} is not a Google Cloud image",
-        "give ubuntu-22.04, ubuntu-24.04, cmlinfra (the baked image), PROJECT/FAMILY "
-        "or projects/PROJECT/global/images/NAME",
-    )
-
-
-def service_account(permission_set: str | None) -> tuple[str | None, list[str]]:
-    """CML's ``--cloud-permission-set EMAIL[,scopes=S1,S2]`` → (email, scopes)."""
-    if not permission_set:
-        return None, ["cloud-platform"]
-    email, *rest = [p.strip() for p in permission_set.split(",")]
-    if not SA_EMAIL.match(email) or email.endswith("-compute@developer.gserviceaccount.com"):
-        raise UsageError(
-            f"--cloud-permission-set {email!r} is not a user-managed service account",
-            "give NAME@PROJECT.iam.gserviceaccount.com (never the Compute Engine default one)",
-        )
-    scopes = [s.removeprefix("scopes=") for s in rest if s]
-    for scope in scopes:
-        if not SCOPE.match(scope):
-            raise UsageError(
-                f"--cloud-permission-set scope {scope!r} is not an OAuth scope",
-                "give a scope alias (cloud-platform, storage-ro…) or its "
-                "https://www.googleapis.com/auth/… URL",
-            )
-    return email, scopes or ["cloud-platform"]
-
-
-def ssh_cidr(cidr: str) -> str:
-    """The CIDR in canonical form (host bits cleared), refusing the whole internet."""
-    try:
-        network = ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        raise UsageError(
-            f"--ssh-cidr {cidr!r} is not a CIDR block", "write it like 203.0.113.7/32"
-        ) from None
-    if network.prefixlen == 0:
-        raise UsageError(
-            f"--ssh-cidr {cidr} opens SSH to the whole internet",
-            "give the launcher's address range (default: its public address /32)",
-        )
-    return str(network)
-
-
-def owner_repo() -> str:
-    env = os.environ
-    if env.get("GITHUB_REPOSITORY"):
-        return f"github.com/{env['GITHUB_REPOSITORY']}"
-    if env.get("CI_PROJECT_PATH"):
-        return f"gitlab/{env['CI_PROJECT_PATH']}"
-    return env.get("BITBUCKET_REPO_FULL_NAME", "")
 
 
 @dataclass
@@ -128,30 +44,30 @@ class GcpCloud:
 
     def validate(self, request: MachineRequest) -> dict[str, Any]:
         """Every offline check, so bad input fails before any credential or network is used."""
-        if not NAME.match(request.name):
+        if not req.NAME.match(request.name):
             raise UsageError(
                 f"runner name {request.name!r} is not usable on Google Cloud",
                 "use 1-50 lowercase letters, digits or dashes, starting with a letter",
             )
         spec = catalog.machine_spec(request.cloud_type, request.gpu, request.spot)
-        region, zone = catalog.location(request.region)
-        catalog.spot_price(request.spot_price)
+        region, zone = req.location(request.region)
+        req.spot_price(request.spot_price)
         if not 1 <= request.port <= 65535:
             raise UsageError(f"SSH port {request.port} is out of range", "give 1 to 65535")
         options.check(request)
-        if request.user and not USER.match(request.user):
+        if request.user and not req.USER.match(request.user):
             raise UsageError(f"SSH user {request.user!r} is not a Linux user name", "e.g. ubuntu")
-        email, scopes = service_account(request.permission_set)
+        email, scopes = req.service_account(request.permission_set)
         return {
             "spec": spec,
             "region": region,
             "zone": zone,
-            "hdd_size_gb": catalog.hdd_size(request.hdd_size_gb),
-            "labels": catalog.labels(request.metadata),
-            "image": image_source(request.image),
+            "hdd_size_gb": req.hdd_size(request.hdd_size_gb),
+            "labels": req.labels(request.metadata),
+            "image": req.image_source(request.image),
             "service_account": (email, scopes),
             "max_ttl_seconds": startup.max_ttl(request.max_ttl_seconds),
-            "ssh_cidr": ssh_cidr(request.ssh_cidr) if request.ssh_cidr else None,
+            "ssh_cidr": req.ssh_cidr(request.ssh_cidr) if request.ssh_cidr else None,
         }
 
     def _zone(self, s: lookups.Session, spec: catalog.MachineSpec, region: str,
@@ -231,7 +147,7 @@ class GcpCloud:
         expires_text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
         email, scopes = checked["service_account"]
         labels = checked["labels"]
-        repo = catalog.label_value(owner_repo())
+        repo = req.label_value(req.owner_repo())
         return ResolvedMachine(
             request=request,
             cloud=self.name,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cmlinfra.clouds.gcp import catalog
+from cmlinfra.clouds.gcp import catalog, request
 from cmlinfra.errors import UsageError
 from tests.gcp_server.discovery import document
 
@@ -45,13 +45,13 @@ def test_k80_sizes_are_tpis_but_refused_as_retired() -> None:
 
 @pytest.mark.parametrize(("alias", "zone"), sorted(TPI_ZONES.items()))
 def test_cml_regions_are_tpis_zones(alias: str, zone: str) -> None:
-    assert catalog.location(alias) == (zone.rsplit("-", 1)[0], zone)
+    assert request.location(alias) == (zone.rsplit("-", 1)[0], zone)
 
 
 def test_region_or_zone_and_the_default() -> None:
-    assert catalog.location("europe-west4") == ("europe-west4", None)
-    assert catalog.location("us-central1-a") == ("us-central1", "us-central1-a")
-    assert catalog.location(None) == ("us-west1", "us-west1-b")  # CML's default us-west
+    assert request.location("europe-west4") == ("europe-west4", None)
+    assert request.location("us-central1-a") == ("us-central1", "us-central1-a")
+    assert request.location(None) == ("us-west1", "us-west1-b")  # CML's default us-west
 
 
 @pytest.mark.parametrize(
@@ -135,12 +135,12 @@ def test_price_snapshot_is_dated_and_its_quota_metrics_exist() -> None:
 
 def test_regions_labels_disk_and_spot_price() -> None:
     with pytest.raises(UsageError, match="not a Google Cloud region or zone"):
-        catalog.location("mars")
-    assert catalog.labels({"team": "ML Ops/EU"}) == {"team": "ml_ops_eu"}
+        request.location("mars")
+    assert request.labels({"team": "ML Ops/EU"}) == {"team": "ml_ops_eu"}
     with pytest.raises(UsageError, match="not a valid Google Cloud label key"):
-        catalog.labels({"Team": "ml"})
+        request.labels({"Team": "ml"})
     with pytest.raises(UsageError, match="out of range"):
-        catalog.hdd_size(5)
-    assert catalog.hdd_size(None) == 35
+        request.hdd_size(5)
+    assert request.hdd_size(None) == 35
     with pytest.raises(UsageError, match="Spot VMs have no bid"):
-        catalog.spot_price(0.5)
+        request.spot_price(0.5)
