@@ -73,3 +73,23 @@ def test_no_credentials_and_disabled_api(cli: CliRunner, gcp: GcpApi, tmp_path: 
     assert result.returncode == 1
     assert "gcloud services enable compute.googleapis.com --project cml-test" in result.stderr
     assert not any(tmp_path.rglob("cml-nocred*")) and not any(tmp_path.rglob("cml-off*"))
+
+
+def test_gc_sweeps_terminated_and_expired_instances(
+    cli: CliRunner, gcp: GcpApi, tmp_path: Path
+) -> None:
+    """A powered-off (TERMINATED) runner instance without a record still bills for its disk:
+    ``gc --cloud gcp`` finds it by its labels and deletes it with --yes."""
+    body = {"name": "cml-left", "machineType": "zones/us-west1-b/machineTypes/n1-standard-4",
+            "labels": {"cmlinfra-stack": "cml-left", "cmlinfra-role": "runner"}}  # fmt: skip
+    gcp.compute.handle("compute.instances.insert", {"project": "cml-test", "zone": "us-west1-b"},
+                       {}, body)  # fmt: skip
+    gcp.compute.instances["us-west1-b/cml-left"]["status"] = "TERMINATED"
+    env = {**gcp.env, "CMLINFRA_HOME": str(tmp_path)}
+    state = str(tmp_path / "registry")
+    found = cli("gc", "--cloud", "gcp", "--state", state, "--no-forge", env=env)
+    assert found.returncode == 0, found.stderr
+    assert "orphan-machine" in found.stdout and "us-west1-b/cml-left (terminated)" in found.stdout
+    fixed = cli("gc", "--cloud", "gcp", "--state", state, "--no-forge", "--yes", env=env)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "us-west1-b/cml-left" not in gcp.compute.instances

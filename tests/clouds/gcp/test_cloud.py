@@ -212,3 +212,30 @@ def test_a_bake_builder_cannot_delete_itself(gcp: GcpApi, cloud: GcpCloud) -> No
     builder = cloud.resolve(request(ssh_cidr="10.1.2.3/32", ephemeral=False))
     assert builder.extra["self_delete_role"] is None
     assert "self_delete_role" not in cloud.stack(builder, PUBKEY).modules["runner"][1]
+
+
+def test_api_errors_are_classified(gcp: GcpApi, cloud: GcpCloud) -> None:
+    """A real HttpError from the client (the fake answering as Compute does) and cmlinfra's
+    own wrapped errors map to the kinds the retry policy needs."""
+    from googleapiclient.errors import HttpError
+
+    from cmlinfra.clouds.base import ErrorKind
+    from cmlinfra.clouds.gcp import lookups
+
+    s = lookups.session()
+    gcp.server.fail["compute.instances.insert"] = (
+        503, "ZONE_RESOURCE_POOL_EXHAUSTED", "The zone 'projects/cml-test/zones/us-west1-b' does "
+        "not have enough resources available to fulfill the request.  Try a different zone, or "
+        "try again later.")  # fmt: skip
+    body = {"name": "x", "machineType": "zones/us-west1-b/machineTypes/n1-standard-4"}
+    with pytest.raises(HttpError) as raised:
+        s.compute.instances().insert(project="cml-test", zone="us-west1-b", body=body).execute()
+    assert cloud.classify_error(raised.value) == ErrorKind.CAPACITY
+    disabled = "Compute Engine API has not been used in project 4242 before"
+    gcp.server.fail["compute.zones.list"] = (403, "accessNotConfigured", disabled)
+    with pytest.raises(CmlinfraError) as wrapped:
+        cloud.check_reachable()
+    assert cloud.classify_error(wrapped.value) == ErrorKind.AUTH
+    with pytest.raises(UsageError) as refused:
+        cloud.resolve(request(cloud_type="m+a100", region="us-east", ssh_cidr="10.0.0.1/32"))
+    assert cloud.classify_error(refused.value) == ErrorKind.CAPACITY
