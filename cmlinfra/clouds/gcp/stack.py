@@ -22,13 +22,20 @@ def module_dir(name: str) -> Path:
     return module_path("gcp", name)
 
 
+def expires_label(machine: ResolvedMachine) -> str:
+    """Unix seconds: the stack's own expiry (set when it was first rendered) when it has one,
+    else the one resolve() computed from the max TTL."""
+    expires = machine.extra.get("expires")
+    return str(int(expires)) if expires else str(machine.extra["expires_epoch"])
+
+
 def default_labels(machine: ResolvedMachine) -> dict[str, str]:
     """Labels on everything the stack creates (provider default_labels), for gc and people."""
     extra = machine.extra
     return {
         "cmlinfra-stack": machine.request.name,
         "cmlinfra-repo": extra.get("repo_label", ""),
-        "cmlinfra-expires": extra["expires_epoch"],
+        "cmlinfra-expires": expires_label(machine),
         "managed-by": "cmlinfra",
     }
 
@@ -65,7 +72,7 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
         "max_run_duration_seconds": extra["max_ttl_seconds"],
         "startup_script": extra["startup_script"],
         "stack_id": name,
-        "expires_at": extra["expires_epoch"],
+        "expires_at": expires_label(machine),
         "labels": extra["labels"],
     }
     if extra.get("service_account_email"):
