@@ -105,8 +105,9 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
     ),
     Compat(
         "--gcp-access-token",
-        "cmlinfra has no GCP cloud",
-        "use --cloud aws or lxd",
+        "a token on the command line is visible to every process on the machine",
+        "for --cloud gcp set GOOGLE_APPLICATION_CREDENTIALS (or CML's "
+        "GOOGLE_APPLICATION_CREDENTIALS_DATA), or use workload identity federation",
     ),
 )
 

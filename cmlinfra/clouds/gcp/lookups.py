@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from cmlinfra.clouds.gcp.credentials import credentials_from_data, project_from
 from cmlinfra.clouds.gcp.errors import gcp_errors, not_found, unknown_zone
 from cmlinfra.errors import CmlinfraError, UsageError
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
-PROJECT_ENVS = ("CMLINFRA_GCP_PROJECT", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT",
-                "GCLOUD_PROJECT", "GOOGLE_PROJECT")  # fmt: skip
 SELF_DELETE_ROLE = "cmlinfraSelfDelete"
-IMPERSONATION = re.compile(r"/serviceAccounts/[^@/]+@([a-z][-a-z0-9]{4,28}[a-z0-9])\.iam\.")
 
 
 @dataclass
@@ -79,27 +76,14 @@ def _options(api: str) -> dict[str, str]:
     return {"api_endpoint": f"{override.rstrip('/')}/{path}"}
 
 
-def _project_from(credentials: Any, found: str | None) -> str | None:
-    """The project: the environment, then what ADC says, then (workload identity federation)
-    the impersonated service account's project, as terraform-provider-iterative does."""
-    for name in PROJECT_ENVS:
-        if os.environ.get(name):
-            return os.environ[name]
-    if found:
-        return found
-    url = getattr(credentials, "service_account_email", None) or ""
-    url = getattr(credentials, "_service_account_impersonation_url", None) or url
-    match = IMPERSONATION.search(str(url)) or re.search(r"@([a-z][-a-z0-9]+)\.iam\.", str(url))
-    return match.group(1) if match else None
-
-
 def session() -> Session:
     """Credentials (ADC) and the project, checked to be usable; one-line errors otherwise."""
     import google.auth
 
+    credentials_from_data()
     with gcp_errors("loading the credentials"):
         credentials, found = google.auth.default(scopes=list(SCOPES))
-    project = _project_from(credentials, found)
+    project = project_from(credentials, found)
     if not project:
         raise UsageError(
             "no Google Cloud project",

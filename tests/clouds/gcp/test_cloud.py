@@ -4,6 +4,7 @@ with host keys from guest attributes or the serial port, and each bad input as o
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -239,3 +240,20 @@ def test_api_errors_are_classified(gcp: GcpApi, cloud: GcpCloud) -> None:
     with pytest.raises(UsageError) as refused:
         cloud.resolve(request(cloud_type="m+a100", region="us-east", ssh_cidr="10.0.0.1/32"))
     assert cloud.classify_error(refused.value) == ErrorKind.CAPACITY
+
+
+def test_cmls_credentials_data_variable(gcp: GcpApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CML's GOOGLE_APPLICATION_CREDENTIALS_DATA (the key's JSON in a CI secret) works: written
+    to a private file that GOOGLE_APPLICATION_CREDENTIALS names, for terraform too."""
+    import os
+    import stat
+
+    from cmlinfra.clouds.gcp import lookups
+
+    key = gcp.env["GOOGLE_APPLICATION_CREDENTIALS"]
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS_DATA", Path(key).read_text())
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS")
+    lookups.check_reachable(lookups.session())
+    written = os.environ["GOOGLE_APPLICATION_CREDENTIALS"]
+    assert written != key and stat.S_IMODE(os.stat(written).st_mode) == 0o600
+    os.unlink(written)
