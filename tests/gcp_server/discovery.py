@@ -10,7 +10,8 @@ mismatch raises :class:`Invalid`, which the server turns into a 400 (requests) o
 (responses): a fake that drifts from Google's API fails the test that exercised it.
 
 Strictness follows the real API: unknown fields are refused, ``int64``/``uint64`` values are
-JSON strings in responses (requests may send numbers, as Google accepts both).
+JSON strings in responses (requests may send numbers, as Google accepts both), and a request's
+``null`` field is an unset one (proto3 JSON, which google-auth relies on).
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ class Api:
     def check(self, schema: dict[str, Any], value: Any, where: str, *, response: bool) -> None:
         if "$ref" in schema:
             schema = self.doc["schemas"][schema["$ref"]]
+        if value is None and not response:
+            return  # proto3 JSON: a null field in a request is an unset one
         kind = schema.get("type")
         if kind == "object":
             if not isinstance(value, dict):

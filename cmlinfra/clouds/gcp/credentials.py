@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 from cmlinfra.errors import UsageError
@@ -62,3 +63,25 @@ def _remove(path: str) -> None:
 
     with suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def settle_project() -> None:
+    """Make the project known to google-auth before it looks for one: otherwise, with workload
+    identity federation, ``google.auth.default()`` asks Cloud Resource Manager over the network
+    (and needs a permission for it). From our variables, else the key file's ``project_id``,
+    else the impersonated service account's project; exported as ``GOOGLE_CLOUD_PROJECT``,
+    which terraform's google provider reads too."""
+    if os.environ.get("GOOGLE_CLOUD_PROJECT"):
+        return
+    project = next((os.environ[n] for n in PROJECT_ENVS if os.environ.get(n)), None)
+    path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
+    if not project and path and os.path.isfile(path):
+        try:
+            info = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            info = {}
+        project = info.get("project_id") or None
+        match = IMPERSONATION.search(str(info.get("service_account_impersonation_url", "")))
+        project = project or (match.group(1) if match else None)
+    if project:
+        os.environ["GOOGLE_CLOUD_PROJECT"] = project

@@ -161,6 +161,11 @@ def gcp_errors(what: str, project: str | None = None) -> Iterator[None]:
             "run 'gcloud auth application-default login', set GOOGLE_APPLICATION_CREDENTIALS, "
             "or authenticate the CI job with workload identity federation",
         ) from None
+    except auth_exceptions.TransportError as exc:
+        raise CmlinfraError(
+            f"cannot reach Google's token or project service while {what} ({_first(exc)})",
+            "check the network and proxy, and set GOOGLE_CLOUD_PROJECT",
+        ) from None
     except auth_exceptions.RefreshError as exc:
         raise CmlinfraError(
             f"Google Cloud credentials could not be refreshed while {what} ({_first(exc)})",

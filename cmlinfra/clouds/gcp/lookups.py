@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from cmlinfra.clouds.gcp.credentials import credentials_from_data, project_from
+from cmlinfra.clouds.gcp.credentials import credentials_from_data, project_from, settle_project
 from cmlinfra.clouds.gcp.errors import gcp_errors, not_found, unknown_zone
 from cmlinfra.errors import CmlinfraError, UsageError
 
@@ -81,6 +81,7 @@ def session() -> Session:
     import google.auth
 
     credentials_from_data()
+    settle_project()
     with gcp_errors("loading the credentials"):
         credentials, found = google.auth.default(scopes=list(SCOPES))
     project = project_from(credentials, found)
