@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from cmlinfra.clouds import DEFAULT_CLOUD, cloud_infos
-from cmlinfra.clouds.base import Capabilities, CloudInfo
+from cmlinfra.clouds.info import Capabilities, CloudInfo
 
 
 def _listed(info: CloudInfo) -> str:

@@ -20,9 +20,13 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from cmlinfra.clouds.base import Capabilities, Cloud, CloudInfo, CloudOption
+from cmlinfra.clouds.info import Capabilities, CloudInfo, CloudOption
 from cmlinfra.errors import CmlinfraError, UsageError
+
+if TYPE_CHECKING:
+    from cmlinfra.clouds.base import Cloud
 
 PLUGINS_ENV = "CMLINFRA_CLOUD_PLUGINS"
 DEFAULT_CLOUD = "lxd"  # --cloud's default: the local cloud, which costs nothing
@@ -124,6 +128,8 @@ def option_owner(flag: str) -> tuple[CloudInfo, CloudOption] | None:
 
 def get_cloud(name: str) -> Cloud:
     """The cloud called ``name`` (or an alias), loaded."""
+    from cmlinfra.clouds.base import Cloud
+
     module = _modules()[canonical(name)]
     cloud = module.make_cloud()
     if not isinstance(cloud, Cloud) or cloud.name != module.INFO.name:

@@ -4,8 +4,9 @@ package (``cmlinfra/clouds/<name>/``) implements.
 Everything that differs between clouds is answered here, by the cloud, so ``runner``,
 ``stack``, ``report``, ``bootstrap`` and ``cli`` never name one:
 
-- :class:`CloudInfo` — what the registry knows *without loading the cloud* (stdlib only, so
-  ``--help`` stays fast): name, aliases, :class:`Capabilities`, its own :class:`CloudOption`\\ s.
+- :class:`CloudInfo` — what the registry knows *without loading the cloud* (``info.py``, re-
+  exported here; cheap, so ``--help`` stays fast): name, aliases, :class:`Capabilities`, its
+  own :class:`CloudOption`\\ s.
 - :class:`Cloud` — catalog and offline validation, the stack spec, reachability, the address
   and trusted host keys, the plan's cost note, error classification; and two small protocols
   it hands out: :class:`Inventory` (machines carrying cmlinfra's tags, for ``gc``) and
@@ -23,9 +24,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-# The watchdog's default way to end a machine: on a cloud where a powered-off machine is
-# deleted (LXD ephemeral containers, EC2 terminate-on-shutdown) this is the whole teardown.
-POWER_OFF = "systemctl poweroff || poweroff || halt -p -f"
+from cmlinfra.clouds.info import POWER_OFF as POWER_OFF  # re-exported: the seam in one place
+from cmlinfra.clouds.info import Capabilities as Capabilities
+from cmlinfra.clouds.info import CloudInfo as CloudInfo
+from cmlinfra.clouds.info import CloudOption as CloudOption
 
 
 @dataclass(frozen=True)
@@ -93,54 +95,6 @@ class MachineAddress:
     user: str
     instance_id: str
     host_keys: tuple[str, ...] = ()  # OpenSSH public key lines the host must present
-
-
-@dataclass(frozen=True)
-class CloudOption:
-    """An option only one cloud understands (CML's ``--cloud-aws-subnet``), declared by that
-    cloud: the CLI adds it to every machine-creating command (with its ``CML_<GROUP>_…``
-    variable), and a request carries it in ``MachineRequest.options[flag]``."""
-
-    flag: str  # "--cloud-<cloud>-<what>", unique across clouds
-    help: str
-    aliases: tuple[str, ...] = ()  # other spellings, e.g. "--cloud-aws-subnet-id"
-
-    @property
-    def param(self) -> str:
-        """The Python parameter name typer gives the option (``cloud_aws_subnet``)."""
-        return self.flag.lstrip("-").replace("-", "_")
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a cloud can do, for the code that must not ask which cloud it is."""
-
-    creates_machines: bool = True  # False: an existing machine (launch/exec/bake refuse it)
-    deleted_on_power_off: bool = True  # a machine that powers off is gone (and stops billing)
-    spot: bool = False  # --cloud-spot works
-    gpus: bool = False  # --cloud-gpu can give a GPU
-    prices_known: bool = False  # hourly prices come from the catalog / the cloud's API
-    has_inventory: bool = True  # lists and deletes cmlinfra's tagged machines (gc)
-    images: bool = False  # image bake / image list
-    # the stack holds nothing but the machine: deleting the machine through the API first is
-    # the fast way to destroy it, and once the machine is gone nothing of the stack remains
-    stack_is_machine: bool = False
-    # shell run as root by the on-machine watchdog to end the machine when it must go (idle,
-    # single job done, max TTL); "" leaves the machine running (someone's own machine)
-    watchdog_end: str = POWER_OFF
-
-
-@dataclass(frozen=True)
-class CloudInfo:
-    """What the registry knows about a cloud without loading it. Its package's
-    ``__init__.py`` exposes it as ``INFO`` next to ``make_cloud()``, importing no SDK."""
-
-    name: str  # --cloud NAME, and the cloud in records and findings
-    title: str  # in sentences: "AWS", "LXD"
-    summary: str  # a few words for --help: "EC2 instances"
-    aliases: tuple[str, ...] = ()  # other names --cloud accepts (a future azure: "az")
-    capabilities: Capabilities = Capabilities()
-    options: tuple[CloudOption, ...] = ()
 
 
 class ErrorKind(StrEnum):

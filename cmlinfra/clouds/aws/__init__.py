@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cmlinfra.clouds.aws.options import OPTIONS
-from cmlinfra.clouds.base import Capabilities, CloudInfo
+from cmlinfra.clouds.info import Capabilities, CloudInfo
 
 if TYPE_CHECKING:
     from cmlinfra.clouds.aws.cloud import AwsCloud

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
-from cmlinfra.clouds.base import CloudOption, MachineRequest
+from cmlinfra.clouds.info import CloudOption
 from cmlinfra.errors import UsageError
+
+if TYPE_CHECKING:
+    from cmlinfra.clouds.base import MachineRequest
 
 SUBNET_ENV = "CMLINFRA_AWS_SUBNET_ID"  # older workflows' spelling of --cloud-aws-subnet
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cmlinfra.clouds.base import Capabilities, CloudInfo, CloudOption
+from cmlinfra.clouds.info import Capabilities, CloudInfo, CloudOption
 
 if TYPE_CHECKING:
     from tests.clouds.contract.fakecloud.cloud import FakeCloud
