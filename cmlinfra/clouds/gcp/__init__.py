@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cmlinfra.clouds.base import POWER_OFF, Capabilities, CloudInfo
 from cmlinfra.clouds.gcp.options import OPTIONS
+from cmlinfra.clouds.info import POWER_OFF, Capabilities, CloudInfo
 
 if TYPE_CHECKING:
     from cmlinfra.clouds.gcp.cloud import GcpCloud

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
-from cmlinfra.clouds.base import CloudOption, MachineRequest
+from cmlinfra.clouds.info import CloudOption
 from cmlinfra.errors import UsageError
+
+if TYPE_CHECKING:
+    from cmlinfra.clouds.base import MachineRequest
 
 NETWORK_ENV, SUBNETWORK_ENV = "CMLINFRA_GCP_NETWORK", "CMLINFRA_GCP_SUBNETWORK"
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
