@@ -93,8 +93,9 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
     ),
     Compat(
         "--gcp-access-token",
-        "cmlinfra has no GCP cloud",
-        _use_a_cloud(),
+        "a token on the command line is visible to every process on the machine",
+        "for --cloud gcp set GOOGLE_APPLICATION_CREDENTIALS (or CML's "
+        "GOOGLE_APPLICATION_CREDENTIALS_DATA), or use workload identity federation",
     ),
 )
 

@@ -277,11 +277,17 @@ def open_store(url: str | None) -> RunnerStore:
         store = S3Store(parts.netloc, parts.path.strip("/"), region, params.get("endpoint"), url)
         _check_bucket(store)
         return store
+    if parts.scheme == "gs":
+        from cmlinfra.runner.gcs_store import open_gcs
+
+        return open_gcs(url)
     if parts.scheme in ("", "file"):
         return LocalStore(
             Path(parts.path if parts.scheme == "file" else url).expanduser().absolute()
         )
-    raise UsageError(f"--state scheme {parts.scheme!r} is not supported", "use s3:// or a path")
+    raise UsageError(
+        f"--state scheme {parts.scheme!r} is not supported", "use s3://, gs:// or a path"
+    )
 
 
 def _check_bucket(store: S3Store) -> None:

@@ -3,6 +3,7 @@ summarize plans. It knows nothing about clouds, runners or forges."""
 
 from cmlinfra.terraform.backends import (
     Backend,
+    GcsBackend,
     LocalBackend,
     S3Backend,
     parse_state_url,
@@ -14,6 +15,7 @@ from cmlinfra.terraform.plan import PlanSummary, ResourceChange, state_resources
 
 __all__ = [
     "Backend",
+    "GcsBackend",
     "LocalBackend",
     "PlanSummary",
     "ResourceChange",

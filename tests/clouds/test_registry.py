@@ -21,8 +21,8 @@ def test_available_clouds_are_loadable() -> None:
 
 def test_unknown_cloud_lists_the_valid_ones() -> None:
     with pytest.raises(UsageError) as info:
-        get_cloud("gcp")
-    assert "unknown cloud 'gcp'" in info.value.line()
+        get_cloud("gce")
+    assert "unknown cloud 'gce'" in info.value.line()
     assert "lxd" in info.value.fix and "ssh" in info.value.fix
 
 
@@ -101,5 +101,5 @@ def test_capabilities_drive_the_neutral_code() -> None:
 
     assert DEFAULT_CLOUD in available_clouds()
     assert not cloud_info("ssh").capabilities.creates_machines
-    assert names_where(lambda c: c.images) == ["aws", "lxd"]
-    assert names_where(lambda c: c.has_inventory) == ["aws", "lxd"]
+    assert names_where(lambda c: c.images) == ["aws", "gcp", "lxd"]
+    assert names_where(lambda c: c.has_inventory) == ["aws", "gcp", "lxd"]
