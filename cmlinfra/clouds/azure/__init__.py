@@ -1,4 +1,4 @@
-"""Azure: CML's ``--cloud azure`` on Azure VMs, built from terraform/modules/azure/{network,gpu-runner}.
+"""Azure: CML's ``--cloud azure`` on Azure VMs (terraform/modules/azure/{network,gpu-runner}).
 
 The cloud registry imports this package only when ``--cloud azure`` is asked for; the Azure
 SDK is imported later still, inside the functions that call Azure.

@@ -59,17 +59,67 @@ REGION_ALIASES = {
 DEFAULT_REGION = "us-west"  # CML's default --cloud-region
 # Azure's public-cloud locations (az account list-locations, physical regions)
 LOCATIONS = frozenset(
-    """
-    australiacentral australiacentral2 australiaeast australiasoutheast austriaeast
-    belgiumcentral brazilsouth brazilsoutheast canadacentral canadaeast centralindia centralus
-    chilecentral denmarkeast eastasia eastus eastus2 francecentral francesouth germanynorth
-    germanywestcentral indonesiacentral israelcentral italynorth japaneast japanwest
-    jioindiacentral jioindiawest koreacentral koreasouth malaysiawest mexicocentral
-    newzealandnorth northcentralus northeurope norwayeast norwaywest polandcentral qatarcentral
-    southafricanorth southafricawest southcentralus southeastasia southindia spaincentral
-    swedencentral swedensouth switzerlandnorth switzerlandwest uaecentral uaenorth uksouth
-    ukwest westcentralus westeurope westindia westus westus2 westus3
-    """.split()
+    [
+        "australiacentral",
+        "australiacentral2",
+        "australiaeast",
+        "australiasoutheast",
+        "austriaeast",
+        "belgiumcentral",
+        "brazilsouth",
+        "brazilsoutheast",
+        "canadacentral",
+        "canadaeast",
+        "centralindia",
+        "centralus",
+        "chilecentral",
+        "denmarkeast",
+        "eastasia",
+        "eastus",
+        "eastus2",
+        "francecentral",
+        "francesouth",
+        "germanynorth",
+        "germanywestcentral",
+        "indonesiacentral",
+        "israelcentral",
+        "italynorth",
+        "japaneast",
+        "japanwest",
+        "jioindiacentral",
+        "jioindiawest",
+        "koreacentral",
+        "koreasouth",
+        "malaysiawest",
+        "mexicocentral",
+        "newzealandnorth",
+        "northcentralus",
+        "northeurope",
+        "norwayeast",
+        "norwaywest",
+        "polandcentral",
+        "qatarcentral",
+        "southafricanorth",
+        "southafricawest",
+        "southcentralus",
+        "southeastasia",
+        "southindia",
+        "spaincentral",
+        "swedencentral",
+        "swedensouth",
+        "switzerlandnorth",
+        "switzerlandwest",
+        "uaecentral",
+        "uaenorth",
+        "uksouth",
+        "ukwest",
+        "westcentralus",
+        "westeurope",
+        "westindia",
+        "westus",
+        "westus2",
+        "westus3",
+    ]
 )
 DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
 MAX_HDD_GB = 4095  # largest managed OS disk
@@ -92,9 +142,40 @@ IMAGE_ID = re.compile(
     re.I,
 )
 RESERVED_USERS = frozenset(
-    "administrator admin user user1 test user2 test1 user3 admin1 1 123 a actuser adm admin2 "
-    "aspnet backup console david guest john owner root server sql support support_388945a0 sys "
-    "test2 test3 user4 user5".split()
+    [
+        "administrator",
+        "admin",
+        "user",
+        "user1",
+        "test",
+        "user2",
+        "test1",
+        "user3",
+        "admin1",
+        "1",
+        "123",
+        "a",
+        "actuser",
+        "adm",
+        "admin2",
+        "aspnet",
+        "backup",
+        "console",
+        "david",
+        "guest",
+        "john",
+        "owner",
+        "root",
+        "server",
+        "sql",
+        "support",
+        "support_388945a0",
+        "sys",
+        "test2",
+        "test3",
+        "user4",
+        "user5",
+    ]
 )
 
 
@@ -127,7 +208,7 @@ class ImageChoice:
 def price_table() -> dict[str, Any]:
     """The committed size table (data/vm-sizes.json) with its date and source."""
     text = resources.files(__package__).joinpath("data/vm-sizes.json").read_text()
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 def _suggest(value: str, choices: list[str]) -> str:

@@ -96,8 +96,7 @@ class AzureCloud:
         size = lookups.offered(client, location, spec.vm_size, spec.retired)
         if image.generation and image.generation not in size.generations:
             raise UsageError(
-                f"{size.name} cannot boot the {image.generation} image "
-                f"{':'.join(image.urn or ())}",
+                f"{size.name} cannot boot the {image.generation} image {':'.join(image.urn or ())}",
                 "choose an image of its generation with --cloud-image, or another --cloud-type",
             )
         if request.spot and not size.low_priority:

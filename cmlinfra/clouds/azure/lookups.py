@@ -81,8 +81,12 @@ def network(subscription: str | None = None) -> Any:
 def resources(subscription: str | None = None) -> Any:
     from azure.mgmt.resource.resources import ResourceManagementClient
 
+    # unlike compute and network, this client takes its api-version from the client
     return ResourceManagementClient(
-        credential(), subscription or subscription_id(), **_options()
+        credential(),
+        subscription or subscription_id(),
+        api_version=API_VERSIONS["resources"],
+        **_options(),
     )
 
 
@@ -91,7 +95,7 @@ def check_reachable() -> None:
     a principal without access fail here, before anything else is asked."""
     client = resources()
     with azure_errors("listing resource groups"):
-        next(iter(client.resource_groups.list(top=1, api_version=API_VERSIONS["resources"])), None)
+        next(iter(client.resource_groups.list(top=1)), None)
 
 
 @dataclass(frozen=True)

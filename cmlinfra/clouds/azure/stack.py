@@ -113,8 +113,6 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
             "runner": (module_dir("gpu-runner"), runner),
         },
         providers={"azurerm": provider_block(extra["subscription_id"])},
-        required_providers={
-            "azurerm": {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
-        },
+        required_providers={"azurerm": {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}},
         outputs={o: f"module.runner.{o}" for o in OUTPUTS},
     )
