@@ -132,9 +132,10 @@ def sku(client: Any, location: str, vm_size: str) -> Sku | None:
         info = [i for i in item.location_info or [] if (i.location or "").lower() == location]
         restriction = ""
         for r in item.restrictions or []:
-            scope = [x.lower() for x in (r.values or [])]
+            info_locations = getattr(r.restriction_info, "locations", None) or []
+            scope = [x.lower() for x in (getattr(r, "values_property", None) or info_locations)]
             if r.type == "Location" and location in scope:
-                restriction = r.reason_code or "restricted"
+                restriction = str(getattr(r.reason_code, "value", r.reason_code) or "restricted")
         return Sku(
             name=item.name,
             family=item.family or "",
@@ -194,11 +195,11 @@ def image_by_id(image_id: str) -> dict[str, Any]:
     from azure.core.exceptions import ResourceNotFoundError
 
     client = resources()
-    try:
-        with azure_errors(f"looking up the image {image_id}"):
+    with azure_errors(f"looking up the image {image_id}"):
+        try:
             found = client.resources.get_by_id(image_id, api_version=API_VERSIONS["compute"])
-    except ResourceNotFoundError:
-        raise UsageError(f"image {image_id} does not exist", "check --cloud-image") from None
+        except ResourceNotFoundError:
+            raise UsageError(f"image {image_id} does not exist", "check --cloud-image") from None
     return {"id": found.id, "location": (found.location or "").lower(), "tags": found.tags or {}}
 
 
@@ -216,12 +217,12 @@ def given_subnet(subnet_id: str, location: str) -> str:
         )
     client = network(match["sub"])
     version = API_VERSIONS["network"]
-    try:
-        with azure_errors(f"looking up the subnet {match['subnet']}"):
+    with azure_errors(f"looking up the subnet {match['subnet']}"):
+        try:
             client.subnets.get(match["rg"], match["vnet"], match["subnet"], api_version=version)
             vnet = client.virtual_networks.get(match["rg"], match["vnet"], api_version=version)
-    except ResourceNotFoundError:
-        raise UsageError(f"subnet {subnet_id} does not exist", f"check ${SUBNET_ENV}") from None
+        except ResourceNotFoundError:
+            raise UsageError(f"subnet {subnet_id} does not exist", f"check ${SUBNET_ENV}") from None
     if (vnet.location or "").lower() != location:
         raise UsageError(
             f"subnet {match['subnet']} is in {vnet.location}, the runner in {location}",

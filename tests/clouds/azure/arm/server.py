@@ -171,7 +171,7 @@ class ArmServer:
 
     def token(self) -> dict[str, Any]:
         return {
-            "access_token": self.state.token,
+            "access_token": self.state.issued or self.state.token,
             "expires_on": str(int(time.time()) + 3600),
             "expires_in": "3600",
             "resource": "https://management.azure.com/",

@@ -85,7 +85,8 @@ class Operation:
 @dataclass
 class ArmState:
     subscription: str = SUBSCRIPTION
-    token: str = "fake-arm-token"
+    token: str = "fake-arm-token"  # what ARM accepts
+    issued: str | None = None  # what the identity endpoints hand out; None: ``token``
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     power: dict[str, str] = field(default_factory=dict)  # vm id -> PowerState/xxx
