@@ -91,7 +91,9 @@ class Closure:
 
     def follow(self, name: str, ref: str) -> None:
         target, _, pointer = ref.partition("#")
-        file = posixpath.normpath(posixpath.join(posixpath.dirname(name), target)) if target else name
+        file = (
+            posixpath.normpath(posixpath.join(posixpath.dirname(name), target)) if target else name
+        )
         if (file, pointer) in self.reached:
             return
         self.reached.add((file, pointer))

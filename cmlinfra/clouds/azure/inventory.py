@@ -73,9 +73,7 @@ def groups(subscription: str | None = None) -> list[Group]:
         for group in resources.resource_groups.list(filter=f"tagName eq '{STACK_TAG}'"):
             tags = group.tags or {}
             provisioning = getattr(group.properties, "provisioning_state", "") or ""
-            state = (
-                "deleting" if provisioning == "Deleting" else _power_state(compute, group.name)
-            )
+            state = "deleting" if provisioning == "Deleting" else _power_state(compute, group.name)
             found.append(
                 Group(
                     name=group.name,

@@ -49,8 +49,16 @@ def subscription_id() -> str:
 
 
 def credential() -> Any:
-    """The chain every Azure tool uses; interactive logins are never tried."""
+    """The chain every Azure tool uses; interactive logins are never tried. The SDK's own
+    multi-line warnings (every credential it tried) stay out of the one-line errors unless
+    ``--log debug`` asked for them."""
+    import logging
+
     from azure.identity import DefaultAzureCredential
+
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for name in ("azure.identity", "azure.core.pipeline.policies.http_logging_policy"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
 

@@ -61,8 +61,11 @@ def end_script(imds: str = IMDS, arm: str = ARM) -> str:
     )
 
 
-def render(name: str, max_ttl_seconds: int, expires_at: str, ssh_port: int = 22) -> str:
-    """The custom data script. Only validated, non-secret values go in."""
+def render(
+    name: str, max_ttl_seconds: int, expires_at: str, ssh_port: int = 22, root: str = ""
+) -> str:
+    """The custom data script. Only validated, non-secret values go in. ``root`` prefixes the
+    files it writes (tests run it on this machine)."""
     if not _NAME.match(name):
         raise UsageError(f"runner name {name!r} is not usable on Azure", "use a-z, 0-9 and -")
     if not re.fullmatch(r"[0-9T:+\-Z]*", expires_at):
@@ -73,6 +76,7 @@ def render(name: str, max_ttl_seconds: int, expires_at: str, ssh_port: int = 22)
         .get_template("custom_data.sh.j2")
         .render(
             name=name,
+            root=shlex.quote(root) if root else "",
             lib=LIB,
             end_script=end_script().rstrip("\n"),
             max_ttl_seconds=seconds,

@@ -55,7 +55,11 @@ def test_gpu_option_and_current_gpus() -> None:
 
 def test_raw_sizes_are_canonicalized_and_unknown_ones_pass_to_the_api() -> None:
     spec = catalog.size_spec("standard_nc24ads_a100_v4")
-    assert (spec.vm_size, spec.gpu, spec.hourly_price) == ("Standard_NC24ads_A100_v4", "a100", 3.673)
+    assert (spec.vm_size, spec.gpu, spec.hourly_price) == (
+        "Standard_NC24ads_A100_v4",
+        "a100",
+        3.673,
+    )
     new = catalog.size_spec("Standard_ND128isr_NDR_GB200_v6")
     assert new.vm_size == "Standard_ND128isr_NDR_GB200_v6" and new.hourly_price is None
 
@@ -103,7 +107,10 @@ def test_images() -> None:
     assert tpi.user == "ml" and tpi.urn == (
         "Canonical", "0001-com-ubuntu-server-focal", "20_04-lts", "latest"
     )  # fmt: skip
-    ours = "/subscriptions/00000000-0000-4000-8000-0000000000a2/resourceGroups/cmlinfra-images/providers/Microsoft.Compute/images/cml-gpu"
+    ours = (
+        "/subscriptions/00000000-0000-4000-8000-0000000000a2/resourceGroups/cmlinfra-images/"
+        "providers/Microsoft.Compute/images/cml-gpu"
+    )
     assert catalog.image_choice(ours, "t4").image_id == ours
     for bad, message in [
         ("ubuntu", "is not an Azure image"),

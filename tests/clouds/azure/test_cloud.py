@@ -144,7 +144,7 @@ def test_image_by_id_must_exist(arm: Arm) -> None:
         f"/subscriptions/{arm.state.subscription}/resourceGroups/cmlinfra-images/providers/"
         "Microsoft.Compute/images/cml-gpu"
     )
-    with pytest.raises(UsageError, match="image .*cml-gpu does not exist"):
+    with pytest.raises(UsageError, match=r"image .*cml-gpu does not exist"):
         AzureCloud().resolve(request(image=image))
     arm.state.add_group("cmlinfra-images", "eastus", {})
     arm.state.add_resource(

@@ -40,7 +40,9 @@ def handles(operation_id: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def later(state: ArmState, base: str, done: Callable[[], None], kind: str = "Location") -> dict[str, str]:
+def later(
+    state: ArmState, base: str, done: Callable[[], None], kind: str = "Location"
+) -> dict[str, str]:
     """Headers of a long-running operation whose work ``done`` does when it finishes."""
     op_id = state.next_id()
     state.operations[op_id] = Operation(state.polls, done)
@@ -77,7 +79,9 @@ def group_get(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], 
 
 
 @handles("ResourceGroups_Delete")
-def group_delete(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
+def group_delete(
+    state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any
+) -> Reply:
     name = p["resourceGroupName"]
     group = state.groups.get(name.lower())
     if group is None:
@@ -90,7 +94,9 @@ FILTER = re.compile(r"^tagName eq '([^']*)'(?: and tagValue eq '([^']*)')?$")
 
 
 @handles("ResourceGroups_List")
-def group_list(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
+def group_list(
+    state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any
+) -> Reply:
     groups = sorted(state.groups.values(), key=lambda g: g["name"])
     if "$filter" in q:
         match = FILTER.match(q["$filter"])
@@ -109,7 +115,9 @@ def group_list(state: ArmState, base: str, p: dict[str, str], q: dict[str, str],
 
 
 @handles("Resources_List")
-def resources_list(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
+def resources_list(
+    state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any
+) -> Reply:
     found = sorted(state.resources.values(), key=lambda r: r["id"])
     match = re.match(r"^resourceType eq '([^']+)'$", q.get("$filter", ""))
     if "$filter" in q and not match:
@@ -156,7 +164,9 @@ def by_id_put(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], 
 
 
 @handles("Resources_DeleteById")
-def by_id_delete(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
+def by_id_delete(
+    state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any
+) -> Reply:
     key = "/" + p["resourceId"].lower()
     if key not in state.resources:
         return Reply(204)
@@ -193,7 +203,9 @@ def vm_get(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], bod
 def vm_list(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
     if p["resourceGroupName"].lower() not in state.groups:
         return not_found("", p["resourceGroupName"])
-    vms = [r for r in state.in_group(p["resourceGroupName"]) if r["type"].endswith("virtualMachines")]
+    vms = [
+        r for r in state.in_group(p["resourceGroupName"]) if r["type"].endswith("virtualMachines")
+    ]
     return Reply(200, {"value": vms})
 
 
@@ -204,17 +216,25 @@ def vm_view(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], bo
         return not_found("Microsoft.Compute/virtualMachines", p["vmName"], p["resourceGroupName"])
     power = state.power.get(vm["id"].lower(), "PowerState/running")
     statuses = [
-        {"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"},
+        {
+            "code": "ProvisioningState/succeeded",
+            "level": "Info",
+            "displayStatus": "Provisioning succeeded",
+        },
         {"code": power, "level": "Info", "displayStatus": "VM " + power.split("/")[1]},
     ]
     return Reply(200, {"computerName": vm["name"], "statuses": statuses})
 
 
 def _power(target: str) -> Handler:
-    def handler(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
+    def handler(
+        state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any
+    ) -> Reply:
         vm = _vm(state, p)
         if vm is None:
-            return not_found("Microsoft.Compute/virtualMachines", p["vmName"], p["resourceGroupName"])
+            return not_found(
+                "Microsoft.Compute/virtualMachines", p["vmName"], p["resourceGroupName"]
+            )
 
         def done() -> None:
             state.power[vm["id"].lower()] = f"PowerState/{target}"
@@ -229,13 +249,19 @@ HANDLERS["VirtualMachines_Deallocate"] = _power("deallocated")
 
 
 @handles("VirtualMachines_Generalize")
-def vm_generalize(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
+def vm_generalize(
+    state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any
+) -> Reply:
     vm = _vm(state, p)
     if vm is None:
         return not_found("Microsoft.Compute/virtualMachines", p["vmName"], p["resourceGroupName"])
     if state.power.get(vm["id"].lower()) not in ("PowerState/stopped", "PowerState/deallocated"):
-        return error(409, "OperationNotAllowed", "Operation 'generalize' is not allowed on VM "
-                     f"'{vm['name']}' since the VM is running. Please power off explicitly.")
+        return error(
+            409,
+            "OperationNotAllowed",
+            "Operation 'generalize' is not allowed on VM "
+            f"'{vm['name']}' since the VM is running. Please power off explicitly.",
+        )
     state.power[vm["id"].lower()] = "PowerState/generalized"
     return Reply(200)
 
@@ -249,7 +275,9 @@ def vm_delete(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], 
 
 
 @handles("VirtualMachines_RetrieveBootDiagnosticsData")
-def vm_boot_diagnostics(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
+def vm_boot_diagnostics(
+    state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any
+) -> Reply:
     vm = _vm(state, p)
     if vm is None:
         return not_found("Microsoft.Compute/virtualMachines", p["vmName"], p["resourceGroupName"])
@@ -264,7 +292,9 @@ def vm_boot_diagnostics(state: ArmState, base: str, p: dict[str, str], q: dict[s
 
 
 @handles("Usage_List")
-def usage_list(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
+def usage_list(
+    state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any
+) -> Reply:
     usages = state.usages.get(p["location"].lower(), {})
     names = {"cores": "Total Regional vCPUs", "lowPriorityCores": "Total Regional Spot vCPUs"}
     return Reply(
@@ -305,12 +335,16 @@ def _network_id(state: ArmState, p: dict[str, str], subnet: bool) -> str:
 def vnet_get(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
     found = state.resources.get(_network_id(state, p, False).lower())
     if found is None:
-        return not_found("Microsoft.Network/virtualNetworks", p["virtualNetworkName"], p["resourceGroupName"])
+        return not_found(
+            "Microsoft.Network/virtualNetworks", p["virtualNetworkName"], p["resourceGroupName"]
+        )
     return Reply(200, found)
 
 
 @handles("Subnets_Get")
-def subnet_get(state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any) -> Reply:
+def subnet_get(
+    state: ArmState, base: str, p: dict[str, str], q: dict[str, str], body: Any
+) -> Reply:
     found = state.resources.get(_network_id(state, p, True).lower())
     if found is None:
         return not_found("subnets", p["subnetName"], p["resourceGroupName"])

@@ -108,7 +108,9 @@ class ArmServer:
             with self.state.lock:
                 self.send(h, self.arm(method, path, query, body, bool(raw)))
 
-    def arm(self, method: str, path: str, query: dict[str, str], body: Any, has_body: bool) -> Reply:
+    def arm(
+        self, method: str, path: str, query: dict[str, str], body: Any, has_body: bool
+    ) -> Reply:
         state = self.state
         match = self.specs.match(method, path)
         if match is None:
@@ -150,7 +152,9 @@ class ArmServer:
                 op.polls -= 1
                 status_reply = "/operationstatuses/" in path
                 body = {"status": "InProgress", "name": op_id} if status_reply else None
-                return Reply(200 if status_reply else 202, body, {"Location": path, "Retry-After": "1"})
+                return Reply(
+                    200 if status_reply else 202, body, {"Location": path, "Retry-After": "1"}
+                )
             if not op.finished:
                 op.finished = True
                 op.done()
@@ -166,7 +170,11 @@ class ArmServer:
     def unauthorized(self, h: BaseHTTPRequestHandler) -> Reply:
         given = h.headers.get("Authorization")
         if not given:
-            return error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+            return error(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            )
         return error(401, "InvalidAuthenticationToken", "The access token is invalid.")
 
     def token(self) -> dict[str, Any]:

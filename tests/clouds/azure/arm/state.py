@@ -92,7 +92,9 @@ class ArmState:
     power: dict[str, str] = field(default_factory=dict)  # vm id -> PowerState/xxx
     serial_logs: dict[str, str] = field(default_factory=dict)  # vm name -> text
     skus: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    usages: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # loc -> name -> [cur, lim]
+    usages: dict[str, dict[str, list[int]]] = field(
+        default_factory=dict
+    )  # loc -> name -> [cur, lim]
     operations: dict[str, Operation] = field(default_factory=dict)
     errors: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, op id
@@ -123,7 +125,9 @@ class ArmState:
         """The next call of ``operation_id`` answers this ARM error instead."""
         self.errors.setdefault(operation_id, []).append((status, code, message))
 
-    def restrict(self, location: str, name: str, reason: str = "NotAvailableForSubscription") -> None:
+    def restrict(
+        self, location: str, name: str, reason: str = "NotAvailableForSubscription"
+    ) -> None:
         self.skus[location] = [s for s in self.skus[location] if s["name"] != name]
         self.skus[location].append(sku_json(name, location, reason))
 
