@@ -73,10 +73,12 @@ def test_exactly_one_of_many_launchers_gets_the_lock(container: str) -> None:
 
 def test_holding_names_the_other_launcher(container: str) -> None:
     store = open_store(f"azurerm://devstoreaccount1/{container}/runners")
-    with holding(store, "cml-y", "launch"):
-        with pytest.raises(CmlinfraError, match="runner 'cml-y' is locked by"):
-            with holding(store, "cml-y", "destroy"):
-                pass
+    with (
+        holding(store, "cml-y", "launch"),
+        pytest.raises(CmlinfraError, match="runner 'cml-y' is locked by"),
+        holding(store, "cml-y", "destroy"),
+    ):
+        pass
     assert store.lock_names() == []
 
 
