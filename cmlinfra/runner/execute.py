@@ -130,7 +130,7 @@ def _fetch(session: Any, opts: ExecOptions) -> list[str]:
 
 def execute(opts: ExecOptions) -> ExecResult:
     from cmlinfra.bootstrap.steps import Options, build_steps
-    from cmlinfra.runner.inventory import RUNNER_ROLE, with_role
+    from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
     from cmlinfra.stack import service

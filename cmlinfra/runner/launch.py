@@ -106,7 +106,7 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
         agent_user=agent.user,
         busy_probe=agent.busy_probe,
         unregister=agent.unregister,
-        power_off=opts.cloud != "ssh",
+        end_script=session.prepared.cloud.info.capabilities.watchdog_end,
     )
     with session.step("watchdog"):
         session.root(render_install(policy), "watchdog-install")
@@ -116,9 +116,9 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
 def launch(opts: LaunchOptions) -> LaunchResult:
     from cmlinfra.bootstrap.startup import startup_step
     from cmlinfra.bootstrap.steps import Options, build_steps
+    from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
     from cmlinfra.forges import connect
     from cmlinfra.forges.context import detect
-    from cmlinfra.runner.inventory import RUNNER_ROLE, with_role
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
     from cmlinfra.stack import service

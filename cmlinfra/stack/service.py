@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cmlinfra.clouds import get_cloud
-from cmlinfra.clouds.base import Cloud, MachineAddress, MachineRequest, ResolvedMachine
+from cmlinfra.clouds.base import Cloud, CloudInfo, MachineAddress, MachineRequest, ResolvedMachine
 from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.secrets import Secret
 from cmlinfra.stack.compose import synthesize
@@ -57,32 +57,39 @@ class Planned:
     workdir: Path
 
 
+def check_options(request: MachineRequest, chosen: CloudInfo) -> None:
+    """Only the chosen cloud's own options: another cloud's is refused, naming that cloud."""
+    from cmlinfra.clouds import option_owner
+
+    mine = {flag for option in chosen.options for flag in (option.flag, *option.aliases)}
+    for flag in request.options:
+        if flag in mine:
+            continue
+        owner = option_owner(flag)
+        if owner is None:
+            raise UsageError(f"{flag} is not a cloud option", f"drop {flag}")
+        title = owner[0].title
+        vowel = title[:1] in "AEIOU" or (title.isupper() and title[:1] in "FHLMNRSX")  # "an LXD"
+        article = "an" if vowel else "a"
+        raise UsageError(
+            f"{flag} is {article} {title} option, not one of --cloud {chosen.name}",
+            f"drop {flag}, or launch with --cloud {owner[0].name}",
+        )
+
+
 def prepare(
     request: MachineRequest, cloud: str, *, terraform: str | None = None, state: str | None = None
 ) -> Prepared:
-    """All the checks, in the order a user fixes them; creates nothing. A cloud's optional
-    ``validate(request)`` (offline checks: sizes, regions, labels) runs before its API is
-    asked anything, then ``check_reachable``, then ``resolve`` (the look-ups)."""
+    """All the checks, in the order a user fixes them; creates nothing. Options of another
+    cloud are refused first, then the cloud's offline ``validate(request)`` (sizes, regions,
+    labels, its own options) runs before its API is asked anything, then ``check_reachable``,
+    then ``resolve`` (the look-ups)."""
     from cmlinfra.terraform import LocalBackend, find_terraform, parse_state_url
 
     target = stack_dir(request.name)
     chosen = get_cloud(cloud)
-    aws_only = [
-        option
-        for option, value in (
-            ("--cloud-aws-subnet", request.aws_subnet),
-            ("--cloud-aws-security-group", request.aws_security_group),
-        )
-        if value
-    ]
-    if aws_only and chosen.name != "aws":
-        raise UsageError(
-            f"{aws_only[0]} is an AWS option, not one of --cloud {cloud}",
-            f"drop {aws_only[0]}, or launch with --cloud aws",
-        )
-    offline = getattr(chosen, "validate", None)
-    if callable(offline):  # a typo is reported as a typo even when the cloud is unreachable
-        offline(request)
+    check_options(request, chosen.info)
+    chosen.validate(request)  # a typo is reported as a typo even when the cloud is unreachable
     chosen.check_reachable()
     machine = chosen.resolve(request)
     binary = find_terraform(terraform)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cmlinfra.cli.clouds import with_cloud_options
 from cmlinfra.cli.commands.runner import build_request, machine_options
 
 M = machine_options()
@@ -14,6 +15,7 @@ def register(root: typer.Typer) -> None:
         "exec",
         context_settings={"allow_extra_args": True, "ignore_unknown_options": False},
     )
+    @with_cloud_options()
     def exec_(
         ctx: typer.Context,
         command: list[str] = typer.Argument(None, help="The command, after --."),
@@ -29,8 +31,6 @@ def register(root: typer.Typer) -> None:
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
         ssh_cidr: str | None = M["ssh_cidr"],  # type: ignore[assignment]
-        cloud_aws_subnet: str = M["cloud_aws_subnet"],  # type: ignore[assignment]
-        cloud_aws_security_group: str = M["cloud_aws_security_group"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         docker_image: str = typer.Option(
@@ -44,6 +44,7 @@ def register(root: typer.Typer) -> None:
             "", "--bootstrap-steps", help="Only these bootstrap steps (comma-separated)."
         ),
         terraform: str = typer.Option("", "--terraform", help="terraform or tofu binary."),
+        **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
         """Provision a machine, send the working tree, run COMMAND with live output, fetch the
         artifacts, and destroy the machine — also when the command fails or the CI job is

@@ -1,4 +1,5 @@
-"""Publishing a stopped LXD container as an image, and listing cmlinfra's images.
+"""The LXD image store: a stopped container published as an image, cmlinfra's images listed
+and deleted.
 
 LXD's REST API does both (``POST /1.0/images`` with an instance source); the calls are
 asynchronous operations, waited on with ``/1.0/operations/<id>/wait`` and a deadline. The
@@ -10,12 +11,13 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+from dataclasses import dataclass, field
 from typing import Any
 
+from cmlinfra.clouds.base import Image
 from cmlinfra.clouds.lxd.api import LxdApi, LxdNotFound
-from cmlinfra.errors import CmlinfraError
-
-IMAGE_PROPERTY = "cmlinfra.image"  # "true" on every image cmlinfra published
+from cmlinfra.clouds.lxd.tags import IMAGE_PROPERTY
+from cmlinfra.errors import CmlinfraError, UsageError
 
 
 def _call(api: LxdApi, method: str, url: str, body: Any, wait: float) -> dict[str, Any]:
@@ -105,7 +107,7 @@ def delete(api: LxdApi, fingerprint: str) -> None:
             raise
 
 
-def list_images(api: LxdApi) -> list[dict[str, Any]]:
+def list_images(api: LxdApi) -> list[Image]:
     """cmlinfra's images: alias, fingerprint, size, creation time and the recorded steps."""
     rows = []
     for image in api.get("/1.0/images?recursion=1") or []:
@@ -113,14 +115,43 @@ def list_images(api: LxdApi) -> list[dict[str, Any]]:
         if props.get(IMAGE_PROPERTY) != "true":
             continue
         rows.append(
-            {
-                "cloud": "lxd",
-                "id": str(image["fingerprint"])[:12],
-                "name": ",".join(a["name"] for a in image.get("aliases") or []) or "-",
-                "created": str(image.get("created_at", ""))[:19],
-                "size_mb": round(int(image.get("size") or 0) / 2**20),
-                "base": props.get("cmlinfra.base", ""),
-                "steps": props.get("cmlinfra.steps", ""),
-            }
+            Image(
+                cloud="lxd",
+                id=str(image["fingerprint"])[:12],
+                name=",".join(a["name"] for a in image.get("aliases") or []) or "-",
+                created=str(image.get("created_at", ""))[:19],
+                base=props.get("cmlinfra.base", ""),
+                steps=props.get("cmlinfra.steps", ""),
+                details={"size_mb": round(int(image.get("size") or 0) / 2**20)},
+            )
         )
-    return sorted(rows, key=lambda r: r["created"])
+    return sorted(rows, key=lambda r: r.created)
+
+
+@dataclass
+class LxdImages:
+    """:class:`~cmlinfra.clouds.base.ImageStore` on the local daemon."""
+
+    api: LxdApi = field(default_factory=LxdApi)
+    cloud: str = "lxd"
+
+    def check_free(self, name: str, *, replace: bool = False) -> None:
+        if not replace and alias_target(self.api, name):
+            raise UsageError(
+                f"LXD image alias {name!r} already exists",
+                "choose another --name, or --replace to move the alias to the new image",
+            )
+
+    def publish(
+        self, instance_id: str, name: str, properties: dict[str, str], *, replace: bool = False
+    ) -> str:
+        stop(self.api, instance_id)
+        return publish(self.api, instance_id, name, properties, replace=replace)
+
+    def list_images(self) -> list[Image]:
+        return list_images(self.api)
+
+    def delete(self, image_id: str) -> None:
+        """By fingerprint (or its prefix, as listed) or alias; gone already is fine."""
+        target = alias_target(self.api, image_id) or image_id
+        delete(self.api, target)

@@ -1,4 +1,5 @@
-"""Publishing an EC2 instance as an AMI, and listing cmlinfra's AMIs (boto3).
+"""The AWS image store: an EC2 instance published as an AMI, cmlinfra's AMIs listed and
+deleted (boto3).
 
 The AMI and its snapshots carry the same tags, so ``image list``, cost reports and clean-up
 find both. ``create_image`` reboots the instance by default, which flushes the file systems after
@@ -7,11 +8,12 @@ the clean-up script ran; waiting uses boto3's own ``image_available`` waiter.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from cmlinfra.errors import CmlinfraError
-
-IMAGE_TAG = "cmlinfra:image"
+from cmlinfra.clouds.aws.tags import IMAGE_TAG, image_tags
+from cmlinfra.clouds.base import Image
+from cmlinfra.errors import CmlinfraError, UsageError
 
 
 def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -82,7 +84,7 @@ def publish(
     return image_id
 
 
-def list_images(ec2: Any) -> list[dict[str, Any]]:
+def list_images(ec2: Any) -> list[Image]:
     """This account's AMIs tagged by cmlinfra, oldest first."""
     images = ec2.describe_images(
         Owners=["self"], Filters=[{"Name": f"tag:{IMAGE_TAG}", "Values": ["true"]}]
@@ -91,14 +93,64 @@ def list_images(ec2: Any) -> list[dict[str, Any]]:
     for image in images:
         tags = {t["Key"]: t["Value"] for t in image.get("Tags") or []}
         rows.append(
-            {
-                "cloud": "aws",
-                "id": image["ImageId"],
-                "name": image.get("Name", ""),
-                "created": str(image.get("CreationDate", ""))[:19],
-                "state": image.get("State", ""),
-                "base": tags.get("cmlinfra:base", ""),
-                "steps": tags.get("cmlinfra:steps", ""),
-            }
+            Image(
+                cloud="aws",
+                id=image["ImageId"],
+                name=image.get("Name", ""),
+                created=str(image.get("CreationDate", ""))[:19],
+                base=tags.get("cmlinfra:base", ""),
+                steps=tags.get("cmlinfra:steps", ""),
+                details={"state": image.get("State", "")},
+            )
         )
-    return sorted(rows, key=lambda r: r["created"])
+    return sorted(rows, key=lambda r: r.created)
+
+
+def delete(ec2: Any, image_id: str) -> None:
+    """Deregister the AMI and delete its snapshots; an AMI already gone is fine."""
+    from botocore.exceptions import ClientError
+
+    try:
+        found = ec2.describe_images(ImageIds=[image_id])["Images"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "").startswith("InvalidAMIID"):
+            return
+        raise
+    for image in found:
+        ec2.deregister_image(ImageId=image_id)
+        for mapping in image.get("BlockDeviceMappings") or []:
+            snapshot = mapping.get("Ebs", {}).get("SnapshotId")
+            if snapshot:
+                ec2.delete_snapshot(SnapshotId=snapshot)
+
+
+@dataclass
+class AwsImages:
+    """:class:`~cmlinfra.clouds.base.ImageStore` for AMIs in one region (None: the
+    environment's, as boto3 finds it)."""
+
+    region: str | None = None
+    cloud: str = "aws"
+
+    def _ec2(self) -> Any:
+        import boto3
+
+        return boto3.client("ec2", region_name=self.region)
+
+    def check_free(self, name: str, *, replace: bool = False) -> None:
+        taken = name_taken(self._ec2(), name)
+        if taken:  # AMI names are unique per account and region: replace cannot help
+            raise UsageError(
+                f"an AMI named {name!r} already exists ({taken})", "choose another --name"
+            )
+
+    def publish(
+        self, instance_id: str, name: str, properties: dict[str, str], *, replace: bool = False
+    ) -> str:
+        return publish(self._ec2(), instance_id, name, image_tags(properties))
+
+    def list_images(self) -> list[Image]:
+        return list_images(self._ec2())
+
+    def delete(self, image_id: str) -> None:
+        delete(self._ec2(), image_id)

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
+from cmlinfra.clouds.aws import images as aws
 from cmlinfra.errors import CmlinfraError
-from cmlinfra.images import aws
 from tests.fixtures.moto import MotoServer
 
 
@@ -40,7 +40,7 @@ def test_publish_tags_waits_and_lists(moto: MotoServer) -> None:
     for snapshot in ec2.describe_snapshots(SnapshotIds=snapshots)["Snapshots"]:
         assert {t["Key"]: t["Value"] for t in snapshot["Tags"]} == tags
     (row,) = aws.list_images(ec2)
-    assert row["id"] == image_id and row["steps"] == "detect,docker"
+    assert row.id == image_id and row.steps == "detect,docker"
 
 
 def test_untagged_amis_are_not_listed(moto: MotoServer) -> None:
