@@ -53,9 +53,9 @@ class BlobStore:
         if key:
             credential: Any = {"account_name": self.account, "account_key": key}
         else:
-            from cmlinfra.clouds.azure.lookups import credential as azure_credential
+            from azure.identity import DefaultAzureCredential
 
-            credential = azure_credential()
+            credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
         self._client = ContainerClient(
             endpoint, self.container, credential=credential, connection_timeout=10,
             read_timeout=60, retry_total=3,

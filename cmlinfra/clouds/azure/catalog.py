@@ -57,70 +57,6 @@ REGION_ALIASES = {
     "eu-west": "westeurope",
 }
 DEFAULT_REGION = "us-west"  # CML's default --cloud-region
-# Azure's public-cloud locations (az account list-locations, physical regions)
-LOCATIONS = frozenset(
-    [
-        "australiacentral",
-        "australiacentral2",
-        "australiaeast",
-        "australiasoutheast",
-        "austriaeast",
-        "belgiumcentral",
-        "brazilsouth",
-        "brazilsoutheast",
-        "canadacentral",
-        "canadaeast",
-        "centralindia",
-        "centralus",
-        "chilecentral",
-        "denmarkeast",
-        "eastasia",
-        "eastus",
-        "eastus2",
-        "francecentral",
-        "francesouth",
-        "germanynorth",
-        "germanywestcentral",
-        "indonesiacentral",
-        "israelcentral",
-        "italynorth",
-        "japaneast",
-        "japanwest",
-        "jioindiacentral",
-        "jioindiawest",
-        "koreacentral",
-        "koreasouth",
-        "malaysiawest",
-        "mexicocentral",
-        "newzealandnorth",
-        "northcentralus",
-        "northeurope",
-        "norwayeast",
-        "norwaywest",
-        "polandcentral",
-        "qatarcentral",
-        "southafricanorth",
-        "southafricawest",
-        "southcentralus",
-        "southeastasia",
-        "southindia",
-        "spaincentral",
-        "swedencentral",
-        "swedensouth",
-        "switzerlandnorth",
-        "switzerlandwest",
-        "uaecentral",
-        "uaenorth",
-        "uksouth",
-        "ukwest",
-        "westcentralus",
-        "westeurope",
-        "westindia",
-        "westus",
-        "westus2",
-        "westus3",
-    ]
-)
 DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
 MAX_HDD_GB = 4095  # largest managed OS disk
 RAW_SIZE = re.compile(r"^(standard|basic)_[a-z0-9_]+$", re.I)
@@ -140,42 +76,6 @@ IMAGE_ID = re.compile(
     r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[\w().-]+/providers/Microsoft\.Compute/"
     r"(images/[\w.-]+|galleries/\w[\w.]*/images/[\w.-]+(/versions/[\w.-]+)?)$",
     re.I,
-)
-RESERVED_USERS = frozenset(
-    [
-        "administrator",
-        "admin",
-        "user",
-        "user1",
-        "test",
-        "user2",
-        "test1",
-        "user3",
-        "admin1",
-        "1",
-        "123",
-        "a",
-        "actuser",
-        "adm",
-        "admin2",
-        "aspnet",
-        "backup",
-        "console",
-        "david",
-        "guest",
-        "john",
-        "owner",
-        "root",
-        "server",
-        "sql",
-        "support",
-        "support_388945a0",
-        "sys",
-        "test2",
-        "test3",
-        "user4",
-        "user5",
-    ]
 )
 
 
@@ -202,6 +102,13 @@ class ImageChoice:
     image_id: str | None = None
     min_disk_gb: int = 30
     generation: str | None = None  # Hyper-V generation when known (the aliases: V2)
+
+
+@cache
+def names() -> dict[str, Any]:
+    """Azure's locations and the admin user names it refuses (data/names.json)."""
+    text = resources.files(__package__).joinpath("data/names.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
 
 
 @cache
@@ -290,10 +197,11 @@ def location(region: str | None) -> str:
     """CML alias (``us-west``) or Azure location (``westus2``, ``West US 2``) → location."""
     value = re.sub(r"\s+", "", (region or DEFAULT_REGION).strip().lower())
     value = REGION_ALIASES.get(value, value)
-    if value not in LOCATIONS:
+    known = frozenset(names()["locations"])
+    if value not in known:
         raise UsageError(
             f"unknown Azure location {region!r}",
-            f"{_suggest(value, sorted(LOCATIONS | set(REGION_ALIASES)))}"
+            f"{_suggest(value, sorted(known | set(REGION_ALIASES)))}"
             f"use one of {', '.join(REGION_ALIASES)} or an Azure location such as swedencentral",
         )
     return value
@@ -341,7 +249,7 @@ def image_choice(image: str | None, gpu: str | None, user: str | None = None) ->
 
 
 def _user(name: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", name) or name in RESERVED_USERS:
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", name) or name in names()["reserved_users"]:
         raise UsageError(
             f"{name!r} cannot be the login user of an Azure VM",
             "use lowercase letters, digits, '-' or '_' and not a reserved name (admin, root…)",

@@ -15,9 +15,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cmlinfra.clouds.azure import catalog, hostkeys, lookups, userdata
+from cmlinfra.clouds.azure import INFO, catalog, errors, hostkeys, lookups, options, userdata
 from cmlinfra.clouds.azure import stack as stack_builder
-from cmlinfra.clouds.base import MachineAddress, MachineRequest, ResolvedMachine, StackSpec
+from cmlinfra.clouds.base import (
+    CloudInfo,
+    ErrorKind,
+    ImageStore,
+    Inventory,
+    MachineAddress,
+    MachineRequest,
+    ResolvedMachine,
+    StackSpec,
+    SweepScope,
+)
 from cmlinfra.clouds.shared import check_cidr, launcher_cidr, owner_repo
 from cmlinfra.errors import CmlinfraError, UsageError
 
@@ -49,7 +59,8 @@ def identities(permission_set: str | None) -> tuple[str, ...]:
 class AzureCloud:
     """CML-compatible Azure runners: see docs/azure.md."""
 
-    name: str = "azure"
+    name: str = INFO.name
+    info: CloudInfo = INFO
     public_ip_url: str | None = None  # None: $CMLINFRA_PUBLIC_IP_URL, else an echo service
     host_key_wait_s: float | None = None  # None: $CMLINFRA_AZURE_HOST_KEY_WAIT, else 300
 
@@ -64,13 +75,9 @@ class AzureCloud:
         location = catalog.location(request.region)
         image = catalog.image_choice(request.image, spec.gpu, request.user)
         ssh_cidr = check_cidr(request.ssh_cidr) if request.ssh_cidr is not None else None
-        subnet = os.environ.get(lookups.SUBNET_ENV, "").strip()
-        if subnet and not lookups.SUBNET_ID.match(subnet):
-            raise UsageError(
-                f"${lookups.SUBNET_ENV} {subnet!r} is not a subnet id",
-                "give /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Network/"
-                "virtualNetworks/VNET/subnets/SUBNET",
-            )
+        if request.spot_price is not None and not request.spot:
+            raise UsageError("--cloud-spot-price needs --cloud-spot", "add --cloud-spot")
+        options.check(request)
         if not 1 <= request.port <= 65535:
             raise UsageError(f"SSH port {request.port} is out of range", "give 1 to 65535")
         return {
@@ -83,7 +90,7 @@ class AzureCloud:
             "identity_ids": identities(request.permission_set),
             "max_ttl_seconds": userdata.max_ttl(request.max_ttl_seconds),
             "ssh_cidr": ssh_cidr,
-            "subnet": subnet,
+            "subnet": options.chosen_subnet(request),
         }
 
     def resolve(self, request: MachineRequest) -> ResolvedMachine:
@@ -108,7 +115,11 @@ class AzureCloud:
         if image.image_id is not None:
             found = lookups.image_by_id(image.image_id)
             image_id = found["id"]
-        subnet = lookups.given_subnet(checked["subnet"], location) if checked["subnet"] else None
+        subnet = (
+            lookups.given_subnet(checked["subnet"], location, options.subnet_source(request))
+            if checked["subnet"]
+            else None
+        )
         ssh_cidr = checked["ssh_cidr"] or launcher_cidr(self.public_ip_url)
         ttl = checked["max_ttl_seconds"]
         expires = (datetime.now(UTC) + timedelta(seconds=ttl)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -155,7 +166,8 @@ class AzureCloud:
     def address(self, outputs: dict[str, Any]) -> MachineAddress:
         """Host, user, port from the stack outputs; host keys from the serial log."""
         try:
-            host, vm_id = str(outputs["address"]), str(outputs["vm_id"])
+            host = str(outputs["address"])
+            vm_id = str(outputs.get("instance_id") or outputs["vm_id"])
             user, port = str(outputs["ssh_user"]), int(outputs["ssh_port"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CmlinfraError(
@@ -166,3 +178,23 @@ class AzureCloud:
             wait = float(os.environ.get(HOST_KEY_WAIT_ENV, "300"))
         keys = hostkeys.serial_host_keys(vm_id, wait)
         return MachineAddress(host=host, port=port, user=user, instance_id=vm_id, host_keys=keys)
+
+    def inventory(self, scope: SweepScope) -> Inventory:
+        """Subscription-wide (``$AZURE_SUBSCRIPTION_ID``): Azure lists groups by tag across
+        locations in one call, so ``scope``'s regions narrow nothing."""
+        from cmlinfra.clouds.azure.inventory import AzureInventory
+
+        return AzureInventory()
+
+    def images(self, region: str | None = None) -> ImageStore:
+        from cmlinfra.clouds.azure.images import AzureImages
+
+        return AzureImages(catalog.location(region) if region else None)
+
+    def cost_note(self, machine: ResolvedMachine) -> str:
+        source = str(machine.extra.get("price_source") or "")
+        what = f"{machine.instance_type} in {machine.region}"
+        return f"{what}, {source}" if source else what
+
+    def classify_error(self, error: BaseException | str) -> ErrorKind:
+        return errors.classify_error(error)

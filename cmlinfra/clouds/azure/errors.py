@@ -1,119 +1,111 @@
-"""Azure's failures → one kind each, and one-line errors with the fix.
+"""What Azure's errors mean for a retry, and one-line errors with the fix.
 
 Azure Resource Manager answers every failure with ``{"error": {"code", "message"}}``; the SDK
-raises it as ``HttpResponseError`` and Terraform's azurerm provider prints it as
-``unexpected status 409 (409 Conflict) with error: CODE: MESSAGE``. Both end up here, so the
-knowledge of which code means "no capacity" (try another location or size later), "quota"
-(ask Azure for more), "spot price" (raise the bid), "auth" (fix the credentials), "bad
-request" (fix the input) or "transient" (retry) lives in one place. tests/clouds/azure/
-test_errors.py quotes real texts, each with where it was seen.
+raises it as ``HttpResponseError`` (``(SkuNotAvailable) The requested VM size …``) and
+Terraform's azurerm provider prints it as ``unexpected status 409 (409 Conflict) with error:
+SkuNotAvailable: …`` (older providers: ``Code="…" Message="…"``), so one table of :class:`Rule`
+serves all three. Order matters: the first matching rule wins (a spot-price refusal and a
+quota refusal both come as ``OperationNotAllowed``; only the message tells them apart).
+tests/clouds/azure/test_errors.py and the contract harness quote a real message for each kind,
+with its source.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
 
+from cmlinfra.clouds.base import ErrorKind
+from cmlinfra.clouds.errors import Rule, classify
 from cmlinfra.errors import CmlinfraError, UsageError
 
-Kind = Literal["capacity", "quota", "spot_price", "auth", "bad_request", "transient", "unknown"]
 
-CAPACITY = {
-    "SkuNotAvailable",
-    "AllocationFailed",
-    "ZonalAllocationFailed",
-    "OverconstrainedAllocationRequest",
-    "OverconstrainedZonalAllocationRequest",
-    "AllocationFailedVmSizeNotAvailable",
-}
-QUOTA = {"QuotaExceeded", "OperationNotAllowed"}  # OperationNotAllowed: only with a quota text
-AUTH = {
-    "AuthorizationFailed",
-    "AuthenticationFailed",
-    "InvalidAuthenticationToken",
-    "InvalidAuthenticationTokenTenant",
-    "ExpiredAuthenticationToken",
-    "LinkedAuthorizationFailed",
-    "SubscriptionNotFound",
-    "InvalidSubscriptionId",
-    "MissingSubscriptionRegistration",
-    "DisallowedByAzure",
-    "RequestDisallowedByPolicy",
-}
-TRANSIENT = {
-    "TooManyRequests",
-    "RetryableError",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "GatewayTimeout",
-    "InternalExecutionError",
-    "OperationPreempted",
-    "Conflict",
-}
-BAD_REQUEST = {
-    "InvalidParameter",
-    "BadRequest",
-    "InvalidResourceName",
-    "InvalidRequestFormat",
-    "ImageNotFound",
-    "PlatformImageNotFound",
-    "InvalidTemplate",
-    "ResourceNotFound",
-    "ResourceGroupNotFound",
-    "NotFound",
-    "LocationNotAvailableForResourceType",
-}
-QUOTA_TEXT = re.compile(r"quota|Current Limit|Maximum allowed", re.I)
-SPOT_TEXT = re.compile(r"max price .* lower than the current spot price", re.I | re.S)
-# Terraform azurerm: "... unexpected status 409 (409 Conflict) with error: CODE: MESSAGE"
-TF_ERROR = re.compile(r"with error: (\w+): (.*)", re.S)
-# autorest (older providers, SDK logs): Code="CODE" Message="MESSAGE"
-AUTOREST = re.compile(r'Code="(\w+)" Message="(.*?)"(?:\s|$)', re.S)
+def _codes(kind: ErrorKind, *codes: str) -> Rule:
+    return Rule(kind, r"\b(?:" + "|".join(codes) + r")\b")
 
 
-def classify(code: str, message: str = "") -> Kind:
-    """The kind of an Azure error code (and message, where one code means several things)."""
-    if SPOT_TEXT.search(message):
-        return "spot_price"
-    if code in CAPACITY:
-        return "capacity"
-    if code in QUOTA and (code == "QuotaExceeded" or QUOTA_TEXT.search(message)):
-        return "quota"
-    if code in AUTH:
-        return "auth"
-    if code in TRANSIENT:
-        return "transient"
-    if code in BAD_REQUEST or code == "OperationNotAllowed":
-        return "bad_request"
-    return "unknown"
+RULES = (
+    Rule(ErrorKind.BAD_REQUEST, r"\bUnsupported (?:argument|attribute|block type)\b"),
+    Rule(ErrorKind.SPOT_PRICE, r"(?s)max price .*lower than the current spot price"),
+    _codes(ErrorKind.QUOTA, "QuotaExceeded"),
+    Rule(
+        ErrorKind.QUOTA,
+        r"(?s)OperationNotAllowed\b.*?(?:quota|Current Limit|Maximum allowed)"
+        r"|exceeding approved .*? quota|not enough .*? quota in ",
+    ),
+    _codes(
+        ErrorKind.CAPACITY,
+        "SkuNotAvailable",
+        "AllocationFailed",
+        "ZonalAllocationFailed",
+        "OverconstrainedAllocationRequest",
+        "OverconstrainedZonalAllocationRequest",
+        "AllocationFailedVmSizeNotAvailable",
+    ),
+    Rule(ErrorKind.CAPACITY, r" is not offered in [a-z0-9]+| is restricted for this subscription"),
+    _codes(
+        ErrorKind.AUTH,
+        "AuthorizationFailed",
+        "AuthenticationFailed",
+        "InvalidAuthenticationToken",
+        "InvalidAuthenticationTokenTenant",
+        "ExpiredAuthenticationToken",
+        "LinkedAuthorizationFailed",
+        "SubscriptionNotFound",
+        "InvalidSubscriptionId",
+        "MissingSubscriptionRegistration",
+        "RequestDisallowedByPolicy",
+        r"AADSTS\d+",
+    ),
+    Rule(
+        ErrorKind.AUTH,
+        r"no Azure credentials found|Azure refused the credentials|no Azure subscription"
+        r"|DefaultAzureCredential failed",
+    ),
+    _codes(
+        ErrorKind.TRANSIENT,
+        "TooManyRequests",
+        "RetryableError",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "GatewayTimeout",
+        "InternalExecutionError",
+        "OperationPreempted",
+    ),
+    Rule(ErrorKind.TRANSIENT, r"cannot reach Azure Resource Manager"),
+    _codes(
+        ErrorKind.BAD_REQUEST,
+        "InvalidParameter",
+        "BadRequest",
+        "InvalidResourceName",
+        "InvalidRequestFormat",
+        "PlatformImageNotFound",
+        "ImageNotFound",
+        "InvalidTemplate",
+        "ResourceGroupNotFound",
+        "ResourceNotFound",
+        "LocationNotAvailableForResourceType",
+        "OperationNotAllowed",
+    ),
+)
 
 
-def parse(text: str) -> tuple[str, str] | None:
-    """(code, message) of the Azure error in a Terraform diagnostic or SDK log text."""
-    for pattern in (TF_ERROR, AUTOREST):
-        found = pattern.search(text)
-        if found:
-            return found.group(1), found.group(2).strip()
-    return None
+def classify_error(error: BaseException | str) -> ErrorKind:
+    """The kind of an Azure / Terraform azurerm error (``UNKNOWN`` when no rule knows it)."""
+    return classify(error, RULES)
 
 
-def classify_text(text: str) -> Kind:
-    """The kind of the Azure error quoted in ``text`` (Terraform's output, an SDK message)."""
-    found = parse(text)
-    return classify(*found) if found else "unknown"
-
-
-FIXES: dict[Kind, str] = {
-    "capacity": "try another --cloud-region or --cloud-type, or again later",
-    "quota": "ask Azure for more vCPU quota (portal: Quotas > Compute) or pick a smaller size",
-    "spot_price": "raise --cloud-spot-price, or pass -1 to pay up to the pay-as-you-go price",
-    "auth": "check the Azure credentials, the subscription and the principal's role",
-    "bad_request": "check the options named in the message",
-    "transient": "run it again",
-    "unknown": "see the message; docs/azure.md lists what cmlinfra needs",
+FIXES: dict[ErrorKind, str] = {
+    ErrorKind.CAPACITY: "try another --cloud-region or --cloud-type, or again later",
+    ErrorKind.QUOTA: "ask Azure for more vCPU quota (portal: Quotas > Compute) or pick a "
+    "smaller size",
+    ErrorKind.SPOT_PRICE: "raise --cloud-spot-price, or pass -1 to pay up to the "
+    "pay-as-you-go price",
+    ErrorKind.AUTH: "check the Azure credentials, the subscription and the principal's role",
+    ErrorKind.BAD_REQUEST: "check the options named in the message",
+    ErrorKind.TRANSIENT: "run it again",
+    ErrorKind.UNKNOWN: "see the message; docs/azure.md lists what cmlinfra needs",
 }
 
 
@@ -144,7 +136,7 @@ def azure_errors(what: str) -> Iterator[None]:
                 "identity",
             ) from None
         raise CmlinfraError(
-            f"Azure refused the credentials while {what} ({_code(exc)})", FIXES["auth"]
+            f"Azure refused the credentials while {what} ({_code(exc)})", FIXES[ErrorKind.AUTH]
         ) from None
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise CmlinfraError(
@@ -155,10 +147,9 @@ def azure_errors(what: str) -> Iterator[None]:
         ) from None
     except HttpResponseError as exc:
         code = _code(exc)
-        message = _message(exc)
-        kind = classify(code, message)
-        problem = f"Azure error while {what}: {code}: {message}"
-        if kind == "bad_request":
+        problem = f"Azure error while {what}: {code}: {_message(exc)}"
+        kind = classify_error(problem)
+        if kind == ErrorKind.BAD_REQUEST:
             raise UsageError(problem, FIXES[kind]) from None
         raise CmlinfraError(problem, FIXES[kind]) from None
 

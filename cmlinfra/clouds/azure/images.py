@@ -1,121 +1,151 @@
-"""Baked images on Azure: a managed image captured from a builder VM, tagged as cmlinfra's.
+"""The Azure image store: a builder VM captured as a managed image, cmlinfra's images listed
+and deleted — through Azure Resource Manager's generic resource API, the part of ARM the
+vendored specifications describe (tests/clouds/azure/specs).
 
-``image bake --cloud azure`` boots a builder from the gpu-runner module, runs the bootstrap
-steps on it, and then: powers it off and deallocates it, generalizes it (the VM can never
-boot again, which is why the builder is deleted right after), and creates a managed image
-from it. The image lives in its own resource group (``cmlinfra-images`` unless given), not
-in the builder's, so deleting the builder's group keeps it. Managed images are created
-through ARM's generic resource API (``Resources_CreateOrUpdateById``), the path the vendored
-specifications describe; a runner boots it by id (``--cloud-image /subscriptions/…``).
+``publish`` powers the builder off *without* a guest shutdown (the bake's clean-up script has
+synced the disks; a graceful shutdown would run the end-of-machine unit and delete the
+builder's group under us), deallocates and generalizes it (it can never boot again, which is
+why the bake destroys it right after), and creates ``Microsoft.Compute/images/NAME`` in the
+images' own resource group (``cmlinfra-images`` or ``$CMLINFRA_AZURE_IMAGE_GROUP``) in the
+builder's location, tagged with the bake's properties. A runner boots it by id:
+``--cloud-image /subscriptions/…/images/NAME``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from cmlinfra.clouds.azure import lookups
 from cmlinfra.clouds.azure.errors import azure_errors
-from cmlinfra.errors import UsageError
+from cmlinfra.clouds.azure.tags import IMAGE_TAG, MANAGED_BY, image_tags
+from cmlinfra.clouds.base import Image
+from cmlinfra.errors import CmlinfraError, UsageError
 
-IMAGE_TAG = "cmlinfra:image"
 IMAGE_TYPE = "Microsoft.Compute/images"
+GROUP_ENV = "CMLINFRA_AZURE_IMAGE_GROUP"
 DEFAULT_GROUP = "cmlinfra-images"
-NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,78}[\w]$")
+NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,78}\w$")
 
 
-@dataclass(frozen=True)
-class Image:
-    id: str
-    name: str
-    location: str
-    tags: dict[str, str]
-
-
-def image_id(subscription: str, group: str, name: str) -> str:
-    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{IMAGE_TYPE}/{name}"
-
-
-def check_name(name: str) -> str:
-    if not NAME.match(name):
-        raise UsageError(
-            f"image name {name!r} is not valid on Azure",
-            "use 2-80 letters, digits, '_', '.', '-', starting with a letter or digit",
-        )
-    return name
-
-
-def exists(subscription: str, group: str, name: str) -> bool:
-    """Whether an image of that name already exists (a bake must not overwrite one)."""
-    from azure.core.exceptions import ResourceNotFoundError
-
-    client = lookups.resources(subscription)
-    with azure_errors(f"looking up image {name}"):
-        try:
-            client.resources.get_by_id(
-                image_id(subscription, group, name), api_version=lookups.API_VERSIONS["compute"]
-            )
-        except ResourceNotFoundError:
-            return False
-    return True
-
-
-def ensure_group(subscription: str, group: str, location: str) -> None:
-    """The images' own resource group (created once, kept)."""
-    client = lookups.resources(subscription)
-    with azure_errors(f"creating resource group {group}"):
-        client.resource_groups.create_or_update(
-            group, {"location": location, "tags": {"managed-by": "cmlinfra"}}
-        )
-
-
-def publish(
-    subscription: str, vm_id: str, group: str, name: str, location: str, tags: dict[str, str]
-) -> Image:
-    """Stop, deallocate and generalize the builder VM, then capture it as a managed image."""
+def _vm_parts(vm_id: str) -> tuple[str, str, str]:
     parts = vm_id.strip("/").split("/")
-    vm_group, vm_name = parts[3], parts[-1]
-    compute = lookups.compute(subscription)
-    version = lookups.API_VERSIONS["compute"]
-    with azure_errors(f"capturing {vm_name}"):
-        compute.virtual_machines.begin_deallocate(vm_group, vm_name, api_version=version).result()
-        compute.virtual_machines.generalize(vm_group, vm_name, api_version=version)
-    ensure_group(subscription, group, location)
-    target = image_id(subscription, group, name)
-    body = {
-        "location": location,
-        "tags": {**tags, IMAGE_TAG: name},
-        "properties": {"sourceVirtualMachine": {"id": vm_id}, "hyperVGeneration": "V2"},
-    }
-    client = lookups.resources(subscription)
-    with azure_errors(f"creating image {name}"):
-        created = client.resources.begin_create_or_update_by_id(
-            target, api_version=version, parameters=body
-        ).result()
-    return Image(created.id, name, location, dict(created.tags or {}))
+    if len(parts) != 8 or parts[6].lower() != "virtualmachines":
+        raise CmlinfraError(f"{vm_id!r} is not a VM resource id", "re-apply the builder stack")
+    return parts[1], parts[3], parts[7]
 
 
-def list_images(subscription: str | None = None) -> list[Image]:
-    """Managed images cmlinfra baked (tagged ``cmlinfra:image``), newest name last."""
-    client = lookups.resources(subscription)
-    found = []
-    with azure_errors("listing images"):
-        for item in client.resources.list(filter=f"resourceType eq '{IMAGE_TYPE}'"):
-            tags = item.tags or {}
-            if IMAGE_TAG in tags:
-                found.append(Image(item.id, item.name, item.location or "", dict(tags)))
-    return sorted(found, key=lambda i: i.name)
+@dataclass
+class AzureImages:
+    """Managed images tagged ``cmlinfra:image`` in the subscription."""
 
+    location: str | None = None  # where publish() makes them; None: the builder's location
+    subscription: str | None = None  # None: $AZURE_SUBSCRIPTION_ID
+    cloud: str = "azure"
 
-def delete(resource_id: str, subscription: str | None = None) -> None:
-    """Delete one image by id; one already gone is fine."""
-    client = lookups.resources(subscription)
-    with azure_errors(f"deleting image {resource_id}"):
-        client.resources.begin_delete_by_id(
-            resource_id, api_version=lookups.API_VERSIONS["compute"]
-        ).result()
+    @property
+    def group(self) -> str:
+        return os.environ.get(GROUP_ENV, "").strip() or DEFAULT_GROUP
 
+    def image_id(self, name: str) -> str:
+        sub = self.subscription or lookups.subscription_id()
+        return f"/subscriptions/{sub}/resourceGroups/{self.group}/providers/{IMAGE_TYPE}/{name}"
 
-def describe(image: Image) -> dict[str, Any]:
-    return {"id": image.id, "name": image.name, "location": image.location, "tags": image.tags}
+    def _existing(self, name: str) -> str | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        client = lookups.resources(self.subscription)
+        with azure_errors(f"looking up image {name}"):
+            try:
+                found = client.resources.get_by_id(
+                    self.image_id(name), api_version=lookups.API_VERSIONS["compute"]
+                )
+            except ResourceNotFoundError:
+                return None
+        return str(found.id)
+
+    def check_free(self, name: str, *, replace: bool = False) -> None:
+        if not NAME.match(name):
+            raise UsageError(
+                f"image name {name!r} is not valid on Azure",
+                "use 2-80 letters, digits, '_', '.', '-', starting with a letter or digit",
+            )
+        taken = self._existing(name)
+        if taken and not replace:
+            raise UsageError(
+                f"an Azure image named {name!r} already exists ({taken})",
+                "choose another --name, or pass --replace",
+            )
+
+    def publish(
+        self, instance_id: str, name: str, properties: dict[str, str], *, replace: bool = False
+    ) -> str:
+        sub, vm_group, vm = _vm_parts(instance_id)
+        compute = lookups.compute(sub)
+        version = lookups.API_VERSIONS["compute"]
+        taken = self._existing(name)
+        if taken and not replace:
+            raise CmlinfraError(f"an Azure image named {name!r} already exists ({taken})",
+                                "choose another --name")  # fmt: skip
+        with azure_errors(f"capturing {vm}"):
+            location = (
+                self.location
+                or compute.virtual_machines.get(vm_group, vm, api_version=version).location
+            )
+            compute.virtual_machines.begin_power_off(
+                vm_group, vm, skip_shutdown=True, api_version=version
+            ).result()
+            compute.virtual_machines.begin_deallocate(vm_group, vm, api_version=version).result()
+            compute.virtual_machines.generalize(vm_group, vm, api_version=version)
+        if taken:
+            self.delete(taken)
+        resources = lookups.resources(sub)
+        tags = {**image_tags(properties), IMAGE_TAG: name, MANAGED_BY[0]: MANAGED_BY[1]}
+        body: dict[str, Any] = {
+            "location": location,
+            "tags": tags,
+            "properties": {"sourceVirtualMachine": {"id": instance_id}, "hyperVGeneration": "V2"},
+        }
+        with azure_errors(f"creating image {name}"):
+            resources.resource_groups.create_or_update(
+                self.group, {"location": location, "tags": dict([MANAGED_BY])}
+            )
+            created = resources.resources.begin_create_or_update_by_id(
+                self.image_id(name), api_version=version, parameters=body
+            ).result()
+        return str(created.id)
+
+    def list_images(self) -> list[Image]:
+        client = lookups.resources(self.subscription)
+        found = []
+        with azure_errors("listing images"):
+            for item in client.resources.list(filter=f"resourceType eq '{IMAGE_TYPE}'"):
+                tags = item.tags or {}
+                if IMAGE_TAG not in tags:
+                    continue
+                found.append(
+                    Image(
+                        cloud=self.cloud,
+                        id=str(item.id),
+                        name=str(item.name),
+                        created=tags.get("cmlinfra:created", ""),
+                        base=tags.get("cmlinfra:base", ""),
+                        steps=tags.get("cmlinfra:steps", ""),
+                        details={"location": item.location or ""},
+                    )
+                )
+        return sorted(found, key=lambda i: (i.created, i.name))
+
+    def delete(self, image_id: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        client = lookups.resources(self.subscription)
+        with azure_errors(f"deleting image {image_id}"):
+            try:
+                client.resources.begin_delete_by_id(
+                    image_id, api_version=lookups.API_VERSIONS["compute"]
+                ).result()
+            except ResourceNotFoundError:
+                return

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cmlinfra.clouds.azure.errors import arm_endpoint, azure_errors
+from cmlinfra.clouds.azure.options import SUBNET_ID
 from cmlinfra.errors import CmlinfraError, UsageError
 
 API_VERSIONS = {
@@ -26,12 +27,6 @@ API_VERSIONS = {
     "resources": "2024-03-01",  # resource groups, generic resources by id
 }
 SUBSCRIPTION_ENVS = ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID")
-SUBNET_ENV = "CMLINFRA_AZURE_SUBNET_ID"
-SUBNET_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[0-9a-f-]{36})/resourceGroups/(?P<rg>[\w().-]+)/providers/"
-    r"Microsoft\.Network/virtualNetworks/(?P<vnet>[\w.-]+)/subnets/(?P<subnet>[\w.-]+)$",
-    re.I,
-)
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
@@ -211,18 +206,14 @@ def image_by_id(image_id: str) -> dict[str, Any]:
     return {"id": found.id, "location": (found.location or "").lower(), "tags": found.tags or {}}
 
 
-def given_subnet(subnet_id: str, location: str) -> str:
-    """``$CMLINFRA_AZURE_SUBNET_ID``: the subnet must exist and its network be in the
+def given_subnet(subnet_id: str, location: str, source: str) -> str:
+    """An existing subnet (``--cloud-azure-subnet``): it must exist and its network be in the
     runner's location (a NIC cannot join a network elsewhere)."""
     from azure.core.exceptions import ResourceNotFoundError
 
     match = SUBNET_ID.match(subnet_id)
-    if not match:
-        raise UsageError(
-            f"${SUBNET_ENV} {subnet_id!r} is not a subnet id",
-            "give /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Network/"
-            "virtualNetworks/VNET/subnets/SUBNET",
-        )
+    if not match:  # options.check() refused it already; kept for direct callers
+        raise UsageError(f"{source} {subnet_id!r} is not a subnet id", f"check {source}")
     client = network(match["sub"])
     version = API_VERSIONS["network"]
     with azure_errors(f"looking up the subnet {match['subnet']}"):
@@ -230,7 +221,7 @@ def given_subnet(subnet_id: str, location: str) -> str:
             client.subnets.get(match["rg"], match["vnet"], match["subnet"], api_version=version)
             vnet = client.virtual_networks.get(match["rg"], match["vnet"], api_version=version)
         except ResourceNotFoundError:
-            raise UsageError(f"subnet {subnet_id} does not exist", f"check ${SUBNET_ENV}") from None
+            raise UsageError(f"subnet {subnet_id} does not exist", f"check {source}") from None
     if (vnet.location or "").lower() != location:
         raise UsageError(
             f"subnet {match['subnet']} is in {vnet.location}, the runner in {location}",

@@ -19,6 +19,7 @@ PROVIDER_SOURCE = "hashicorp/azurerm"
 PROVIDER_VERSION = ">= 4.0, < 6.0"  # same constraint as the modules' versions.tf
 OUTPUTS = (
     "address",
+    "instance_id",
     "vm_id",
     "vm_name",
     "resource_group_name",
@@ -114,5 +115,5 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
         },
         providers={"azurerm": provider_block(extra["subscription_id"])},
         required_providers={"azurerm": {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}},
-        outputs={o: f"module.runner.{o}" for o in OUTPUTS},
+        outputs={o: f"module.runner.{'vm_id' if o == 'instance_id' else o}" for o in OUTPUTS},
     )

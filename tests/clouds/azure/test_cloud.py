@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from cmlinfra.clouds.azure import AzureCloud
+from cmlinfra.clouds.azure.cloud import AzureCloud
+from cmlinfra.clouds.azure.options import SUBNET
 from cmlinfra.clouds.base import MachineRequest
 from cmlinfra.errors import CmlinfraError, UsageError
 from tests.clouds.azure.conftest import KEYS, SERIAL_LOG
@@ -133,6 +134,7 @@ def test_offline_checks_need_no_credentials(monkeypatch: pytest.MonkeyPatch) -> 
         ({"permission_set": "arn:aws:iam::1:instance-profile/x"}, "not a user-assigned identity"),
         ({"metadata": {"a?b": "c"}}, "not a valid Azure tag name"),
         ({"hdd_size_gb": 20}, "out of range"),
+        ({"spot_price": 0.3}, "--cloud-spot-price needs --cloud-spot"),
         ({"max_ttl_seconds": 60}, "too short"),
     ]:
         with pytest.raises(UsageError, match=message):
@@ -158,19 +160,22 @@ def test_image_by_id_must_exist(arm: Arm) -> None:
 
 def test_an_existing_subnet(arm: Arm, monkeypatch: pytest.MonkeyPatch) -> None:
     subnet = arm.state.add_subnet("shared-net", "vnet", "runners", "westeurope")
-    monkeypatch.setenv("CMLINFRA_AZURE_SUBNET_ID", subnet)
+    given = {SUBNET.flag: subnet}
     with pytest.raises(UsageError, match="subnet runners is in westeurope, the runner in eastus"):
-        AzureCloud().resolve(request())
-    machine = AzureCloud().resolve(request(region="eu-west"))
+        AzureCloud().resolve(request(options=given))
+    machine = AzureCloud().resolve(request(region="eu-west", options=given))
     assert machine.extra["subnet_id"] == subnet
     monkeypatch.setenv("CMLINFRA_AZURE_SUBNET_ID", subnet.replace("runners", "gone"))
-    with pytest.raises(UsageError, match="does not exist"):
+    with pytest.raises(UsageError, match=r"does not exist; check \$CMLINFRA_AZURE_SUBNET_ID"):
         AzureCloud().resolve(request(region="eu-west"))
+    with pytest.raises(UsageError, match="--cloud-azure-subnet 'subnet-1' is not a subnet id"):
+        AzureCloud().validate(request(options={SUBNET.flag: "subnet-1"}))
 
 
 def test_address_reads_host_keys_from_the_serial_log(arm: Arm) -> None:
     vm = arm.state.add_vm("cml-az", "cml-az", serial_log=SERIAL_LOG)
-    outputs = {"address": "198.51.100.4", "vm_id": vm["id"], "ssh_user": "ubuntu", "ssh_port": 22}
+    outputs = {"address": "198.51.100.4", "instance_id": vm["id"], "ssh_user": "ubuntu",
+               "ssh_port": 22}  # fmt: skip
     address = AzureCloud(host_key_wait_s=0).address(outputs)
     assert (address.host, address.user, address.port) == ("198.51.100.4", "ubuntu", 22)
     assert set(address.host_keys) == set(KEYS)
@@ -185,5 +190,5 @@ def test_no_host_keys_yet_gives_none(arm: Arm) -> None:
 
 
 def test_outputs_of_another_stack_are_refused() -> None:
-    with pytest.raises(CmlinfraError, match="outputs lack 'vm_id'"):
+    with pytest.raises(CmlinfraError, match="outputs lack"):
         AzureCloud().address({"address": "x", "ssh_user": "u", "ssh_port": 22})

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from cmlinfra.clouds.azure import errors, lookups
-from cmlinfra.clouds.azure.errors import azure_errors
+from cmlinfra.clouds.azure import lookups
+from cmlinfra.clouds.azure.errors import azure_errors, classify_error
+from cmlinfra.clouds.base import ErrorKind
 from cmlinfra.errors import CmlinfraError, UsageError
 from tests.fixtures.azure import Arm
 
@@ -88,14 +89,23 @@ SEEN = [
     ("text", "kind", "source"), SEEN, ids=[s[1] + str(i) for i, s in enumerate(SEEN)]
 )
 def test_real_error_texts_are_classified(text: str, kind: str, source: str) -> None:
-    assert errors.classify_text(text) == kind, source
+    assert classify_error(text) == ErrorKind(kind), source
 
 
 def test_operation_not_allowed_without_a_quota_text_is_a_bad_request() -> None:
-    assert errors.classify("OperationNotAllowed", "Operation 'generalize' is not allowed") == (
-        "bad_request"
-    )
-    assert errors.classify_text("no Azure error in here") == "unknown"
+    text = "OperationNotAllowed: Operation 'generalize' is not allowed on VM 'x'"
+    assert classify_error(text) == ErrorKind.BAD_REQUEST
+    assert classify_error("no Azure error in here") == ErrorKind.UNKNOWN
+
+
+def test_sdk_exceptions_are_classified_by_their_code(arm: Arm) -> None:
+    """A real azure-core exception, raised by the SDK from the fake's ARM error document."""
+    from azure.core.exceptions import HttpResponseError
+
+    arm.state.fail_next("ResourceGroups_List", 409, "SkuNotAvailable", "not available in 'eastus'")
+    with pytest.raises(HttpResponseError) as raised:
+        list(lookups.resources().resource_groups.list())
+    assert classify_error(raised.value) == ErrorKind.CAPACITY
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.clouds.contract.harness_aws import aws_harness  # noqa: F401
+from tests.clouds.contract.harness_azure import azure_harness  # noqa: F401
 from tests.clouds.contract.harness_fake import fake_harness  # noqa: F401
 from tests.clouds.contract.harness_lxd import lxd_harness  # noqa: F401
 from tests.clouds.contract.harness_ssh import ssh_harness  # noqa: F401
 from tests.clouds.contract.kit import Harness
 
-HARNESSES = ["fake", "ssh", "aws", pytest.param("lxd", marks=pytest.mark.lxd)]
+HARNESSES = ["fake", "ssh", "aws", "azure", pytest.param("lxd", marks=pytest.mark.lxd)]
 
 
 @pytest.fixture(scope="module", params=HARNESSES)

@@ -106,19 +106,19 @@ class ArmServer:
             self.send(h, self.poll(path))
         else:
             with self.state.lock:
-                self.send(h, self.arm(method, path, query, body, bool(raw)))
+                self.send(h, self.arm(method, path, query, body, bool(raw), h.path))
 
     def arm(
-        self, method: str, path: str, query: dict[str, str], body: Any, has_body: bool
+        self, method: str, path: str, query: dict[str, str], body: Any, has_body: bool, full: str
     ) -> Reply:
         state = self.state
         match = self.specs.match(method, path)
         if match is None:
             state.violations.append(f"{method} {path}: no such operation in the specifications")
-            state.requests.append((method, path, "?"))
+            state.requests.append((method, full, "?"))
             return error(400, "CmlinfraFakeUnknownOperation", f"{method} {path} is not described")
         op = match.operation
-        state.requests.append((method, path, op.operation_id))
+        state.requests.append((method, full, op.operation_id))
         problems = self.specs.check_request(match, query, body, has_body)
         if problems:
             state.violations.append(f"{op.operation_id} request: {'; '.join(problems)}")

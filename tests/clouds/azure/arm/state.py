@@ -97,7 +97,7 @@ class ArmState:
     )  # loc -> name -> [cur, lim]
     operations: dict[str, Operation] = field(default_factory=dict)
     errors: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
-    requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, op id
+    requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path?query, op
     violations: list[str] = field(default_factory=list)
     deny_writes: bool = False  # answer AuthorizationFailed to every write
     polls: int = 0  # status reads answered "in progress" before an async operation completes
