@@ -39,11 +39,24 @@ def test_render_an_azure_stack(cli: CliRunner, arm: Arm, tmp_path: Path) -> None
     assert not [r for r in arm.state.requests if r[0] != "GET"], "render creates nothing"
 
 
-def test_a_cpu_size_renders(cli: CliRunner, arm: Arm, tmp_path: Path) -> None:
+def test_cml_spelling_az_and_the_subnet_option(cli: CliRunner, arm: Arm, tmp_path: Path) -> None:
+    """``--cloud az`` (CML's name) is Azure; ``--cloud-azure-subnet`` puts the NIC in a subnet
+    the user already has (checked to exist in the location)."""
     env = {**arm.env, "CMLINFRA_HOME": str(tmp_path)}
-    result = cli("stack", "render", "--name", "cml-az", "--cloud-type", "m", *ARGS, env=env)
+    subnet = arm.state.add_subnet("shared-net", "vnet", "runners", "eastus")
+    args = ["--cloud", "az", "--cloud-region", "us-east", "--ssh-cidr", "203.0.113.9/32"]
+    result = cli(
+        "stack", "render", "--name", "cml-az", "--cloud-type", "m", "--cloud-azure-subnet",
+        subnet, *args, env=env,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["module"]["runner"]["vm_size"] == "Standard_F8s_v2"
+    document = json.loads(result.stdout)
+    assert document["module"]["runner"]["vm_size"] == "Standard_F8s_v2"
+    assert document["module"]["network"]["subnet_id"] == subnet
+    result = cli("stack", "render", "--name", "cml-az2", "--cloud-type", "m",
+                 "--cloud-aws-subnet", "subnet-0123abcd", *args, env=env)  # fmt: skip
+    assert result.returncode == 2
+    assert "--cloud-aws-subnet is an AWS option, not one of --cloud az" in result.stderr
 
 
 def test_bad_input_leaves_nothing_behind(cli: CliRunner, arm: Arm, tmp_path: Path) -> None:
@@ -77,3 +90,22 @@ def test_no_subscription_and_no_credentials(cli: CliRunner, arm: Arm, tmp_path: 
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "no Azure credentials found" in result.stderr
     assert not any(tmp_path.rglob("cml-no*"))
+
+
+def test_gc_sweeps_stopped_expired_groups(cli: CliRunner, arm: Arm, tmp_path: Path) -> None:
+    """A runner VM that powered off without deleting its group (no identity, say) is stopped
+    and still bills: gc finds its group by cmlinfra's tags once it has expired, and deletes it."""
+    tags = {"cmlinfra:stack": "cml-old", "cmlinfra:expires": "2020-01-01T00:00:00Z",
+            "cmlinfra-role": "stack"}  # fmt: skip
+    arm.state.add_vm("cml-old", "cml-old", "westus2", tags, power="stopped")
+    arm.state.add_vm("cml-new", "cml-new", "westus2", {**tags, "cmlinfra:stack": "cml-new",
+                     "cmlinfra:expires": "2999-01-01T00:00:00Z"})  # fmt: skip
+    state = ["--state", str(tmp_path / "registry")]
+    found = cli("gc", "--cloud", "azure", *state, "--no-forge", env=arm.env)
+    assert found.returncode == 0, found.stderr
+    assert "cml-old" in found.stdout and "would" in found.stdout
+    assert "cml-new" not in found.stdout.replace("cml-new (", "")  # left until it expires
+    fixed = cli("gc", "--cloud", "azure", *state, "--no-forge", "--yes", env=arm.env)
+    assert fixed.returncode == 0, fixed.stderr
+    arm.state.settle()
+    assert set(arm.state.groups) == {"cml-new"}
