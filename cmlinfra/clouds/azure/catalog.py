@@ -108,7 +108,7 @@ class ImageChoice:
 def names() -> dict[str, Any]:
     """Azure's locations and the admin user names it refuses (data/names.json)."""
     text = resources.files(__package__).joinpath("data/names.json").read_text()
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 @cache
