@@ -54,7 +54,16 @@ def provider_block(subscription: str) -> dict[str, Any]:
     principal should not have (Compute and Network are registered in every subscription
     that has run a VM)."""
     return {
-        "features": {},
+        "features": {
+            # the group *is* the runner: deleting it with whatever it holds is the point
+            "resource_group": {"prevent_deletion_if_contains_resources": False},
+            # no guest shutdown on destroy: it would run the end-of-machine unit, whose own
+            # group delete would race Terraform's
+            "virtual_machine": {
+                "skip_shutdown_and_force_delete": True,
+                "delete_os_disk_on_deletion": True,
+            },
+        },
         "subscription_id": subscription,
         "resource_provider_registrations": "none",
     }

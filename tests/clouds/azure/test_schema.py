@@ -48,6 +48,9 @@ def test_the_provider_block_matches(snapshot: dict) -> None:
     assert provider_block_problems({**block, "subscription": "x"}, snapshot) == [
         "provider.azurerm.subscription: unknown argument"
     ]
+    features = snapshot["provider"]["blocks"]["features"]["blocks"]
+    for name, settings in block["features"].items():
+        assert set(settings) <= set(features[name]["attributes"]), name
 
 
 def test_a_typo_in_a_real_module_is_caught(snapshot: dict, tmp_path: Path) -> None:
