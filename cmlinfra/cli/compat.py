@@ -29,6 +29,13 @@ def _log_level(value: str) -> None:
     configure_logging(value)
 
 
+def _use_a_cloud() -> str:
+    """The fix for a CML option of a cloud cmlinfra lacks: the clouds that create machines."""
+    from cmlinfra.clouds import names_where
+
+    return f"use --cloud {' or '.join(names_where(lambda c: c.creates_machines))}"
+
+
 @dataclass(frozen=True)
 class Compat:
     """One CML option: ``fix`` None means accepted (``why`` says why ignoring it is right, or
@@ -71,7 +78,7 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
     Compat(
         "--cloud-kubernetes-node-selector",
         "cmlinfra has no kubernetes cloud",
-        "use --cloud aws or lxd",
+        _use_a_cloud(),
     ),
     Compat(
         "--docker-volumes",
@@ -106,7 +113,7 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
     Compat(
         "--gcp-access-token",
         "cmlinfra has no GCP cloud",
-        "use --cloud aws or lxd",
+        _use_a_cloud(),
     ),
 )
 
