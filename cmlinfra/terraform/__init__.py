@@ -2,6 +2,7 @@
 summarize plans. It knows nothing about clouds, runners or forges."""
 
 from cmlinfra.terraform.backends import (
+    AzurermBackend,
     Backend,
     GcsBackend,
     LocalBackend,
@@ -14,6 +15,7 @@ from cmlinfra.terraform.engine import Workspace
 from cmlinfra.terraform.plan import PlanSummary, ResourceChange, state_resources, summarize_plan
 
 __all__ = [
+    "AzurermBackend",
     "Backend",
     "GcsBackend",
     "LocalBackend",

@@ -101,8 +101,30 @@ source "googlecompute" "gpu" {
   }
 }
 
+# The same image on Azure: a managed image, like `cmlinfra image bake --cloud azure` publishes.
+source "azure-arm" "gpu" {
+  use_azure_cli_auth = true
+  subscription_id    = var.azure_subscription_id
+  location           = var.azure_location
+  vm_size            = var.azure_vm_size
+  os_type            = "Linux"
+  image_publisher    = "Canonical"
+  image_offer        = "0001-com-ubuntu-server-jammy"
+  image_sku          = "22_04-lts-gen2"
+  image_version      = "latest"
+  os_disk_size_gb    = var.volume_size_gb
+  ssh_username       = var.ssh_username
+
+  managed_image_name                = "${var.ami_name_prefix}-${local.stamp}"
+  managed_image_resource_group_name = var.azure_image_resource_group
+
+  # SSH to the builder from ssh_cidr only (Packer's default network security group admits any).
+  allowed_inbound_ip_addresses = [var.ssh_cidr]
+  azure_tags                   = merge(local.tags, { Name = "${var.ami_name_prefix}-${local.stamp}" })
+}
+
 build {
-  sources = ["source.amazon-ebs.gpu", "source.googlecompute.gpu"]
+  sources = ["source.amazon-ebs.gpu", "source.googlecompute.gpu", "source.azure-arm.gpu"]
 
   provisioner "file" {
     source      = "${path.root}/scripts/"

@@ -125,3 +125,29 @@ variable "gcp_labels" {
   default     = {}
   description = "Extra labels on the image and the builder ([a-z0-9_-] only)."
 }
+
+# Azure (`packer build -only=azure-arm.gpu .`): credentials come from the environment
+# (ARM_CLIENT_ID/ARM_CLIENT_SECRET or the Azure CLI with use_azure_cli_auth), never from here.
+variable "azure_subscription_id" {
+  type        = string
+  default     = ""
+  description = "Subscription of the builder and the image; empty: the Azure CLI's."
+}
+
+variable "azure_location" {
+  type        = string
+  default     = "eastus"
+  description = "Azure location the builder runs and the managed image lives in."
+}
+
+variable "azure_vm_size" {
+  type        = string
+  default     = "Standard_NC4as_T4_v3"
+  description = "Builder size (one NVIDIA T4: the driver step verifies nvidia-smi)."
+}
+
+variable "azure_image_resource_group" {
+  type        = string
+  default     = "cmlinfra-images"
+  description = "Existing resource group the managed image is published to (cmlinfra image bake's default)."
+}

@@ -24,6 +24,7 @@ HEAVY = (
     "google",
     "googleapiclient",
     "httplib2",
+    "azure",
 )
 
 

@@ -56,10 +56,13 @@ def test_no_failed_checks(scan: list[dict[str, Any]]) -> None:
 
 def test_every_module_is_parsed_and_cloud_ones_checked(scan: list[dict[str, Any]]) -> None:
     """checkov has no checks for the lxd and ssh providers, so only parse errors can show there;
-    the AWS and GCP modules must each produce results, or the scan silently missed them."""
+    the AWS, GCP and Azure modules must each produce results, or the scan silently missed them."""
     assert scan and all(r["summary"]["parsing_errors"] == 0 for r in scan)
-    clouds = [MODULES.glob(f"{cloud}/*/main.tf") for cloud in ("aws", "gcp")]
-    aws = {p.parent.relative_to(MODULES) for found in clouds for p in found}
+    aws = {
+        p.parent.relative_to(MODULES)
+        for cloud in ("aws", "gcp", "azure")
+        for p in MODULES.glob(f"{cloud}/*/main.tf")
+    }
     scanned = {
         Path(c["file_path"].lstrip("/")).parent
         for kind in ("passed_checks", "failed_checks", "skipped_checks")
@@ -131,3 +134,27 @@ def test_an_insecure_gcp_runner_fails(tmp_path: Path) -> None:
     assert ("CKV_GCP_32", "google_compute_instance.this") in failed
     assert ("CKV_GCP_39", "google_compute_instance.this") in failed
     assert ("CKV_GCP_2", "google_compute_firewall.ssh_world[0]") in failed
+
+
+def test_an_insecure_azure_runner_fails(tmp_path: Path) -> None:
+    """Password login and SSH open to the world: checkov's Azure checks must catch each."""
+    module = tmp_path / "azure" / "gpu-runner"
+    shutil.copytree(MODULES / "azure" / "gpu-runner", module)
+    main = module / "main.tf"
+    secure = "disable_password_authentication = true"
+    assert secure in main.read_text()
+    main.write_text(main.read_text().replace(secure, "disable_password_authentication = false"))
+    network = tmp_path / "azure" / "network"
+    shutil.copytree(MODULES / "azure" / "network", network)
+    variables = network / "variables.tf"
+    world_on, count = re.subn(
+        r'(variable "allow_world_ssh" \{.*?default\s*=\s*)false',
+        r"\1true",
+        variables.read_text(),
+        flags=re.S,
+    )
+    assert count == 1
+    variables.write_text(world_on)
+    failed = {(c["check_id"], c["resource"]) for c in _checks(checkov(tmp_path), "failed_checks")}
+    assert ("CKV_AZURE_149", "azurerm_linux_virtual_machine.this") in failed
+    assert ("CKV_AZURE_10", "azurerm_network_security_rule.ssh_world[0]") in failed

@@ -155,3 +155,20 @@ def test_the_googlecompute_source_is_checked_too(template: Path) -> None:
     assert (
         'An argument named "on_host_maintenanse" is not expected' in result.stdout + result.stderr
     )
+
+
+def test_the_azure_source_is_validated_too(template: Path) -> None:
+    """Packer checks the azure-arm source against its own schema: a misspelt argument fails,
+    and the builder admits SSH from ssh_cidr only."""
+    main = template / "cmlinfra-gpu.pkr.hcl"
+    text = main.read_text()
+    assert (
+        'source "azure-arm" "gpu"' in text
+        and "allowed_inbound_ip_addresses = [var.ssh_cidr]" in text
+    )
+    inspect = _packer("inspect", "-var", "ssh_cidr=203.0.113.7/32", ".", cwd=template)
+    assert "azure-arm.gpu" in inspect.stdout, inspect.stdout
+    main.write_text(text.replace("managed_image_name ", "managed_image_nam ", 1))
+    result = _packer("validate", "-var", "ssh_cidr=203.0.113.7/32", ".", cwd=template)
+    assert result.returncode != 0
+    assert "managed_image_nam" in result.stdout + result.stderr

@@ -82,7 +82,9 @@ def test_cloud_ssh_is_refused_with_where_to_go(
 
 @pytest.mark.parametrize("command", [["runner", "launch"], ["exec"]])
 def test_help_does_not_offer_the_ssh_cloud(cli: CliRunner, command: list[str]) -> None:
-    result = cli(*command, "--help", env={"COLUMNS": "200"})
+    result = cli(*command, "--help", env={"COLUMNS": "300"})
     line = next(line for line in result.stdout.splitlines() if "--cloud " in line)
-    offered = line.partition("An existing machine:")[0]  # exec points ssh users elsewhere
-    assert "aws (EC2 instances), lxd (local containers)" in offered and "ssh" not in offered, line
+    offered, _, elsewhere = line.partition("An existing machine:")
+    clouds = "aws (EC2 instances), azure (Azure virtual machines; also az), lxd (local containers)"
+    assert clouds in offered and "ssh" not in offered
+    assert "'cmlinfra stack apply --cloud ssh'" in elsewhere, line
