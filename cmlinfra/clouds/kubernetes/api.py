@@ -44,8 +44,9 @@ class Api:
         self.networking = client.NetworkingV1Api(self.connection.client)
         self.auth = client.AuthorizationV1Api(self.connection.client)
 
-    def call(self, what: str, fn: Callable[..., T], *args: Any, missing_ok: bool = False,
-             **kwargs: Any) -> T | None:  # fmt: skip
+    def call(
+        self, what: str, fn: Callable[..., T], *args: Any, missing_ok: bool = False, **kwargs: Any
+    ) -> T | None:
         """``fn(*args, **kwargs)``; a 404 is None when ``missing_ok``; any other failure a
         one-line error saying ``what`` failed, in the API's words."""
         from kubernetes.client.exceptions import ApiException
@@ -58,7 +59,9 @@ class Api:
                 return None
             if exc.status == 0:  # the websocket layer's wrapping of a connection failure
                 raise self._unreachable(what, exc.reason) from None
-            raise CmlinfraError(f"Kubernetes API: {what} failed: {api_message(exc)}", API_FIX) from None
+            raise CmlinfraError(
+                f"Kubernetes API: {what} failed: {api_message(exc)}", API_FIX
+            ) from None
         except (HTTPError, OSError) as exc:
             raise self._unreachable(what, exc) from None
 
@@ -80,5 +83,7 @@ class Api:
                 )
             )
         )
-        done = self.call("checking permissions", self.auth.create_self_subject_access_review, review)
+        done = self.call(
+            "checking permissions", self.auth.create_self_subject_access_review, review
+        )
         return bool(done is not None and done.status and done.status.allowed)

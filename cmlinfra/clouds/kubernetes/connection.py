@@ -112,15 +112,18 @@ def _load(content: str, paths: str, in_cluster: bool) -> Connection:
         try:
             config.load_incluster_config(client_configuration=configuration)
         except config.ConfigException as exc:
-            raise CmlinfraError(f"the in-cluster configuration is not usable: {exc}", FIX)
+            raise CmlinfraError(f"the in-cluster configuration is not usable: {exc}", FIX) from None
         namespace_file = SERVICE_ACCOUNT / "namespace"
         namespace = (
             namespace_file.read_text().strip() if namespace_file.is_file() else DEFAULT_NAMESPACE
         )
         return Connection(
-            client.ApiClient(configuration), "the pod's service account",
-            str(configuration.host), namespace, "",
-        )  # fmt: skip
+            client.ApiClient(configuration),
+            "the pod's service account",
+            str(configuration.host),
+            namespace,
+            "",
+        )
     raise CmlinfraError("no Kubernetes configuration found", FIX)
 
 

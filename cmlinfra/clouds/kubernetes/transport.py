@@ -35,8 +35,16 @@ SECRET_WAIT_ENV = "CMLINFRA_KUBERNETES_SECRET_WAIT"  # how long the kubelet may 
 class PodTransport:
     """One container of one pod, reached through the API's exec."""
 
-    def __init__(self, api: Api, namespace: str, pod: str, *, job: dict[str, Any],
-                 container: str = "runner", secret_wait: float = 180.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        api: Api,
+        namespace: str,
+        pod: str,
+        *,
+        job: dict[str, Any],
+        container: str = "runner",
+        secret_wait: float = 180.0,
+    ) -> None:
         self.api, self.namespace, self.pod, self.container = api, namespace, pod, container
         self.job = job  # {"name", "uid", "labels", "secret"}: the owner of the Secret
         self.name = pod
@@ -63,8 +71,9 @@ class PodTransport:
             _preload_content=False,
         )
 
-    def _session(self, argv: list[str], *, data: bytes | None, timeout: float,
-                 on_chunk: Any) -> int:  # fmt: skip
+    def _session(
+        self, argv: list[str], *, data: bytes | None, timeout: float, on_chunk: Any
+    ) -> int:
         """Run ``argv`` with ``data`` on stdin (then closed), handing (channel, bytes) to
         ``on_chunk`` as they come; return the exit code the API reports."""
         deadline = time.monotonic() + timeout
@@ -96,7 +105,9 @@ class PodTransport:
             ws.close()
         return _exit_code(error, self.pod)
 
-    def run(self, command: str, *, timeout: float, on_line: LineSink | None = None) -> CommandResult:
+    def run(
+        self, command: str, *, timeout: float, on_line: LineSink | None = None
+    ) -> CommandResult:
         start = time.monotonic()
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         pending = {1: b"", 2: b""}
@@ -135,24 +146,30 @@ class PodTransport:
         )
         out: list[bytes] = []
         code = self._session(
-            ["sh", "-c", script], data=data, timeout=300,
+            ["sh", "-c", script],
+            data=data,
+            timeout=300,
             on_chunk=lambda channel, chunk: out.append(chunk) if channel == 1 else None,
-        )  # fmt: skip
+        )
         if code != 0:
             raise CmlinfraError(f"{self.name}: {what} failed (exit {code})", "check the pod")
         return b"".join(out).decode()
 
     def put_file(self, data: bytes, path: str, mode: int = 0o644) -> str:
-        return self._write(data, f'"{BOOTSTRAP_DIR}"/{shlex.quote(path)}', mode, f"uploading {path}")
+        return self._write(
+            data, f'"{BOOTSTRAP_DIR}"/{shlex.quote(path)}', mode, f"uploading {path}"
+        )
 
     def get_file(self, path: str) -> bytes:
         """The bytes of ``path`` in the pod, as ``kubectl cp`` reads them (stdout of exec)."""
         out: list[bytes] = []
         errors: list[bytes] = []
         code = self._session(
-            ["cat", "--", path], data=None, timeout=600,
+            ["cat", "--", path],
+            data=None,
+            timeout=600,
             on_chunk=lambda channel, chunk: (out if channel == 1 else errors).append(chunk),
-        )  # fmt: skip
+        )
         if code != 0:
             why = b"".join(errors).decode("utf-8", "replace").strip() or f"exit {code}"
             raise CmlinfraError(f"{self.name}: reading {path} failed: {why}", "check the path")
@@ -181,9 +198,12 @@ class PodTransport:
                 labels=labels,
                 owner_references=[
                     client.V1OwnerReference(
-                        api_version="batch/v1", kind="Job", name=self.job["name"],
-                        uid=self.job["uid"], block_owner_deletion=True,
-                    )  # fmt: skip
+                        api_version="batch/v1",
+                        kind="Job",
+                        name=self.job["name"],
+                        uid=self.job["uid"],
+                        block_owner_deletion=True,
+                    )
                 ],
             ),
             type="Opaque",
@@ -191,17 +211,26 @@ class PodTransport:
         )
         api = self.api
         existing = api.call(
-            f"reading secret {name}", api.core.read_namespaced_secret, name, self.namespace,
+            f"reading secret {name}",
+            api.core.read_namespaced_secret,
+            name,
+            self.namespace,
             missing_ok=True,
-        )  # fmt: skip
+        )
         if existing is None:
-            api.call(f"creating secret {name}", api.core.create_namespaced_secret,
-                     self.namespace, body)  # fmt: skip
+            api.call(
+                f"creating secret {name}", api.core.create_namespaced_secret, self.namespace, body
+            )
         else:
             body.data = {**(existing.data or {}), **body.data}
             body.metadata.resource_version = existing.metadata.resource_version
-            api.call(f"updating secret {name}", api.core.replace_namespaced_secret,
-                     name, self.namespace, body)  # fmt: skip
+            api.call(
+                f"updating secret {name}",
+                api.core.replace_namespaced_secret,
+                name,
+                self.namespace,
+                body,
+            )
 
     def _await_file(self, path: str) -> None:
         """The kubelet projects a Secret into the pod on its own schedule (seconds to a
