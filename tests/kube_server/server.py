@@ -214,6 +214,7 @@ class KubeServer:
             return 200, self._out(found)
         if method == "POST":
             self.check(body, kind, api_version, f"POST {path}")
+            body = {"kind": kind, "apiVersion": api_version, **body}  # the endpoint says which
             if body.get("kind") != kind:
                 raise ApiError(400, "BadRequest", f"kind {body.get('kind')} is not {kind}")
             return self._create(resource, ns, copy.deepcopy(body))
@@ -233,7 +234,7 @@ class KubeServer:
             return 200, self._out(stored)
         if method == "DELETE":
             if body:
-                self.check(body, "DeleteOptions", "v1", f"DELETE {path}")
+                self.check(body, "DeleteOptions", "meta/v1", f"DELETE {path}")
             removed = self.cluster.delete(resource, ns, name or "")
             if removed is None:
                 return 404, status(404, "NotFound", f'{resource} "{name}" not found')
@@ -309,68 +310,114 @@ class KubeServer:
              query: dict[str, list[str]]) -> None:  # fmt: skip
         container = self.cluster.containers.get((ns, pod))
         self.exec_protocols.append(protocol)
-
-        def send(data: bytes) -> None:
-            sock.sendall(conn.send(BytesMessage(data=data)))
-
         if container is None or container.process.poll() is not None:
-            send(b"\x03" + json.dumps(status(400, "BadRequest", f"pod {pod} is not running")).encode())
+            message = json.dumps(status(400, "BadRequest", f"pod {pod} is not running")).encode()
+            sock.sendall(conn.send(BytesMessage(data=b"\x03" + message)))
             sock.sendall(conn.send(CloseConnection(code=1000)))
             return
         process = container.exec(query.get("command", []))
-        lock = threading.Lock()
+        self._relay(sock, conn, protocol, process)
 
-        def pump(stream: Any, channel: int) -> None:
-            for chunk in iter(lambda: stream.read1(65536), b""):
-                with lock:
-                    send(bytes([channel]) + chunk)
+    @staticmethod
+    def _relay(sock: socket.socket, conn: Connection, protocol: str, process: Any) -> None:
+        """One thread does all the socket's I/O (a TLS socket is not safe to read and write
+        from two threads); the process's stdin is fed from a queue by its own thread."""
+        import os
+        import queue
+        import selectors
 
-        pumps = [threading.Thread(target=pump, args=(process.stdout, 1), daemon=True),
-                 threading.Thread(target=pump, args=(process.stderr, 2), daemon=True)]  # fmt: skip
-        for thread in pumps:
-            thread.start()
+        feed: queue.Queue[bytes | None] = queue.Queue()
 
-        def read_client() -> None:
-            while True:
+        def stdin_writer() -> None:
+            while (chunk := feed.get()) is not None:
                 try:
-                    data = sock.recv(65536)
+                    process.stdin.write(chunk)
+                    process.stdin.flush()
                 except OSError:
-                    data = b""
-                if not data:
                     break
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
+
+        threading.Thread(target=stdin_writer, daemon=True).start()
+        selector = selectors.DefaultSelector()
+        selector.register(sock, selectors.EVENT_READ, 0)
+        selector.register(process.stdout, selectors.EVENT_READ, 1)
+        selector.register(process.stderr, selectors.EVENT_READ, 2)
+        open_pipes = 2
+        client_open = True
+        while open_pipes:
+            for key, _ in selector.select(timeout=1):
+                channel = key.data
+                if channel:
+                    chunk = os.read(key.fileobj.fileno(), 65536)  # type: ignore[union-attr]
+                    if chunk:
+                        sock.sendall(conn.send(BytesMessage(data=bytes([channel]) + chunk)))
+                    else:
+                        selector.unregister(key.fileobj)
+                        open_pipes -= 1
+                    continue
+                data = _drain(sock)
+                if not data:
+                    selector.unregister(sock)
+                    client_open = False
+                    feed.put(None)
+                    continue
                 conn.receive_data(data)
                 for event in conn.events():
                     if isinstance(event, BytesMessage | TextMessage):
                         raw = event.data if isinstance(event.data, bytes) else event.data.encode()
-                        if raw[:1] == b"\x00" and process.stdin:
-                            process.stdin.write(raw[1:])
-                            process.stdin.flush()
-                        elif raw[:2] == b"\xff\x00" and protocol.startswith("v5") and process.stdin:
-                            process.stdin.close()
+                        if raw[:1] == b"\x00":
+                            feed.put(raw[1:])
+                        elif raw[:2] == b"\xff\x00" and protocol.startswith("v5"):
+                            feed.put(None)
                     elif isinstance(event, CloseConnection):
-                        return
+                        feed.put(None)
                     elif isinstance(event, Ping):
-                        with lock:
-                            sock.sendall(conn.send(event.response()))
-
-        reader = threading.Thread(target=read_client, daemon=True)
-        reader.start()
+                        sock.sendall(conn.send(event.response()))
         code = process.wait()
-        for thread in pumps:
-            thread.join()
+        feed.put(None)
         if code == 0:
-            result = {"metadata": {}, "status": "Success"}
+            result: dict[str, Any] = {"metadata": {}, "status": "Success"}
         else:
             result = {"metadata": {}, "status": "Failure",
                       "message": f"command terminated with non-zero exit code: exit status {code}",
                       "reason": "NonZeroExitCode",
                       "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}  # fmt: skip
-        with lock:
-            send(b"\x03" + json.dumps(result).encode())
+        if client_open:
             try:
+                sock.sendall(conn.send(BytesMessage(data=b"\x03" + json.dumps(result).encode())))
                 sock.sendall(conn.send(CloseConnection(code=1000)))
             except Exception:
                 pass
+
+
+def _drain(sock: socket.socket) -> bytes:
+    """Everything readable now. OpenSSL may already hold more records than select() can see,
+    so after the first read keep reading without blocking until it has nothing left."""
+    import ssl
+
+    try:
+        data = sock.recv(65536)
+    except OSError:
+        return b""
+    if not data:
+        return b""
+    sock.setblocking(False)
+    try:
+        while True:
+            more = sock.recv(65536)
+            if not more:
+                break
+            data += more
+    except (ssl.SSLWantReadError, BlockingIOError):
+        pass
+    except OSError:
+        pass
+    finally:
+        sock.setblocking(True)
+    return data
 
 
 class _Handler(BaseHTTPRequestHandler):

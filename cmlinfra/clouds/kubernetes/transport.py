@@ -192,6 +192,8 @@ class PodTransport:
         name = self.job["secret"]
         labels = {**self.job["labels"], MANAGED_BY[0]: MANAGED_BY[1], COMPONENT: "registration"}
         body = client.V1Secret(
+            api_version="v1",
+            kind="Secret",
             metadata=client.V1ObjectMeta(
                 name=name,
                 namespace=self.namespace,
