@@ -72,11 +72,17 @@ class Cluster:
         self.version = itertools.count(1)
         self.secret_delay = 0.0  # seconds before the kubelet projects a Secret (tests)
         for ns in namespaces:
-            self.put("namespaces", "", {"metadata": {"name": ns}, "spec": {}, "status": {"phase": "Active"}})
+            self.put(
+                "namespaces",
+                "",
+                {"metadata": {"name": ns}, "spec": {}, "status": {"phase": "Active"}},
+            )
 
     # -- storage ----------------------------------------------------------------------------
 
-    def put(self, resource: str, ns: str, obj: dict[str, Any], *, new: bool = True) -> dict[str, Any]:
+    def put(
+        self, resource: str, ns: str, obj: dict[str, Any], *, new: bool = True
+    ) -> dict[str, Any]:
         kind, api_version, namespaced = KINDS[resource]
         with self.lock:
             meta = obj.setdefault("metadata", {})
@@ -101,9 +107,15 @@ class Cluster:
 
     def list(self, resource: str, ns: str | None) -> list[dict[str, Any]]:
         with self.lock:
-            return [o for (r, n, _), o in sorted(self.objects.items()) if r == resource and ns in (None, n)]
+            return [
+                o
+                for (r, n, _), o in sorted(self.objects.items())
+                if r == resource and ns in (None, n)
+            ]
 
-    def event(self, ns: str, involved: dict[str, Any], reason: str, message: str, kind: str = "Normal") -> None:
+    def event(
+        self, ns: str, involved: dict[str, Any], reason: str, message: str, kind: str = "Normal"
+    ) -> None:
         meta = involved["metadata"]
         self.put("events", ns, {
             "metadata": {"generateName": f"{meta['name']}."},
@@ -148,7 +160,13 @@ class Cluster:
         job["status"] = {"startTime": now(), "active": 0, "ready": 0}
         refused = self._quota_refusal(ns, template["spec"])
         if refused:
-            self.event(ns, job, "FailedCreate", f'Error creating: pods "{job["metadata"]["name"]}-x" is forbidden: {refused}', "Warning")
+            self.event(
+                ns,
+                job,
+                "FailedCreate",
+                f'Error creating: pods "{job["metadata"]["name"]}-x" is forbidden: {refused}',
+                "Warning",
+            )
             return
         pod = {
             "metadata": {"generateName": f"{job['metadata']['name']}-", "labels": labels,
@@ -184,11 +202,19 @@ class Cluster:
                 return
             for pod in self._pods_of(ns, name):
                 self._stop_pod(ns, pod, "Failed", "DeadlineExceeded")
-            self._finish(ns, job, "Failed", "DeadlineExceeded", "Job was active longer than specified deadline")
+            self._finish(
+                ns,
+                job,
+                "Failed",
+                "DeadlineExceeded",
+                "Job was active longer than specified deadline",
+            )
 
     @staticmethod
     def _finished(job: dict[str, Any]) -> bool:
-        return any(c["type"] in ("Complete", "Failed") for c in job["status"].get("conditions") or [])
+        return any(
+            c["type"] in ("Complete", "Failed") for c in job["status"].get("conditions") or []
+        )
 
     def _pods_of(self, ns: str, job: str) -> list[dict[str, Any]]:
         return [p for p in self.list("pods", ns) if p["metadata"]["labels"].get("job-name") == job]
@@ -231,7 +257,10 @@ class Cluster:
                 return f"had untolerated taint {{{taint['key']}: {taint.get('value', '')}}}"
         used: dict[str, float] = {}
         for pod in self.list("pods", None):
-            if pod["spec"].get("nodeName") == node.name and pod["status"]["phase"] in ("Pending", "Running"):
+            if pod["spec"].get("nodeName") == node.name and pod["status"]["phase"] in (
+                "Pending",
+                "Running",
+            ):
                 for c in pod["spec"]["containers"]:
                     for k, v in ((c.get("resources") or {}).get("limits") or {}).items():
                         used[k] = used.get(k, 0) + quantity(v)
@@ -247,7 +276,9 @@ class Cluster:
             return False
         if toleration.get("operator") == "Exists":
             return toleration.get("key") in (None, "", taint["key"])
-        return toleration.get("key") == taint["key"] and toleration.get("value") == taint.get("value")
+        return toleration.get("key") == taint["key"] and toleration.get("value") == taint.get(
+            "value"
+        )
 
     def schedule(self, ns: str, pod: dict[str, Any]) -> None:
         reasons: dict[str, int] = {}
@@ -271,10 +302,19 @@ class Cluster:
             self.event(ns, pod, "FailedScheduling", message, "Warning")
             return
         pod["spec"]["nodeName"] = chosen.name
-        pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": stamp}]
+        pod["status"]["conditions"] = [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": stamp}
+        ]
         self.put("pods", ns, pod, new=False)
-        self.event(ns, pod, "Scheduled", f"Successfully assigned {ns}/{pod['metadata']['name']} to {chosen.name}")
-        threading.Thread(target=self._start, args=(ns, pod["metadata"]["name"]), daemon=True).start()
+        self.event(
+            ns,
+            pod,
+            "Scheduled",
+            f"Successfully assigned {ns}/{pod['metadata']['name']} to {chosen.name}",
+        )
+        threading.Thread(
+            target=self._start, args=(ns, pod["metadata"]["name"]), daemon=True
+        ).start()
 
     # -- the kubelet ------------------------------------------------------------------------
 
@@ -296,7 +336,10 @@ class Cluster:
                 mounts[mount["mountPath"]] = str(secrets_dirs[mount["name"]][0])
         for target, source in secrets_dirs.values():
             self.project(ns, source, target)
-        command = [*(container.get("command") or ["sleep", "infinity"]), *(container.get("args") or [])]
+        command = [
+            *(container.get("command") or ["sleep", "infinity"]),
+            *(container.get("args") or []),
+        ]
         started = now()
 
         def exited(code: int) -> None:
@@ -312,7 +355,9 @@ class Cluster:
                                     "image": container["image"], "imageID": "",
                                     "state": {"running": {"startedAt": started}}}],
             )  # fmt: skip
-            pod["status"]["conditions"] += [{"type": "Ready", "status": "True", "lastTransitionTime": started}]
+            pod["status"]["conditions"] += [
+                {"type": "Ready", "status": "True", "lastTransitionTime": started}
+            ]
             self.put("pods", ns, pod, new=False)
         self._volumes = getattr(self, "_volumes", {})
         self._volumes[(ns, name)] = secrets_dirs
@@ -334,9 +379,13 @@ class Cluster:
         for (pod_ns, _), volumes in list(getattr(self, "_volumes", {}).items()):
             for target, source in volumes.values():
                 if pod_ns == ns and source["secretName"] == name:
-                    threading.Thread(target=self.project, args=(ns, source, target), daemon=True).start()
+                    threading.Thread(
+                        target=self.project, args=(ns, source, target), daemon=True
+                    ).start()
 
-    def _stop_pod(self, ns: str, pod: dict[str, Any], phase: str, reason: str, code: int = 137) -> None:
+    def _stop_pod(
+        self, ns: str, pod: dict[str, Any], phase: str, reason: str, code: int = 137
+    ) -> None:
         container = self.containers.get((ns, pod["metadata"]["name"]))
         if container is not None:
             container.kill()
@@ -344,7 +393,9 @@ class Cluster:
         pod["status"]["reason"] = reason
         for status in pod["status"].get("containerStatuses") or []:
             status["ready"] = False
-            status["state"] = {"terminated": {"exitCode": code, "reason": reason, "finishedAt": now()}}
+            status["state"] = {
+                "terminated": {"exitCode": code, "reason": reason, "finishedAt": now()}
+            }
         self.put("pods", ns, pod, new=False)
 
     def _container_exited(self, ns: str, name: str, code: int) -> None:
@@ -358,6 +409,18 @@ class Cluster:
             if job is None or self._finished(job):
                 return
             if code == 0:
-                self._finish(ns, job, "Complete", "CompletionsReached", "Reached expected number of succeeded pods")
+                self._finish(
+                    ns,
+                    job,
+                    "Complete",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods",
+                )
             else:
-                self._finish(ns, job, "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+                self._finish(
+                    ns,
+                    job,
+                    "Failed",
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                )

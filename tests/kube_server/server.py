@@ -156,16 +156,24 @@ class KubeServer:
         found = problems(obj, kind, api_version)
         if found:
             self.violations += [f"{what}: {p}" for p in found]
-            raise ApiError(422, "Invalid", f'{kind} "{obj.get("metadata", {}).get("name")}" is invalid: {found[0]}')
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{kind} "{obj.get("metadata", {}).get("name")}" is invalid: {found[0]}',
+            )
 
     # -- REST -------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any]:
         for fault in list(self.faults):
             if fault[0] == method and re.search(fault[1], path):
                 self.faults.remove(fault)
-                return fault[2], status(fault[2], "InternalError" if fault[2] >= 500 else "Forbidden", fault[3])
-        if path == "/version":
+                return fault[2], status(
+                    fault[2], "InternalError" if fault[2] >= 500 else "Forbidden", fault[3]
+                )
+        if path.rstrip("/") == "/version":
             return 200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0", "gitCommit": "fake",
                          "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
                          "goVersion": "go1.22", "compiler": "gc", "platform": "linux/amd64"}  # fmt: skip
@@ -189,10 +197,18 @@ class KubeServer:
         if resource == "selfsubjectaccessreviews" and method == "POST":
             return self._review(body)
         if resource not in KINDS:
-            return 404, status(404, "NotFound", f"the server could not find the requested resource ({resource})")
+            return 404, status(
+                404, "NotFound", f"the server could not find the requested resource ({resource})"
+            )
         kind, api_version, namespaced = KINDS[resource]
         ns = ns or ""
-        if namespaced and resource != "events" and ns and self.cluster.get("namespaces", "", ns) is None and method == "POST":
+        if (
+            namespaced
+            and resource != "events"
+            and ns
+            and self.cluster.get("namespaces", "", ns) is None
+            and method == "POST"
+        ):
             return 404, status(404, "NotFound", f'namespaces "{ns}" not found')
         if sub == "log":
             container = self.cluster.containers.get((ns, name or ""))
@@ -299,7 +315,12 @@ class KubeServer:
                      "paths": paths}  # fmt: skip
 
     def _review(self, body: dict[str, Any]) -> tuple[int, Any]:
-        self.check(body, "SelfSubjectAccessReview", "authorization.k8s.io/v1", "POST selfsubjectaccessreviews")
+        self.check(
+            body,
+            "SelfSubjectAccessReview",
+            "authorization.k8s.io/v1",
+            "POST selfsubjectaccessreviews",
+        )
         attrs = body["spec"].get("resourceAttributes") or {}
         allowed = (attrs.get("verb"), attrs.get("resource")) not in self.denied
         return 201, {**body, "status": {"allowed": allowed}}
@@ -430,7 +451,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(self, code: int, body: Any) -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/json" if not isinstance(body, bytes) else "text/plain")
+        self.send_header(
+            "Content-Type", "application/json" if not isinstance(body, bytes) else "text/plain"
+        )
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
         self.wfile.write(raw)
@@ -449,7 +472,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             body = json.loads(raw) if raw else None
-            if self.headers.get("Content-Type", "").startswith("application/vnd.kubernetes.protobuf"):
+            if self.headers.get("Content-Type", "").startswith(
+                "application/vnd.kubernetes.protobuf"
+            ):
                 raise ApiError(415, "UnsupportedMediaType", "this fake speaks JSON only")
             code, out = self.api.handle(self.command, url.path, query, body)
         except ApiError as exc:

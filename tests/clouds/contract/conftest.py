@@ -9,11 +9,12 @@ import pytest
 
 from tests.clouds.contract.harness_aws import aws_harness  # noqa: F401
 from tests.clouds.contract.harness_fake import fake_harness  # noqa: F401
+from tests.clouds.contract.harness_kubernetes import kubernetes_harness  # noqa: F401
 from tests.clouds.contract.harness_lxd import lxd_harness  # noqa: F401
 from tests.clouds.contract.harness_ssh import ssh_harness  # noqa: F401
 from tests.clouds.contract.kit import Harness
 
-HARNESSES = ["fake", "ssh", "aws", pytest.param("lxd", marks=pytest.mark.lxd)]
+HARNESSES = ["fake", "ssh", "aws", "kubernetes", pytest.param("lxd", marks=pytest.mark.lxd)]
 
 
 @pytest.fixture(scope="module", params=HARNESSES)

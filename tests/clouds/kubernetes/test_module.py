@@ -90,7 +90,10 @@ def test_the_job_asks_what_the_size_says() -> None:
     assert spec["backoffLimit"] == 0 and spec["activeDeadlineSeconds"] == 7200
     assert spec["ttlSecondsAfterFinished"] == 300
     assert container["resources"]["limits"] == {
-        "cpu": "4", "memory": "16000M", "nvidia.com/gpu": "1", "ephemeral-storage": "35G"
+        "cpu": "4",
+        "memory": "16000M",
+        "nvidia.com/gpu": "1",
+        "ephemeral-storage": "35G",
     }  # m+t4 in TPI's table: 4 cores, 16 GB, one GPU
     assert "nvidia.com/gpu" not in container["resources"]["requests"]
     pod = spec["template"]["spec"]
