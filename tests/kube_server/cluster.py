@@ -30,8 +30,18 @@ KINDS = {  # resource -> (kind, apiVersion, namespaced)
     "jobs": ("Job", "batch/v1", True),
     "networkpolicies": ("NetworkPolicy", "networking.k8s.io/v1", True),
 }
-_UNITS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}  # fmt: skip
+_UNITS = {
+    "": 1,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
 
 
 def quantity(text: str) -> float:
@@ -117,14 +127,31 @@ class Cluster:
         self, ns: str, involved: dict[str, Any], reason: str, message: str, kind: str = "Normal"
     ) -> None:
         meta = involved["metadata"]
-        self.put("events", ns, {
-            "metadata": {"generateName": f"{meta['name']}."},
-            "involvedObject": {"kind": involved["kind"], "name": meta["name"], "namespace": ns,
-                               "uid": meta["uid"], "apiVersion": involved["apiVersion"]},
-            "reason": reason, "message": message, "type": kind, "count": 1,
-            "firstTimestamp": now(), "lastTimestamp": now(),
-            "source": {"component": "default-scheduler" if reason == "FailedScheduling" else "job-controller"},
-        })  # fmt: skip
+        self.put(
+            "events",
+            ns,
+            {
+                "metadata": {"generateName": f"{meta['name']}."},
+                "involvedObject": {
+                    "kind": involved["kind"],
+                    "name": meta["name"],
+                    "namespace": ns,
+                    "uid": meta["uid"],
+                    "apiVersion": involved["apiVersion"],
+                },
+                "reason": reason,
+                "message": message,
+                "type": kind,
+                "count": 1,
+                "firstTimestamp": now(),
+                "lastTimestamp": now(),
+                "source": {
+                    "component": "default-scheduler"
+                    if reason == "FailedScheduling"
+                    else "job-controller"
+                },
+            },
+        )
 
     # -- deletion and garbage collection ---------------------------------------------------
 
@@ -152,9 +179,13 @@ class Cluster:
         selector = {"batch.kubernetes.io/controller-uid": uid}
         spec.setdefault("selector", {"matchLabels": selector})
         template = copy.deepcopy(spec["template"])
-        labels = {**(template.get("metadata", {}).get("labels") or {}), **selector,
-                  "controller-uid": uid, "job-name": job["metadata"]["name"],
-                  "batch.kubernetes.io/job-name": job["metadata"]["name"]}  # fmt: skip
+        labels = {
+            **(template.get("metadata", {}).get("labels") or {}),
+            **selector,
+            "controller-uid": uid,
+            "job-name": job["metadata"]["name"],
+            "batch.kubernetes.io/job-name": job["metadata"]["name"],
+        }
         template.setdefault("metadata", {})["labels"] = labels
         spec["template"]["metadata"] = {**template["metadata"]}
         job["status"] = {"startTime": now(), "active": 0, "ready": 0}
@@ -169,13 +200,24 @@ class Cluster:
             )
             return
         pod = {
-            "metadata": {"generateName": f"{job['metadata']['name']}-", "labels": labels,
-                         "annotations": template["metadata"].get("annotations") or {},
-                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"],
-                                              "uid": uid, "controller": True, "blockOwnerDeletion": True}]},
+            "metadata": {
+                "generateName": f"{job['metadata']['name']}-",
+                "labels": labels,
+                "annotations": template["metadata"].get("annotations") or {},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": job["metadata"]["name"],
+                        "uid": uid,
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
             "spec": template["spec"],
             "status": {"phase": "Pending", "conditions": [], "qosClass": "Guaranteed"},
-        }  # fmt: skip
+        }
         pod = self.put("pods", ns, pod)
         job["status"]["active"] = 1
         self.event(ns, job, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
@@ -188,11 +230,15 @@ class Cluster:
         for quota in self.list("resourcequotas", ns):
             for key, limit in (quota["spec"].get("hard") or {}).items():
                 resource = key.removeprefix("requests.").removeprefix("limits.")
-                asked = sum(quantity((c.get("resources", {}).get("limits") or {}).get(resource, "0"))
-                            for c in pod_spec["containers"])  # fmt: skip
+                asked = sum(
+                    quantity((c.get("resources", {}).get("limits") or {}).get(resource, "0"))
+                    for c in pod_spec["containers"]
+                )
                 if asked > quantity(limit):
-                    return (f"exceeded quota: {quota['metadata']['name']}, requested: {key}={asked:g}, "
-                            f"used: {key}=0, limited: {key}={limit}")  # fmt: skip
+                    return (
+                        f"exceeded quota: {quota['metadata']['name']}, requested: {key}={asked:g}, "
+                        f"used: {key}=0, limited: {key}={limit}"
+                    )
         return ""
 
     def _deadline(self, ns: str, name: str, uid: str) -> None:
@@ -224,11 +270,24 @@ class Cluster:
         status["active"] = 0
         status["ready"] = 0
         status[("succeeded" if kind == "Complete" else "failed")] = 1
-        conditions = [{"type": "SuccessCriteriaMet" if kind == "Complete" else "FailureTarget",
-                       "status": "True", "lastProbeTime": now(), "lastTransitionTime": now(),
-                       "reason": reason, "message": message},
-                      {"type": kind, "status": "True", "lastProbeTime": now(),
-                       "lastTransitionTime": now(), "reason": reason, "message": message}]  # fmt: skip
+        conditions = [
+            {
+                "type": "SuccessCriteriaMet" if kind == "Complete" else "FailureTarget",
+                "status": "True",
+                "lastProbeTime": now(),
+                "lastTransitionTime": now(),
+                "reason": reason,
+                "message": message,
+            },
+            {
+                "type": kind,
+                "status": "True",
+                "lastProbeTime": now(),
+                "lastTransitionTime": now(),
+                "reason": reason,
+                "message": message,
+            },
+        ]
         status["conditions"] = conditions
         if kind == "Complete":
             status["completionTime"] = now()
@@ -293,11 +352,20 @@ class Cluster:
         if chosen is None:
             total = len(self.nodes)
             detail = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items()))
-            message = (f"0/{total} nodes are available: {detail}. preemption: 0/{total} nodes are "
-                       f"available: {total} No preemption victims found for incoming pod.")  # fmt: skip
-            pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "False", "lastProbeTime": None,
-                                            "lastTransitionTime": stamp, "reason": "Unschedulable",
-                                            "message": message}]  # fmt: skip
+            message = (
+                f"0/{total} nodes are available: {detail}. preemption: 0/{total} nodes are "
+                f"available: {total} No preemption victims found for incoming pod."
+            )
+            pod["status"]["conditions"] = [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": stamp,
+                    "reason": "Unschedulable",
+                    "message": message,
+                }
+            ]
             self.put("pods", ns, pod, new=False)
             self.event(ns, pod, "FailedScheduling", message, "Warning")
             return
@@ -350,11 +418,21 @@ class Cluster:
                 return
             self.containers[(ns, name)] = Container(name, command, mounts, exited)
             pod["status"].update(
-                phase="Running", startTime=started, hostIP="10.0.0.1", podIP="10.244.0.7",
-                containerStatuses=[{"name": container["name"], "ready": True, "restartCount": 0,
-                                    "image": container["image"], "imageID": "",
-                                    "state": {"running": {"startedAt": started}}}],
-            )  # fmt: skip
+                phase="Running",
+                startTime=started,
+                hostIP="10.0.0.1",
+                podIP="10.244.0.7",
+                containerStatuses=[
+                    {
+                        "name": container["name"],
+                        "ready": True,
+                        "restartCount": 0,
+                        "image": container["image"],
+                        "imageID": "",
+                        "state": {"running": {"startedAt": started}},
+                    }
+                ],
+            )
             pod["status"]["conditions"] += [
                 {"type": "Ready", "status": "True", "lastTransitionTime": started}
             ]

@@ -6,6 +6,7 @@ Needs root, as the test machines and CI have."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -59,11 +60,27 @@ class Container:
         self.log = self.root.parent / f"{self.root.name}.log"
         self._log = self.log.open("wb")
         self.process = subprocess.Popen(
-            ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
-             "--", "/bin/sh", "-c", f"set -e; {setup}; exec \"$@\"", "container", *command],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            env={**ENV, "HOSTNAME": pod}, start_new_session=True,
-        )  # fmt: skip
+            [
+                "unshare",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/sh",
+                "-c",
+                f'set -e; {setup}; exec "$@"',
+                "container",
+                *command,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**ENV, "HOSTNAME": pod},
+            start_new_session=True,
+        )
         self.exit_code: int | None = None
         threading.Thread(target=self._wait, args=(on_exit,), daemon=True).start()
 
@@ -84,11 +101,23 @@ class Container:
     def exec(self, argv: list[str]) -> subprocess.Popen[bytes]:
         """``argv`` inside the container's namespaces, with pipes for the three channels."""
         return subprocess.Popen(
-            ["nsenter", "--target", str(self.init_pid()), "--mount", "--pid", "--",
-             "env", "-i", *(f"{k}={v}" for k, v in ENV.items()), f"HOSTNAME={self.pod}",
-             *argv],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            [
+                "nsenter",
+                "--target",
+                str(self.init_pid()),
+                "--mount",
+                "--pid",
+                "--",
+                "env",
+                "-i",
+                *(f"{k}={v}" for k, v in ENV.items()),
+                f"HOSTNAME={self.pod}",
+                *argv,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     def logs(self) -> bytes:
         return self.log.read_bytes() if self.log.exists() else b""
@@ -96,10 +125,8 @@ class Container:
     def kill(self) -> None:
         """What the kubelet does at a deadline or a delete: SIGKILL the whole container."""
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, 9)
-            except ProcessLookupError:
-                pass
             self.process.wait()
 
     def remove(self) -> None:

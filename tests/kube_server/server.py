@@ -8,6 +8,7 @@ is checked against the claimed versions' strict schemas (schemas.py); a violatio
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import json
@@ -25,15 +26,26 @@ from tests.kube_server.cluster import KINDS, Cluster, Conflict, Node
 from tests.kube_server.schemas import problems
 from tests.kube_server.tls import self_signed, server_context
 
-GROUPS = {"batch": "batch/v1", "networking.k8s.io": "networking.k8s.io/v1",
-          "authorization.k8s.io": "authorization.k8s.io/v1"}  # fmt: skip
+GROUPS = {
+    "batch": "batch/v1",
+    "networking.k8s.io": "networking.k8s.io/v1",
+    "authorization.k8s.io": "authorization.k8s.io/v1",
+}
 RESOURCES = {
-    "v1": ["pods", "pods/exec", "pods/log", "secrets", "serviceaccounts", "events", "namespaces",
-           "resourcequotas"],
+    "v1": [
+        "pods",
+        "pods/exec",
+        "pods/log",
+        "secrets",
+        "serviceaccounts",
+        "events",
+        "namespaces",
+        "resourcequotas",
+    ],
     "batch/v1": ["jobs"],
     "networking.k8s.io/v1": ["networkpolicies"],
     "authorization.k8s.io/v1": ["selfsubjectaccessreviews"],
-}  # fmt: skip
+}
 PATH = re.compile(
     r"^/(?:api/v1|apis/(?P<group>[^/]+)/v1)"
     r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<resource>[a-z]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>[a-z]+))?$"
@@ -48,8 +60,15 @@ class ApiError(Exception):
 
 
 def status(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}  # fmt: skip
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 def _selected(obj: dict[str, Any], labels: str, fields: str) -> bool:
@@ -94,8 +113,12 @@ def merge(target: Any, patch: Any) -> Any:
 class KubeServer:
     """Start with :meth:`start`; ``url``, ``token``, ``cluster``, ``violations``, ``calls``."""
 
-    def __init__(self, nodes: list[Node] | None = None, token: str = "cmlinfra-test-token",
-                 namespaces: tuple[str, ...] = ("default", "ci")) -> None:  # fmt: skip
+    def __init__(
+        self,
+        nodes: list[Node] | None = None,
+        token: str = "cmlinfra-test-token",
+        namespaces: tuple[str, ...] = ("default", "ci"),
+    ) -> None:
         self.cluster = Cluster(nodes if nodes is not None else [], namespaces)
         self.token = token
         self.violations: list[str] = []
@@ -135,16 +158,29 @@ class KubeServer:
             container.remove()
 
     def kubeconfig(self, namespace: str = "default") -> str:
-        return json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {
-                "server": self.url,
-                "certificate-authority-data": base64.b64encode(self.cert).decode(),
-            }}],
-            "users": [{"name": "ci", "user": {"token": self.token}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "ci",
-                                                      "namespace": namespace}}],
-        })  # fmt: skip
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "fake",
+                "clusters": [
+                    {
+                        "name": "fake",
+                        "cluster": {
+                            "server": self.url,
+                            "certificate-authority-data": base64.b64encode(self.cert).decode(),
+                        },
+                    }
+                ],
+                "users": [{"name": "ci", "user": {"token": self.token}}],
+                "contexts": [
+                    {
+                        "name": "fake",
+                        "context": {"cluster": "fake", "user": "ci", "namespace": namespace},
+                    }
+                ],
+            }
+        )
 
     def fail(self, method: str, path: str, code: int, message: str) -> None:
         """The next ``method`` request whose path matches ``path`` gets ``code``."""
@@ -174,17 +210,36 @@ class KubeServer:
                     fault[2], "InternalError" if fault[2] >= 500 else "Forbidden", fault[3]
                 )
         if path.rstrip("/") == "/version":
-            return 200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0", "gitCommit": "fake",
-                         "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
-                         "goVersion": "go1.22", "compiler": "gc", "platform": "linux/amd64"}  # fmt: skip
+            return 200, {
+                "major": "1",
+                "minor": "31",
+                "gitVersion": "v1.31.0",
+                "gitCommit": "fake",
+                "gitTreeState": "clean",
+                "buildDate": "2026-01-01T00:00:00Z",
+                "goVersion": "go1.22",
+                "compiler": "gc",
+                "platform": "linux/amd64",
+            }
         if path.startswith("/openapi/v3"):
             return self._openapi(path)
         if path == "/api":
-            return 200, {"kind": "APIVersions", "versions": ["v1"],
-                         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}  # fmt: skip
+            return 200, {
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}
+                ],
+            }
         if path == "/apis":
-            groups = [{"name": g, "versions": [{"groupVersion": gv, "version": "v1"}],
-                       "preferredVersion": {"groupVersion": gv, "version": "v1"}} for g, gv in GROUPS.items()]  # fmt: skip
+            groups = [
+                {
+                    "name": g,
+                    "versions": [{"groupVersion": gv, "version": "v1"}],
+                    "preferredVersion": {"groupVersion": gv, "version": "v1"},
+                }
+                for g, gv in GROUPS.items()
+            ]
             return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
         for group_version, resources in RESOURCES.items():
             prefix = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
@@ -193,7 +248,7 @@ class KubeServer:
         match = PATH.match(path)
         if match is None:
             return 404, status(404, "NotFound", "the server could not find the requested resource")
-        group, ns, resource, name, sub = match.group("group", "ns", "resource", "name", "sub")
+        _group, ns, resource, name, sub = match.group("group", "ns", "resource", "name", "sub")
         if resource == "selfsubjectaccessreviews" and method == "POST":
             return self._review(body)
         if resource not in KINDS:
@@ -216,13 +271,20 @@ class KubeServer:
         if method == "GET" and name is None:
             labels = (query.get("labelSelector") or [""])[0]
             fields = (query.get("fieldSelector") or [""])[0]
-            items = [self._out(o) for o in self.cluster.list(resource, ns if namespaced and ns else None)
-                     if _selected(o, labels, fields)]  # fmt: skip
+            items = [
+                self._out(o)
+                for o in self.cluster.list(resource, ns if namespaced and ns else None)
+                if _selected(o, labels, fields)
+            ]
             for item in items:
                 item.pop("kind", None)
                 item.pop("apiVersion", None)
-            return 200, {"kind": f"{kind}List", "apiVersion": api_version,
-                         "metadata": {"resourceVersion": str(next(self.cluster.version))}, "items": items}  # fmt: skip
+            return 200, {
+                "kind": f"{kind}List",
+                "apiVersion": api_version,
+                "metadata": {"resourceVersion": str(next(self.cluster.version))},
+                "items": items,
+            }
         if method == "GET":
             found = self.cluster.get(resource, ns, name or "")
             if found is None:
@@ -282,12 +344,26 @@ class KubeServer:
         for resource in resources:
             base, _, sub = resource.partition("/")
             kind, _, namespaced = KINDS.get(base, ("SelfSubjectAccessReview", "", False))
-            verbs = ["create"] if sub == "exec" or base == "selfsubjectaccessreviews" else (
-                ["get"] if sub else ["create", "delete", "get", "list", "patch", "update"])  # fmt: skip
-            items.append({"name": resource, "singularName": "" if sub else kind.lower(),
-                          "namespaced": namespaced, "kind": kind, "verbs": verbs})  # fmt: skip
-        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-                "resources": items}  # fmt: skip
+            verbs = (
+                ["create"]
+                if sub == "exec" or base == "selfsubjectaccessreviews"
+                else (["get"] if sub else ["create", "delete", "get", "list", "patch", "update"])
+            )
+            items.append(
+                {
+                    "name": resource,
+                    "singularName": "" if sub else kind.lower(),
+                    "namespaced": namespaced,
+                    "kind": kind,
+                    "verbs": verbs,
+                }
+            )
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": group_version,
+            "resources": items,
+        }
 
     def _openapi(self, path: str) -> tuple[int, Any]:
         """Just enough OpenAPI v3 for kubectl to see that the server validates fields itself
@@ -295,8 +371,12 @@ class KubeServer:
         ``fieldValidation=Strict`` instead of validating against downloaded schemas."""
         prefixes = {gv: "api/v1" if gv == "v1" else f"apis/{gv}" for gv in RESOURCES}
         if path == "/openapi/v3":
-            return 200, {"paths": {p: {"serverRelativeURL": f"/openapi/v3/{p}?hash=fake"}
-                                   for p in prefixes.values()}}  # fmt: skip
+            return 200, {
+                "paths": {
+                    p: {"serverRelativeURL": f"/openapi/v3/{p}?hash=fake"}
+                    for p in prefixes.values()
+                }
+            }
         gv = next((g for g, p in prefixes.items() if path == f"/openapi/v3/{p}"), None)
         if gv is None:
             return 404, status(404, "NotFound", "no such OpenAPI document")
@@ -306,13 +386,24 @@ class KubeServer:
             if api_version != gv:
                 continue
             where = "/namespaces/{namespace}" if namespaced else ""
-            paths[f"/{prefixes[gv]}{where}/{resource}/{{name}}"] = {"patch": {
-                "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": kind},
-                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "OK"}},
-            }}  # fmt: skip
-        return 200, {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.31.0"},
-                     "paths": paths}  # fmt: skip
+            paths[f"/{prefixes[gv]}{where}/{resource}/{{name}}"] = {
+                "patch": {
+                    "x-kubernetes-group-version-kind": {
+                        "group": group,
+                        "version": version,
+                        "kind": kind,
+                    },
+                    "parameters": [
+                        {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}
+                    ],
+                    "responses": {"200": {"description": "OK"}},
+                }
+            }
+        return 200, {
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes", "version": "v1.31.0"},
+            "paths": paths,
+        }
 
     def _review(self, body: dict[str, Any]) -> tuple[int, Any]:
         self.check(
@@ -327,8 +418,15 @@ class KubeServer:
 
     # -- exec ------------------------------------------------------------------------------
 
-    def exec(self, sock: socket.socket, conn: Connection, protocol: str, ns: str, pod: str,
-             query: dict[str, list[str]]) -> None:  # fmt: skip
+    def exec(
+        self,
+        sock: socket.socket,
+        conn: Connection,
+        protocol: str,
+        ns: str,
+        pod: str,
+        query: dict[str, list[str]],
+    ) -> None:
         container = self.cluster.containers.get((ns, pod))
         self.exec_protocols.append(protocol)
         if container is None or container.process.poll() is not None:
@@ -356,10 +454,8 @@ class KubeServer:
                     process.stdin.flush()
                 except OSError:
                     break
-            try:
+            with contextlib.suppress(OSError):
                 process.stdin.close()
-            except OSError:
-                pass
 
         threading.Thread(target=stdin_writer, daemon=True).start()
         selector = selectors.DefaultSelector()
@@ -402,10 +498,13 @@ class KubeServer:
         if code == 0:
             result: dict[str, Any] = {"metadata": {}, "status": "Success"}
         else:
-            result = {"metadata": {}, "status": "Failure",
-                      "message": f"command terminated with non-zero exit code: exit status {code}",
-                      "reason": "NonZeroExitCode",
-                      "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}  # fmt: skip
+            result = {
+                "metadata": {},
+                "status": "Failure",
+                "message": f"command terminated with non-zero exit code: exit status {code}",
+                "reason": "NonZeroExitCode",
+                "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+            }
         if client_open:
             try:
                 sock.sendall(conn.send(BytesMessage(data=b"\x03" + json.dumps(result).encode())))

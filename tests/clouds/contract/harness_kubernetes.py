@@ -1,5 +1,5 @@
 """The Kubernetes cloud's harness: the API is the local fake (tests/kube_server, validated
-against the strict schemas of 1.25–1.37); machines are planted as Jobs carrying the labels the
+against the strict schemas of 1.25-1.37); machines are planted as Jobs carrying the labels the
 gpu-runner module sets. The Kubernetes provider cannot be installed here: the stack is checked
 against the module's interface, and tests/clouds/kubernetes/ maps the module onto manifests.
 
@@ -84,15 +84,34 @@ def kubernetes_harness(kube_server: KubeServer, kube_env: dict[str, str]) -> Har
             labels["cmlinfra.dev/expires"] = str(int(expires))
         job = {
             "metadata": {"name": stack, "labels": labels},
-            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": labels}, "spec": {
-                "restartPolicy": "Never",
-                "containers": [{"name": "runner", "image": "ubuntu:24.04",
-                                "command": ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
-                                "resources": {"limits": {"cpu": "1", "memory": "500M"}}}],
-            }}},
-        }  # fmt: skip
-        status, _ = kube_server.handle("POST", "/apis/batch/v1/namespaces/ci/jobs", {},
-                                       {"apiVersion": "batch/v1", "kind": "Job", **job})  # fmt: skip
+            "spec": {
+                "backoffLimit": 0,
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {
+                                "name": "runner",
+                                "image": "ubuntu:24.04",
+                                "command": [
+                                    "/bin/sh",
+                                    "-c",
+                                    "trap 'exit 0' TERM; while :; do sleep 1; done",
+                                ],
+                                "resources": {"limits": {"cpu": "1", "memory": "500M"}},
+                            }
+                        ],
+                    },
+                },
+            },
+        }
+        status, _ = kube_server.handle(
+            "POST",
+            "/apis/batch/v1/namespaces/ci/jobs",
+            {},
+            {"apiVersion": "batch/v1", "kind": "Job", **job},
+        )
         assert status == 201
         return f"ci/job/{stack}"
 
@@ -124,6 +143,10 @@ def kubernetes_harness(kube_server: KubeServer, kube_env: dict[str, str]) -> Har
         terraform_validates=False,  # no Kubernetes provider binary here
         address_case=address_case,
         env=kube_env,
-        down={"KUBECONFIG": "", "KUBERNETES_CONFIGURATION": kube_server.kubeconfig("ci").replace(
-            kube_server.url, f"https://127.0.0.1:{free_port()}")},
+        down={
+            "KUBECONFIG": "",
+            "KUBERNETES_CONFIGURATION": kube_server.kubeconfig("ci").replace(
+                kube_server.url, f"https://127.0.0.1:{free_port()}"
+            ),
+        },
     )

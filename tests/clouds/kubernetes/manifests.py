@@ -23,8 +23,14 @@ DEFAULT_COMMAND = [
     "trap 'exit 0' TERM INT; echo 'cmlinfra: pod ready'; while :; do sleep 1; done",
 ]
 # the provider's block names that are lists with another name in the API
-PLURAL = {"container": "containers", "toleration": "tolerations", "volume": "volumes",
-          "volume_mount": "volumeMounts", "ingress": "ingress", "egress": "egress"}  # fmt: skip
+PLURAL = {
+    "container": "containers",
+    "toleration": "tolerations",
+    "volume": "volumes",
+    "volume_mount": "volumeMounts",
+    "ingress": "ingress",
+    "egress": "egress",
+}
 # provider attributes that are not API fields
 PROVIDER_ONLY = {"wait_for_completion", "timeouts", "count", "dynamic", "for_each", "content"}
 
@@ -91,8 +97,11 @@ def objects(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The ServiceAccount, NetworkPolicy and Job the module makes from variables ``v`` (the
     values cmlinfra's stack.py passes; defaults as in variables.tf)."""
     name, ns = v["name"], v["namespace"]
-    base = {**v.get("labels", {}), "cmlinfra.dev/stack": name,
-            "app.kubernetes.io/managed-by": "cmlinfra"}  # fmt: skip
+    base = {
+        **v.get("labels", {}),
+        "cmlinfra.dev/stack": name,
+        "app.kubernetes.io/managed-by": "cmlinfra",
+    }
     annotations = v.get("annotations", {})
     storage = v.get("ephemeral_storage", "")
     gpu = v.get("gpu_count", 0)
@@ -115,52 +124,79 @@ def objects(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "enableServiceLinks": False,
         "nodeSelector": v.get("node_selector", {}),
         "terminationGracePeriodSeconds": 30,
-        "tolerations": [{k: t[k] for k in ("key", "operator", "value", "effect") if t.get(k)}
-                        for t in v.get("tolerations", [])],  # fmt: skip
+        "tolerations": [
+            {k: t[k] for k in ("key", "operator", "value", "effect") if t.get(k)}
+            for t in v.get("tolerations", [])
+        ],
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [{
-            "name": "runner",
-            "image": v.get("image", "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04"),
-            "imagePullPolicy": "IfNotPresent",
-            "command": v.get("command", DEFAULT_COMMAND),
-            "resources": {"limits": limits, "requests": requests},
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "privileged": False,
-                "capabilities": {"drop": ["ALL"],
-                                 "add": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]},
-            },
-            "volumeMounts": [{"name": "registration", "mountPath": SECRET_MOUNT, "readOnly": True}],
-        }],
-        "volumes": [{"name": "registration", "secret": {
-            "secretName": v.get("secret_name") or f"{name}-registration",
-            "optional": True, "defaultMode": 0o400}}],
-    }  # fmt: skip
+        "containers": [
+            {
+                "name": "runner",
+                "image": v.get("image", "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04"),
+                "imagePullPolicy": "IfNotPresent",
+                "command": v.get("command", DEFAULT_COMMAND),
+                "resources": {"limits": limits, "requests": requests},
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "privileged": False,
+                    "capabilities": {
+                        "drop": ["ALL"],
+                        "add": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
+                    },
+                },
+                "volumeMounts": [
+                    {"name": "registration", "mountPath": SECRET_MOUNT, "readOnly": True}
+                ],
+            }
+        ],
+        "volumes": [
+            {
+                "name": "registration",
+                "secret": {
+                    "secretName": v.get("secret_name") or f"{name}-registration",
+                    "optional": True,
+                    "defaultMode": 0o400,
+                },
+            }
+        ],
+    }
     if v.get("runtime_class_name"):
         pod_spec["runtimeClassName"] = v["runtime_class_name"]
     made = {
         "kubernetes_network_policy_v1": {
-            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
             "metadata": meta("network", f"{name}-deny-ingress"),
-            "spec": {"podSelector": {"matchLabels": {"cmlinfra.dev/stack": name}},
-                     "policyTypes": ["Ingress"]},
-        },
-        "kubernetes_job_v1": {
-            "apiVersion": "batch/v1", "kind": "Job",
-            "metadata": meta("job", name),
             "spec": {
-                "backoffLimit": 0, "completions": 1, "parallelism": 1,
-                "activeDeadlineSeconds": v.get("active_deadline_seconds", 86400),
-                "ttlSecondsAfterFinished": v.get("ttl_seconds_after_finished", 300),
-                "template": {"metadata": {"labels": {**base, "app.kubernetes.io/component": "runner"},
-                                          "annotations": annotations},
-                             "spec": pod_spec},
+                "podSelector": {"matchLabels": {"cmlinfra.dev/stack": name}},
+                "policyTypes": ["Ingress"],
             },
         },
-    }  # fmt: skip
+        "kubernetes_job_v1": {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": meta("job", name),
+            "spec": {
+                "backoffLimit": 0,
+                "completions": 1,
+                "parallelism": 1,
+                "activeDeadlineSeconds": v.get("active_deadline_seconds", 86400),
+                "ttlSecondsAfterFinished": v.get("ttl_seconds_after_finished", 300),
+                "template": {
+                    "metadata": {
+                        "labels": {**base, "app.kubernetes.io/component": "runner"},
+                        "annotations": annotations,
+                    },
+                    "spec": pod_spec,
+                },
+            },
+        },
+    }
     if not v.get("service_account_name"):
         made["kubernetes_service_account_v1"] = {
-            "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": meta("identity", name), "automountServiceAccountToken": False,
-        }  # fmt: skip
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": meta("identity", name),
+            "automountServiceAccountToken": False,
+        }
     return made

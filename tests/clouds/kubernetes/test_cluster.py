@@ -1,4 +1,4 @@
-"""The cloud against the local API fake (tests/kube_server, TLS, strict schemas of 1.25–1.37):
+"""The cloud against the local API fake (tests/kube_server, TLS, strict schemas of 1.25-1.37):
 the module's objects created by the real kubectl and by the Python client, the pod's life
 (Running, Pending with the scheduler's reason, a quota), the exec transport (live output, exit
 codes, files both ways, the registration Secret owned by the Job), the watchdog's end of a
@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 
-from cmlinfra.clouds.base import ErrorKind
+from cmlinfra.clouds.base import ErrorKind, MachineAddress
 from cmlinfra.clouds.kubernetes import INFO
 from cmlinfra.clouds.kubernetes.api import Api
 from cmlinfra.clouds.kubernetes.cloud import KubernetesCloud
 from cmlinfra.clouds.kubernetes.pods import PodWaitError, Waits, wait_running
-from cmlinfra.clouds.base import MachineAddress
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.secrets import Secret
 from tests.clouds.kubernetes.manifests import objects
@@ -48,8 +47,16 @@ def create(name: str, **variables: Any) -> dict[str, dict[str, Any]]:
     """The module's objects, created through the Python client as the provider would."""
     from kubernetes import client
 
-    made = objects({"name": name, "namespace": "ci", "cpu": "2", "memory": "2000M",
-                    "command": HOLD, **variables})  # fmt: skip
+    made = objects(
+        {
+            "name": name,
+            "namespace": "ci",
+            "cpu": "2",
+            "memory": "2000M",
+            "command": HOLD,
+            **variables,
+        }
+    )
     api = Api()
     for rtype, obj in made.items():
         if rtype == "kubernetes_service_account_v1":
@@ -75,8 +82,13 @@ def test_kubectl_creates_the_module_objects_and_reaches_the_pod(
     for rtype, obj in made.items():
         path = tmp_path / f"{rtype}.json"
         path.write_text(json.dumps(obj))
-        run = subprocess.run([kubectl(), "create", "-f", str(path)], capture_output=True, text=True,
-                             env={**os.environ}, timeout=60)  # fmt: skip
+        run = subprocess.run(
+            [kubectl(), "create", "-f", str(path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ},
+            timeout=60,
+        )
         assert run.returncode == 0, run.stderr
     pod = wait_running(Api(), "ci", "kc-1", Waits(5, 20)).metadata.name
 
@@ -172,8 +184,13 @@ def test_the_watchdog_end_completes_the_job(kube: KubeServer) -> None:
 
 def test_a_pod_no_node_can_take_is_a_capacity_error(kube: KubeServer) -> None:
     """Two GPUs asked, one node has one: the scheduler's own sentence, classified capacity."""
-    create("cap-1", gpu_count=2, tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists",
-                                                "value": None, "effect": "NoSchedule"}])  # fmt: skip
+    create(
+        "cap-1",
+        gpu_count=2,
+        tolerations=[
+            {"key": "nvidia.com/gpu", "operator": "Exists", "value": None, "effect": "NoSchedule"}
+        ],
+    )
     with pytest.raises(PodWaitError) as failed:
         wait_running(Api(), "ci", "cap-1", Waits(schedule=1, start=20), poll=0.2)
     line = failed.value.line()
@@ -184,16 +201,25 @@ def test_a_pod_no_node_can_take_is_a_capacity_error(kube: KubeServer) -> None:
 
 
 def test_a_gpu_pod_lands_on_the_tainted_gpu_node(kube: KubeServer) -> None:
-    create("gpu-1", gpu_count=1, node_selector={"accelerator": "nvidia-tesla-t4"},
-           tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists", "value": None, "effect": "NoSchedule"}])  # fmt: skip
+    create(
+        "gpu-1",
+        gpu_count=1,
+        node_selector={"accelerator": "nvidia-tesla-t4"},
+        tolerations=[
+            {"key": "nvidia.com/gpu", "operator": "Exists", "value": None, "effect": "NoSchedule"}
+        ],
+    )
     pod = wait_running(Api(), "ci", "gpu-1", Waits(5, 20))
     assert pod.spec.node_name == "gpu-node-1"
     remove("gpu-1")
 
 
 def test_a_quota_refusal_is_a_quota_error(kube: KubeServer) -> None:
-    kube.cluster.put("resourcequotas", "ci", {"metadata": {"name": "gpu-quota"},
-                                              "spec": {"hard": {"requests.nvidia.com/gpu": "0"}}})  # fmt: skip
+    kube.cluster.put(
+        "resourcequotas",
+        "ci",
+        {"metadata": {"name": "gpu-quota"}, "spec": {"hard": {"requests.nvidia.com/gpu": "0"}}},
+    )
     try:
         create("quota-1", gpu_count=1)
         with pytest.raises(PodWaitError) as failed:
@@ -218,5 +244,8 @@ def test_inventory_and_delete_cover_every_labelled_object(kube: KubeServer) -> N
     inventory.delete(machine)  # idempotent
     assert not [m for m in inventory.machines() if m.stack == "inv-1"]
     for resource in ("jobs", "pods", "serviceaccounts", "networkpolicies", "secrets"):
-        assert not [o for o in kube.cluster.list(resource, "ci")
-                    if o["metadata"].get("labels", {}).get("cmlinfra.dev/stack") == "inv-1"]  # fmt: skip
+        assert not [
+            o
+            for o in kube.cluster.list(resource, "ci")
+            if o["metadata"].get("labels", {}).get("cmlinfra.dev/stack") == "inv-1"
+        ]

@@ -2,7 +2,7 @@
 every argument and nested block checked against the provider schema snapshot (cdktn bindings
 of hashicorp/kubernetes 3.4.0, nested ``index-structs`` included); every field it writes
 mapped onto the manifest the provider sends, and that manifest valid in the strict schemas of
-every Kubernetes version cmlinfra claims (1.25–1.37)."""
+every Kubernetes version cmlinfra claims (1.25-1.37)."""
 
 from __future__ import annotations
 
@@ -55,13 +55,26 @@ def _variables(**extra: object) -> dict[str, object]:
 
     size = checked["size"]
     machine = ResolvedMachine(
-        request=request, cloud="kubernetes", instance_type=size.name, region="ci", gpu=size.gpu,
-        gpu_count=size.gpu_count, vcpus=size.cpu, memory_gib=size.memory_gib, hourly_price=None,
+        request=request,
+        cloud="kubernetes",
+        instance_type=size.name,
+        region="ci",
+        gpu=size.gpu,
+        gpu_count=size.gpu_count,
+        vcpus=size.cpu,
+        memory_gib=size.memory_gib,
+        hourly_price=None,
         image="nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04",
-        extra={"memory": size.memory, "ephemeral_storage": "35G", "expires": 1900000000.0,
-               "node_selector": checked["node_selector"], "tolerations": checked["tolerations"],
-               "runtime_class": "nvidia", "service_account": None},
-    )  # fmt: skip
+        extra={
+            "memory": size.memory,
+            "ephemeral_storage": "35G",
+            "expires": 1900000000.0,
+            "node_selector": checked["node_selector"],
+            "tolerations": checked["tolerations"],
+            "runtime_class": "nvidia",
+            "service_account": None,
+        },
+    )
     return {**stack.variables(machine), **extra}
 
 
@@ -75,8 +88,9 @@ def test_every_field_the_module_writes_is_in_the_manifest() -> None:
         assert paths == manifest_fields(made[rtype]), rtype
 
 
-@pytest.mark.parametrize("kind", ["kubernetes_job_v1", "kubernetes_network_policy_v1",
-                                  "kubernetes_service_account_v1"])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind", ["kubernetes_job_v1", "kubernetes_network_policy_v1", "kubernetes_service_account_v1"]
+)
 def test_the_manifests_are_valid_in_every_claimed_version(kind: str) -> None:
     obj = objects(_variables())[kind]
     assert problems(obj, obj["kind"], obj["apiVersion"]) == []
