@@ -97,7 +97,7 @@ def register(root: typer.Typer) -> None:
         cloud: str = typer.Option(
             "",
             "--cloud",
-            help="aws, or lxd (local containers). Without --cloud, as in CML: THIS machine "
+            help=f"{creating_cloud_help()} Without --cloud, as in CML: THIS machine "
             "becomes the runner, in the foreground, until idle, --single's job, --max-ttl or "
             "SIGTERM (then it unregisters; nothing is powered off).",
         ),
