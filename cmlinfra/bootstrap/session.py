@@ -166,6 +166,10 @@ class SshTransport:
             sftp.chmod(remote, mode)
         return remote
 
+    def get_file(self, path: str) -> bytes:
+        with self._wire(f"downloading {path}"), self._sftp_client().open(path, "rb") as handle:
+            return bytes(handle.read())
+
     def put_secret(self, secret: Secret, path: str) -> None:
         """Stage the value over SFTP in a 0700 directory as a 0600 file, then move it into
         place as root: ``install`` into a temporary name next to ``path`` and ``rename``."""

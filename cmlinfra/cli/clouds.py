@@ -64,7 +64,7 @@ def with_cloud_options(after: str = "ssh_cidr") -> Callable[[Callable[..., Any]]
                 option.param,
                 inspect.Parameter.POSITIONAL_OR_KEYWORD,
                 default=typer.Option(None, option.flag, *option.aliases, help=option.help),
-                annotation=str | None,
+                annotation=list[str] | None if option.multiple else str | None,
             )
             for info in cloud_infos()
             for option in info.options
@@ -84,10 +84,15 @@ def with_cloud_options(after: str = "ssh_cidr") -> Callable[[Callable[..., Any]]
 
 
 def cloud_option_values(params: Mapping[str, Any]) -> dict[str, str | None]:
-    """The registered clouds' options found in ``params`` (by parameter name), by flag."""
-    return {
-        option.flag: params[option.param]
-        for info in cloud_infos()
-        for option in info.options
-        if option.param in params
-    }
+    """The registered clouds' options found in ``params`` (by parameter name), by flag; an
+    option given several times arrives as one comma-separated value."""
+    values: dict[str, str | None] = {}
+    for info in cloud_infos():
+        for option in info.options:
+            if option.param not in params:
+                continue
+            value = params[option.param]
+            if isinstance(value, list | tuple):
+                value = ",".join(value) if value else None
+            values[option.flag] = value
+    return values

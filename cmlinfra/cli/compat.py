@@ -57,11 +57,6 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
         "--cloud ssh --ssh-key-file' for a machine you own",
     ),
     Compat(
-        "--cloud-kubernetes-node-selector",
-        "cmlinfra has no kubernetes cloud",
-        _use_a_cloud(),
-    ),
-    Compat(
         "--docker-volumes",
         "runners run jobs with the forge's own agent on the machine, not a GitLab docker executor",
         "mount volumes in the job itself (docker run -v …)",

@@ -20,6 +20,9 @@ class CloudOption:
     flag: str  # "--cloud-<cloud>-<what>", unique across clouds
     help: str
     aliases: tuple[str, ...] = ()  # other spellings, e.g. "--cloud-aws-subnet-id"
+    # may be given more than once (CML's array options): the values reach the cloud joined
+    # with commas, the way a single comma-separated value would
+    multiple: bool = False
 
     @property
     def param(self) -> str:
@@ -41,6 +44,11 @@ class Capabilities:
     # the stack holds nothing but the machine: deleting the machine through the API first is
     # the fast way to destroy it, and once the machine is gone nothing of the stack remains
     stack_is_machine: bool = False
+    # the machine is a container (a Kubernetes pod): the node has the GPU driver and container
+    # runtime, so only the container-side bootstrap steps run; there is no systemd (the agent
+    # and the watchdog run as background processes) and no SSH (the cloud's connect() gives
+    # the Transport, e.g. the API's exec)
+    container: bool = False
     # shell run as root by the on-machine watchdog to end the machine when it must go (idle,
     # single job done, max TTL); "" leaves the machine running (someone's own machine)
     watchdog_end: str = POWER_OFF

@@ -132,7 +132,7 @@ def _fetch(session: Any, opts: ExecOptions, extra: list[str]) -> list[str]:
         session.root(script, "fetch")
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "artifacts.tgz"
-            session.ssh._sftp_client().get(bundle, str(local))  # the transport's SFTP session
+            local.write_bytes(session.ssh.get_file(bundle))  # SFTP, or a pod's exec stdout
             with tarfile.open(local) as tar:
                 members = list(dict.fromkeys(m.name for m in tar.getmembers() if m.isfile()))
                 tar.extractall(opts.workdir, filter="data")  # no absolute paths, no ../
@@ -160,9 +160,15 @@ def execute(opts: ExecOptions) -> ExecResult:
     request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
     prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
     gpu = prepared.machine.gpu_count > 0
+    container = prepared.cloud.info.capabilities.container
+    if container and opts.docker_image:
+        raise UsageError(
+            f"--docker-image: on --cloud {opts.cloud} the command already runs in a container",
+            "give the image as --cloud-image instead",
+        )
     wanted = opts.bootstrap_steps or (("detect", "docker") if opts.docker_image else ("detect",))
-    if gpu and not opts.bootstrap_steps:
-        wanted = ()  # every default step: driver, container toolkit, check
+    if gpu and not opts.bootstrap_steps and not container:
+        wanted = ()  # every default step: driver, container toolkit, check (the node has them)
     steps = build_steps(Options(gpu=gpu), only=list(wanted) or None)
     started = time.monotonic()
     session = Session.begin(store, prepared, mode="exec", labels=[], single=True, idle_timeout=0)

@@ -188,6 +188,14 @@ def launch(opts: LaunchOptions) -> LaunchResult:
         return LaunchResult(found, {}, reused=True)
     request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
     prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
+    if prepared.cloud.info.capabilities.container:
+        # the agent and the watchdog are systemd units today; a container has no systemd
+        raise UsageError(
+            f"runner launch on --cloud {opts.cloud} needs the in-container agent supervisor, "
+            "which this cmlinfra does not have yet",
+            f"run the training with 'cmlinfra exec --cloud {opts.cloud}', or launch the runner "
+            "on a cloud with machines",
+        )
     # Before anything is created: a wrong organization, group or repository, a token without
     # the runner permission or an unknown runner group fails here with the forge's one-line
     # error instead of after a machine has been paid for (GitLab also settles project vs group).

@@ -109,9 +109,18 @@ class Session:
         return address
 
     def connect(self, address: Any, wait: float = 300.0) -> Any:
+        """The machine as a Transport: SSH with the stack's key and the trusted host keys, or
+        the cloud's own channel where it has one (``connect()``: a pod through the API's
+        exec) — the steps after this never know which."""
         from cmlinfra.bootstrap.ssh import SshTarget, connect
         from cmlinfra.stack.store import stack_dir
 
+        own = getattr(self.prepared.cloud, "connect", None)
+        if own is not None:
+            with self.step("connect"):
+                self.ssh = own(address, wait=wait, say=progress)
+            self._stack.callback(self.ssh.close)
+            return self.ssh
         target = SshTarget(
             host=address.host,
             user=address.user,

@@ -81,10 +81,15 @@ def prepare(
     return Prepared(chosen, machine, binary, backend, state, target)
 
 
-def _workspace(binary: Any, workdir: Path) -> Any:
+def _workspace(binary: Any, workdir: Path, cloud: Cloud | None = None) -> Any:
+    """The stack's terraform workspace; a cloud that configures its provider through the
+    environment (``terraform_environment()``, optional: the Kubernetes provider's kubeconfig
+    path) adds its variables — never a secret's value, only where to read it."""
     from cmlinfra.terraform import Workspace
 
-    return Workspace(binary, workdir, provider_mirror=provider_mirror())
+    extra = getattr(cloud, "terraform_environment", None)
+    env = extra() if extra is not None else {}
+    return Workspace(binary, workdir, provider_mirror=provider_mirror(), env=env)
 
 
 def render(prepared: Prepared, *, ssh_key_file: Path | None = None) -> Path:
@@ -135,7 +140,7 @@ def plan(prepared: Prepared, **render_args: Any) -> Planned:
     fresh = not target.exists()
     try:
         render(prepared, **render_args)
-        workspace = _workspace(prepared.binary, target.workdir)
+        workspace = _workspace(prepared.binary, target.workdir, prepared.cloud)
         workspace.init()
         return Planned(prepared.machine, workspace.plan(), target.workdir)
     except BaseException:
@@ -146,7 +151,7 @@ def plan(prepared: Prepared, **render_args: Any) -> Planned:
 
 def plan_text(prepared: Prepared) -> str:
     """The plan :func:`plan` saved, as terraform prints it for people (for plan review)."""
-    return _workspace(prepared.binary, prepared.stack.workdir).plan_text()
+    return _workspace(prepared.binary, prepared.stack.workdir, prepared.cloud).plan_text()
 
 
 def apply(prepared: Prepared, **render_args: Any) -> MachineAddress:
@@ -155,7 +160,7 @@ def apply(prepared: Prepared, **render_args: Any) -> MachineAddress:
     target = prepared.stack
     planned = plan(prepared, **render_args)  # a fresh stack that fails to plan leaves nothing
     progress(f"stack {target.name}: {planned.summary.headline()}")
-    workspace = _workspace(prepared.binary, target.workdir)
+    workspace = _workspace(prepared.binary, target.workdir, prepared.cloud)
     try:
         with timed(f"applying stack {target.name}"):
             workspace.apply()
@@ -242,7 +247,7 @@ def destroy(name: str, *, terraform: str | None = None) -> dict[str, Any]:
     cloud = get_cloud(str(metadata["cloud"]))
     cloud.check_reachable()
     binary = find_terraform(terraform or metadata.get("terraform"))
-    workspace = _workspace(binary, target.workdir)
+    workspace = _workspace(binary, target.workdir, cloud)
     workspace.init()
     _destroy(workspace, cloud)
     target.remove()

@@ -25,6 +25,7 @@ HEAVY = (
     "googleapiclient",
     "httplib2",
     "azure",
+    "kubernetes",
 )
 
 

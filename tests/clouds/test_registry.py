@@ -102,4 +102,5 @@ def test_capabilities_drive_the_neutral_code() -> None:
     assert DEFAULT_CLOUD in available_clouds()
     assert not cloud_info("ssh").capabilities.creates_machines
     assert names_where(lambda c: c.images) == ["aws", "azure", "gcp", "lxd"]
-    assert names_where(lambda c: c.has_inventory) == ["aws", "azure", "gcp", "lxd"]
+    assert names_where(lambda c: c.has_inventory) == ["aws", "azure", "gcp", "kubernetes", "lxd"]
+    assert names_where(lambda c: c.container) == ["kubernetes"]

@@ -27,6 +27,7 @@ def machine_options() -> dict[str, object]:
     CML_<GROUP>_* variable)."""
     return {
         "cloud": cloud_option(creating_cloud_help()),
+        # runner launch only: no --cloud registers this machine (CML's on-premise runner)
         "cloud_type": typer.Option("m", "--cloud-type", help="Size (m, l, xl) or cloud type."),
         "cloud_gpu": typer.Option("", "--cloud-gpu", help="nogpu, or a GPU model (t4, a10g…)."),
         "cloud_region": typer.Option("", "--cloud-region", help="Region (cloud default)."),

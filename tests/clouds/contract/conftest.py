@@ -11,11 +11,20 @@ from tests.clouds.contract.harness_aws import aws_harness  # noqa: F401
 from tests.clouds.contract.harness_azure import azure_harness  # noqa: F401
 from tests.clouds.contract.harness_fake import fake_harness  # noqa: F401
 from tests.clouds.contract.harness_gcp import gcp_harness  # noqa: F401
+from tests.clouds.contract.harness_kubernetes import kubernetes_harness  # noqa: F401
 from tests.clouds.contract.harness_lxd import lxd_harness  # noqa: F401
 from tests.clouds.contract.harness_ssh import ssh_harness  # noqa: F401
 from tests.clouds.contract.kit import Harness
 
-HARNESSES = ["fake", "ssh", "aws", "gcp", "azure", pytest.param("lxd", marks=pytest.mark.lxd)]
+HARNESSES = [
+    "fake",
+    "ssh",
+    "aws",
+    "gcp",
+    "azure",
+    "kubernetes",
+    pytest.param("lxd", marks=pytest.mark.lxd),
+]
 
 
 @pytest.fixture(scope="module", params=HARNESSES)
