@@ -37,6 +37,7 @@ class LaunchOptions:
     runner_group: str = ""  # GitHub organization runners only: a group name or id
     startup_script: bytes | None = None  # CML's --cloud-startup-script, decoded: a last step
     no_retry: bool = False  # CML's --no-retry, kept in the record for the failover
+    candidates: Any = None  # stack.candidates.Candidate list (docs/failover.md); None: one
 
 
 @dataclass
@@ -52,7 +53,11 @@ class LaunchResult:
             **asdict(self.record),
             "reused": self.reused,
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "machine": self.record.machine(),
         }
+
+    def where(self) -> str:
+        return self.record.where()
 
 
 def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerRecord | None:
@@ -172,7 +177,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     from cmlinfra.forges.context import detect
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
-    from cmlinfra.stack import service
+    from cmlinfra.stack import failover
 
     if opts.idle_timeout == 0 and not opts.single and not opts.request.max_ttl_seconds:
         raise UsageError(
@@ -186,9 +191,16 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     found = _reusable(store, opts, forge)
     if found is not None:
         return LaunchResult(found, {}, reused=True)
-    request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
-    prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
-    if prepared.cloud.info.capabilities.container:
+    plan = failover.plan(
+        opts.cloud,
+        opts.request,
+        opts.candidates,
+        terraform=opts.terraform,
+        state=opts.state,
+        role=lambda request: with_role(request, RUNNER_ROLE),  # gc: no record, it is garbage
+    )
+    prepared = plan.lookup()  # every candidate checked and ordered; nothing created
+    if any(o.prepared.cloud.info.capabilities.container for o in plan.options):
         # the agent and the watchdog are systemd units today; a container has no systemd
         raise UsageError(
             f"runner launch on --cloud {opts.cloud} needs the in-container agent supervisor, "
@@ -213,6 +225,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
         repo=context.repo_url,
         scope=context.scope,
     )
+    session.failover = plan
     if opts.no_retry:
         session.record.no_retry = True
         session.save()
@@ -220,7 +233,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
         try:
             address = session.apply()
             session.connect(address)
-            gpu = prepared.machine.gpu_count > 0
+            gpu = session.prepared.machine.gpu_count > 0  # the candidate it landed on
             options = Options(gpu=gpu, runner_agent=_agent_install(forge.name))
             steps = build_steps(options, only=opts.bootstrap_steps or None)
             if opts.startup_script is not None:

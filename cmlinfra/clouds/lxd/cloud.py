@@ -22,7 +22,7 @@ from cmlinfra.clouds.base import (
     StackSpec,
     SweepScope,
 )
-from cmlinfra.clouds.lxd import INFO, catalog, errors
+from cmlinfra.clouds.lxd import INFO, catalog, errors, projects
 from cmlinfra.clouds.lxd.api import FIX, LxdApi
 from cmlinfra.clouds.lxd.tags import OWNER_LABEL, STACK_LABEL
 from cmlinfra.clouds.modules import module_path
@@ -63,9 +63,20 @@ class LxdCloud:
         size, region = self.validate(request)
         card = catalog.gpu(request.gpu, self.api.gpus() if request.gpu else [])
         image = request.image or catalog.DEFAULT_IMAGE
-        if not self.api.image_exists(image):
+        project = projects.project(region)
+        if project != projects.DEFAULT_PROJECT and not self.api.project_exists(project):
+            raise UsageError(
+                f"LXD project {project!r} does not exist (--cloud-region {region})",
+                f"create it: lxc project create {project} -c features.images=false "
+                "-c features.profiles=false, or pick another --cloud-region",
+            )
+        if not self.api.in_project(project).image_exists(image):
             fix = FIX if image == catalog.DEFAULT_IMAGE else "import it with 'lxc image import'"
-            raise UsageError(f"LXD image {image!r} does not exist", fix)
+            where = "" if project == projects.DEFAULT_PROJECT else f" in LXD project {project}"
+            if where:
+                fix = "create the project with features.images=false (it then shares the "
+                fix += "default project's images), or import the image into it"
+            raise UsageError(f"LXD image {image!r} does not exist{where}", fix)
         return ResolvedMachine(
             request=request,
             cloud=self.name,
@@ -77,7 +88,10 @@ class LxdCloud:
             memory_gib=size.memory_gib,
             hourly_price=0.0,  # the host is already paid for
             image=image,
-            extra={"gpu_pci": "" if card is None else str(card.get("pci_address") or "")},
+            extra={
+                "gpu_pci": "" if card is None else str(card.get("pci_address") or ""),
+                "project": project,
+            },
         )
 
     def stack(self, machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
@@ -102,38 +116,44 @@ class LxdCloud:
             "expires": str(int(expires)) if expires else "",
             "labels": labels,
         }
+        provider: dict[str, Any] = {
+            "generate_client_certificates": False,
+            "accept_remote_certificate": False,
+            "refresh_interval": "1s",  # the default 10s adds ~15s to create and destroy
+        }
+        outputs = {name: f"module.runner.{name}" for name in OUTPUTS}
+        project = str(machine.extra.get("project") or projects.DEFAULT_PROJECT)
+        if project != projects.DEFAULT_PROJECT:  # the default project's stack is unchanged
+            variables.update(remote=project, project=project)
+            provider["config_dir"] = str(projects.client_config(project, self.api.path))
+            outputs["project"] = "module.runner.project"
         return StackSpec(
             name=request.name,
             cloud=self.name,
             modules={"runner": (module_path("lxd", "runner"), variables)},
-            providers={
-                "lxd": {
-                    "generate_client_certificates": False,
-                    "accept_remote_certificate": False,
-                    "refresh_interval": "1s",  # the default 10s adds ~15s to create and destroy
-                }
-            },
+            providers={"lxd": provider},
             required_providers={"lxd": dict(PROVIDER)},
-            outputs={name: f"module.runner.{name}" for name in OUTPUTS},
+            outputs=outputs,
         )
 
     def address(self, outputs: dict[str, Any]) -> MachineAddress:
         name = str(outputs["instance_id"])
-        raw = self.api.wait_for_file(name, HOST_KEY_PATH).decode()
+        api = self.api.in_project(str(outputs.get("project") or projects.DEFAULT_PROJECT))
+        raw = api.wait_for_file(name, HOST_KEY_PATH).decode()
         key_type, key, *_ = raw.split()
         return MachineAddress(
-            host=self._bridge_address(name) or str(outputs["address"]),
+            host=self._bridge_address(name, api) or str(outputs["address"]),
             port=int(outputs.get("ssh_port") or 22),
             user=str(outputs.get("ssh_user") or "root"),
             instance_id=name,
             host_keys=(f"{key_type} {key}",),
         )
 
-    def _bridge_address(self, name: str) -> str | None:
+    def _bridge_address(self, name: str, api: LxdApi | None = None) -> str | None:
         """eth0's IPv4 address, from LXD. terraform-lxd 1.5.0's ``ipv4_address`` is the first
         IPv4 address of *any* interface: on an image where Docker starts at boot (a baked one)
         that can be docker0's 172.17.0.1, which is not reachable from the launcher."""
-        state = self.api.get(f"/1.0/instances/{name}/state") or {}
+        state = (api or self.api).get(f"/1.0/instances/{name}/state") or {}
         eth0 = (state.get("network") or {}).get("eth0") or {}
         for address in eth0.get("addresses") or []:
             if address.get("family") == "inet" and address.get("scope") == "global":
@@ -154,22 +174,34 @@ class LxdCloud:
         for resource in resources:
             if resource.get("type") != "lxd_container":
                 continue
-            name = str((resource.get("values") or {}).get("name", ""))
-            record = self.api.instance(name)
+            values = resource.get("values") or {}
+            name = str(values.get("name", ""))
+            # a remote of ours is named after its project ("" or local: the default project)
+            project = projects.project(str(values.get("remote") or ""))
+            api = self.api.in_project(project)
+            if project != projects.DEFAULT_PROJECT:
+                projects.client_config(project, self.api.path)  # the provider reads it to destroy
+            record = api.instance(name)
             if record is None:
                 vanished.append(str(resource["address"]))
             else:
                 if record.get("ephemeral"):
-                    self.api.patch(f"/1.0/instances/{name}", {"ephemeral": False})
+                    api.patch(f"/1.0/instances/{name}", {"ephemeral": False})
                 if record.get("status") == "Running":
-                    self.api.stop(name)  # LXD's stop takes ≈ 1 s, the provider's ≈ 10 s
+                    api.stop(name)  # LXD's stop takes ≈ 1 s, the provider's ≈ 10 s
         return vanished
+
+    def any_regions(self) -> tuple[str, ...]:
+        """What ``--cloud-region any`` means here: ``local`` (the default project), then every
+        other project of the daemon by name."""
+        others = sorted(p for p in self.api.projects() if p != projects.DEFAULT_PROJECT)
+        return (projects.LOCAL, *others)
 
     def instance_exists(self, name: str) -> bool:
         return self.api.instance(name) is not None
 
     def inventory(self, scope: SweepScope) -> Inventory:
-        """Every container of the local daemon (it has no regions)."""
+        """Every container of the local daemon, in every project (its regions)."""
         from cmlinfra.clouds.lxd.inventory import LxdInventory
 
         return LxdInventory()
