@@ -78,13 +78,32 @@ class Option:
         return self.prepared.machine.hourly_price
 
 
+# Terraform's own words around a cloud's message: the message is in the diagnostic's detail
+GENERIC = re.compile(r"(?:local-exec provisioner error|Resource (?:pre|post)condition failed)$")
+COMMAND_OUTPUT = re.compile(r"^Error running command '.*?': exit status \d+\. Output: ", re.S)
+
+
 def reason(error: BaseException) -> str:
     """The cloud's own words, without the wrappers around them, on one short line."""
     text = error.problem if isinstance(error, CmlinfraError) else str(error)
     text = re.sub(r"^apply of stack \S+ failed: |; what it created was destroyed$", "", text)
     text = re.sub(r"^terraform apply failed: ", "", " ".join(text.split()))
     text = re.sub(r"^\S+\.tf(?:\.json)?:\d+: ", "", text)  # where in the module: not news
+    detail = _detail(error)
+    if GENERIC.search(text) and detail:
+        text = " ".join(COMMAND_OUTPUT.sub("", detail).split())
+    text = re.sub(r"^Error: ", "", text)
     return text if len(text) <= 160 else text[:157] + "…"
+
+
+def _detail(error: BaseException) -> str:
+    current: BaseException | None = error
+    while current is not None:
+        detail = getattr(current, "detail", None)
+        if isinstance(detail, str) and detail:
+            return detail
+        current = current.__cause__
+    return ""
 
 
 def backoff(tries: int) -> float:
@@ -191,7 +210,13 @@ class Failover:
                         continue
                     spent = time.monotonic() - started
                     self.attempts.append(_attempt(option, kind.value, reason(exc), spent, tries))
-                    if self.single or kind not in FAILOVER:
+                    if self.single:
+                        raise
+                    if kind not in FAILOVER:
+                        self.say(
+                            f"{self._label(option)}: {kind.value}: {reason(exc)}; not tried "
+                            "elsewhere: no other candidate would fare better"
+                        )
                         raise
                     after = todo[i + 1] if i + 1 < len(todo) else None
                     then = f" → trying {self._label(after)} …" if after else ""
