@@ -43,7 +43,8 @@ class ExecOptions:
     commit: bool = False  # push dvc.lock and the metrics to the branch afterwards
     tensorboard: str = ""  # LOGDIR, served live over SSH and brought back
     tensorboard_port: int = 0  # the local port; 0: any free one
-    candidates: Any = None  # stack.candidates.Candidate list (docs/failover.md); None: one
+    spot: str = ""  # --cloud-spot's value: "", true, auto… (stack.candidates.spot_choices)
+    candidates: Any = None  # stack.candidates.Candidate list; None: built from the above
 
 
 @dataclass
@@ -154,7 +155,7 @@ def execute(opts: ExecOptions) -> ExecResult:
     from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
-    from cmlinfra.stack import failover
+    from cmlinfra.stack import candidates, failover
 
     use_dvc = opts.dvc if opts.dvc is not None else (opts.workdir / "dvc.yaml").is_file()
     plan, target = _dvc_checks(opts, use_dvc)  # before anything is created
@@ -170,7 +171,7 @@ def execute(opts: ExecOptions) -> ExecResult:
     machines = failover.plan(
         opts.cloud,
         opts.request,
-        opts.candidates,
+        opts.candidates or candidates.build(opts.request, opts.cloud, opts.spot or None),
         terraform=opts.terraform,
         state=opts.state,
         role=lambda request: with_role(request, RUNNER_ROLE),  # gc: no record, it is garbage

@@ -37,7 +37,8 @@ class LaunchOptions:
     runner_group: str = ""  # GitHub organization runners only: a group name or id
     startup_script: bytes | None = None  # CML's --cloud-startup-script, decoded: a last step
     no_retry: bool = False  # CML's --no-retry, kept in the record for the failover
-    candidates: Any = None  # stack.candidates.Candidate list (docs/failover.md); None: one
+    spot: str = ""  # --cloud-spot's value: "", true, auto… (stack.candidates.spot_choices)
+    candidates: Any = None  # stack.candidates.Candidate list; None: built from the above
 
 
 @dataclass
@@ -177,7 +178,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     from cmlinfra.forges.context import detect
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
-    from cmlinfra.stack import failover
+    from cmlinfra.stack import candidates, failover
 
     if opts.idle_timeout == 0 and not opts.single and not opts.request.max_ttl_seconds:
         raise UsageError(
@@ -194,7 +195,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     plan = failover.plan(
         opts.cloud,
         opts.request,
-        opts.candidates,
+        opts.candidates or candidates.build(opts.request, opts.cloud, opts.spot or None),
         terraform=opts.terraform,
         state=opts.state,
         role=lambda request: with_role(request, RUNNER_ROLE),  # gc: no record, it is garbage

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cmlinfra.cli.clouds import with_cloud_options
-from cmlinfra.cli.commands.runner import build_candidates, build_request, machine_options
+from cmlinfra.cli.commands.runner import build_request, machine_options
 
 M = machine_options()
 
@@ -94,7 +94,7 @@ def register(root: typer.Typer) -> None:
             ExecOptions(
                 cloud=cloud,
                 request=request,
-                candidates=build_candidates(values, request),
+                spot=str(values["cloud_spot"] or ""),
                 command=list(command or []),
                 docker_image=docker_image,
                 artifacts=list(artifacts),

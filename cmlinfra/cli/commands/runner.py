@@ -90,13 +90,6 @@ def build_request(values: dict[str, object], command: str) -> Any:
     )
 
 
-def build_candidates(values: dict[str, object], request: Any) -> Any:
-    """The launch's candidate machines (docs/failover.md), each checked offline."""
-    from cmlinfra.stack.candidates import build
-
-    return build(request, str(values["cloud"]), str(values["cloud_spot"] or ""))
-
-
 M = machine_options()
 
 
@@ -196,7 +189,7 @@ def register(root: typer.Typer) -> None:
             LaunchOptions(
                 cloud=cloud,
                 request=request,
-                candidates=build_candidates(values, request),
+                spot=str(values["cloud_spot"] or ""),
                 labels=[label.strip() for label in labels.split(",") if label.strip()],
                 idle_timeout=parse_duration(idle_timeout, "--idle-timeout"),
                 single=single,
