@@ -93,7 +93,7 @@ def reason(error: BaseException) -> str:
     if GENERIC.search(text) and detail:
         text = " ".join(COMMAND_OUTPUT.sub("", detail).split())
     text = re.sub(r"^Error: ", "", text)
-    return text if len(text) <= 160 else text[:157] + "…"
+    return text if len(text) <= 160 else text[:159] + "…"
 
 
 def _detail(error: BaseException) -> str:

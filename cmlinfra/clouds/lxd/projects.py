@@ -22,14 +22,13 @@ import re
 import tempfile
 from pathlib import Path
 
+from cmlinfra.clouds.shared import CML_REGIONS
 from cmlinfra.errors import UsageError
 
 LOCAL = "local"  # the region that is LXD's default project
 DEFAULT_PROJECT = "default"
 # LXD refuses '/', whitespace and a few more in project names; this is the portable subset
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-# CML's region names on the public clouds: meaningless on a local daemon, refused offline
-CML_REGIONS = ("us-west", "us-east", "eu-west", "eu-north")
 FIX = "use --cloud-region local (LXD's default project) or the name of an LXD project"
 
 
@@ -38,7 +37,7 @@ def region(name: str | None) -> str:
     value = (name or "").strip()
     if value in ("", LOCAL, DEFAULT_PROJECT):
         return LOCAL
-    if value in CML_REGIONS or not NAME.match(value):
+    if value in CML_REGIONS or not NAME.match(value):  # CML's public regions mean nothing here
         raise UsageError(f"unknown region {value!r} for the lxd cloud", FIX)
     return value
 
