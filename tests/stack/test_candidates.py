@@ -171,3 +171,18 @@ def test_an_attempts_line() -> None:
     assert attempt.line() == "us-west-2 g5.xlarge spot ($0.39/h): capacity: Insufficient…"
     assert attempt.line(with_cloud=True).startswith("aws us-west-2 g5.xlarge spot")
     assert attempt.to_dict()["outcome"] == "capacity"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "g5.xlarge is not offered in us-west-1; choose another --cloud-region or --cloud-type",
+        "g5.xlarge is not offered in the zone us-east-1e; choose one of us-east-1a, us-east-1b",
+    ],
+)
+def test_awss_own_look_up_refusals_move_on(text: str) -> None:
+    """resolve()'s words (clouds/aws/cloud.py) for a type a region or a zone lacks."""
+    from cmlinfra.clouds.aws.errors import classify_error
+    from cmlinfra.clouds.base import ErrorKind
+
+    assert classify_error(UsageError(*text.split("; "))) == ErrorKind.CAPACITY
