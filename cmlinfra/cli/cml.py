@@ -99,7 +99,7 @@ SPOT = "--cloud-spot"  # CML's switch; cmlinfra's also takes a value: auto (docs
 SPOT_VALUES = frozenset({"auto", "true", "false", "yes", "no", "on", "off", "1", "0"})
 
 
-def _spot(args: list[str]) -> list[str]:
+def normalize_spot(args: list[str]) -> list[str]:
     """``--cloud-spot`` alone → ``--cloud-spot=true``; followed by one of its values (``auto``,
     ``true``…) → ``--cloud-spot=VALUE``; ``--no-cloud-spot`` → left out. Click options take a
     value or not, never maybe; this keeps CML's bare switch and gives it cmlinfra's values."""
@@ -165,7 +165,7 @@ def translate(argv: Sequence[str], prog: str = "cml") -> Translated:
     """CML's command line → cmlinfra's (see the module docstring)."""
     from cmlinfra.errors import CmlinfraError
 
-    args = _spot(_booleans(list(argv)))
+    args = normalize_spot(_booleans(list(argv)))
     # --log anywhere (CML takes it after the command too) → the root's
     args, logs = _value_options(args, ["--log"])
     head_n = _leading(args)
