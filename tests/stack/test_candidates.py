@@ -186,3 +186,21 @@ def test_awss_own_look_up_refusals_move_on(text: str) -> None:
     from cmlinfra.clouds.base import ErrorKind
 
     assert classify_error(UsageError(*text.split("; "))) == ErrorKind.CAPACITY
+
+
+def test_a_wrapped_pod_wait_verdict_keeps_its_kind() -> None:
+    """Kubernetes: the pod wait knows "Insufficient nvidia.com/gpu" is capacity; the failed
+    apply that wraps it must not hide that from the failover."""
+    from cmlinfra.clouds.base import ErrorKind
+    from cmlinfra.clouds.kubernetes.errors import classify_error
+
+    class Verdict(CmlinfraError):
+        kind = ErrorKind.CAPACITY
+
+    try:
+        try:
+            raise Verdict("pod cml-k is not scheduled: 0/3 nodes are available")
+        except Verdict as verdict:
+            raise CmlinfraError("apply of stack cml-k failed: pod cml-k …") from verdict
+    except CmlinfraError as wrapped:
+        assert classify_error(wrapped) == ErrorKind.CAPACITY
