@@ -28,6 +28,7 @@ from cmlinfra.clouds.info import POWER_OFF as POWER_OFF  # re-exported: the seam
 from cmlinfra.clouds.info import Capabilities as Capabilities
 from cmlinfra.clouds.info import CloudInfo as CloudInfo
 from cmlinfra.clouds.info import CloudOption as CloudOption
+from cmlinfra.clouds.info import Interruption as Interruption
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,23 @@ class CloudOption:
 
 
 @dataclass(frozen=True)
+class Interruption:
+    """How a machine of this cloud hears that the cloud takes it back (a spot reclaim).
+
+    The on-machine watcher (``runner/templates/reclaim.sh.j2``) runs ``probe`` as a bash
+    function body every few seconds. It may call ``fetch METHOD URL [HEADER…]`` (prints the
+    body; fails on a non-2xx answer or no answer) with ``$METADATA`` as the metadata service's
+    base URL (``base_url``, or ``$CMLINFRA_METADATA_URL`` where the launcher was given one: a
+    test's own server). The probe prints one line saying what was announced and succeeds when
+    the machine is being taken back; it fails otherwise."""
+
+    base_url: str  # the metadata service, without a trailing slash
+    probe: str  # bash: see above
+    watched: str  # what is watched, in words (docs/reclaim.md, --help)
+    warning_seconds: int  # how long the cloud waits after the notice, at least
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a cloud can do, for the code that must not ask which cloud it is."""
 
@@ -52,6 +69,8 @@ class Capabilities:
     # shell run as root by the on-machine watchdog to end the machine when it must go (idle,
     # single job done, max TTL); "" leaves the machine running (someone's own machine)
     watchdog_end: str = POWER_OFF
+    # how a machine hears that it is taken back (spot reclaim); None: the cloud never says
+    interruption: Interruption | None = None
 
 
 @dataclass(frozen=True)

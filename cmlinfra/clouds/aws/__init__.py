@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cmlinfra.clouds.aws.interruption import INTERRUPTION
 from cmlinfra.clouds.aws.options import OPTIONS
 from cmlinfra.clouds.info import Capabilities, CloudInfo
 
@@ -22,6 +23,7 @@ INFO = CloudInfo(
     capabilities=Capabilities(
         deleted_on_power_off=True,  # instance_initiated_shutdown_behavior = "terminate"
         spot=True,
+        interruption=INTERRUPTION,
         gpus=True,
         prices_known=True,
         has_inventory=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cmlinfra.clouds.azure.interruption import INTERRUPTION
 from cmlinfra.clouds.azure.options import OPTIONS
 from cmlinfra.clouds.info import POWER_OFF, Capabilities, CloudInfo
 
@@ -33,6 +34,7 @@ INFO = CloudInfo(
     capabilities=Capabilities(
         deleted_on_power_off=True,  # the end-of-machine unit deletes the group on power-off
         spot=True,
+        interruption=INTERRUPTION,
         gpus=True,
         prices_known=True,
         has_inventory=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cmlinfra.clouds.gcp.interruption import INTERRUPTION
 from cmlinfra.clouds.gcp.options import OPTIONS
 from cmlinfra.clouds.info import POWER_OFF, Capabilities, CloudInfo
 
@@ -31,6 +32,7 @@ INFO = CloudInfo(
     capabilities=Capabilities(
         deleted_on_power_off=True,  # self-delete on power-off (see WATCHDOG_END)
         spot=True,
+        interruption=INTERRUPTION,
         gpus=True,
         prices_known=True,
         has_inventory=True,
