@@ -45,6 +45,8 @@ class ExecOptions:
     tensorboard_port: int = 0  # the local port; 0: any free one
     spot: str = ""  # --cloud-spot's value: "", true, auto… (stack.candidates.spot_choices)
     candidates: Any = None  # stack.candidates.Candidate list; None: built from the above
+    checkpoint_dir: str = ""  # saved on a spot reclaim, restored on the next machine
+    max_restarts: int = 1  # relaunches after reclaims (runner/reclaim.py)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ExecResult:
     notes: list[str] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)  # where it ran: cloud, region, type…
     attempts: list[dict[str, Any]] = field(default_factory=list)  # the failover's candidates
+    reclaims: list[dict[str, Any]] = field(default_factory=list)  # spot reclaims, in order
 
     def breakdown(self) -> str:
         return ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
@@ -70,6 +73,7 @@ class ExecResult:
             "notes": self.notes,
             "machine": self.machine,
             "attempts": self.attempts,
+            "reclaims": self.reclaims,
         }
 
     def where(self) -> str:
@@ -167,6 +171,10 @@ def execute(opts: ExecOptions) -> ExecResult:
         raise UsageError(
             "no command to run", "put it after --, e.g. cmlinfra exec -- python train.py"
         )
+    if opts.checkpoint_dir:
+        from cmlinfra.runner.reclaim import checked_dir
+
+        opts = replace(opts, checkpoint_dir=checked_dir(opts.checkpoint_dir))
     store = open_store(opts.state)
     machines = failover.plan(
         opts.cloud,
@@ -176,7 +184,7 @@ def execute(opts: ExecOptions) -> ExecResult:
         state=opts.state,
         role=lambda request: with_role(request, RUNNER_ROLE),  # gc: no record, it is garbage
     )
-    prepared = machines.lookup()  # every candidate checked and ordered; nothing created
+    machines.lookup()  # every candidate checked and ordered; nothing created
     for option in machines.options:
         if option.prepared.cloud.info.capabilities.container and opts.docker_image:
             raise UsageError(
@@ -184,22 +192,38 @@ def execute(opts: ExecOptions) -> ExecResult:
                 "in a container",
                 "give the image as --cloud-image instead",
             )
+    from cmlinfra.runner import exec_reclaim
+
     started = time.monotonic()
-    session = Session.begin(store, prepared, mode="exec", labels=[], single=True, idle_timeout=0)
-    session.failover = machines
-    code, fetched, notes = -1, [], list[str]()
-    with cancellable():
-        try:
-            address = session.apply()
-            session.connect(address)
-            gpu, steps = _steps(opts, session.prepared)  # the candidate it landed on
-            session.bootstrap(steps)
-            _sync(session, opts)
-            code, extra = _run(session, opts, plan, gpu, notes)
-            fetched = _fetch(session, opts, extra)
-        except BaseException as exc:
-            raise session.fail(exc) from None
-    _finish(session, started)
+    relaunch = exec_reclaim.Relaunch(opts, machines)
+    while True:
+        session = Session.begin(
+            store, relaunch.first(), mode="exec", labels=[], single=True, idle_timeout=0
+        )
+        session.failover = machines
+        session.options = relaunch.options
+        code, fetched, notes = -1, [], list[str]()
+        with cancellable():
+            try:
+                address = session.apply()
+                session.connect(address)
+                gpu, steps = _steps(opts, session.prepared)  # the candidate it landed on
+                session.bootstrap(steps)
+                _sync(session, opts)
+                relaunch.arm(session, WORKDIR)
+                code, extra = _run(session, opts, plan, gpu, notes, relaunch.wrap)
+                reclaimed = relaunch.heard(session)
+                fetched = [] if reclaimed else _fetch(session, opts, extra)
+            except BaseException as exc:
+                raise session.fail(exc) from None
+        _finish(session, started)
+        relaunch.add_timings(session.timings)
+        if not reclaimed or not relaunch.again(session, code):
+            break
+    session.timings = relaunch.timings(session.timings)
+    notes[:0] = relaunch.notes
+    if reclaimed:  # the restarts ran out: the command did not finish
+        code = code or 1
     if plan is not None and target and code == 0:
         from cmlinfra.runner.dvc_commit import commit
 
@@ -207,6 +231,7 @@ def execute(opts: ExecOptions) -> ExecResult:
         notes.append(commit(opts.workdir, target, fetched, message))
     result = ExecResult(session.record.name, code, session.timings, fetched, notes)
     result.machine, result.attempts = _machine(session.record), session.record.attempts
+    result.reclaims = relaunch.reclaims
     return result
 
 
@@ -250,7 +275,12 @@ def _dvc_checks(opts: ExecOptions, use_dvc: bool) -> tuple[Any, str]:
 
 
 def _run(
-    session: Any, opts: ExecOptions, plan: Any, gpu: bool, notes: list[str]
+    session: Any,
+    opts: ExecOptions,
+    plan: Any,
+    gpu: bool,
+    notes: list[str],
+    wrap: Any = None,
 ) -> tuple[int, list[str]]:
     """(dvc pull →) the command (with TensorBoard live) (→ dvc push); returns its exit code
     and the extra paths to bring back."""
@@ -270,7 +300,9 @@ def _run(
             )
             notes.append(f"TensorBoard was served at {board.url} while the command ran")
         with session.step("run"):
-            result = session.ssh.run(_command(opts, gpu), timeout=opts.timeout, on_line=live)
+            command = _command(opts, gpu)
+            command = wrap(command) if wrap is not None else command
+            result = session.ssh.run(command, timeout=opts.timeout, on_line=live)
         if plan is not None and result.exit_code == 0:
             dvc_machine.push(session, plan, WORKDIR, live)
         elif plan is not None:

@@ -32,6 +32,7 @@ class Session:
     stage: str = "checks"
     ssh: Any = None  # cmlinfra.bootstrap.ssh.SshTransport
     failover: Any = None  # cmlinfra.stack.failover.Failover: the candidates apply() tries
+    options: Any = None  # the failover's options to try, in order; None: all of them
     _stack: ExitStack = field(default_factory=ExitStack)
 
     @classmethod
@@ -105,7 +106,9 @@ class Session:
         if self.failover is None:
             return self._apply()
         try:
-            return self.failover.run(lambda prepared: self._apply(), switch=self.use)
+            return self.failover.run(
+                lambda prepared: self._apply(), switch=self.use, options=self.options
+            )
         finally:
             self.record.attempts = [a.to_dict() for a in self.failover.attempts]
             self.save()

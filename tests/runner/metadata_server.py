@@ -5,8 +5,9 @@ container, on its own loopback, where the watcher asks it.
 
     python3 metadata_server.py PORT {aws|gcp|azure|rebalance} [--notice]
 
-Without ``--notice`` it answers "nothing announced" until ``POST /notice`` arrives (``POST /quiet`` takes it back) (or the file
-``/tmp/cmlinfra-notice`` exists); then it announces the reclaim. It prints ``ready`` once it
+Without ``--notice`` it answers "nothing announced" until ``POST /notice`` arrives (or the
+file ``/tmp/cmlinfra-notice`` exists; ``POST /quiet`` takes it back); then it announces the
+reclaim. It prints ``ready`` once it
 listens, so a caller can wait on that line instead of guessing.
 """
 
@@ -39,7 +40,7 @@ class Handler(BaseHTTPRequestHandler):
     def _announced(self) -> bool:
         return type(self).notice or os.path.exists(ARM_FILE)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if self.path == "/notice":
             type(self).notice = True
             return self._send(200, "armed")
@@ -48,7 +49,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, "quiet")
         self._send(404, "Not Found")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         if self.shape in {"aws", "rebalance"} and self.path == "/latest/api/token":
             ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
             if not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
@@ -56,7 +57,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, TOKEN)
         self._send(404, "Not Found")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         getattr(self, f"_{self.shape}", self._aws)()
 
     def _aws(self) -> None:
@@ -65,14 +66,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("X-aws-ec2-metadata-token") != TOKEN:
             return self._send(401, "Unauthorized")  # IMDSv2 required: no token, no answer
         armed = self._announced()
-        if self.path == "/latest/meta-data/spot/instance-action" and armed:
-            if self.shape == "aws":
-                body = {"action": "terminate", "time": "2026-12-04T20:12:00Z"}
-                return self._send(200, json.dumps(body), "application/json")
-        if self.path == "/latest/meta-data/events/recommendations/rebalance" and armed:
-            if self.shape == "rebalance":
-                body = {"noticeTime": "2026-12-04T20:10:00Z"}
-                return self._send(200, json.dumps(body), "application/json")
+        spot = self.path == "/latest/meta-data/spot/instance-action"
+        if spot and armed and self.shape == "aws":
+            body = {"action": "terminate", "time": "2026-12-04T20:12:00Z"}
+            return self._send(200, json.dumps(body), "application/json")
+        rebalance = self.path == "/latest/meta-data/events/recommendations/rebalance"
+        if rebalance and armed and self.shape == "rebalance":
+            body = {"noticeTime": "2026-12-04T20:10:00Z"}
+            return self._send(200, json.dumps(body), "application/json")
         self._send(404, "Not Found")  # what IMDS answers while nothing is announced
 
     def _gcp(self) -> None:
@@ -84,7 +85,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _azure(self) -> None:
         if self.headers.get("Metadata") != "true":
-            return self._send(400, json.dumps({"error": "Bad request. Required metadata header not specified"}))  # fmt: skip
+            refusal = {"error": "Bad request. Required metadata header not specified"}
+            return self._send(400, json.dumps(refusal))
         if self.path != "/metadata/scheduledevents?api-version=2020-07-01":
             return self._send(404, "Not Found")
         events = []

@@ -71,6 +71,19 @@ def register(root: typer.Typer) -> None:
         tensorboard_port: int = typer.Option(
             0, "--tensorboard-port", min=0, max=65535, help="Local port for --tensorboard (0: any)."
         ),
+        checkpoint_dir: str = typer.Option(
+            "",
+            "--checkpoint-dir",
+            help="Folder (in the tree) where COMMAND writes its checkpoints. When the cloud "
+            "takes a spot machine back mid-run, it is saved, and the command runs again on the "
+            "next candidate with it restored (docs/reclaim.md).",
+        ),
+        max_restarts: int = typer.Option(
+            1,
+            "--max-restarts",
+            min=0,
+            help="How many times a reclaimed run starts again on another machine (0: never).",
+        ),
         **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
         """Provision a machine, send the working tree, run COMMAND with live output, fetch the
@@ -109,6 +122,8 @@ def register(root: typer.Typer) -> None:
                 commit=commit,
                 tensorboard=tensorboard,
                 tensorboard_port=tensorboard_port,
+                checkpoint_dir=checkpoint_dir,
+                max_restarts=max_restarts,
             )
         )
         where = f" on {result.where()}" if result.where() else ""

@@ -1,0 +1,122 @@
+"""A spot reclaim mid-job, end to end on the real local cloud. Two LXD projects of this
+module's own stand in for two zones. ``exec`` lands on the first and starts a training script
+that checkpoints a step counter into ``--checkpoint-dir``; once it has reached step 3, a real
+HTTP server on the container's own loopback starts answering as EC2's instance metadata
+service does when a spot instance is being taken back (tests/runner/metadata_server.py). The
+watcher on the machine hears it, stops the script and packs its checkpoint; exec brings it
+back, destroys the machine, and runs the script again on the second project with the
+checkpoint restored: it resumes at step 3 and finishes. Nothing is left anywhere."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from cmlinfra.runner.store import open_store
+from tests.runner.conftest import lxc, wait_until
+
+pytestmark = pytest.mark.lxd
+
+PORT = 8169
+SERVER = Path(__file__).with_name("metadata_server.py")
+TRAIN = """\
+import pathlib
+import time
+
+ckpt = pathlib.Path("ckpt")
+ckpt.mkdir(exist_ok=True)
+counter = ckpt / "counter"
+start = int(counter.read_text()) if counter.exists() else 0
+print(f"starting at step {start}", flush=True)
+for step in range(start + 1, 6):
+    counter.write_text(str(step))
+    print(f"step {step}", flush=True)
+    while start == 0 and step == 3:  # a long training run, until the cloud takes it back
+        time.sleep(1)
+print(f"done; resumed from {start}", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def zones(lxd) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    tag = f"rc{secrets.token_hex(3)}"
+    made = (f"{tag}-a", f"{tag}-b")
+    try:
+        for project in made:
+            lxc("project", "create", project, "-c", "features.images=false", "-c",
+                "features.profiles=false")  # fmt: skip
+        yield made
+    finally:
+        for project in made:
+            listing = subprocess.run(
+                ["lxc", "list", "--project", project, "--format", "csv", "-c", "n"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            for name in listing.stdout.split():
+                lxc("delete", "--force", "--project", project, name, check=False)
+            lxc("project", "delete", project, check=False)
+
+
+def _in(project: str, name: str, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["lxc", "exec", "--project", project, name, "--", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_reclaimed_exec_resumes_from_its_checkpoint_on_the_next_zone(
+    lifecycle, cli, zones: tuple[str, str], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    first, second = zones
+    lc = lifecycle
+    name = f"{lc.prefix}rc"
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "train.py").write_text(TRAIN)
+    env = {
+        **lc.env(),
+        "CMLINFRA_INTERRUPTION": "aws",  # LXD announces nothing: watch EC2's notice
+        "CMLINFRA_METADATA_URL": f"http://127.0.0.1:{PORT}",
+    }
+    args = ["--json", "exec", "--cloud", "lxd", "--name", name, "--state", lc.state]
+    args += ["--cloud-region", f"{first},{second}", "--checkpoint-dir", "ckpt/"]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(cli, *args, "--", "python3", "train.py", env=env, cwd=work)
+
+        def at_step_3() -> bool:
+            if running.done():
+                return True  # it ended early: the assertions below say how
+            read = _in(first, name, "cat", "/opt/cmlinfra/work/ckpt/counter")
+            return read.stdout.strip() == "3"
+
+        wait_until(at_step_3, 600, "the script to reach step 3 on the first zone")
+        assert not running.done(), running.result().stderr[-3000:]
+        lxc("file", "push", "--project", first, str(SERVER), f"{name}/root/metadata_server.py")
+        _in(first, name, "bash", "-c",
+            f"setsid nohup python3 /root/metadata_server.py {PORT} aws --notice "
+            ">/dev/null 2>&1 &")  # fmt: skip
+        result = running.result(timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads(result.stdout)
+    (event,) = summary["reclaims"]
+    assert event["region"] == first and event["checkpoint"] == "saved"
+    assert event["notice"].startswith('spot instance-action: {"action": "terminate"')
+    assert summary["machine"]["region"] == second
+    said = result.stderr
+    assert "starting at step 0" in said and "done; resumed from 3" in said
+    assert f"reclaimed on {first} m (spot instance-action" in said
+    assert f"→ running again on {second} m from its checkpoint (restart 1/1)" in said
+    for project in zones:
+        assert json.loads(lxc("list", "--project", project, "--format", "json")) == []
+    assert open_store(lc.state).names() == []
