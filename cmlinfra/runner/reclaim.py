@@ -138,9 +138,11 @@ def install_script(watch: Watch, job_user: str, lib: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def wrap(command: str) -> str:
-    """The command, its shell's pid written first: the watcher stops that tree on notice."""
-    return f"echo $$ >{JOB_PID} && {command}"
+def wrap(command: str, pid_file: str = JOB_PID) -> str:
+    """The command, its shell's pid written first: on notice the watcher stops everything
+    under that shell, which stays (the ``exit`` after the command keeps bash from exec'ing it)
+    so that it reports the command's exit status over SSH instead of dying by a signal."""
+    return f"echo $$ >{pid_file} && {{ {command}\n}}; exit $?"
 
 
 def parse(text: str) -> dict[str, str]:

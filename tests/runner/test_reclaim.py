@@ -7,6 +7,7 @@ where a machine has no curl (the LXD test image)."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import tarfile
 import threading
@@ -70,9 +71,16 @@ def test_the_notice_stops_the_job_and_packs_its_checkpoint(
     assert not (tmp_path / "var/lib/cmlinfra/reclaim").exists()
 
     work = tmp_path / "work"
-    job = subprocess.Popen(["bash", "-c", JOB], cwd=work)
+    job = subprocess.Popen(
+        [
+            "bash",
+            "-c",
+            reclaim.wrap(f"bash -c {shlex.quote(JOB)}", str(tmp_path / "var/lib/cmlinfra/job.pid")),
+        ],
+        cwd=work,
+        env=env,
+    )
     try:
-        (tmp_path / "var/lib/cmlinfra/job.pid").write_text(f"{job.pid}\n")
         # the trap is set before this file is written
         wait_until(lambda: (work / "ready").exists(), 10, "the job to start")
         urllib.request.urlopen(urllib.request.Request(f"{url}/notice", method="POST"))
