@@ -75,13 +75,9 @@ def _in(project: str, name: str, *command: str) -> subprocess.CompletedProcess[s
     )
 
 
-def test_a_reclaimed_exec_resumes_from_its_checkpoint_on_the_next_zone(
-    lifecycle, cli, zones: tuple[str, str], tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
-    first, second = zones
-    lc = lifecycle
+def _reclaimed_run(lc, cli, first: str, work: Path, *extra: str):  # type: ignore[no-untyped-def]
+    """exec train.py on the first zone (then the second); the reclaim announced at step 3."""
     name = f"{lc.prefix}rc"
-    work = tmp_path / "work"
     work.mkdir()
     (work / "train.py").write_text(TRAIN)
     env = {
@@ -90,13 +86,13 @@ def test_a_reclaimed_exec_resumes_from_its_checkpoint_on_the_next_zone(
         "CMLINFRA_METADATA_URL": f"http://127.0.0.1:{PORT}",
     }
     args = ["--json", "exec", "--cloud", "lxd", "--name", name, "--state", lc.state]
-    args += ["--cloud-region", f"{first},{second}", "--checkpoint-dir", "ckpt/"]
+    args += ["--checkpoint-dir", "ckpt/", *extra]
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(cli, *args, "--", "python3", "train.py", env=env, cwd=work)
 
         def at_step_3() -> bool:
             if running.done():
-                return True  # it ended early: the assertions below say how
+                return True  # it ended early: the assertion below says how
             read = _in(first, name, "cat", "/opt/cmlinfra/work/ckpt/counter")
             return read.stdout.strip() == "3"
 
@@ -106,7 +102,16 @@ def test_a_reclaimed_exec_resumes_from_its_checkpoint_on_the_next_zone(
         _in(first, name, "bash", "-c",
             f"setsid nohup python3 /root/metadata_server.py {PORT} aws --notice "
             ">/dev/null 2>&1 &")  # fmt: skip
-        result = running.result(timeout=900)
+        return running.result(timeout=900)
+
+
+def test_a_reclaimed_exec_resumes_from_its_checkpoint_on_the_next_zone(
+    lifecycle, cli, zones: tuple[str, str], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    first, second = zones
+    lc = lifecycle
+    region = ["--cloud-region", f"{first},{second}"]
+    result = _reclaimed_run(lc, cli, first, tmp_path / "work", *region)
     assert result.returncode == 0, result.stderr[-4000:]
     summary = json.loads(result.stdout)
     (event,) = summary["reclaims"]
@@ -119,4 +124,19 @@ def test_a_reclaimed_exec_resumes_from_its_checkpoint_on_the_next_zone(
     assert f"→ running again on {second} m from its checkpoint (restart 1/1)" in said
     for project in zones:
         assert json.loads(lxc("list", "--project", project, "--format", "json")) == []
+    assert open_store(lc.state).names() == []
+
+
+def test_no_restarts_left_exits_non_zero_with_the_checkpoint_here(
+    lifecycle, cli, zones: tuple[str, str], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    first, _ = zones
+    lc = lifecycle
+    work = tmp_path / "work"
+    result = _reclaimed_run(lc, cli, first, work, "--cloud-region", first, "--max-restarts", "0")
+    assert result.returncode != 0
+    assert "--max-restarts 0 is reached; its last checkpoint is in" in result.stderr
+    assert (work / "ckpt" / "counter").read_text() == "3"
+    assert json.loads(result.stdout)["reclaims"][0]["checkpoint"] == "saved"
+    assert json.loads(lxc("list", "--project", first, "--format", "json")) == []
     assert open_store(lc.state).names() == []
