@@ -167,7 +167,32 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
     )
     with session.step("watchdog"):
         session.root(render_install(policy), "watchdog-install")
+        _watch_reclaims(session, policy)
         session.root(agent.start_script(), "agent-start")
+
+
+def _watch_reclaims(session: Any, policy: Any) -> None:
+    """On a spot machine of a cloud that announces reclaims: the reclaim watcher, which on
+    the notice stops the agent (no other job lands here), unregisters the runner and ends the
+    machine (docs/reclaim.md)."""
+    import os
+
+    from cmlinfra.runner import reclaim
+    from cmlinfra.runner.watchdog import LIB
+
+    found = reclaim.interruption(session.prepared.cloud.info.capabilities)
+    forced = bool(os.environ.get("CMLINFRA_INTERRUPTION", "").strip())
+    if found is None or not (session.prepared.machine.request.spot or forced):
+        return
+    interruption, url = found
+    watch = reclaim.Watch(
+        interruption,
+        url,
+        runner=True,
+        agent_unit=policy.agent_unit,
+        end_script=policy.end_script,
+    )
+    session.root(reclaim.install_script(watch, policy.agent_user, LIB), "reclaim-watch")
 
 
 def launch(opts: LaunchOptions) -> LaunchResult:

@@ -75,6 +75,13 @@ def _in(project: str, name: str, *command: str) -> subprocess.CompletedProcess[s
     )
 
 
+def _announce(project: str, name: str) -> None:
+    """Start the IMDS-shaped server on the container's loopback, announcing the reclaim."""
+    lxc("file", "push", "--project", project, str(SERVER), f"{name}/root/metadata_server.py")
+    serve = f"python3 /root/metadata_server.py {PORT} aws --notice"
+    _in(project, name, "bash", "-c", f"setsid nohup {serve} >/dev/null 2>&1 &")
+
+
 def _reclaimed_run(lc, cli, first: str, work: Path, *extra: str):  # type: ignore[no-untyped-def]
     """exec train.py on the first zone (then the second); the reclaim announced at step 3."""
     name = f"{lc.prefix}rc"
@@ -98,10 +105,7 @@ def _reclaimed_run(lc, cli, first: str, work: Path, *extra: str):  # type: ignor
 
         wait_until(at_step_3, 600, "the script to reach step 3 on the first zone")
         assert not running.done(), running.result().stderr[-3000:]
-        lxc("file", "push", "--project", first, str(SERVER), f"{name}/root/metadata_server.py")
-        _in(first, name, "bash", "-c",
-            f"setsid nohup python3 /root/metadata_server.py {PORT} aws --notice "
-            ">/dev/null 2>&1 &")  # fmt: skip
+        _announce(first, name)
         return running.result(timeout=900)
 
 
@@ -140,3 +144,29 @@ def test_no_restarts_left_exits_non_zero_with_the_checkpoint_here(
     assert json.loads(result.stdout)["reclaims"][0]["checkpoint"] == "saved"
     assert json.loads(lxc("list", "--project", first, "--format", "json")) == []
     assert open_store(lc.state).names() == []
+
+
+def test_a_reclaimed_runner_unregisters_and_ends_its_machine(lifecycle, cli) -> None:  # type: ignore[no-untyped-def]
+    """Runner mode: the watcher (a systemd service) hears the notice, stops the agent, runs
+    the runner's unregister script where it has one, and powers the ephemeral container off
+    (deleted)."""
+    lc = lifecycle
+    name = f"{lc.prefix}rr"
+    env = {**lc.env(), "CMLINFRA_INTERRUPTION": "aws",
+           "CMLINFRA_METADATA_URL": f"http://127.0.0.1:{PORT}"}  # fmt: skip
+    launched = cli(*lc.launch_args(name, "--single", "--idle-timeout", "1h"), env=env)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert lc.runners() == [name]
+    quiet = _in("default", name, "/usr/local/lib/cmlinfra/reclaim", "check")
+    assert quiet.stdout.strip() == "no notice"  # nothing announced: nothing done
+    _announce("default", name)
+    # idle timeout 1h, no job: only the reclaim ends it (agent stopped, powered off, deleted)
+    wait_until(
+        lambda: name not in lxc("list", "--format", "csv", "-c", "n").split(),
+        120,
+        "the container to end itself",
+    )
+    # a GitHub runner's own credentials cannot unregister it: gc does, as after any end
+    report = json.loads(cli(*lc.gc_args("--yes"), env=lc.env()).stdout)
+    assert [(f["kind"], f["status"]) for f in report["findings"]] == [("machine-gone", "fixed")]
+    assert lc.runners() == [] and open_store(lc.state).names() == []
