@@ -32,6 +32,12 @@ from cmlinfra.runner.watchdog import LIB, STATE, WatchdogPolicy, render_scripts,
 
 STOP_GRACE = 10  # seconds the agent and its jobs get between SIGTERM and SIGKILL
 HANDOFF_WAIT = 120  # seconds for PID 1 to hand over and the agent (its pre-start too) to start
+# the [Service] keys the supervisor honours (KillMode: it always stops the agent's whole process
+# group, since the container ends with it anyway); any other is refused, not ignored
+SERVICE_KEYS = {
+    "User", "WorkingDirectory", "EnvironmentFile", "Environment", "ExecStartPre", "ExecStart",
+    "Restart", "RestartSec", "KillMode",
+}  # fmt: skip
 # what the watchdog and the supervisor run in the container, beyond a shell and coreutils
 TOOLS = ("bash", "awk", "sed", "timeout", "setpriv", "setsid", "getent")
 
@@ -47,6 +53,7 @@ class AgentService:
     pre: tuple[str, ...] = ()  # ExecStartPre lines, in order
     environment: tuple[tuple[str, str], ...] = ()  # Environment= (never a secret)
     restart: str = "no"  # "no" | "on-failure"
+    restart_delay: int = 5  # RestartSec, whole seconds
 
     @classmethod
     def from_unit(cls, text: str) -> AgentService:
@@ -65,6 +72,9 @@ class AgentService:
             key, sep, value = line.partition("=")
             if section == "[Service]" and sep:
                 values.setdefault(key.strip(), []).append(value.strip())
+        unknown = sorted(set(values) - SERVICE_KEYS)
+        if unknown:
+            raise ValueError(f"the agent's unit sets {', '.join(unknown)}: not read here")
         commands = values.get("ExecStart", [])
         if len(commands) != 1:
             raise ValueError(f"the agent's unit has {len(commands)} ExecStart lines, not one")
@@ -75,6 +85,9 @@ class AgentService:
         restart = (values.get("Restart") or ["no"])[-1]
         if restart not in ("no", "on-failure"):
             raise ValueError(f"Restart={restart} is not supported")
+        delay = (values.get("RestartSec") or ["5"])[-1]
+        if not delay.isdigit():
+            raise ValueError(f"RestartSec={delay}: give whole seconds")
         environment = []
         for item in values.get("Environment", []):
             name, sep, value = item.partition("=")
@@ -89,6 +102,7 @@ class AgentService:
             pre=pre,
             environment=tuple(environment),
             restart=restart,
+            restart_delay=int(delay),
         )
 
 

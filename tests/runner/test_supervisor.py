@@ -38,7 +38,7 @@ def test_the_service_is_what_the_unit_says(forge: str, kind: str, single: bool) 
         "ACTIONS_RUNNER_HOOK_JOB_STARTED": f"{LIB}/job-started.sh",
         "ACTIONS_RUNNER_HOOK_JOB_COMPLETED": f"{LIB}/job-completed.sh",
     }
-    assert service.restart == ("no" if single else "on-failure")
+    assert service.restart == ("no" if single else "on-failure") and service.restart_delay == 5
     policy = WatchdogPolicy(
         agent_user=plan.user,
         busy_probe=plan.busy_probe,
@@ -64,6 +64,8 @@ def test_the_supervisor_is_where_the_main_process_looks() -> None:
         ("[Service]\nUser=x\n", "0 ExecStart lines"),
         ("[Service]\nExecStart=/bin/a\nRestart=always\n", "Restart=always"),
         ("[Service]\nExecStart=/bin/a\nEnvironment=A B\n", "not NAME=VALUE"),
+        ("[Service]\nExecStart=/bin/a\nUnsetEnvironment=A\n", "sets UnsetEnvironment"),
+        ("[Service]\nExecStart=/bin/a\nRestartSec=5min\n", "whole seconds"),
     ],
 )
 def test_a_unit_it_would_not_run_like_systemd_is_refused(unit: str, refused: str) -> None:
