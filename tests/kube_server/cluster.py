@@ -84,6 +84,7 @@ class Cluster:
         self.nodes = nodes
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.containers: dict[tuple[str, str], Container] = {}
+        self.terminating: list[Container] = []  # deleted pods' containers, in their grace period
         self.version = itertools.count(1)
         self.secret_delay = 0.0  # seconds before the kubelet projects a Secret (tests)
         for ns in namespaces:
@@ -168,6 +169,7 @@ class Cluster:
             if resource == "pods":
                 container = self.containers.pop((ns, name), None)
                 if container is not None:  # the kubelet stops it gracefully, in its own time
+                    self.terminating.append(container)
                     threading.Thread(
                         target=container.terminate_and_remove,
                         args=(_grace(obj),),
