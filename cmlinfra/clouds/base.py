@@ -8,9 +8,26 @@ with which variables builds it* (a :class:`StackSpec`). Adding a cloud is one mo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+_REFERENCE = re.compile(r"module\.[A-Za-z_][A-Za-z0-9_-]*\.[A-Za-z_][A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A Terraform reference to another module's output (``Ref("module.network.subnet_id")``),
+    the only thing in a module variable that the composer writes as an expression. Every
+    plain string is written literally (``${`` and ``%{`` escaped): user values (a host, a
+    label, a tag) can never become Terraform code."""
+
+    expression: str
+
+    def __post_init__(self) -> None:
+        if not _REFERENCE.fullmatch(self.expression):
+            raise ValueError(f"{self.expression!r} is not module.<label>.<output>")
 
 
 @dataclass(frozen=True)
@@ -61,7 +78,8 @@ class StackSpec:
 
     name: str
     cloud: str
-    modules: dict[str, tuple[Path, dict[str, Any]]]  # label -> (module dir, variables)
+    # label -> (module dir, variables); strings are literal, a Ref is another module's output
+    modules: dict[str, tuple[Path, dict[str, Any]]]
     providers: dict[str, dict[str, Any]]  # provider name -> provider block
     required_providers: dict[str, dict[str, str]]  # name -> {"source": ..., "version": ...}
     outputs: dict[str, str]  # output name -> expression like "module.runner.address"

@@ -5,6 +5,13 @@ stay usable without cmlinfra and no prebuilt provider bindings are imported (the
 and hundreds of MB per synth). Providers, ``required_providers`` and the backend are raw blocks
 placed with overrides; the backend block comes from the engine, rendered for the exact
 terraform binary that will read it.
+
+Every string in a module variable or a provider block is written *literally*: Terraform
+reads strings in JSON configuration as templates, so a host, a label or a tag holding
+``${file("~/.ssh/id_ed25519")}`` would otherwise be evaluated on the launcher and land in the
+plan, the state and a plan comment. :func:`literal` escapes ``${`` and ``%{`` (``$${``,
+``%%{``) in every string and key, here, for every cloud; the only expressions written are
+:class:`~cmlinfra.clouds.base.Ref` values (another module's output) and the stack's outputs.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from cmlinfra.clouds.base import StackSpec
+from cmlinfra.clouds.base import Ref, StackSpec
 
 STACK_FILE = "stack.tf.json"
 
@@ -25,6 +32,28 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
 # Node.js without its JIT (see the script); a user's own JSII_NODE wins.
 os.environ.setdefault("JSII_NODE", str(Path(__file__).with_name("jsii-node")))
+
+
+def escape(text: str) -> str:
+    """``text`` as a Terraform string template that evaluates to ``text`` itself."""
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+def literal(value: Any) -> Any:
+    """``value`` (strings, numbers, booleans, lists, maps, nested) for Terraform JSON, so that
+    Terraform reads back exactly ``value``: every string and map key escaped, a ``Ref`` as
+    its ``${…}`` expression."""
+    if isinstance(value, Ref):
+        return f"${{{value.expression}}}"
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {escape(str(key)): literal(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [literal(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    raise TypeError(f"{type(value).__name__} cannot be a Terraform variable value")
 
 
 def _override_backend(stack: Any, block: dict[str, Any]) -> None:
@@ -49,7 +78,7 @@ def synthesize(spec: StackSpec, workdir: Path, backend: dict[str, Any] | None = 
         app = App(outdir=outdir)
         stack = TerraformStack(app, spec.name)
         for label, (source, variables) in spec.modules.items():
-            TerraformHclModule(stack, label, source=str(source), variables=variables)
+            TerraformHclModule(stack, label, source=str(source), variables=literal(variables))
         for name, expression in spec.outputs.items():
             TerraformOutput(
                 stack,
@@ -62,7 +91,7 @@ def synthesize(spec: StackSpec, workdir: Path, backend: dict[str, Any] | None = 
             stack.add_override("terraform.required_providers", spec.required_providers)
         if spec.providers:
             stack.add_override(
-                "provider", {name: [block] for name, block in spec.providers.items()}
+                "provider", {name: [literal(block)] for name, block in spec.providers.items()}
             )
         default = {"local": {"path": str(workdir.absolute() / "terraform.tfstate")}}
         _override_backend(stack, backend or default)

@@ -2,8 +2,8 @@
 
 Pure data: every look-up already happened in ``resolve()``, so building the spec needs no
 network and the same machine always gives the same spec. Values that come from the other
-module are Terraform references (``${module.network.subnet_id}``), which the composer writes
-into the Terraform JSON as they are.
+module are :class:`~cmlinfra.clouds.base.Ref` (``Ref("module.network.subnet_id")``), the only
+values the composer writes as expressions; every string is written literally.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cmlinfra.clouds.base import ResolvedMachine, StackSpec
+from cmlinfra.clouds.base import Ref, ResolvedMachine, StackSpec
 from cmlinfra.clouds.modules import module_path
 
 PROVIDER_SOURCE = "hashicorp/aws"
@@ -72,9 +72,9 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
     runner: dict[str, Any] = {
         "name": name,
         "instance_type": machine.instance_type,
-        "subnet_id": "${module.network.subnet_id}" if own_group else extra["subnet_id"],
+        "subnet_id": Ref("module.network.subnet_id") if own_group else extra["subnet_id"],
         "security_group_ids": [
-            "${module.network.security_group_id}" if own_group else extra["security_group_id"]
+            Ref("module.network.security_group_id") if own_group else extra["security_group_id"]
         ],
         "ssh_public_key": ssh_public_key.strip(),
         "ami_id": machine.image,
