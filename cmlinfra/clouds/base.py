@@ -45,6 +45,7 @@ class MachineRequest:
     permission_set: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     ssh_cidr: str | None = None  # who may reach SSH; None: the launcher's own address /32
+    allow_world_ssh: bool = False  # --allow-world-ssh: SSH from anywhere, explicitly
     max_ttl_seconds: int | None = None  # hard power-off armed at boot
     ephemeral: bool = True  # deleted when powered off, where the cloud supports it
     host: str | None = None  # ssh cloud: the existing machine

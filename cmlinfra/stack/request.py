@@ -7,7 +7,6 @@ from a CLI module.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import secrets
 from pathlib import Path
@@ -52,15 +51,11 @@ def parse_spot_price(value: str | None, spot: bool) -> float | None:
     return price
 
 
-def parse_cidr(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return str(ipaddress.ip_network(value, strict=False))
-    except ValueError as exc:
-        raise UsageError(
-            f"--ssh-cidr {value!r} is not a CIDR", "write it as 203.0.113.7/32"
-        ) from exc
+def parse_cidr(value: str | None, *, allow_world: bool = False) -> str | None:
+    """``--ssh-cidr``, parsed and checked by the validator every cloud shares."""
+    from cmlinfra.clouds.validate import ssh_cidr
+
+    return ssh_cidr(value, allow_world=allow_world) if value else None
 
 
 def parse_metadata(pairs: list[str]) -> dict[str, str]:
@@ -89,6 +84,7 @@ def build_request(
     permission_set: str | None = None,
     metadata: list[str] | None = None,
     ssh_cidr: str | None = None,
+    allow_world_ssh: bool = False,
     max_ttl: str | None = None,
     host: str | None = None,
     port: int = 22,
@@ -111,7 +107,8 @@ def build_request(
         image=image or None,
         permission_set=permission_set or None,
         metadata=parse_metadata(metadata or []),
-        ssh_cidr=parse_cidr(ssh_cidr),
+        ssh_cidr=parse_cidr(ssh_cidr, allow_world=allow_world_ssh),
+        allow_world_ssh=allow_world_ssh,
         max_ttl_seconds=parse_duration(max_ttl),
         host=host or None,
         port=port,

@@ -29,6 +29,7 @@ def register(root: typer.Typer) -> None:
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
         ssh_cidr: str | None = M["ssh_cidr"],  # type: ignore[assignment]
+        allow_world_ssh: bool = M["allow_world_ssh"],  # type: ignore[assignment]
         cloud_aws_subnet: str = M["cloud_aws_subnet"],  # type: ignore[assignment]
         cloud_aws_security_group: str = M["cloud_aws_security_group"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]

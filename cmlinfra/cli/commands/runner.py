@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from cmlinfra.cli.common import MAX_TTL_HELP, ssh_cidr_option
+from cmlinfra.cli.common import MAX_TTL_HELP, allow_world_ssh_option, ssh_cidr_option
 from cmlinfra.cli.compat import RUNNER_LAUNCH, accepts
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 
@@ -58,6 +58,7 @@ def machine_options() -> dict[str, object]:
         ),
         "max_ttl": typer.Option("", "--max-ttl", help=MAX_TTL_HELP),
         "ssh_cidr": ssh_cidr_option(),
+        "allow_world_ssh": allow_world_ssh_option(),
         "cloud_aws_subnet": typer.Option(
             "", "--cloud-aws-subnet", "--cloud-aws-subnet-id", help=AWS_SUBNET_HELP
         ),
@@ -93,6 +94,7 @@ def build_request(values: dict[str, object], command: str) -> Any:
         metadata=list(values["cloud_metadata"]),  # type: ignore[call-overload]
         max_ttl=str(values["max_ttl"]) or None,
         ssh_cidr=str(values["ssh_cidr"] or "") or None,
+        allow_world_ssh=bool(values["allow_world_ssh"]),
         aws_subnet=str(values["cloud_aws_subnet"]) or None,
         aws_security_group=str(values["cloud_aws_security_group"]) or None,
     )
@@ -122,6 +124,7 @@ def register(root: typer.Typer) -> None:
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
         ssh_cidr: str | None = M["ssh_cidr"],  # type: ignore[assignment]
+        allow_world_ssh: bool = M["allow_world_ssh"],  # type: ignore[assignment]
         cloud_aws_subnet: str = M["cloud_aws_subnet"],  # type: ignore[assignment]
         cloud_aws_security_group: str = M["cloud_aws_security_group"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]

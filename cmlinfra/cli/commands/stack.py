@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from cmlinfra.cli.common import MAX_TTL_HELP, settings, ssh_cidr_option
+from cmlinfra.cli.common import MAX_TTL_HELP, allow_world_ssh_option, settings, ssh_cidr_option
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 
 HELP = """One runner machine as a Terraform stack, without bootstrapping it (runner launch does
@@ -34,6 +34,7 @@ PERMISSION = typer.Option(
 )
 METADATA = typer.Option([], "--cloud-metadata", help="key=value label on the machine (repeatable).")
 SSH_CIDR = ssh_cidr_option()
+WORLD_SSH = allow_world_ssh_option()
 AWS_SUBNET = typer.Option(
     None,
     "--cloud-aws-subnet",
@@ -98,6 +99,7 @@ def _run(
     cloud_permission_set: str | None = PERMISSION,
     cloud_metadata: list[str] = METADATA,
     ssh_cidr: str | None = SSH_CIDR,
+    allow_world_ssh: bool = WORLD_SSH,
     cloud_aws_subnet: str | None = AWS_SUBNET,
     cloud_aws_security_group: str | None = AWS_GROUP,
     max_ttl: str | None = MAX_TTL,
@@ -184,6 +186,7 @@ def _execute(
         permission_set=o["cloud_permission_set"],
         metadata=[*(o["cloud_metadata"] or []), "cmlinfra-role=stack"],  # gc: no record expected
         ssh_cidr=o["ssh_cidr"],
+        allow_world_ssh=o["allow_world_ssh"],
         max_ttl=o["max_ttl"],
         host=o["host"],
         port=o["port"],

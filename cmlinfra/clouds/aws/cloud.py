@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cmlinfra.clouds import validate
 from cmlinfra.clouds.aws import catalog, hostkeys, lookups, userdata
 from cmlinfra.clouds.aws import stack as stack_builder
 from cmlinfra.clouds.base import MachineAddress, MachineRequest, ResolvedMachine, StackSpec
@@ -127,7 +128,11 @@ class AwsCloud:
         if request.spot_price is not None and not request.spot:
             raise UsageError("--cloud-spot-price needs --cloud-spot", "add --cloud-spot")
         spot_max = catalog.parse_spot_price(request.spot_price)
-        ssh_cidr = _check_cidr(request.ssh_cidr) if request.ssh_cidr is not None else None
+        ssh_cidr = (
+            validate.ssh_cidr(request.ssh_cidr, allow_world=request.allow_world_ssh)
+            if request.ssh_cidr is not None
+            else None
+        )
         subnet = chosen_subnet(request)
         if subnet and not SUBNET_ID.match(subnet):
             raise UsageError(
@@ -197,7 +202,9 @@ class AwsCloud:
                 "add --cloud-aws-subnet",
             )
         if group and network is not None:
-            lookups.given_security_group(client, region, group, network[0], request.port)
+            lookups.given_security_group(
+                client, region, group, network[0], request.port, request.allow_world_ssh
+            )
         # the user's own group decides who reaches SSH: no need to learn our address then
         ssh_cidr = checked["ssh_cidr"] or (
             None if group else lookups.launcher_cidr(self.public_ip_url)
@@ -265,21 +272,3 @@ def _region_from_env() -> str:
     if not region:
         raise KeyError("region")
     return region
-
-
-def _check_cidr(cidr: str) -> str:
-    """The CIDR in canonical form (host bits cleared), refusing the whole internet."""
-    import ipaddress
-
-    try:
-        network = ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        raise UsageError(
-            f"--ssh-cidr {cidr!r} is not a CIDR block", "write it like 203.0.113.7/32"
-        ) from None
-    if network.prefixlen == 0:
-        raise UsageError(
-            f"--ssh-cidr {cidr} opens SSH to the whole internet",
-            "give the launcher's address range (default: its public address /32)",
-        )
-    return str(network)

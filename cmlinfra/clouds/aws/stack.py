@@ -8,9 +8,11 @@ values the composer writes as expressions; every string is written literally.
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
+from cmlinfra.clouds import validate
 from cmlinfra.clouds.base import Ref, ResolvedMachine, StackSpec
 from cmlinfra.clouds.modules import module_path
 
@@ -49,9 +51,14 @@ def network_variables(machine: ResolvedMachine) -> dict[str, Any]:
     """The network module's variables: the subnet (or a zone for a new VPC) and the stack's own
     security group, admitting SSH from the launcher's CIDR only."""
     extra = machine.extra
+    cidr = extra["ssh_cidr"]
+    world = machine.request.allow_world_ssh
     network: dict[str, Any] = {
         "name": machine.request.name,
-        "ssh_cidrs": [extra["ssh_cidr"]],
+        # --allow-world-ssh: the module's own switch opens SSH to everyone; a range wider than
+        # a /16 of public addresses is never put in ssh_cidrs (the module refuses it there)
+        "ssh_cidrs": [] if world and validate.wide_open(ip_network(cidr)) else [cidr],
+        **({"allow_world_ssh": True} if world else {}),
         "ssh_port": machine.request.port,
         "tags": extra["tags"],
     }
