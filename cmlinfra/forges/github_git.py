@@ -9,6 +9,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from cmlinfra.forges import paths
 from cmlinfra.forges.base import FileChange
 from cmlinfra.forges.http import ForgeHTTP, generic_error, message_of
 
@@ -73,7 +74,9 @@ def set_branch(http: ForgeHTTP, repo_api: str, branch: str, sha: str, *, force: 
             )
         if force:
             http.json(
-                "PATCH", f"{repo_api}/git/refs/heads/{branch}", json={"sha": sha, "force": True}
+                "PATCH",
+                f"{repo_api}/git/refs/heads/{paths.ref_path(branch)}",
+                json={"sha": sha, "force": True},
             )
 
 
@@ -81,8 +84,9 @@ def commit_files(
     http: ForgeHTTP, repo_api: str, *, base: str, branch: str, message: str, files: list[FileChange]
 ) -> str:
     """One commit with ``files`` on top of ``base``, on ``branch`` (moved there if it exists)."""
-    head = http.json("GET", f"{repo_api}/git/ref/heads/{base}")["object"]["sha"]
-    base_tree = http.json("GET", f"{repo_api}/git/commits/{head}")["tree"]["sha"]
+    paths.ref_path(branch)  # refused before anything is written, not at the last request
+    head = http.json("GET", f"{repo_api}/git/ref/heads/{paths.ref_path(base)}")["object"]["sha"]
+    base_tree = http.json("GET", f"{repo_api}/git/commits/{paths.sha(head)}")["tree"]["sha"]
     entries = []
     for change in files:
         blob = http.json(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges import paths
 from cmlinfra.forges.base import Runner, RunnerRegistration
 from cmlinfra.forges.context import ForgeContext
 from cmlinfra.forges.http import ForgeHTTP
@@ -134,4 +135,4 @@ class GitHubRunners:
         ]
 
     def remove(self, runner_id: str) -> None:
-        self.http.request("DELETE", f"{self.path}/{runner_id}")
+        self.http.request("DELETE", f"{self.path}/{paths.number(runner_id, 'runner id')}")
