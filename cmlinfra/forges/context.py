@@ -135,6 +135,31 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, host, parsed.port
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_https(url: str, what: str) -> str:
+    """``url``, if a token may be sent to it: HTTPS, or plain HTTP to this machine only (a
+    local test server). Anything else would hand the token to whoever is on the path."""
+    parsed = urlparse(url)
+    if parsed.scheme == "https" and parsed.hostname:
+        return url
+    if parsed.scheme == "http" and _loopback(parsed.hostname or ""):
+        return url
+    raise UsageError(
+        f"{what} {url!r} is not an https:// URL: the forge token would travel in clear text",
+        "use the forge's https:// address (plain http is only accepted for localhost)",
+    )
+
+
 def parse_scope(driver: str, path: str, shown: str, *, given: bool) -> Scope:
     """The scope of a repository path: one segment is an owner (organization, group,
     workspace), two a repository (GitLab: two or more, a project or a subgroup). ``given``:
@@ -220,6 +245,9 @@ def detect(
         )
     if not owner_ok and scope == "project-or-group":
         scope = "repository"  # comments, PRs, assets: a GitLab path is a project here
+    require_https(fields["api_url"], f"the {driver} API URL")
+    if given and "://" in given:
+        require_https(web_url, "--repo")
     secret, var = _token(driver, env, token)
     if not fields.get("commit"):
         fields["commit"] = ci_env.head_commit()
