@@ -65,7 +65,8 @@ def test_commit_sha_traversal(cli, forge, forge_repo, report: Path, kind: str) -
 
 
 @pytest.mark.parametrize("kind", ["github", "gitlab"])
-@pytest.mark.parametrize("run_id", ["../../../../user", "1/../../..", "１２"])
+# "\uff11\uff12": fullwidth digits, which str.isdigit() takes for a number
+@pytest.mark.parametrize("run_id", ["../../../../user", "1/../../..", "\uff11\uff12"])
 def test_workflow_rerun_id_traversal(cli, forge, forge_repo, kind: str, run_id: str) -> None:
     repo = forge_repo(kind)
     result = cli("workflow", "rerun", "--id", run_id, env=repo.env())

@@ -64,7 +64,8 @@ def test_every_command_refuses_world_ssh(
 def test_allow_world_ssh_uses_the_modules_own_switch(cli, cmlinfra_home: Path, moto) -> None:
     xenial = "099720109477:ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*"
     base = ["stack", "render", "--cloud", "aws", "--name", "cmlt-world", "--cloud-type", "m",
-            "--cloud-region", "us-east", "--cloud-image", xenial, "--ssh-cidr", "0.0.0.0/0"]  # fmt: skip
+            "--cloud-region", "us-east", "--cloud-image", xenial,
+            "--ssh-cidr", "0.0.0.0/0"]  # fmt: skip
     refused = cli(*base, env=moto.env)
     assert_refused(refused, "opens SSH to the whole internet")
     result = cli(*base, "--allow-world-ssh", env=moto.env)

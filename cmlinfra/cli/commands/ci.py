@@ -40,9 +40,8 @@ def register(root: typer.Typer) -> None:
         import os
 
         from cmlinfra.forges import git_ci
-        from cmlinfra.ui import progress
-
         from cmlinfra.forges.context import require_https
+        from cmlinfra.ui import progress
 
         git_ci.git("rev-parse", "--git-dir")
         if credentials:  # checked before anything is configured
