@@ -60,7 +60,9 @@ def ssh_cidr(value: str, *, allow_world: bool = False, option: str = "--ssh-cidr
             if network.prefixlen == 0
             else f"more public addresses than a /{WIDEST_PUBLIC_PREFIX[network.version]}"
         )
-        raise UsageError(f"{option} {value} ({network}) opens SSH to {reach}", WORLD_FIX)
+        given = value.strip()
+        shown = given if given == str(network) else f"{given} ({network})"
+        raise UsageError(f"{option} {shown} opens SSH to {reach}", WORLD_FIX)
     return str(network)
 
 
