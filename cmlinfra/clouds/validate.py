@@ -21,6 +21,23 @@ PRIVATE_RANGES = tuple(
     ipaddress.ip_network(n)
     for n in ("10.0.0.0/8", "172.16.0.0/12", "100.64.0.0/10", "192.168.0.0/16", "fc00::/7")
 )
+# The longest duration cmlinfra accepts (--max-ttl, --idle-timeout): 30 days. The watchdog
+# counts seconds in bash (64-bit) arithmetic and the clouds' timers in seconds or minutes; an
+# unbounded value overflowed there and silently disabled the power-off. A CI machine that must
+# live longer than a month is better started again.
+MAX_DURATION_SECONDS = 30 * 86400
+
+
+def duration(seconds: int, option: str) -> int:
+    """``seconds`` if it is at most :data:`MAX_DURATION_SECONDS`; a one-line error otherwise."""
+    if seconds > MAX_DURATION_SECONDS:
+        raise UsageError(
+            f"{option} of {seconds} s is longer than cmlinfra's limit of 30 days",
+            f"give at most {option} 30d",
+        )
+    return seconds
+
+
 WORLD_FIX = (
     "give the launcher's own range (default: its public address /32), or pass "
     "--allow-world-ssh to open SSH to everyone on purpose"

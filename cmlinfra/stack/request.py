@@ -14,7 +14,7 @@ from pathlib import Path
 from cmlinfra.clouds.base import MachineRequest
 from cmlinfra.errors import UsageError
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_DURATION = re.compile(r"\s*(\d{1,12})\s*([smhd]?)\s*")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -27,10 +27,12 @@ def parse_duration(value: str | None, option: str = "--max-ttl") -> int | None:
     """``3600``, ``90m``, ``2h``, ``1d`` → seconds; empty or ``0`` → None."""
     if value is None or value.strip() in ("", "0"):
         return None
-    match = _DURATION.match(value)
+    match = _DURATION.fullmatch(value)
     if not match:
         raise UsageError(f"{option} {value!r} is not a duration", f"write it as {option} 2h")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    from cmlinfra.clouds.validate import duration
+
+    return duration(int(match.group(1)) * _UNITS[match.group(2)], option)
 
 
 def parse_spot_price(value: str | None, spot: bool) -> float | None:
