@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cmlinfra.clouds.base import Ref, StackSpec
+from cmlinfra.secrets import FORGE_TOKEN_VARIABLES
 
 STACK_FILE = "stack.tf.json"
 
@@ -30,8 +31,14 @@ STACK_FILE = "stack.tf.json"
 # is for progress lines. Both variables only silence warnings.
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
-# Node.js without its JIT (see the script); a user's own JSII_NODE wins.
-os.environ.setdefault("JSII_NODE", str(Path(__file__).with_name("jsii-node")))
+# jsii starts Node.js with a copy of this process's environment: the jsii-node script removes
+# the forge tokens first (the names it gets here), then runs Node.js without its JIT — or a
+# user's own JSII_NODE, which is kept in CMLINFRA_NODE and run the same scrubbed way.
+_JSII_NODE = str(Path(__file__).with_name("jsii-node"))
+if os.environ.get("JSII_NODE", _JSII_NODE) != _JSII_NODE:
+    os.environ["CMLINFRA_NODE"] = os.environ["JSII_NODE"]
+os.environ["JSII_NODE"] = _JSII_NODE
+os.environ["CMLINFRA_SCRUB_VARIABLES"] = " ".join(sorted(FORGE_TOKEN_VARIABLES))
 
 
 def escape(text: str) -> str:
