@@ -95,7 +95,7 @@ class ForgeContext:
                 f"a {self.driver} {self.scope}",
                 "pass --repo https://github.com/ORG, or leave --runner-group out",
             )
-        if group.isdigit() and int(group) < 1:
+        if group.isascii() and group.isdigit() and int(group) < 1:
             raise UsageError(
                 f"--runner-group {group} is not a runner group id (ids start at 1, Default)",
                 "pass the group's name as the organization's settings show it, or its id",
@@ -256,11 +256,25 @@ def detect(
 
 def _token(driver: str, env: Mapping[str, str], token: str | None) -> tuple[Secret, str]:
     if token:
-        return Secret(token), "--token"
+        return _checked(token, "--token"), "--token"
     for var in TOKEN_VARS[driver]:
         if env.get(var):
-            return Secret(env[var]), var
+            return _checked(env[var], var), var
     names = " or ".join(TOKEN_VARS[driver])
     raise CmlinfraError(
         f"no {driver} token found", f"set {names} to {TOKEN_NEEDS[driver]}, or pass --token"
     )
+
+
+def _checked(value: str, source: str) -> Secret:
+    """The token, without the blanks a pasted secret often carries at its ends. Every forge
+    token is printable ASCII: anything else (a non-Latin-1 character cannot even go into an
+    HTTP header) is refused in one line that never shows the value."""
+    value = value.strip()
+    secret = Secret(value)
+    if not all(" " < c <= "~" for c in value):
+        raise UsageError(
+            f"the token in {source} holds a character no forge token has (not printable ASCII)",
+            f"set {source} to the token itself, as the forge showed it",
+        )
+    return secret

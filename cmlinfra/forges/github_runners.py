@@ -109,7 +109,7 @@ class GitHubRunners:
             (int(g["id"]), str(g["name"]))
             for g in self.http.paginate(path, {"per_page": 100}, key="runner_groups")
         ]
-        by_id = [g for g in found if wanted.isdigit() and g[0] == int(wanted)]
+        by_id = [g for g in found if wanted.isascii() and wanted.isdigit() and g[0] == int(wanted)]
         by_name = [g for g in found if g[1] == wanted] or [
             g for g in found if g[1].casefold() == wanted.casefold()
         ]

@@ -26,6 +26,7 @@ MIN_TERRAFORM = (1, 0, 0)
 MIN_TOFU = (1, 6, 0)
 MAX_EXCLUSIVE = (2, 0, 0)
 
+
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of every terraform process (and so of its providers): ours, plus
     ``extra``, without forge tokens (:func:`cmlinfra.secrets.scrubbed_environment`), with the

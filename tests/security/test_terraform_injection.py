@@ -171,18 +171,24 @@ def test_lxd_label_is_a_literal_in_the_plan(lxd, cli, cmlinfra_home: Path, canar
 def test_aws_tags_are_literal_in_module_and_provider(
     cli, cmlinfra_home: Path, moto, canary
 ) -> None:
-    """The AWS provider cannot run here: the synthesized JSON is walked instead."""
+    """The AWS provider cannot run here: the synthesized JSON is walked instead. The CI's
+    repository name reaches the tags (module and provider default_tags) unchecked: it must
+    come out literally; a --cloud-metadata value with ${ is not an EC2 tag value at all."""
     path, secret = canary
     evil = payloads(path)[0]
-    result = cli(
-        "stack", "render", "--cloud", "aws", "--name", "cmlt-inject", "--cloud-type", "m",
-        "--cloud-region", "us-east", "--ssh-cidr", "203.0.113.9/32", "--cloud-image", XENIAL,
-        "--cloud-metadata", f"team={evil}",
-        env=moto.env,
-    )  # fmt: skip
+    base = ["stack", "render", "--cloud", "aws", "--name", "cmlt-inject", "--cloud-type", "m",
+            "--cloud-region", "us-east", "--ssh-cidr", "203.0.113.9/32",
+            "--cloud-image", XENIAL]  # fmt: skip
+    refused = cli(*base, "--cloud-metadata", f"team={evil}", env=moto.env)
+    assert_refused(refused, "--cloud-metadata", "EC2 tag value")
+    env = {**moto.env, "GITHUB_REPOSITORY": f"acme/{evil}"}
+    result = cli(*base, env=env)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert configuration_expressions(document) == []
-    assert document["module"]["runner"]["tags"]["team"] == evil.replace("${", "$${")
+    escaped = f"github.com/acme/{evil}".replace("${", "$${")
+    assert document["module"]["runner"]["owner_repo"] == escaped
+    provider_tags = document["provider"]["aws"][0]["default_tags"]["tags"]
+    assert provider_tags["cmlinfra:repo"] == escaped
     assert document["module"]["runner"]["subnet_id"] == "${module.network.subnet_id}"
     assert secret not in result.stdout

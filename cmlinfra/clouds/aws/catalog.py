@@ -53,7 +53,7 @@ REGION_ALIASES = {
 DEFAULT_REGION = "us-west"  # CML's default --cloud-region
 DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
 MAX_HDD_GB = 16384  # largest gp3 volume
-RAW_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+RAW_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9-]+")
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def instance_spec(cloud_type: str, gpu: str | None = None) -> InstanceSpec:
             known["price"],
             size,
         )
-    if plus or not RAW_TYPE.match(text):
+    if plus or not RAW_TYPE.fullmatch(text):
         raise UsageError(
             f"unknown --cloud-type {cloud_type!r}",
             f"{_suggest(size, list(SIZES))}use s, m, l or xl (optionally +{'/+'.join(GPUS)}) "
@@ -212,13 +212,14 @@ def parse_spot_price(text: str | float | None) -> float | None:
     return value
 
 
-TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+TAG_KEY = re.compile(r"[\w .:/=+\-@]{1,128}")
+TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}")  # EC2's own rule; no line break or control
 
 
 def tags(metadata: dict[str, str]) -> dict[str, str]:
     """``--cloud-metadata key=value`` → EC2 tags, checked against EC2's tag rules."""
     for key, value in metadata.items():
-        if not TAG_KEY.match(key) or key.lower().startswith("aws:"):
+        if not TAG_KEY.fullmatch(key) or key.lower().startswith("aws:"):
             raise UsageError(
                 f"--cloud-metadata key {key!r} is not a valid EC2 tag key",
                 "use up to 128 letters, digits, spaces or _.:/=+-@, not starting with aws:",
@@ -227,5 +228,10 @@ def tags(metadata: dict[str, str]) -> dict[str, str]:
             raise UsageError(
                 f"--cloud-metadata value of {key!r} is longer than 256 characters",
                 "shorten it",
+            )
+        if not TAG_VALUE.fullmatch(value):
+            raise UsageError(
+                f"--cloud-metadata value of {key!r} is not a valid EC2 tag value",
+                "use letters, digits, spaces or _.:/=+-@ (no line breaks)",
             )
     return dict(metadata)

@@ -35,14 +35,14 @@ IMAGES = {
     ),
     "nvidia": ("amazon", "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *", "ubuntu"),
 }
-AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
-SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+AMI_ID = re.compile(r"ami-[0-9a-f]{8,17}")
+SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
+GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")
 PROFILE_ARN = re.compile(
-    r"^arn:aws[\w-]*:iam::\d{12}:instance-profile/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$"
+    r"arn:aws[\w-]*:iam::\d{12}:instance-profile/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)"
 )
-PROFILE_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+PROFILE_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 HOST_KEY_WAIT_ENV = "CMLINFRA_AWS_HOST_KEY_WAIT"
 
 
@@ -54,7 +54,7 @@ def image_source(image: str | None, gpu: str | None) -> tuple[str, str, str] | s
     if image is None:
         return IMAGES["nvidia" if gpu else "ubuntu-22.04"]
     text = image.strip()
-    if AMI_ID.match(text):
+    if AMI_ID.fullmatch(text):
         return text
     if text in IMAGES:
         return IMAGES[text]
@@ -74,9 +74,9 @@ def instance_profile(permission_set: str | None) -> str | None:
     if not permission_set:
         return None
     text = permission_set.strip()
-    if match := PROFILE_ARN.match(text):
+    if match := PROFILE_ARN.fullmatch(text):
         return match.group(1)
-    if PROFILE_NAME.match(text) and not text.startswith("arn:"):
+    if PROFILE_NAME.fullmatch(text) and not text.startswith("arn:"):
         return text
     raise UsageError(
         f"--cloud-permission-set {permission_set!r} is not an instance profile",
@@ -118,7 +118,7 @@ class AwsCloud:
 
     def validate(self, request: MachineRequest) -> dict[str, Any]:
         """Every offline check, so bad input fails before any credential or network is used."""
-        if not NAME.match(request.name):
+        if not NAME.fullmatch(request.name):
             raise UsageError(
                 f"runner name {request.name!r} is not usable on AWS",
                 "use 1-63 letters, digits or dashes",
@@ -134,13 +134,13 @@ class AwsCloud:
             else None
         )
         subnet = chosen_subnet(request)
-        if subnet and not SUBNET_ID.match(subnet):
+        if subnet and not SUBNET_ID.fullmatch(subnet):
             raise UsageError(
                 f"{subnet_source(request)} {subnet!r} is not a subnet id",
                 "write it as subnet-0123abcd",
             )
         group = request.aws_security_group
-        if group and not GROUP_ID.match(group):
+        if group and not GROUP_ID.fullmatch(group):
             raise UsageError(
                 f"--cloud-aws-security-group {group!r} is not a security group id",
                 "write it as sg-0123abcd (a group name is not enough: names are per VPC)",
