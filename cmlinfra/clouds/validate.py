@@ -54,7 +54,9 @@ def wide_open(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
     )
 
 
-def ssh_cidr(value: str, *, allow_world: bool = False, option: str = "--ssh-cidr") -> str:
+def ssh_cidr(
+    value: str, *, allow_world: bool = False, option: str = "--ssh-cidr", fix: str = WORLD_FIX
+) -> str:
     """Who may reach a machine's SSH, as a canonical CIDR (host bits cleared). Parsed, never
     compared as text: ``0.0.0.0/1``, ``0.0.0.0/00`` and ``::0/0`` are the world too. A range
     wider than a /16 of public addresses needs ``allow_world``; an IPv4-mapped IPv6 range
@@ -79,7 +81,7 @@ def ssh_cidr(value: str, *, allow_world: bool = False, option: str = "--ssh-cidr
         )
         given = value.strip()
         shown = given if given == str(network) else f"{given} ({network})"
-        raise UsageError(f"{option} {shown} opens SSH to {reach}", WORLD_FIX)
+        raise UsageError(f"{option} {shown} opens SSH to {reach}", fix)
     return str(network)
 
 

@@ -61,6 +61,16 @@ def test_every_command_refuses_world_ssh(
     assert not any(tmp_path.rglob("*")), "nothing may be created"
 
 
+@pytest.mark.parametrize("cidr", ["0.0.0.0/1", "::0/0", "0.0.0.0/00"])
+def test_image_bake_never_opens_its_builder_to_the_world(cli, tmp_path: Path, cidr: str) -> None:
+    env = {"CMLINFRA_HOME": str(tmp_path / "home"), "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    result = cli("image", "bake", "--cloud", "aws", "--name", "cmlt-img", "--ssh-cidr", cidr,
+                 env=env)  # fmt: skip
+    line = assert_refused(result, f"--ssh-cidr {cidr}", "build machine's own range")
+    assert "--allow-world-ssh" not in line
+    assert not any(tmp_path.rglob("*"))
+
+
 def test_allow_world_ssh_uses_the_modules_own_switch(cli, cmlinfra_home: Path, moto) -> None:
     xenial = "099720109477:ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*"
     base = ["stack", "render", "--cloud", "aws", "--name", "cmlt-world", "--cloud-type", "m",
