@@ -19,7 +19,7 @@ from cmlinfra.clouds.aws import AwsCloud, make_cloud
 from cmlinfra.clouds.base import Cloud, MachineRequest, Ref
 from cmlinfra.errors import CmlinfraError, UsageError
 from tests.clouds.aws.conftest import EchoServer
-from tests.clouds.aws.hclschema import load_snapshot, provider_block_problems
+from tests.clouds.hclschema import load_snapshot, provider_block_problems
 from tests.fixtures.moto import MotoServer
 
 XENIAL = "099720109477:ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*"
