@@ -20,17 +20,33 @@ NOWHERE = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x",
            "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
 
 
+COMMANDS = [
+    ["runner", "launch", "--cloud", "lxd", "--idle-timeout"],
+    ["runner", "launch", "--cloud", "lxd", "--max-ttl"],
+    ["runner", "launch", "--cloud", "aws", "--max-ttl"],
+    ["exec", "--cloud", "aws", "--max-ttl"],
+    ["stack", "render", "--cloud", "lxd", "--max-ttl"],
+    ["stack", "render", "--cloud", "aws", "--max-ttl"],
+]
+
+
 @pytest.mark.parametrize("value", HUGE)
+@pytest.mark.parametrize("option", ["--max-ttl", "--idle-timeout"])
+def test_every_spelling_is_refused_by_the_parsers(option: str, value: str) -> None:
+    from cmlinfra.errors import UsageError
+    from cmlinfra.runner.watchdog import parse_duration
+    from cmlinfra.stack.request import parse_duration as parse_max_ttl
+
+    with pytest.raises(UsageError):
+        parse_duration(value, option)
+    with pytest.raises(UsageError):
+        parse_max_ttl(value, option)
+
+
+# each command with one of the spellings (the parsers see them all, above)
 @pytest.mark.parametrize(
-    "command",
-    [
-        ["runner", "launch", "--cloud", "lxd", "--idle-timeout"],
-        ["runner", "launch", "--cloud", "lxd", "--max-ttl"],
-        ["runner", "launch", "--cloud", "aws", "--max-ttl"],
-        ["exec", "--cloud", "aws", "--max-ttl"],
-        ["stack", "render", "--cloud", "lxd", "--max-ttl"],
-        ["stack", "render", "--cloud", "aws", "--max-ttl"],
-    ],
+    ("command", "value"),
+    [(command, HUGE[i % len(HUGE)]) for i, command in enumerate(COMMANDS)],
     ids=lambda c: " ".join(c) if isinstance(c, list) else c,
 )
 def test_a_duration_beyond_the_limit_is_refused(

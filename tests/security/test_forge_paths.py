@@ -43,8 +43,15 @@ def report(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["github", "gitlab", "bitbucket"])
-@pytest.mark.parametrize("ref", TRAVERSALS)
+# each forge with two of the traversals
+@pytest.mark.parametrize(
+    ("kind", "ref"),
+    [
+        (kind, TRAVERSALS[(i + j) % len(TRAVERSALS)])
+        for i, kind in enumerate(["github", "gitlab", "bitbucket"])
+        for j in (0, 2)
+    ],
+)
 def test_target_commit_traversal(cli, forge, forge_repo, report: Path, kind: str, ref: str) -> None:
     repo = forge_repo(kind)
     result = cli("comment", "create", str(report), "--target", f"commit/{ref}", env=repo.env())
