@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from cmlinfra.clouds.base import Ref, StackSpec
 from cmlinfra.secrets import FORGE_TOKEN_VARIABLES
 
 STACK_FILE = "stack.tf.json"
+# jsii talks to its one Node.js kernel over one pipe: two threads synthesizing at once (parallel
+# `runner destroy` rebuilding stacks from the registry) would interleave their messages
+_SYNTH_LOCK = threading.Lock()
 
 # jsii's node child prints a large banner on stderr for an end-of-life Node; the CLI's stderr
 # is for progress lines. Both variables only silence warnings.
@@ -78,9 +82,14 @@ def synthesize(spec: StackSpec, workdir: Path, backend: dict[str, Any] | None = 
     ``backend`` is ``{"s3": {...}}`` / ``{"local": {...}}`` (``Backend.block(binary)``); None
     keeps terraform's default local state in ``workdir``.
     """
+    workdir.mkdir(parents=True, exist_ok=True)
+    with _SYNTH_LOCK:
+        return _synthesize(spec, workdir, backend)
+
+
+def _synthesize(spec: StackSpec, workdir: Path, backend: dict[str, Any] | None) -> Path:
     from cdktn import App, TerraformHclModule, TerraformOutput, TerraformStack
 
-    workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".synth-", dir=workdir) as outdir:
         app = App(outdir=outdir)
         stack = TerraformStack(app, spec.name)
