@@ -144,20 +144,25 @@ def test_ssh_cli_refuses_values_that_are_not_hosts_users_or_keys(
 
 
 @pytest.mark.lxd
-def test_lxd_label_is_a_literal_in_the_plan(lxd, cli, cmlinfra_home: Path, canary) -> None:
+def test_lxd_label_is_a_literal_in_the_plan(
+    lxd, cli, cmlinfra_home: Path, canary, terraform_binary
+) -> None:
     """A label value is free text: it is kept, and Terraform plans it as the text itself."""
     path, secret = canary
     evil = payloads(path)[0]
-    name = lxd.name("inject")
+    name = lxd.name(f"inject{terraform_binary.version.replace('.', '')}")
     result = cli(
         "--json", "stack", "plan", "--cloud", "lxd", "--name", name,
-        "--cloud-metadata", f"team={evil}",
+        "--cloud-metadata", f"team={evil}", "--terraform", str(terraform_binary.path),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert secret not in result.stdout + result.stderr
     workdir = cmlinfra_home / "stacks" / name / "terraform"
     shown = subprocess.run(
-        ["terraform", "show", "-json", "tfplan"], cwd=workdir, capture_output=True, text=True
+        [str(terraform_binary.path), "show", "-json", "tfplan"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
     )
     assert shown.returncode == 0, shown.stderr
     assert secret not in shown.stdout
