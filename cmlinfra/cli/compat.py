@@ -4,7 +4,8 @@ A workflow migrating from iterative/cml may still pass them (or set ``CML_RUNNER
 recognised — never typer's bare "No such option" — and either accepted (a no-op where cmlinfra
 already behaves the way the option asks; CML's per-command ``--log`` mapped onto the global
 one), or refused with a one-line ``UsageError`` saying why and what to use instead, before
-anything is created. They stay out of ``--help``
+anything is created. (CML's ``--log`` after the command is moved to the root by
+cmlinfra/cli/cml.py before any of this runs.) They stay out of ``--help``
 (hidden); docs/migrating-from-cml.md lists them. Stdlib and typer only: imported by CLI modules.
 """
 
@@ -19,14 +20,11 @@ from typing import Any
 import typer
 
 
-def _log_level(value: str) -> None:
-    """CML's per-command ``--log LEVEL``: the same as cmlinfra's global ``--log``."""
-    from cmlinfra.errors import UsageError
-    from cmlinfra.ui import LEVELS, configure_logging
+def _use_a_cloud() -> str:
+    """The fix for a CML option of a cloud cmlinfra lacks: the clouds that create machines."""
+    from cmlinfra.clouds import names_where
 
-    if value not in LEVELS:
-        raise UsageError(f"--log {value!r} is not a level", f"choose one of {', '.join(LEVELS)}")
-    configure_logging(value)
+    return f"use --cloud {' or '.join(names_where(lambda c: c.creates_machines))}"
 
 
 @dataclass(frozen=True)
@@ -49,16 +47,6 @@ class Compat:
 
 RUNNER_LAUNCH: tuple[Compat, ...] = (
     Compat(
-        "--log",
-        "CML takes it after the command; it sets cmlinfra's global --log",
-        apply=_log_level,
-    ),
-    Compat(
-        "--no-retry",
-        "cmlinfra never restarts a workflow when a machine goes away",
-        flag=True,
-    ),
-    Compat(
         "--destroy-delay",
         "a failed launch streams its logs live and tears down at once; nothing to wait for",
     ),
@@ -67,11 +55,6 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
         "every stack gets its own generated key pair, kept in $CMLINFRA_HOME/stacks/NAME",
         "drop it; to reach a machine use that stack's key, or 'cmlinfra stack apply "
         "--cloud ssh --ssh-key-file' for a machine you own",
-    ),
-    Compat(
-        "--cloud-kubernetes-node-selector",
-        "cmlinfra has no kubernetes cloud",
-        "use --cloud aws or lxd",
     ),
     Compat(
         "--docker-volumes",
@@ -105,8 +88,9 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
     ),
     Compat(
         "--gcp-access-token",
-        "cmlinfra has no GCP cloud",
-        "use --cloud aws or lxd",
+        "a token on the command line is visible to every process on the machine",
+        "for --cloud gcp set GOOGLE_APPLICATION_CREDENTIALS (or CML's "
+        "GOOGLE_APPLICATION_CREDENTIALS_DATA), or use workload identity federation",
     ),
 )
 

@@ -103,6 +103,19 @@ def env_file(values: dict[str, str]) -> Secret:
     return Secret("".join(lines))
 
 
+def bitbucket_start(env: dict[str, str], home: str, workdir: str) -> str:
+    """The script that starts the Bitbucket runner's jar with ``env``'s settings in a Java
+    argument file read from a pipe (bitbucket-runner.sh.j2), never on a command line; the
+    values are checked first (they become lines of that file)."""
+    for key, value in env.items():
+        if not _BITBUCKET_VALUE.fullmatch(value):
+            raise CmlinfraError(
+                f"Bitbucket sent a runner {key} that is not a UUID or an OAuth client value",
+                "retry; if it persists, the Bitbucket API answered something unexpected",
+            )
+    return render_template("bitbucket-runner.sh.j2", home=home, workdir=workdir)
+
+
 def plan_agent(registration: object, *, name: str, labels: list[str], single: bool) -> AgentPlan:
     """The agent for a :class:`cmlinfra.forges.base.RunnerRegistration`."""
     reg = registration
@@ -174,13 +187,7 @@ def plan_agent(registration: object, *, name: str, labels: list[str], single: bo
     }
     if extra.get("repository_uuid"):
         env["REPOSITORY_UUID"] = extra["repository_uuid"]
-    for key, value in env.items():  # they go into a Java argument file, one per line
-        if not _BITBUCKET_VALUE.fullmatch(value):
-            raise CmlinfraError(
-                f"Bitbucket sent a runner {key} that is not a UUID or an OAuth client value",
-                "retry; if it persists, the Bitbucket API answered something unexpected",
-            )
-    start = render_template("bitbucket-runner.sh.j2", home=home, workdir="/home/bitbucket/work")
+    start = bitbucket_start(env, home, "/home/bitbucket/work")
     return AgentPlan(
         forge,
         "bitbucket",

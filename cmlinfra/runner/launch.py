@@ -36,6 +36,7 @@ class LaunchOptions:
     watchdog_interval: int = 15
     runner_group: str = ""  # GitHub organization runners only: a group name or id
     startup_script: bytes | None = None  # CML's --cloud-startup-script, decoded: a last step
+    no_retry: bool = False  # CML's --no-retry, kept in the record for the failover
 
 
 @dataclass
@@ -55,9 +56,26 @@ class LaunchResult:
 
 
 def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerRecord | None:
-    """CML's --reuse (a ready runner with this name or a shared label) and --reuse-idle (one
-    that the forge also reports online and not busy) — only a runner that serves this
-    repository: same forge, registered at it or at its organization / group / workspace."""
+    """CML's --reuse (a runner with this name, or an online one with all the labels) and
+    --reuse-idle (one the forge reports online and not busy), asked of the forge itself as CML
+    does, so a runner launched elsewhere (another registry, another tool, by hand) counts too;
+    the local registry's ready runners serving this repository count as well."""
+    if not (opts.reuse or opts.reuse_idle):
+        return None
+    found = reusable_at_forge(forge, opts.request.name, opts.labels, opts.reuse, opts.reuse_idle)
+    if found is not None:
+        at = {r.name: r for r in records(store)}
+        return at.get(found.name) or RunnerRecord(
+            name=found.name,
+            cloud="",
+            labels=list(found.labels),
+            phase="ready",
+            forge=forge.name,
+            repo=forge.ctx.repo_url,
+            runner_id=found.id,
+        )
+    if not opts.reuse:
+        return None
     wanted = set(opts.labels)
     candidates = [
         r
@@ -67,14 +85,47 @@ def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerReco
         and not r.expired()
         and r.forge == forge.name
         and forge.ctx.served_by(r.repo)
-        and (r.name == opts.request.name or wanted & set(r.labels))
+        and (r.name == opts.request.name or wanted <= set(r.labels))
     ]
-    if not candidates or not (opts.reuse or opts.reuse_idle):
-        return None
-    if not opts.reuse_idle:
-        return candidates[0]
-    idle = {r.name for r in forge.list_runners() if r.status == "online" and not r.busy}
-    return next((r for r in candidates if r.name in idle), None)
+    return candidates[0] if candidates else None
+
+
+def name_free(forge: Any, name: str) -> None:
+    """As CML: a runner name already registered at the forge is refused (without --reuse)."""
+    if any(r.name == name for r in forge.list_runners()):
+        raise UsageError(
+            f"a runner named {name!r} is already registered at {forge.ctx.repo_url}",
+            "pick another --name, remove it ('cmlinfra runner destroy'), or pass --reuse",
+        )
+
+
+def reusable_at_forge(
+    forge: Any, name: str, labels: list[str], reuse: bool, reuse_idle: bool
+) -> Any:
+    """The forge's runner to reuse instead of launching (a ``forges.base.Runner``), or None.
+
+    As CML: a runner already registered under this name is reused with --reuse and refused
+    otherwise (two runners cannot share a name); with --reuse an online runner carrying every
+    label will do; with --reuse-idle only an online one that is not busy."""
+    if reuse_idle and forge.name == "bitbucket":
+        raise UsageError(
+            "--reuse-idle is not supported on Bitbucket: its API does not say whether a runner "
+            "is busy",
+            "use --reuse, or leave it out",
+        )
+    runners = forge.list_runners()
+    same = next((r for r in runners if r.name == name), None)
+    if same is not None:
+        if not reuse:
+            name_free(forge, name)
+        return same
+    wanted = set(labels)
+    matching = [r for r in runners if wanted <= set(r.labels) and r.status == "online"]
+    if reuse:
+        return matching[0] if matching else None
+    if reuse_idle:
+        return next((r for r in matching if not r.busy), None)
+    return None
 
 
 def _register(session: Any, opts: LaunchOptions) -> Any:
@@ -106,7 +157,7 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
         agent_user=agent.user,
         busy_probe=agent.busy_probe,
         unregister=agent.unregister,
-        power_off=opts.cloud != "ssh",
+        end_script=session.prepared.cloud.info.capabilities.watchdog_end,
     )
     with session.step("watchdog"):
         session.root(render_install(policy), "watchdog-install")
@@ -116,9 +167,9 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
 def launch(opts: LaunchOptions) -> LaunchResult:
     from cmlinfra.bootstrap.startup import startup_step
     from cmlinfra.bootstrap.steps import Options, build_steps
+    from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
     from cmlinfra.forges import connect, labels
     from cmlinfra.forges.context import detect
-    from cmlinfra.runner.inventory import RUNNER_ROLE, with_role
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
     from cmlinfra.stack import service
@@ -138,10 +189,19 @@ def launch(opts: LaunchOptions) -> LaunchResult:
         return LaunchResult(found, {}, reused=True)
     request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
     prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
+    if prepared.cloud.info.capabilities.container:
+        # the agent and the watchdog are systemd units today; a container has no systemd
+        raise UsageError(
+            f"runner launch on --cloud {opts.cloud} needs the in-container agent supervisor, "
+            "which this cmlinfra does not have yet",
+            f"run the training with 'cmlinfra exec --cloud {opts.cloud}', or launch the runner "
+            "on a cloud with machines",
+        )
     # Before anything is created: a wrong organization, group or repository, a token without
     # the runner permission or an unknown runner group fails here with the forge's one-line
     # error instead of after a machine has been paid for (GitLab also settles project vs group).
     forge.check_runner_access()
+    name_free(forge, opts.request.name)
     started = time.monotonic()
     session = Session.begin(
         store,
@@ -154,6 +214,9 @@ def launch(opts: LaunchOptions) -> LaunchResult:
         repo=context.repo_url,
         scope=context.scope,
     )
+    if opts.no_retry:
+        session.record.no_retry = True
+        session.save()
     with cancellable():
         try:
             address = session.apply()

@@ -64,8 +64,9 @@ def test_bad_input_is_one_line_usage_error(cli, tmp_path: Path) -> None:
             "does not exist",
         ),
     ]
+    nobody = {"HOME": str(tmp_path), "SSH_AUTH_SOCK": ""}  # no ~/.ssh/id_*, no agent
     for args, needle in cases:
-        result = cli(*args)
+        result = cli(*args, env=nobody)
         assert result.returncode == 2, (args, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("cmlinfra: error:") and needle in lines[0]
@@ -93,6 +94,28 @@ def test_parallel_hosts_json_summary(cli, sshd_factory: SshdFactory, tmp_path: P
         assert host["facts"]["os"] == "debian" and host["facts"]["gpu"] == "none"
     for h in hosts:  # progress on stderr carries each host's prefix
         assert f"[{h.addr}] fact: os=debian" in result.stderr
+
+
+def test_without_key_the_default_identity_logs_in_as_ssh_does(
+    cli, sshd_factory: SshdFactory, tmp_path: Path
+) -> None:
+    """No --key: ~/.ssh/id_ed25519 (paramiko's look-up, after the agent) logs in, as
+    ``ssh HOST`` would."""
+    host = sshd_factory()
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = home / ".ssh" / "id_ed25519"
+    key.write_bytes(host.client_key.read_bytes())
+    key.chmod(0o600)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[{host.addr}]:{host.port} {host.host_key_line}\n")
+    args = ["bootstrap", f"{host.addr}:{host.port}", "--known-hosts", str(known)]
+    result = cli(*args, "--steps", "detect", "--wait", "20",
+                 env={"HOME": str(home), "SSH_AUTH_SOCK": ""})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    key.unlink()
+    refused = cli(*args, env={"HOME": str(home), "SSH_AUTH_SOCK": ""})
+    assert refused.returncode == 2 and "no ~/.ssh/id_* key" in refused.stderr
 
 
 def test_one_bad_host_does_not_hide_the_others(

@@ -8,13 +8,13 @@ values the composer writes as expressions; every string is written literally.
 
 from __future__ import annotations
 
-from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-from cmlinfra.clouds import validate
+from cmlinfra.clouds.aws.tags import EXPIRES_TAG, MANAGED_BY, REPO_TAG, STACK_TAG
 from cmlinfra.clouds.base import Ref, ResolvedMachine, StackSpec
 from cmlinfra.clouds.modules import module_path
+from cmlinfra.clouds.shared import ssh_ingress
 
 PROVIDER_SOURCE = "hashicorp/aws"
 PROVIDER_VERSION = ">= 5.0, < 7.0"  # same constraint as the modules' versions.tf
@@ -40,10 +40,10 @@ def default_tags(machine: ResolvedMachine) -> dict[str, str]:
     and a human in the console need to know who made it and until when it may live."""
     extra = machine.extra
     return {
-        "cmlinfra:stack": machine.request.name,
-        "cmlinfra:repo": extra.get("owner_repo", ""),
-        "cmlinfra:expires": extra["expires_at"],
-        "managed-by": "cmlinfra",
+        STACK_TAG: machine.request.name,
+        REPO_TAG: extra.get("owner_repo", ""),
+        EXPIRES_TAG: extra["expires_at"],
+        MANAGED_BY[0]: MANAGED_BY[1],
     }
 
 
@@ -51,14 +51,9 @@ def network_variables(machine: ResolvedMachine) -> dict[str, Any]:
     """The network module's variables: the subnet (or a zone for a new VPC) and the stack's own
     security group, admitting SSH from the launcher's CIDR only."""
     extra = machine.extra
-    cidr = extra["ssh_cidr"]
-    world = machine.request.allow_world_ssh
     network: dict[str, Any] = {
         "name": machine.request.name,
-        # --allow-world-ssh: the module's own switch opens SSH to everyone; a range wider than
-        # a /16 of public addresses is never put in ssh_cidrs (the module refuses it there)
-        "ssh_cidrs": [] if world and validate.wide_open(ip_network(cidr)) else [cidr],
-        **({"allow_world_ssh": True} if world else {}),
+        **ssh_ingress(extra["ssh_cidr"], machine.request.allow_world_ssh),
         "ssh_port": machine.request.port,
         "tags": extra["tags"],
     }
@@ -101,7 +96,7 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
         runner["instance_profile"] = extra["instance_profile"]
     return StackSpec(
         name=name,
-        cloud="aws",
+        cloud=machine.cloud,
         modules={
             **(
                 {"network": (module_dir("network"), network_variables(machine))}

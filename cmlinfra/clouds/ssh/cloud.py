@@ -14,8 +14,19 @@ import re
 from typing import Any
 
 from cmlinfra.clouds import validate
-from cmlinfra.clouds.base import MachineAddress, MachineRequest, ResolvedMachine, StackSpec
+from cmlinfra.clouds.base import (
+    CloudInfo,
+    ErrorKind,
+    ImageStore,
+    Inventory,
+    MachineAddress,
+    MachineRequest,
+    ResolvedMachine,
+    StackSpec,
+    SweepScope,
+)
 from cmlinfra.clouds.modules import module_path
+from cmlinfra.clouds.ssh import INFO, errors
 from cmlinfra.errors import UsageError
 
 OUTPUTS = ("address", "instance_id", "ssh_user", "ssh_port", "host_key")
@@ -61,30 +72,15 @@ def _host(host: str) -> str:
 
 
 class SshCloud:
-    name = "ssh"
+    name = INFO.name
+    info: CloudInfo = INFO
 
     def check_reachable(self) -> None:
         """Nothing to ask before apply: the machine itself is checked when bootstrapping."""
 
-    def resolve(self, request: MachineRequest) -> ResolvedMachine:
-        host_key = self.validate(request)
-        return ResolvedMachine(
-            request=request,
-            cloud=self.name,
-            instance_type="existing",
-            region="local",
-            gpu=None,
-            gpu_count=0,
-            vcpus=None,
-            memory_gib=None,
-            hourly_price=None,
-            image=None,
-            extra={"host_key": host_key},
-        )
-
     def validate(self, request: MachineRequest) -> str:
-        """Every check (none needs the machine): the name, host, user, port and host key;
-        returns the host key line."""
+        """Every check (nothing here needs a network): the name, host, user, port and host
+        key; returns the host key line it must present."""
         validate.stack_name(request.name)
         validate.labels(request.metadata)
         if not request.host:
@@ -113,6 +109,22 @@ class SshCloud:
             validate.unsupported("ssh", "--cloud-region", request.region)
         return _host_key(request.host_key)
 
+    def resolve(self, request: MachineRequest) -> ResolvedMachine:
+        host_key = self.validate(request)
+        return ResolvedMachine(
+            request=request,
+            cloud=self.name,
+            instance_type="existing",
+            region="local",
+            gpu=None,
+            gpu_count=0,
+            vcpus=None,
+            memory_gib=None,
+            hourly_price=None,
+            image=None,
+            extra={"host_key": host_key},
+        )
+
     def stack(self, machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
         request = machine.request
         variables: dict[str, Any] = {
@@ -139,3 +151,16 @@ class SshCloud:
             instance_id=str(outputs["instance_id"]),
             host_keys=(host_key,) if host_key else (),
         )
+
+    def inventory(self, scope: SweepScope) -> Inventory | None:
+        """None: the machine is the user's own, never gc's to delete."""
+        return None
+
+    def images(self, region: str | None = None) -> ImageStore | None:
+        return None
+
+    def cost_note(self, machine: ResolvedMachine) -> str:
+        return "an existing machine: its cost is not cmlinfra's to know"
+
+    def classify_error(self, error: BaseException | str) -> ErrorKind:
+        return errors.classify_error(error)
