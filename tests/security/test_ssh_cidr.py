@@ -41,8 +41,9 @@ def test_the_validator_accepts_narrow_or_private_ranges(cidr: str) -> None:
     assert ssh_cidr(cidr) == str(__import__("ipaddress").ip_network(cidr, strict=False))
 
 
-# (command, cloud): runner launch and exec create their machine, so they have no ssh cloud
-COMMANDS = [("stack render", c) for c in ("aws", "lxd", "ssh")] + [
+# (command, cloud): every cloud renders a stack; runner launch and exec on the ones that
+# create machines (their other clouds take the same request parsing)
+COMMANDS = [("stack render", c) for c in ("aws", "azure", "gcp", "kubernetes", "lxd", "ssh")] + [
     (command, cloud) for command in ("runner launch", "exec") for cloud in ("aws", "lxd")
 ]
 
@@ -115,10 +116,20 @@ def test_a_given_security_group_open_to_a_wide_range_is_refused(
     assert not (tmp_path / "home").exists()
 
 
-def _plan_network(tf: Path, cidrs: list[str], work: Path) -> subprocess.CompletedProcess[str]:
-    """The aws/network module's variables.tf planned alone (no provider needed)."""
-    shutil.copy(ROOT / "terraform/modules/aws/network/variables.tf", work / "variables.tf")
-    (work / "v.tfvars.json").write_text(json.dumps({"name": "cmlt-net", "ssh_cidrs": cidrs}))
+NETWORK_MODULES = {  # each cloud's network module, with its other required variables
+    "aws": {},
+    "gcp": {},
+    "azure": {"location": "eastus"},
+}
+
+
+def _plan_network(
+    tf: Path, cidrs: list[str], work: Path, cloud: str = "aws"
+) -> subprocess.CompletedProcess[str]:
+    """A network module's variables.tf planned alone (no provider needed)."""
+    shutil.copy(ROOT / f"terraform/modules/{cloud}/network/variables.tf", work / "variables.tf")
+    values = {"name": "cmlt-net", "ssh_cidrs": cidrs, **NETWORK_MODULES[cloud]}
+    (work / "v.tfvars.json").write_text(json.dumps(values))
     env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "TF_CLI_CONFIG_FILE": "/dev/null",
            "CHECKPOINT_DISABLE": "1"}  # fmt: skip
     for args in (["init", "-backend=false"], ["plan", "-lock=false", "-var-file=v.tfvars.json"]):
@@ -132,10 +143,11 @@ def _plan_network(tf: Path, cidrs: list[str], work: Path) -> subprocess.Complete
 
 
 @pytest.mark.parametrize("cidr", WORLD + TOO_WIDE)
+@pytest.mark.parametrize("cloud", sorted(NETWORK_MODULES))
 def test_the_network_module_refuses_wide_public_ranges(
-    terraform_latest, tmp_path: Path, cidr: str
+    terraform_latest, tmp_path: Path, cloud: str, cidr: str
 ) -> None:
-    done = _plan_network(terraform_latest.path, [cidr], tmp_path)
+    done = _plan_network(terraform_latest.path, [cidr], tmp_path, cloud)
     assert done.returncode != 0
     assert "set allow_world_ssh = true if you really mean it" in " ".join(done.stderr.split())
 
@@ -148,10 +160,11 @@ def test_terraform_1_0_applies_the_same_rule(terraform_binary, tmp_path: Path, c
     assert "set allow_world_ssh = true if you really mean it" in " ".join(done.stderr.split())
 
 
+@pytest.mark.parametrize("cloud", sorted(NETWORK_MODULES))
 def test_the_network_module_accepts_narrow_and_private_ranges(
-    terraform_binary, tmp_path: Path
+    terraform_binary, tmp_path: Path, cloud: str
 ) -> None:
-    done = _plan_network(terraform_binary.path, NARROW + PRIVATE, tmp_path)
+    done = _plan_network(terraform_binary.path, NARROW + PRIVATE, tmp_path, cloud)
     assert done.returncode == 0, done.stderr
 
 

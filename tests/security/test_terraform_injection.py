@@ -197,3 +197,18 @@ def test_aws_tags_are_literal_in_module_and_provider(
     assert provider_tags["cmlinfra:repo"] == escaped
     assert document["module"]["runner"]["subnet_id"] == "${module.network.subnet_id}"
     assert secret not in result.stdout
+
+
+def test_no_cloud_writes_an_expression_as_a_string() -> None:
+    """Every cloud (also one added later) references another module's output with ``Ref``: a
+    ``"${module.x.y}"`` string would now reach Terraform as that text, not the value."""
+    import re
+
+    clouds = Path(__file__).resolve().parents[2] / "cmlinfra" / "clouds"
+    found = [
+        f"{path.relative_to(clouds)}:{number}"
+        for path in sorted(clouds.glob("*/*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"[\"']\$\{module\.", line)
+    ]
+    assert found == []
