@@ -464,6 +464,7 @@ class KubeServer:
         selector.register(process.stderr, selectors.EVENT_READ, 2)
         open_pipes = 2
         client_open = True
+        continuing: bytes | None = None  # the channel of a message whose rest is still coming
         while open_pipes:
             for key, _ in selector.select(timeout=1):
                 channel = key.data
@@ -485,10 +486,18 @@ class KubeServer:
                 for event in conn.events():
                     if isinstance(event, BytesMessage | TextMessage):
                         raw = event.data if isinstance(event.data, bytes) else event.data.encode()
-                        if raw[:1] == b"\x00":
-                            feed.put(raw[1:])
-                        elif raw[:2] == b"\xff\x00" and protocol.startswith("v5"):
-                            feed.put(None)
+                        # wsproto hands a message over in pieces as its bytes arrive: only the
+                        # first piece starts with the channel byte, the rest continue it
+                        if continuing is None:
+                            continuing, raw = raw[:1], raw[1:]
+                            if continuing == b"\xff" and raw[:1] == b"\x00":
+                                if protocol.startswith("v5"):
+                                    feed.put(None)
+                                raw = b""
+                        if continuing == b"\x00" and raw:
+                            feed.put(raw)
+                        if event.message_finished:
+                            continuing = None
                     elif isinstance(event, CloseConnection):
                         feed.put(None)
                     elif isinstance(event, Ping):

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from cmlinfra.cli.clouds import cloud_list, cloud_option, creating_cloud_help, with_cloud_options
+from cmlinfra.cli.clouds import cloud_option, creating_cloud_help, with_cloud_options
 from cmlinfra.cli.common import MAX_TTL_HELP, allow_world_ssh_option, ssh_cidr_option
 from cmlinfra.cli.compat import RUNNER_LAUNCH, accepts
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
@@ -97,9 +97,9 @@ def register(root: typer.Typer) -> None:
     def launch(
         ctx: typer.Context,
         cloud: str = cloud_option(
-            f"{cloud_list(lambda c: c.creates_machines)}. Without --cloud, as in CML: THIS "
-            "machine becomes the runner, in the foreground, until idle, --single's job, "
-            "--max-ttl or SIGTERM (then it unregisters; nothing is powered off).",
+            f"{creating_cloud_help()} Without --cloud, as in CML: THIS machine becomes the "
+            "runner, in the foreground, until idle, --single's job, --max-ttl or SIGTERM "
+            "(then it unregisters; nothing is powered off).",
             default="",
         ),
         cloud_type: str = M["cloud_type"],  # type: ignore[assignment]
