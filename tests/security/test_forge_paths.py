@@ -11,6 +11,7 @@ the URL (:mod:`cmlinfra.forges.paths`), and the HTTP client refuses any dot segm
 from __future__ import annotations
 
 import posixpath
+import subprocess
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -66,7 +67,7 @@ def test_commit_sha_traversal(cli, forge, forge_repo, report: Path, kind: str) -
     result = cli(
         "comment", "create", str(report), "--commit-sha", "../../../../user", env=repo.env()
     )
-    assert_refused(result, "is not a commit SHA")
+    assert_refused(result, "--commit-sha")
     _stayed_home(forge, kind)
     assert forge.api_calls() == []  # nothing sent at all
 
@@ -85,6 +86,7 @@ def test_pr_branch_traversal(cli, forge, forge_repo, tmp_path: Path) -> None:
     repo = forge_repo("github")
     work = tmp_path / "work"
     work.mkdir()
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
     (work / "model.txt").write_text("x\n")
     result = cli("pr", "create", "model.txt", "--branch", "../../../../x", cwd=work, env=repo.env())
     assert_refused(result, "is not a valid git branch name")

@@ -18,6 +18,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
 WORKFLOWS = sorted((ROOT / "examples" / "github").glob("*.yml"))
+CLOUD_LOGINS = {
+    "aws-actions/configure-aws-credentials",
+    "google-github-actions/auth",
+    "azure/login",
+}
 PINNED = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+")
 
 
@@ -64,9 +69,9 @@ def test_least_privilege_per_job_and_no_persisted_credentials(path: Path) -> Non
         assert granted.get("contents") == "read", job_id
         assert "write-all" not in str(granted), job_id
         runs = " ".join(step.get("run", "") for step in job["steps"])
-        if "id-token" in granted:  # only where AWS credentials are assumed
-            uses = [step.get("uses", "") for step in job["steps"]]
-            assert any("configure-aws-credentials" in u for u in uses), job_id
+        if "id-token" in granted:  # only where a cloud's credentials are assumed through OIDC
+            uses = [step.get("uses", "").split("@")[0] for step in job["steps"]]
+            assert set(uses) & CLOUD_LOGINS, job_id
         if granted.get("pull-requests") == "write":  # only where a comment is posted
             assert "comment" in runs, job_id
         for step in job["steps"]:
