@@ -25,6 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from cmlinfra.clouds.info import CONTAINER_INIT as CONTAINER_INIT
 from cmlinfra.clouds.info import POWER_OFF as POWER_OFF  # re-exported: the seam in one place
 from cmlinfra.clouds.info import Capabilities as Capabilities
 from cmlinfra.clouds.info import CloudInfo as CloudInfo

@@ -25,6 +25,7 @@ from cmlinfra.runner.watchdog import HOOK_COMPLETED, HOOK_STARTED, LIB, render_t
 from cmlinfra.secrets import Secret
 
 UNIT = "cmlinfra-agent.service"
+UNIT_DIR = "/etc/systemd/system/"
 ENV_FILE = "/etc/cmlinfra/secrets/agent.env"
 GITLAB_CONFIG = "/etc/cmlinfra/gitlab-runner.toml"
 STANDIN_VARIABLE = "CMLINFRA_AGENT_STANDIN"  # tests only: see agent-standin.sh.j2
@@ -47,21 +48,25 @@ class AgentPlan:
     busy_probe: str = ""
     unregister: str = ""  # script the watchdog runs before power-off ("" : none possible)
 
-    def setup_script(self) -> str:
+    def setup_script(self, *, systemd: bool = True) -> str:
         """Root script: the agent's user, unit and files; the agent is started later, once the
-        watchdog is armed, so no job can start unobserved."""
+        watchdog is armed, so no job can start unobserved. Without systemd (a container) the
+        unit is not installed: the supervisor reads it instead (supervisor.py)."""
         lines = [
             "set -euo pipefail",
             f"id -u {self.user} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "
             f"{self.user}",
         ]
         for path, (mode, text) in self.files.items():
+            if not systemd and path.startswith(UNIT_DIR):
+                continue
             lines += [
                 f"mkdir -p {shlex.quote(os.path.dirname(path))}",
                 f"install -m {mode} /dev/null {shlex.quote(path)}",
                 f"cat >{shlex.quote(path)} <<'CMLINFRA_EOF'\n{text.rstrip()}\nCMLINFRA_EOF",
             ]
-        lines.append("systemctl daemon-reload")
+        if systemd:
+            lines.append("systemctl daemon-reload")
         return "\n".join(lines) + "\n"
 
     @staticmethod

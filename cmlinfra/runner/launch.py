@@ -4,7 +4,9 @@ Flow: checks (nothing created) → record + lock → stack apply → SSH (host k
 bootstrap → runner registration (short-lived material only, over SFTP) → watchdog armed →
 agent started → record ``ready``. Any failure, or a cancellation, tears down everything created
 so far and names the step that failed. After that the machine is on its own: its watchdog
-unregisters and powers it off when idle, after its single job, or at its max TTL.
+unregisters and powers it off when idle, after its single job, or at its max TTL. A machine
+that is a container (``Capabilities.container``) has no systemd: there the agent and the
+watchdog run under a supervisor that becomes the container's main process (supervisor.py).
 """
 
 from __future__ import annotations
@@ -139,7 +141,8 @@ def _register(session: Any, opts: LaunchOptions) -> Any:
         session.save()
         agent = plan_agent(registration, name=name, labels=opts.labels, single=opts.single)
         session.ssh.put_secret(agent.env, ENV_FILE)
-        session.root(agent.setup_script(), "agent-setup")
+        systemd = not session.prepared.cloud.info.capabilities.container
+        session.root(agent.setup_script(systemd=systemd), "agent-setup")
     return agent
 
 
@@ -148,18 +151,24 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
     from cmlinfra.runner.watchdog import WatchdogPolicy, render_install
 
     request = opts.request
+    capabilities = session.prepared.cloud.info.capabilities
     policy = WatchdogPolicy(
         idle_timeout=opts.idle_timeout,
         max_ttl=request.max_ttl_seconds or 0,
         single=opts.single,
         interval=opts.watchdog_interval,
-        agent_unit=UNIT,
+        agent_unit="" if capabilities.container else UNIT,  # the supervisor stops it there
         agent_user=agent.user,
         busy_probe=agent.busy_probe,
         unregister=agent.unregister,
-        end_script=session.prepared.cloud.info.capabilities.watchdog_end,
+        end_script=capabilities.watchdog_end,
     )
     with session.step("watchdog"):
+        if capabilities.container:  # no systemd: a supervisor becomes the container's PID 1
+            from cmlinfra.runner import supervisor
+
+            session.root(supervisor.render_install(policy, agent), "supervisor-install")
+            return
         session.root(render_install(policy), "watchdog-install")
         session.root(agent.start_script(), "agent-start")
 
@@ -189,14 +198,6 @@ def launch(opts: LaunchOptions) -> LaunchResult:
         return LaunchResult(found, {}, reused=True)
     request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
     prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
-    if prepared.cloud.info.capabilities.container:
-        # the agent and the watchdog are systemd units today; a container has no systemd
-        raise UsageError(
-            f"runner launch on --cloud {opts.cloud} needs the in-container agent supervisor, "
-            "which this cmlinfra does not have yet",
-            f"run the training with 'cmlinfra exec --cloud {opts.cloud}', or launch the runner "
-            "on a cloud with machines",
-        )
     # Before anything is created: a wrong organization, group or repository, a token without
     # the runner permission or an unknown runner group fails here with the forge's one-line
     # error instead of after a machine has been paid for (GitLab also settles project vs group).
@@ -223,7 +224,12 @@ def launch(opts: LaunchOptions) -> LaunchResult:
             session.connect(address)
             gpu = prepared.machine.gpu_count > 0
             options = Options(gpu=gpu, runner_agent=_agent_install(forge.name))
-            steps = build_steps(options, only=opts.bootstrap_steps or None)
+            only = list(opts.bootstrap_steps) or None
+            if prepared.cloud.info.capabilities.container:  # the node has driver and runtime
+                from cmlinfra.runner.supervisor import bootstrap_only
+
+                only = bootstrap_only(options, opts.bootstrap_steps)
+            steps = build_steps(options, only=only)
             if opts.startup_script is not None:
                 steps.append(startup_step(opts.startup_script))
             session.bootstrap(steps)

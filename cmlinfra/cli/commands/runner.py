@@ -159,8 +159,8 @@ def register(root: typer.Typer) -> None:
         **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
         """Provision a machine, register it as a CI runner, and leave it a watchdog that
-        unregisters it and powers it off when idle, after --single's job, or at --max-ttl.
-        Without --cloud: register this machine instead, as CML does."""
+        unregisters it and powers it off (a pod: ends its Job) when idle, after --single's job,
+        or at --max-ttl. Without --cloud: register this machine instead, as CML does."""
         from cmlinfra.bootstrap.startup import decode
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.launch import LaunchOptions
