@@ -172,3 +172,25 @@ def test_the_bitbucket_secret_is_never_on_a_command_line(machine: str) -> None:
         assert '"-Dbitbucket.pipelines.runner.oauth.client.id=clientid42"' in settings
     finally:
         _run(machine, f"systemctl stop {UNIT} || true")
+
+
+def test_the_container_supervisor_reads_the_env_file_back_as_written(tmp_path: Path) -> None:
+    """Where there is no systemd (a Kubernetes pod) the supervisor script reads agent.env in
+    its place: its own reader, run by POSIX sh (dash), yields the same values as systemd."""
+    import re
+
+    from cmlinfra.runner.agents import env_file
+    from cmlinfra.runner.supervisor import AgentService, render_supervisor
+
+    service = AgentService(user="runner", workdir="/", env_file="/x/agent.env", command="true")
+    script = render_supervisor(service, interval=5)
+    [reader] = re.findall(r"^load_env\(\) \{\n.*?^\}\n", script, flags=re.S | re.M)
+    (tmp_path / "agent.env").write_text(env_file(TRICKY).reveal())
+    probe = tmp_path / "probe.sh"
+    probe.write_text(f'say() {{ echo "$*" >&2; }}\n{reader}load_env "$1"\nenv -0\n')
+    done = subprocess.run(
+        ["sh", str(probe), str(tmp_path / "agent.env")], capture_output=True, check=True, env={}
+    )
+    pairs = done.stdout.decode().split("\0")
+    seen = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+    assert {k: seen.get(k) for k in TRICKY} == TRICKY
