@@ -173,9 +173,11 @@ def main(argv: Sequence[str] | None = None, prog_name: str = "cmlinfra") -> None
             standalone_mode=True,  # typer prints usage errors and exits 2 itself
         )
     except CmlinfraError as exc:
+        from cmlinfra.secrets import redact
+
         if _debug_enabled():
             traceback.print_exc()
-        typer.echo(f"cmlinfra: error: {exc.line()}", err=True)
+        typer.echo(f"cmlinfra: error: {redact(exc.line())}", err=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug: keep the line short unless asked for details
         if _debug_enabled():

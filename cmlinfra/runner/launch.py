@@ -177,7 +177,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     from cmlinfra.bootstrap.startup import startup_step
     from cmlinfra.bootstrap.steps import Options, build_steps
     from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
-    from cmlinfra.forges import connect
+    from cmlinfra.forges import connect, labels
     from cmlinfra.forges.context import detect
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
@@ -189,6 +189,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
             "add --max-ttl (e.g. 24h) so the machine cannot run forever",
         )
     context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
+    labels.check(context.driver, opts.labels)  # they reach the forge and the agent's env file
     context = context.in_runner_group(opts.runner_group)
     forge = connect(context)
     store = open_store(opts.state)

@@ -61,21 +61,25 @@ class LocalOptions:
 
 
 def clean_environment(env: dict[str, str]) -> dict[str, str]:
-    """The launcher's environment less every forge token (CML's ``*_TOKEN`` options too)."""
+    """The launcher's environment less every forge and CI job token (the shared list,
+    :func:`cmlinfra.secrets.scrubbed_environment`), and CML's ``*_TOKEN`` options too."""
+    from cmlinfra.secrets import scrubbed_environment
+
     return {
         k: v
-        for k, v in env.items()
+        for k, v in scrubbed_environment(env).items()
         if k not in SECRET_VARIABLES and not (k.startswith("CML_") and k.endswith("TOKEN"))
     }
 
 
 def run_local(opts: LocalOptions) -> dict[str, Any]:
     """Register this machine, run the agent until the runner must go; returns what happened."""
-    from cmlinfra.forges import connect
+    from cmlinfra.forges import connect, labels
     from cmlinfra.forges.context import detect
     from cmlinfra.runner.launch import name_free, reusable_at_forge
 
     context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
+    labels.check(context.driver, opts.labels)  # as each forge defines them, before anything
     forge = connect(context.in_runner_group(opts.runner_group))
     if opts.reuse or opts.reuse_idle:
         found = reusable_at_forge(forge, opts.name, opts.labels, opts.reuse, opts.reuse_idle)

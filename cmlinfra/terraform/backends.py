@@ -255,8 +255,8 @@ def _gcs(url: str, bucket: str, path: str, query: str, name: str | None, fix: st
     return GcsBackend(bucket=bucket, prefix=prefix, endpoint=params.get("endpoint") or None)
 
 
-ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
-CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
+ACCOUNT = re.compile(r"^[a-z0-9]{3,24}\Z")
+CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}\Z")
 
 
 def azurerm_location(url: str) -> tuple[str, str, str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.secrets import scrubbed_environment
 
 ENV_VAR = "CMLINFRA_TERRAFORM"
 
@@ -25,33 +26,12 @@ MIN_TERRAFORM = (1, 0, 0)
 MIN_TOFU = (1, 6, 0)
 MAX_EXCLUSIVE = (2, 0, 0)
 
-# Forge and CI job credentials in a CI job's environment. Terraform and every provider it
-# starts inherit its environment, and none of them needs these; a provider that logs or
-# crashes with its environment must not be able to leak a token. Superset of
-# cmlinfra.forges.context.TOKEN_VARS (a test keeps it so).
-FORGE_TOKEN_VARIABLES = frozenset(
-    {
-        "REPO_TOKEN",
-        "GITHUB_TOKEN",
-        "GH_TOKEN",
-        "GITLAB_TOKEN",
-        "CI_JOB_TOKEN",
-        "CI_JOB_JWT",
-        "CI_JOB_JWT_V1",
-        "CI_JOB_JWT_V2",
-        "BITBUCKET_TOKEN",
-        "ACTIONS_RUNTIME_TOKEN",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    }
-)
-
 
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of every terraform process (and so of its providers): ours, plus
-    ``extra``, without forge tokens, with the checkpoint call and prompts off."""
-    env = {**os.environ, **(extra or {})}
-    for key in FORGE_TOKEN_VARIABLES:
-        env.pop(key, None)
+    ``extra``, without forge tokens (:func:`cmlinfra.secrets.scrubbed_environment`), with the
+    checkpoint call and prompts off."""
+    env = scrubbed_environment({**os.environ, **(extra or {})})
     env.update(TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1")
     return env
 

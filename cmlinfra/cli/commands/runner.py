@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from cmlinfra.cli.clouds import cloud_option, creating_cloud_help, with_cloud_options
-from cmlinfra.cli.common import MAX_TTL_HELP, ssh_cidr_option
+from cmlinfra.cli.common import MAX_TTL_HELP, allow_world_ssh_option, ssh_cidr_option
 from cmlinfra.cli.compat import RUNNER_LAUNCH, accepts
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 
@@ -45,6 +45,7 @@ def machine_options() -> dict[str, object]:
         ),
         "max_ttl": typer.Option("", "--max-ttl", help=MAX_TTL_HELP),
         "ssh_cidr": ssh_cidr_option(),
+        "allow_world_ssh": allow_world_ssh_option(),
         "state": typer.Option("", "--state", help=STATE_HELP),
         "name": typer.Option("", "--name", help="Runner and machine name (default cml-<random>)."),
     }
@@ -77,6 +78,7 @@ def build_request(values: dict[str, object], command: str) -> Any:
         metadata=list(values["cloud_metadata"]),  # type: ignore[call-overload]
         max_ttl=str(values["max_ttl"]) or None,
         ssh_cidr=str(values["ssh_cidr"] or "") or None,
+        allow_world_ssh=bool(values["allow_world_ssh"]),
         options=cloud_option_values(values.get("cloud_options") or {}),  # type: ignore[arg-type]
     )
 
@@ -111,6 +113,7 @@ def register(root: typer.Typer) -> None:
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
         ssh_cidr: str | None = M["ssh_cidr"],  # type: ignore[assignment]
+        allow_world_ssh: bool = M["allow_world_ssh"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         labels: str = typer.Option("cml", "--labels", help="Comma-separated runner labels."),

@@ -57,6 +57,8 @@ class LxdCloud:
         validate.unsupported("lxd", "--host", request.host)
         if request.max_ttl_seconds is not None and request.max_ttl_seconds <= 0:
             raise UsageError("--max-ttl must be positive", "give seconds, e.g. --max-ttl 3600")
+        if request.max_ttl_seconds is not None:
+            validate.duration(request.max_ttl_seconds, "--max-ttl")
         return size, region
 
     def resolve(self, request: MachineRequest) -> ResolvedMachine:
