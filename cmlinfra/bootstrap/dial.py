@@ -73,8 +73,12 @@ def open_client(
     target: SshTarget, pkey: paramiko.PKey, deadline: float, say: Progress
 ) -> paramiko.SSHClient:
     """A connected, authenticated client; retries with backoff until ``deadline``
-    (monotonic). A host key mismatch is never retried."""
-    delay, attempt, auth_failures = 1.0, 0, 0
+    (monotonic). A host key mismatch is never retried.
+
+    The first retries are 0.25 s apart: a machine whose host key was just read is a moment
+    away from sshd listening, and a 1 s first step was most of the wait on a local container.
+    A refused key backs off from 1 s, so the key has the same ≥ 3 s to arrive as before."""
+    delay, attempt, auth_failures = 0.25, 0, 0
     expected = target.expected()
     while True:
         attempt += 1
@@ -103,7 +107,8 @@ def open_client(
             raise mismatch(expected, exc.key) from None
         except (OSError, EOFError, paramiko.SSHException) as exc:
             client.close()
-            auth_failures += isinstance(exc, paramiko.AuthenticationException)
+            if isinstance(exc, paramiko.AuthenticationException):
+                auth_failures, delay = auth_failures + 1, max(delay, 1.0)
             why = reason(exc)
             # cloud-init may install the key a moment after sshd starts; not forever
             if auth_failures >= 3 or time.monotonic() + delay > deadline:
@@ -113,6 +118,6 @@ def open_client(
                     "check that the host is up, the port is open to this machine and "
                     f"{target.key} is authorized for {target.user} (or raise --wait)",
                 ) from None
-            say(f"waiting for SSH on {target.host}:{target.port} ({why}); retry in {delay:.0f}s")
+            say(f"waiting for SSH on {target.host}:{target.port} ({why}); retry in {delay:.2g}s")
             time.sleep(delay)  # backoff between attempts, not synchronisation
             delay = min(delay * 2, 10.0)

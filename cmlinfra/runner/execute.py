@@ -134,7 +134,9 @@ def execute(opts: ExecOptions) -> ExecResult:
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
     from cmlinfra.stack import service
+    from cmlinfra.stack.compose import prewarm
 
+    prewarm()  # the synthesis's start-up overlaps the checks below
     if not opts.command:
         raise UsageError(
             "no command to run", "put it after --, e.g. cmlinfra exec -- python train.py"

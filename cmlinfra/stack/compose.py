@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,31 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
 os.environ.setdefault("JSII_NODE", str(Path(__file__).with_name("jsii-node")))
 
 
+_prewarm, _synth = threading.Lock(), threading.Lock()
+_prewarmed: list[threading.Thread] = []
+
+
+def prewarm() -> None:
+    """Start importing cdktn in a background thread (once per process). The import starts
+    jsii's node child and loads the assembly, ≈ 0.5 s of which most is waiting on node; a
+    launcher calls this first, so that wait overlaps its forge and cloud checks instead of
+    adding to them. :func:`synthesize` imports cdktn as usual: Python's import lock makes it
+    wait for a prewarm in progress, and a prewarm that failed changes nothing."""
+    with _prewarm:
+        if _prewarmed:
+            return
+        thread = threading.Thread(target=_import_cdktn, name="cdktn-prewarm", daemon=True)
+        _prewarmed.append(thread)
+        thread.start()
+
+
+def _import_cdktn() -> None:
+    try:
+        import cdktn  # noqa: F401
+    except Exception:  # synthesize() imports it again and reports the error
+        return
+
+
 def _override_backend(stack: Any, block: dict[str, Any]) -> None:
     """cdktn always adds a default ``local`` backend: a null override at its key removes it
     (null only deletes at a leaf), then each wanted backend type is set by its own path."""
@@ -40,8 +66,14 @@ def synthesize(spec: StackSpec, workdir: Path, backend: dict[str, Any] | None = 
     """Write ``stack.tf.json`` for ``spec`` into ``workdir`` and return its path.
 
     ``backend`` is ``{"s3": {...}}`` / ``{"local": {...}}`` (``Backend.block(binary)``); None
-    keeps terraform's default local state in ``workdir``.
+    keeps terraform's default local state in ``workdir``. One synthesis at a time per process
+    (jsii's kernel is one node child behind one pipe), so threads may call this.
     """
+    with _synth:
+        return _synthesize(spec, workdir, backend)
+
+
+def _synthesize(spec: StackSpec, workdir: Path, backend: dict[str, Any] | None) -> Path:
     from cdktn import App, TerraformHclModule, TerraformOutput, TerraformStack
 
     workdir.mkdir(parents=True, exist_ok=True)

@@ -94,6 +94,25 @@ def prepare(
     return Prepared(chosen, machine, binary, backend, state, target)
 
 
+def renamed(prepared: Prepared, name: str) -> Prepared:
+    """The same validated request under another name (``runner launch --count``): the cloud's
+    look-ups are not repeated, the name is checked, and its stack directory and state are its
+    own. Creates nothing."""
+    from cmlinfra.clouds.validate import stack_name
+    from cmlinfra.terraform import LocalBackend, parse_state_url
+
+    stack_name(name)
+    request = dataclasses.replace(prepared.machine.request, name=name)
+    target = stack_dir(name)
+    backend = (
+        parse_state_url(prepared.state, name=name)
+        if prepared.state
+        else LocalBackend(target.workdir / "terraform.tfstate")
+    )
+    machine = dataclasses.replace(prepared.machine, request=request)
+    return Prepared(prepared.cloud, machine, prepared.binary, backend, prepared.state, target)
+
+
 def _workspace(binary: Any, workdir: Path) -> Any:
     from cmlinfra.terraform import Workspace
 
@@ -164,33 +183,85 @@ def plan_text(prepared: Prepared) -> str:
 
 def apply(prepared: Prepared, **render_args: Any) -> MachineAddress:
     """Create (or update) the machine and return how to reach it. On failure, whatever was
-    created is destroyed and the error is raised with that said."""
+    created is destroyed and the error is raised with that said.
+
+    A stack that holds nothing yet (local state, never applied) is planned and applied by one
+    terraform run (:meth:`~cmlinfra.terraform.Workspace.apply_new`); any other goes through a
+    saved plan that is summarized before it is applied. Either way a request terraform refuses
+    leaves nothing behind."""
     target = prepared.stack
-    planned = plan(prepared, **render_args)  # a fresh stack that fails to plan leaves nothing
-    progress(f"stack {target.name}: {planned.summary.headline()}")
-    workspace = _workspace(prepared.binary, target.workdir)
+    if _is_new(prepared):
+        workspace, outputs = _create(prepared, **render_args)
+    else:
+        planned = plan(prepared, **render_args)  # a fresh stack that fails to plan leaves nothing
+        progress(f"stack {target.name}: {planned.summary.headline()}")
+        workspace, outputs = _workspace(prepared.binary, target.workdir), None
     try:
-        with timed(f"applying stack {target.name}"):
-            workspace.apply()
-        address = prepared.cloud.address(workspace.outputs())
+        if outputs is None:
+            with timed(f"applying stack {target.name}"):
+                workspace.apply()
+            outputs = workspace.outputs()
+        address = prepared.cloud.address(outputs)
     except (CmlinfraError, KeyboardInterrupt) as exc:
-        problem = exc.problem if isinstance(exc, CmlinfraError) else "interrupted"
-        try:
-            _destroy(workspace, prepared.cloud)
-        except CmlinfraError as cleanup:
-            raise CmlinfraError(
-                f"apply of stack {target.name} failed ({problem}) and destroying what was "
-                f"created failed too ({cleanup.problem})",
-                f"run 'cmlinfra stack destroy --name {target.name}'",
-            ) from exc
-        target.remove()
-        raise CmlinfraError(
-            f"apply of stack {target.name} failed: {problem}; what it created was destroyed",
-            exc.fix if isinstance(exc, CmlinfraError) else "",
-        ) from exc
+        raise _undo(prepared, workspace, exc) from exc
     metadata = target.read_metadata()
     target.write_metadata({**metadata, "status": "applied", "address": dataclasses.asdict(address)})
     return address
+
+
+def _is_new(prepared: Prepared) -> bool:
+    """Whether the stack certainly holds nothing: not created yet, or rendered and never
+    applied, with its state in a local file that has no resource. State elsewhere (S3) is not
+    read before ``init``, so it takes the saved-plan path (a real cloud's boot dwarfs it)."""
+    target = prepared.stack
+    if not target.exists():
+        return True
+    metadata = target.read_metadata()
+    return metadata.get("status") == "rendered" and never_applied(target, metadata)
+
+
+def _create(prepared: Prepared, **render_args: Any) -> tuple[Any, dict[str, Any]]:
+    """Render, init, and plan + apply in one terraform run; the workspace and the outputs."""
+    target = prepared.stack
+    fresh = not target.exists()
+    try:
+        render(prepared, **render_args)
+        workspace = _workspace(prepared.binary, target.workdir)
+        workspace.init()
+    except BaseException:
+        if fresh:
+            target.remove()
+        raise
+    try:
+        with timed(f"applying stack {target.name}"):  # terraform prints its plan first
+            applied = workspace.apply_new()
+        return workspace, applied.outputs if applied.outputs is not None else workspace.outputs()
+    except (CmlinfraError, KeyboardInterrupt) as exc:
+        if never_applied(target, target.read_metadata()):
+            # refused while planning (bad input), or stopped before creating anything
+            if fresh:
+                target.remove()
+            raise
+        raise _undo(prepared, workspace, exc) from exc
+
+
+def _undo(prepared: Prepared, workspace: Any, exc: BaseException) -> CmlinfraError:
+    """Destroy what a failed apply created; the error that says so."""
+    target = prepared.stack
+    problem = exc.problem if isinstance(exc, CmlinfraError) else "interrupted"
+    try:
+        _destroy(workspace, prepared.cloud)
+    except CmlinfraError as cleanup:
+        return CmlinfraError(
+            f"apply of stack {target.name} failed ({problem}) and destroying what was "
+            f"created failed too ({cleanup.problem})",
+            f"run 'cmlinfra stack destroy --name {target.name}'",
+        )
+    target.remove()
+    return CmlinfraError(
+        f"apply of stack {target.name} failed: {problem}; what it created was destroyed",
+        exc.fix if isinstance(exc, CmlinfraError) else "",
+    )
 
 
 def _forget(workspace: Any, addresses: list[str]) -> None:

@@ -21,7 +21,7 @@ resource "lxd_container" "this" {
   image            = var.image
   profiles         = var.profiles
   ephemeral        = var.ephemeral
-  wait_for_network = true
+  wait_for_network = var.wait_for_network
   config           = local.config
 
   limits = {
