@@ -13,8 +13,9 @@ command fails, so a CI step never exits non-zero with machines still billing.
 
 from __future__ import annotations
 
+import ctypes
 import threading
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -64,45 +65,69 @@ def launch_many(opts: LaunchOptions, count: int) -> list[LaunchResult]:
         return [LaunchResult(s.record, s.timings) for s in sessions]
     with shielded(), ThreadPoolExecutor(max_workers=count) as pool:  # tear down side by side
         errors = list(pool.map(lambda s: s.fail(_why(s, failures), shield=False), sessions))
-    raise _summary(errors)
+    own = [e for s, e in zip(sessions, errors, strict=True) if s.record.name in failures]
+    left = [s.record.name for s in sessions if not s.torn_down]
+    raise _summary((own or errors)[0], left, max(e.exit_code for e in errors))
+
+
+class _Interrupted(BaseException):
+    """Raised inside a bring-up thread when the launch is cancelled: it unwinds like Ctrl-C
+    does in a single launch (a terraform run gets SIGINT and ends cleanly, SSH is dropped)."""
 
 
 def _bring_up_all(sessions: list[Any], opts: LaunchOptions) -> dict[str, BaseException]:
     """Every bring-up in its own thread; the first failure stops the others at their next
-    stage. Returns the failures by runner name (a cancellation counts for every runner; a
-    runner stopped by another's failure is left to :func:`_why`)."""
+    stage. Returns the failures by runner name: a cancellation counts for every runner; a
+    runner stopped by another's failure is left out (see :func:`_why`).
+
+    Signals reach only this (the main) thread. On a cancellation each bring-up still running
+    gets :class:`_Interrupted` raised in its thread, at once where it is polling (a terraform
+    run's output, an SSH command, a boot wait) or when its current sleep ends."""
+    from cmlinfra.runner.machine import Stopped
+
     stop = threading.Event()
-    failures: dict[str, BaseException] = {}
+    outcome: dict[str, BaseException | None] = {}
 
-    def one(session: Any) -> None:
-        session.stop = stop
-        bring_up(session, opts)
+    def run(session: Any) -> None:
+        try:
+            session.stop = stop
+            bring_up(session, opts)
+            outcome[session.record.name] = None
+        except BaseException as exc:
+            outcome[session.record.name] = exc
+            if not isinstance(exc, Stopped):
+                stop.set()
 
-    pool = ThreadPoolExecutor(max_workers=len(sessions), thread_name_prefix="runner")
-    futures: dict[Future[None], Any] = {pool.submit(one, s): s for s in sessions}
+    threads = [
+        threading.Thread(target=run, args=(s,), name=f"runner-{i}", daemon=True)
+        for i, s in enumerate(sessions, 1)
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        if any(f.exception() for f in done):
-            stop.set()
-        wait(futures)
-    except BaseException as exc:  # Cancelled / KeyboardInterrupt in this (the main) thread
+        _join(threads)
+    except BaseException as exc:  # Cancelled / KeyboardInterrupt, raised in this thread
         stop.set()
-        wait(futures)  # a terraform run in progress ends first; then everything is torn down
-        for session in sessions:
-            failures[session.record.name] = exc
-    finally:
-        pool.shutdown(wait=True)
-    for future, session in futures.items():
-        error = future.exception()
-        if error is not None and session.record.name not in failures and not stopped(error):
+        for thread in threads:
+            if thread.is_alive() and thread.ident is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(thread.ident), ctypes.py_object(_Interrupted)
+                )
+        _join(threads)  # the handler ignores further signals until the teardown is over
+        return {session.record.name: exc for session in sessions}
+    failures: dict[str, BaseException] = {}
+    for session in sessions:
+        error = outcome.get(session.record.name, _Interrupted())
+        if error is not None and not isinstance(error, Stopped):
             failures[session.record.name] = error
     return failures
 
 
-def stopped(error: BaseException) -> bool:
-    from cmlinfra.runner.machine import Stopped
-
-    return isinstance(error, Stopped)
+def _join(threads: list[threading.Thread]) -> None:
+    """Wait for every thread, waking twice a second so a signal is handled promptly."""
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)
 
 
 def _why(session: Any, failures: dict[str, BaseException]) -> BaseException:
@@ -115,13 +140,13 @@ def _why(session: Any, failures: dict[str, BaseException]) -> BaseException:
     return Stopped(f"torn down because runner {next(iter(failures))} of the same launch failed")
 
 
-def _summary(errors: list[CmlinfraError]) -> CmlinfraError:
-    """One line: the first real failure, and that every runner of the launch was torn down."""
-    real = [e for e in errors if "of the same launch failed" not in e.problem]
-    first = (real or errors)[0]
-    error = CmlinfraError(
-        f"{first.problem} (every runner of this --count launch was torn down with it)",
-        first.fix,
-    )
-    error.exit_code = max(e.exit_code for e in errors)
+def _summary(first: CmlinfraError, left: list[str], exit_code: int) -> CmlinfraError:
+    """One line: the first runner's own failure, and what the teardown of all of them did
+    (each runner's own outcome was printed as it happened)."""
+    if left:
+        what = f"the teardown of {', '.join(left)} failed; 'cmlinfra gc --yes' retries it"
+    else:
+        what = "every runner of this --count launch was torn down with it"
+    error = CmlinfraError(f"{first.problem} ({what})", first.fix)
+    error.exit_code = exit_code
     return error

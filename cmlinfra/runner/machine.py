@@ -39,6 +39,7 @@ class Session:
     stage: str = "checks"
     ssh: Any = None  # cmlinfra.bootstrap.ssh.SshTransport
     stop: threading.Event | None = None  # set: stop at the next stage (runner/fleet.py)
+    torn_down: bool = False  # fail() destroyed everything
     _stack: ExitStack = field(default_factory=ExitStack)
 
     @classmethod
@@ -169,7 +170,7 @@ class Session:
         (only the main thread may change signal handlers)."""
         from cmlinfra.runner.teardown import destroy_record
 
-        stage = self.stage
+        stage, self.stop = self.stage, None  # the teardown's own steps are never stopped
         problem = (
             "cancelled"
             if isinstance(exc, Cancelled | KeyboardInterrupt)
@@ -184,7 +185,7 @@ class Session:
                 self.close_ssh()
                 with self.step("destroy"):
                     destroy_record(self.store, self.record, forge=self.forge, locked=True)
-                outcome = "everything it created was destroyed"
+                outcome, self.torn_down = "everything it created was destroyed", True
             except Exception as cleanup:  # the record stays for gc
                 outcome = f"the teardown failed too ({cleanup}); 'cmlinfra gc --yes' retries it"
             finally:
