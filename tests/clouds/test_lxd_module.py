@@ -55,6 +55,7 @@ def test_plan_with_gpu_ttl_and_labels(lxd: LocalCloud, terraform_binary, tmp_pat
     assert change["type"] == "lxd_container" and change["change"]["actions"] == ["create"]
     after = change["change"]["after"]
     assert after["ephemeral"] is True
+    assert after["wait_for_network"] is True  # on its own, the module's address output is set
     assert after["image"] == "cmlinfra-debian-12"
     assert after["limits"] == {"cpu": "2", "memory": "4GiB"}
     assert after["config"] == {
