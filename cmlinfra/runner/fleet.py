@@ -33,7 +33,6 @@ def names(base: str, count: int) -> list[str]:
 def launch_many(opts: LaunchOptions, count: int) -> list[LaunchResult]:
     """Launch ``count`` runners (all or none); the results in name order."""
     from cmlinfra.runner.signals import cancellable, shielded
-    from cmlinfra.stack import service
 
     if not 1 < count <= MAX_COUNT:
         raise UsageError(f"--count {count} is out of range", f"give 1 to {MAX_COUNT}")
@@ -46,7 +45,7 @@ def launch_many(opts: LaunchOptions, count: int) -> list[LaunchResult]:
     first = replace(opts, request=replace(opts.request, name=names(opts.request.name, count)[0]))
     template = prepare(first, checked)
     prepared = [template] + [
-        service.renamed(template, name) for name in names(opts.request.name, count)[1:]
+        renamed(template, name) for name in names(opts.request.name, count)[1:]
     ]
     sessions: list[Any] = []
     try:
@@ -73,6 +72,25 @@ def launch_many(opts: LaunchOptions, count: int) -> list[LaunchResult]:
 class _Interrupted(BaseException):
     """Raised inside a bring-up thread when the launch is cancelled: it unwinds like Ctrl-C
     does in a single launch (a terraform run gets SIGINT and ends cleanly, SSH is dropped)."""
+
+
+def renamed(prepared: Any, name: str) -> Any:
+    """The same validated request under another name: the cloud's look-ups are not repeated,
+    the name is checked, and its stack directory and state are its own. Creates nothing."""
+    from cmlinfra.clouds.validate import stack_name
+    from cmlinfra.stack.service import Prepared
+    from cmlinfra.stack.store import stack_dir
+    from cmlinfra.terraform import LocalBackend, parse_state_url
+
+    stack_name(name)
+    machine = replace(prepared.machine, request=replace(prepared.machine.request, name=name))
+    target = stack_dir(name)
+    backend = (
+        parse_state_url(prepared.state, name=name)
+        if prepared.state
+        else LocalBackend(target.workdir / "terraform.tfstate")
+    )
+    return Prepared(prepared.cloud, machine, prepared.binary, backend, prepared.state, target)
 
 
 def _bring_up_all(sessions: list[Any], opts: LaunchOptions) -> dict[str, BaseException]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,8 @@ from cmlinfra.clouds.base import Cloud, MachineAddress, MachineRequest, Resolved
 from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.secrets import Secret
 from cmlinfra.stack.compose import synthesize
+from cmlinfra.stack.removal import destroy as destroy  # re-exported: what callers use
+from cmlinfra.stack.removal import destroy_resources, never_applied
 from cmlinfra.stack.store import StackDir, list_stacks, stack_dir
 from cmlinfra.ui import progress, timed
 
@@ -94,25 +95,6 @@ def prepare(
     return Prepared(chosen, machine, binary, backend, state, target)
 
 
-def renamed(prepared: Prepared, name: str) -> Prepared:
-    """The same validated request under another name (``runner launch --count``): the cloud's
-    look-ups are not repeated, the name is checked, and its stack directory and state are its
-    own. Creates nothing."""
-    from cmlinfra.clouds.validate import stack_name
-    from cmlinfra.terraform import LocalBackend, parse_state_url
-
-    stack_name(name)
-    request = dataclasses.replace(prepared.machine.request, name=name)
-    target = stack_dir(name)
-    backend = (
-        parse_state_url(prepared.state, name=name)
-        if prepared.state
-        else LocalBackend(target.workdir / "terraform.tfstate")
-    )
-    machine = dataclasses.replace(prepared.machine, request=request)
-    return Prepared(prepared.cloud, machine, prepared.binary, backend, prepared.state, target)
-
-
 def _workspace(binary: Any, workdir: Path) -> Any:
     from cmlinfra.terraform import Workspace
 
@@ -163,16 +145,26 @@ def render(prepared: Prepared, *, ssh_key_file: Path | None = None) -> Path:
 def plan(prepared: Prepared, **render_args: Any) -> Planned:
     """Render, init and plan. A stack this call created is removed again when any step fails
     (a provider that cannot be installed, a plan error, Ctrl-C): nothing exists yet."""
-    target = prepared.stack
-    fresh = not target.exists()
+    fresh = not prepared.stack.exists()
+    workspace = _initialized(prepared, fresh, **render_args)
     try:
-        render(prepared, **render_args)
-        workspace = _workspace(prepared.binary, target.workdir)
-        workspace.init()
-        return Planned(prepared.machine, workspace.plan(), target.workdir)
+        return Planned(prepared.machine, workspace.plan(), prepared.stack.workdir)
     except BaseException:
         if fresh:
-            target.remove()
+            prepared.stack.remove()
+        raise
+
+
+def _initialized(prepared: Prepared, fresh: bool, **render_args: Any) -> Any:
+    """Render and init; the workspace. A ``fresh`` stack is removed again on failure."""
+    try:
+        render(prepared, **render_args)
+        workspace = _workspace(prepared.binary, prepared.stack.workdir)
+        workspace.init()
+        return workspace
+    except BaseException:
+        if fresh:
+            prepared.stack.remove()
         raise
 
 
@@ -224,25 +216,17 @@ def _create(prepared: Prepared, **render_args: Any) -> tuple[Any, dict[str, Any]
     """Render, init, and plan + apply in one terraform run; the workspace and the outputs."""
     target = prepared.stack
     fresh = not target.exists()
-    try:
-        render(prepared, **render_args)
-        workspace = _workspace(prepared.binary, target.workdir)
-        workspace.init()
-    except BaseException:
-        if fresh:
-            target.remove()
-        raise
+    workspace = _initialized(prepared, fresh, **render_args)
     try:
         with timed(f"applying stack {target.name}"):  # terraform prints its plan first
             applied = workspace.apply_new()
-        return workspace, applied.outputs if applied.outputs is not None else workspace.outputs()
     except (CmlinfraError, KeyboardInterrupt) as exc:
-        if never_applied(target, target.read_metadata()):
-            # refused while planning (bad input), or stopped before creating anything
-            if fresh:
-                target.remove()
-            raise
-        raise _undo(prepared, workspace, exc) from exc
+        if not never_applied(target, target.read_metadata()):
+            raise _undo(prepared, workspace, exc) from exc
+        if fresh:  # refused while planning (bad input), or stopped before creating anything
+            target.remove()
+        raise
+    return workspace, applied.outputs if applied.outputs is not None else workspace.outputs()
 
 
 def _undo(prepared: Prepared, workspace: Any, exc: BaseException) -> CmlinfraError:
@@ -250,7 +234,7 @@ def _undo(prepared: Prepared, workspace: Any, exc: BaseException) -> CmlinfraErr
     target = prepared.stack
     problem = exc.problem if isinstance(exc, CmlinfraError) else "interrupted"
     try:
-        _destroy(workspace, prepared.cloud)
+        destroy_resources(workspace, prepared.cloud)
     except CmlinfraError as cleanup:
         return CmlinfraError(
             f"apply of stack {target.name} failed ({problem}) and destroying what was "
@@ -262,75 +246,6 @@ def _undo(prepared: Prepared, workspace: Any, exc: BaseException) -> CmlinfraErr
         f"apply of stack {target.name} failed: {problem}; what it created was destroyed",
         exc.fix if isinstance(exc, CmlinfraError) else "",
     )
-
-
-def _forget(workspace: Any, addresses: list[str]) -> None:
-    """``terraform state rm`` for resources that no longer exist outside terraform."""
-    for address in addresses:
-        progress(f"{address} is already gone; removing it from the state")
-        done = subprocess.run(
-            [str(workspace.binary.path), "state", "rm", "-lock-timeout=120s", address],
-            cwd=workspace.workdir,
-            env=workspace.environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise CmlinfraError(f"terraform state rm {address} failed: {done.stderr.strip()}")
-
-
-def _destroy(workspace: Any, cloud: Cloud) -> None:
-    from cmlinfra.terraform import state_resources
-
-    prepare_destroy = getattr(cloud, "prepare_destroy", None)
-    if prepare_destroy is not None:
-        _forget(workspace, prepare_destroy(state_resources(workspace.show_state())))
-    with timed("destroying"):
-        workspace.destroy()
-
-
-def never_applied(target: StackDir, metadata: dict[str, Any]) -> bool:
-    """True when the stack's state is a local file that holds no resource (``render`` only, a
-    failed ``terraform init``, a stack restored from the runner registry on another machine):
-    terraform would destroy nothing, and may not even install its provider. S3 state cannot
-    be read without ``terraform init``, so a stack kept there is never assumed empty."""
-    import json
-
-    from cmlinfra.terraform import LocalBackend, parse_state_url
-
-    state = metadata.get("state")
-    backend = parse_state_url(state, name=target.name) if state else None
-    if backend is not None and not isinstance(backend, LocalBackend):
-        return False
-    path = Path(backend.path) if backend is not None else target.workdir / "terraform.tfstate"
-    if not path.is_file():
-        return True
-    try:
-        return not json.loads(path.read_text() or "{}").get("resources")
-    except ValueError:
-        return False  # a damaged state file: let terraform say what is wrong with it
-
-
-def destroy(name: str, *, terraform: str | None = None) -> dict[str, Any]:
-    """Destroy the stack's resources, then remove its directory (key pair included). A stack
-    that was never applied has nothing to destroy: its directory is removed without running
-    terraform, so neither the cloud nor its provider has to be reachable."""
-    from cmlinfra.terraform import find_terraform
-
-    target = stack_dir(name)
-    metadata = target.read_metadata()
-    if never_applied(target, metadata):
-        target.remove()
-        return {"name": name, "cloud": metadata["cloud"], "destroyed": True, "applied": False}
-    cloud = get_cloud(str(metadata["cloud"]))
-    cloud.check_reachable()
-    binary = find_terraform(terraform or metadata.get("terraform"))
-    workspace = _workspace(binary, target.workdir)
-    workspace.init()
-    _destroy(workspace, cloud)
-    target.remove()
-    return {"name": name, "cloud": metadata["cloud"], "destroyed": True, "applied": True}
 
 
 def show(name: str | None = None) -> dict[str, Any]:

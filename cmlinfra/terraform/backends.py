@@ -171,3 +171,16 @@ def parse_state_url(url: str, *, name: str | None = None) -> Backend:
             return LocalBackend(raw.absolute())
         return LocalBackend((raw / name / STATE_FILE if name else raw / STATE_FILE).absolute())
     raise UsageError(f"--state scheme {parts.scheme!r} is not supported", fix)
+
+
+def configured_backend(workdir: Path) -> str:
+    """The backend type configured in a stack directory (``s3``, ``local``…), for error
+    messages; "" when none is found."""
+    for path in sorted(Path(workdir).glob("*.tf.json")):
+        try:
+            backend = json.loads(path.read_text()).get("terraform", {}).get("backend")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(backend, dict) and backend:
+            return str(next(iter(backend)))
+    return ""

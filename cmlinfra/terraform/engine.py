@@ -13,15 +13,21 @@ import json
 import logging
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.secrets import Secret
 from cmlinfra.terraform import diagnostics, process, selflock
+from cmlinfra.terraform.backends import configured_backend
 from cmlinfra.terraform.binary import TerraformBinary, environment
-from cmlinfra.terraform.plan import PlanSummary, summarize_plan, summarize_stream
+from cmlinfra.terraform.plan import (
+    Applied,
+    PlanSummary,
+    stream_outputs,
+    summarize_plan,
+    summarize_stream,
+)
 from cmlinfra.trace import span
 
 log = logging.getLogger("cmlinfra.terraform")
@@ -36,15 +42,6 @@ PROGRESS_TYPES = {
     "planned_change",
     "change_summary",
 }
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What :meth:`Workspace.apply_new` did: the plan it applied, and the outputs when it could
-    read them from its own stream (None: call :meth:`Workspace.outputs`)."""
-
-    summary: PlanSummary
-    outputs: dict[str, Any] | None
 
 
 def _default_progress(line: str) -> None:
@@ -146,7 +143,9 @@ class Workspace:
                     log.debug("terraform %s stderr: %s", command, done.stderr.strip())
                 if done.returncode == 0:
                     break
-                error = diagnostics.explain(command, errors, done.stderr, self._backend_kind())
+                error = diagnostics.explain(
+                    command, errors, done.stderr, configured_backend(self.workdir)
+                )
                 if not (
                     attempt == 1
                     and isinstance(error, diagnostics.StateLockedError)
@@ -172,18 +171,9 @@ class Workspace:
             env=self.environment(),
         )
         if done.returncode != 0:
-            raise diagnostics.explain("force-unlock", [], done.stderr, self._backend_kind())
-
-    def _backend_kind(self) -> str:
-        """The backend type configured in the stack (``s3``, ``local``…), for error messages."""
-        for path in sorted(self.workdir.glob("*.tf.json")):
-            try:
-                backend = json.loads(path.read_text()).get("terraform", {}).get("backend")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(backend, dict) and backend:
-                return str(next(iter(backend)))
-        return ""
+            raise diagnostics.explain(
+                "force-unlock", [], done.stderr, configured_backend(self.workdir)
+            )
 
     def _handle(
         self,
@@ -276,14 +266,7 @@ class Workspace:
         args = [*self._locking(), "-json", "-auto-approve", "-refresh=false"]
         _, warnings = self._run("apply", args, stream=True, on_message=keep)
         summary = summarize_stream(seen, tuple(w.one_line() for w in warnings))
-        last: dict[str, Any] = next((m for m in reversed(seen) if m["type"] == "outputs"), {})
-        outputs: dict[str, Any] | None = {}
-        for name, output in (last.get("outputs") or {}).items():
-            if output.get("sensitive") or "value" not in output:
-                outputs = None
-                break
-            outputs[name] = output["value"]  # type: ignore[index]
-        return Applied(summary, outputs if last else None)
+        return Applied(summary, stream_outputs(seen))
 
     def _refuse_stale_plan(self, plan: Path) -> None:
         """Refuse a saved plan when the state changed since it was made.

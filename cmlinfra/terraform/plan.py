@@ -177,3 +177,27 @@ def summarize_stream(messages: list[dict[str, Any]], warnings: tuple[str, ...] =
         elif message.get("type") == "resource_drift":
             drift.append(f"{resource.get('addr', '')} was changed outside terraform")
     return PlanSummary(changes=tuple(changes), warnings=(*warnings, *drift))
+
+
+def stream_outputs(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Output values from the last ``outputs`` message of an apply's stream; None when there
+    is none or an output is sensitive (terraform >= 1.1 leaves those values out of the
+    stream, 1.0 does not: either way they are read with ``terraform output``, as Secrets)."""
+    last = next((m for m in reversed(messages) if m.get("type") == "outputs"), None)
+    if last is None:
+        return None
+    values: dict[str, Any] = {}
+    for name, output in (last.get("outputs") or {}).items():
+        if output.get("sensitive") or "value" not in output:
+            return None
+        values[name] = output["value"]
+    return values
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What ``Workspace.apply_new`` did: the plan it applied, and the outputs when it could
+    read them from its own stream (None: call ``Workspace.outputs``)."""
+
+    summary: PlanSummary
+    outputs: dict[str, Any] | None
