@@ -114,7 +114,7 @@ class Session:
         with self.step("apply"):
             service.render(self.prepared)
             stacks.save(self.store, self.record.name)  # before anything exists: gc can destroy
-            address = service.apply(self.prepared)
+            address = service.apply(self.prepared, locked=True)  # begin() took the name
         self.record.host, self.record.instance_id = address.host, address.instance_id
         self.save()
         return address

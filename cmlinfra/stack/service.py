@@ -146,7 +146,10 @@ def plan(prepared: Prepared, **render_args: Any) -> Planned:
     """Render, init and plan. A stack this call created is removed again when any step fails
     (a provider that cannot be installed, a plan error, Ctrl-C): nothing exists yet."""
     fresh = not prepared.stack.exists()
-    workspace = _initialized(prepared, fresh, **render_args)
+    return _plan(prepared, _initialized(prepared, fresh, **render_args), fresh)
+
+
+def _plan(prepared: Prepared, workspace: Any, fresh: bool) -> Planned:
     try:
         return Planned(prepared.machine, workspace.plan(), prepared.stack.workdir)
     except BaseException:
@@ -173,21 +176,25 @@ def plan_text(prepared: Prepared) -> str:
     return _workspace(prepared.binary, prepared.stack.workdir).plan_text()
 
 
-def apply(prepared: Prepared, **render_args: Any) -> MachineAddress:
+def apply(prepared: Prepared, *, locked: bool = False, **render_args: Any) -> MachineAddress:
     """Create (or update) the machine and return how to reach it. On failure, whatever was
     created is destroyed and the error is raised with that said.
 
-    A stack that holds nothing yet (local state, never applied) is planned and applied by one
-    terraform run (:meth:`~cmlinfra.terraform.Workspace.apply_new`); any other goes through a
-    saved plan that is summarized before it is applied. Either way a request terraform refuses
-    leaves nothing behind."""
+    A stack that holds nothing yet is planned and applied by one terraform run
+    (:meth:`~cmlinfra.terraform.Workspace.apply_new`); any other goes through a saved plan
+    that is summarized before it is applied. Either way a request terraform refuses leaves
+    nothing behind. ``locked``: the caller holds the name's lock in the runner registry, so
+    no other cmlinfra run writes this stack's state meanwhile, and a remote state (S3) found
+    empty counts as holding nothing too."""
     target = prepared.stack
-    if _is_new(prepared):
-        workspace, outputs = _create(prepared, **render_args)
+    fresh = not target.exists()
+    workspace = _initialized(prepared, fresh, **render_args)
+    if _holds_nothing(prepared, workspace, locked):
+        outputs = _create(prepared, workspace, fresh)
     else:
-        planned = plan(prepared, **render_args)  # a fresh stack that fails to plan leaves nothing
+        planned = _plan(prepared, workspace, fresh)  # a fresh stack that fails leaves nothing
         progress(f"stack {target.name}: {planned.summary.headline()}")
-        workspace, outputs = _workspace(prepared.binary, target.workdir), None
+        outputs = None
     try:
         if outputs is None:
             with timed(f"applying stack {target.name}"):
@@ -201,32 +208,43 @@ def apply(prepared: Prepared, **render_args: Any) -> MachineAddress:
     return address
 
 
-def _is_new(prepared: Prepared) -> bool:
-    """Whether the stack certainly holds nothing: not created yet, or rendered and never
-    applied, with its state in a local file that has no resource. State elsewhere (S3) is not
-    read before ``init``, so it takes the saved-plan path (a real cloud's boot dwarfs it)."""
+def _holds_nothing(prepared: Prepared, workspace: Any, locked: bool) -> bool:
+    """Whether the stack certainly holds nothing: rendered and never applied, with its state
+    in a local file without a resource, or (``locked``) a remote state that ``state pull``
+    finds empty. Unlocked, a remote state may be written by another run between that look and
+    the apply: it takes the saved plan, whose apply refuses a state that changed."""
     target = prepared.stack
-    if not target.exists():
-        return True
     metadata = target.read_metadata()
-    return metadata.get("status") == "rendered" and never_applied(target, metadata)
+    if metadata.get("status") != "rendered":
+        return False
+    if never_applied(target, metadata):
+        return True
+    from cmlinfra.terraform import LocalBackend
+
+    remote = not isinstance(prepared.backend, LocalBackend)
+    return locked and remote and bool(workspace.holds_nothing())
 
 
-def _create(prepared: Prepared, **render_args: Any) -> tuple[Any, dict[str, Any]]:
-    """Render, init, and plan + apply in one terraform run; the workspace and the outputs."""
+def _create(prepared: Prepared, workspace: Any, fresh: bool) -> dict[str, Any]:
+    """Plan + apply in one terraform run; the outputs."""
     target = prepared.stack
-    fresh = not target.exists()
-    workspace = _initialized(prepared, fresh, **render_args)
     try:
         with timed(f"applying stack {target.name}"):  # terraform prints its plan first
             applied = workspace.apply_new()
     except (CmlinfraError, KeyboardInterrupt) as exc:
-        if not never_applied(target, target.read_metadata()):
+        if not _still_empty(workspace):
             raise _undo(prepared, workspace, exc) from exc
         if fresh:  # refused while planning (bad input), or stopped before creating anything
             target.remove()
         raise
-    return workspace, applied.outputs if applied.outputs is not None else workspace.outputs()
+    return applied.outputs if applied.outputs is not None else workspace.outputs()
+
+
+def _still_empty(workspace: Any) -> bool:
+    try:
+        return bool(workspace.holds_nothing())
+    except CmlinfraError:
+        return False  # cannot tell: destroy, which is harmless on an empty state
 
 
 def _undo(prepared: Prepared, workspace: Any, exc: BaseException) -> CmlinfraError:

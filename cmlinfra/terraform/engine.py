@@ -268,6 +268,11 @@ class Workspace:
         summary = summarize_stream(seen, tuple(w.one_line() for w in warnings))
         return Applied(summary, stream_outputs(seen))
 
+    def holds_nothing(self) -> bool:
+        """Whether the state has no resource (``state pull``: starts no provider)."""
+        pulled, _ = self._run("state", ["pull"], stream=False)
+        return not (json.loads(pulled) if pulled.strip() else {}).get("resources")
+
     def _refuse_stale_plan(self, plan: Path) -> None:
         """Refuse a saved plan when the state changed since it was made.
 

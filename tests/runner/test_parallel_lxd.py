@@ -21,6 +21,8 @@ def test_four_parallel_runners_share_one_s3_state(lifecycle, moto, cli) -> None:
     moto.client("s3").create_bucket(Bucket="ci-state")
     lc.state = f"s3://ci-state/runners?region=us-east-1&endpoint={moto.endpoint}&lock=lockfile"
     lc.extra_env.update(moto.env)
+    trace = lc.home.parent / "trace.jsonl"
+    lc.extra_env["CMLINFRA_TRACE"] = str(trace)
     names = [f"{lc.prefix}p{i}" for i in range(4)]
     procs = [lc.popen(*lc.launch_args(n, "--single", "--idle-timeout", "1h")) for n in names]
     # The rival starts once the first launcher owns the name (S3's conditional write is what
@@ -33,6 +35,11 @@ def test_four_parallel_runners_share_one_s3_state(lifecycle, moto, cli) -> None:
 
     errors = [err[-2000:] for (out, err) in results if not out.strip()]
     assert sorted(json.loads(out)["name"] for out, _ in results if out.strip()) == names, errors
+    # each launcher holds its name, finds the S3 state empty and applies in one terraform run
+    spans = [json.loads(line)["span"] for line in trace.read_text().splitlines()]
+    assert "terraform plan" not in spans and "terraform show" not in spans
+    assert spans.count("terraform state pull") >= 4 and spans.count("terraform apply") == 4
+    del lc.extra_env["CMLINFRA_TRACE"]
     assert rival.returncode == 1 and not rival_out.strip()
     refusal = rival_err.strip().splitlines()[-1]
     assert f"{names[0]!r}" in refusal and ("locked by" in refusal or "already exists" in refusal)
