@@ -26,7 +26,7 @@ class SshTarget:
 
     host: str
     user: str
-    key: Path  # the stack's private key
+    key: Path | None  # the stack's private key; None: the agent, then ~/.ssh/id_* (as ssh)
     port: int = 22
     host_keys: tuple[str, ...] = ()  # OpenSSH public key lines
     fingerprints: tuple[str, ...] = ()  # SHA256:...
@@ -43,7 +43,10 @@ class SshTarget:
         )
 
 
-def load_key(path: Path) -> paramiko.PKey:
+def load_key(path: Path | None) -> paramiko.PKey | None:
+    """The key at ``path``; None (no key given) lets paramiko find one as OpenSSH does."""
+    if path is None:
+        return None
     try:
         return paramiko.PKey.from_path(path)
     except FileNotFoundError as exc:
@@ -71,7 +74,7 @@ def reason(exc: BaseException) -> str:
 
 
 def open_client(
-    target: SshTarget, pkey: paramiko.PKey, deadline: float, say: Progress
+    target: SshTarget, pkey: paramiko.PKey | None, deadline: float, say: Progress
 ) -> paramiko.SSHClient:
     """A connected, authenticated client; retries with backoff until ``deadline``
     (monotonic). A host key mismatch is never retried.
@@ -94,8 +97,9 @@ def open_client(
                 port=target.port,
                 username=target.user,
                 pkey=pkey,
-                look_for_keys=False,
-                allow_agent=False,
+                # no key given: the SSH agent, then ~/.ssh/id_{rsa,ecdsa,ed25519} (as ssh does)
+                look_for_keys=pkey is None,
+                allow_agent=pkey is None,
                 timeout=min(10.0, max(1.0, deadline - time.monotonic())),
                 banner_timeout=15,
                 auth_timeout=15,
@@ -120,7 +124,8 @@ def open_client(
                     f"SSH to {target.user}@{target.host}:{target.port} failed after "
                     f"{attempt} attempt{'' if attempt == 1 else 's'}: {why}",
                     "check that the host is up, the port is open to this machine and "
-                    f"{target.key} is authorized for {target.user} (or raise --wait)",
+                    f"{target.key or 'your SSH key'} is authorized for {target.user} (or raise "
+                    "--wait)",
                 ) from None
             say(f"waiting for SSH on {target.host}:{target.port} ({why}); retry in {delay:.2g}s")
             time.sleep(delay)  # backoff between attempts, not synchronisation

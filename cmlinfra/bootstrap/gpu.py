@@ -2,15 +2,19 @@
 
 ``--query-gpu=... --format=csv`` is what the bootstrap scripts print (stable, one line per GPU);
 ``-q -x`` is the full XML report, which carries what the query interface lacks on older drivers
-(CUDA version, PCI ids). Values nvidia-smi cannot report (``N/A`` and the bracketed messages:
-``[N/A]``, ``[Not Supported]``, ``[Function Not Found]``, ``[Insufficient Permissions]``, …)
-become ``None`` rather than strings that look like data.
+(CUDA version, PCI ids). Values nvidia-smi cannot report (``N/A`` and the messages, bracketed or
+not: ``[Not Supported]``, ``[Function Not Found]``, ``Requested functionality has been
+deprecated``, …) become ``None`` rather than strings that look like data.
 
 The formats were checked against real captures from drivers 418 to 610 (tests/bootstrap/
-fixtures/nvidia-smi/SOURCE.md): the CSV header may come in any order, a log may hold other CSV
-blocks after the GPU rows (``--query-compute-apps``), the XML may be preceded by a warning line,
-and ``minor_number`` is the ``/dev/nvidiaN`` number — not the index, which follows the report's
+fixtures/nvidia-smi/SOURCE.md) and are tested on our own captures from an H200 (driver 580,
+``real-h200/``): the CSV header may come in any order, a log may hold other CSV blocks after the
+GPU rows (``--query-compute-apps``), the XML may be preceded by a warning line, and
+``minor_number`` is the ``/dev/nvidiaN`` number — not the index, which follows the report's
 order.
+
+Standard library only: ``scripts/gpu-check.sh`` imports this module from a bare checkout on a
+GPU machine, with none of cmlinfra's dependencies installed.
 """
 
 from __future__ import annotations
@@ -43,11 +47,25 @@ class GpuReport:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+# nvidia-smi's messages in place of a value; usually bracketed, but the H200's driver 580
+# writes display_mode as a bare "Requested functionality has been deprecated".
+_MESSAGES = {
+    "n/a",
+    "not supported",
+    "requested functionality has been deprecated",
+    "function not found",
+    "insufficient permissions",
+    "unknown error",
+    "gpu is lost",
+}
+
+
 def _value(text: str | None) -> str | None:
     if text is None:
         return None
     text = text.strip()
-    missing = not text or text.upper() == "N/A" or (text.startswith("[") and text.endswith("]"))
+    bracketed = text.startswith("[") and text.endswith("]")
+    missing = not text or bracketed or text.lower() in _MESSAGES
     return None if missing else text
 
 
@@ -157,3 +175,26 @@ def parse_smi_xml(text: str) -> GpuReport:
         for position, gpu in enumerate(root.findall("gpu"))
     ]
     return GpuReport(tuple(gpus), driver, _value(root.findtext("cuda_version")))
+
+
+# What both forms carry for every GPU (the XML has no compute capability; the query asked for
+# no PCI bus id).
+SHARED_FIELDS = ("name", "uuid", "driver_version", "memory_mib")
+
+
+def disagreements(csv_gpus: list[Gpu], report: GpuReport) -> list[str]:
+    """Where the CSV query and the ``-q -x`` report of the same machine differ: the number of
+    GPUs, and per GPU (by position) each of :data:`SHARED_FIELDS`, including one form lacking a
+    value the other has. ``[]`` when they agree."""
+    if len(csv_gpus) != len(report.gpus):
+        return [f"the CSV lists {len(csv_gpus)} GPU(s), the XML {len(report.gpus)}"]
+    problems = []
+    for row, gpu in zip(csv_gpus, report.gpus, strict=True):
+        for name in SHARED_FIELDS:
+            a, b = getattr(row, name), getattr(gpu, name)
+            if a != b:
+                problems.append(f"GPU {row.index} {name}: CSV {a!r}, XML {b!r}")
+    drivers = {g.driver_version for g in csv_gpus}
+    if csv_gpus and drivers != {report.driver_version}:
+        problems.append(f"driver: CSV {sorted(map(str, drivers))}, XML {report.driver_version!r}")
+    return problems

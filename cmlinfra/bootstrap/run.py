@@ -30,6 +30,9 @@ class StepFailed(CmlinfraError):
 
     def __init__(self, host: str, step: str, exit_code: int, tail: Sequence[str]) -> None:
         last = next((line for line in reversed(tail) if line.strip()), "no output")
+        # a step's own diagnosis ("error: Docker is not installed; the docker step installs it")
+        # is the line to report, without its prefix
+        last = last.removeprefix("error: ")
         super().__init__(
             f"{host}: step {step} failed with exit code {exit_code}: {last}",
             "see its last output lines above; fix the cause and re-run "

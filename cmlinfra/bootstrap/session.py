@@ -33,7 +33,11 @@ class SshTransport:
     """A live SSH connection to one host (not thread-safe: one per host and thread)."""
 
     def __init__(
-        self, target: SshTarget, client: paramiko.SSHClient, pkey: paramiko.PKey, say: Progress
+        self,
+        target: SshTarget,
+        client: paramiko.SSHClient,
+        pkey: paramiko.PKey | None,
+        say: Progress,
     ) -> None:
         self.target = target
         self.name = target.label

@@ -22,6 +22,7 @@ from typer.models import OptionInfo
 from cmlinfra import __version__
 from cmlinfra.cli import commands
 from cmlinfra.cli.common import Settings
+from cmlinfra.cli.forge_common import TOKEN_MARK, TOKEN_NAMES
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.ui import LEVELS, configure_logging
 
@@ -76,8 +77,10 @@ def build_app(only: str | None = None) -> typer.Typer:
             False, "--version", callback=_version, is_eager=True, help="Print the version."
         ),
     ) -> None:
-        if log not in LEVELS:
-            raise typer.BadParameter(f"choose one of {', '.join(LEVELS)}", param_hint="--log")
+        if log not in LEVELS:  # one line, wherever --log was written (cli/cml.py moves it)
+            from cmlinfra.errors import UsageError
+
+            raise UsageError(f"--log {log!r} is not a level", f"choose one of {', '.join(LEVELS)}")
         configure_logging(log)
         ctx.obj = Settings(as_json=as_json, log_level=log)
 
@@ -112,11 +115,18 @@ def add_cml_envvars(app: typer.Typer, group: str | None = None) -> None:
     for name, callback in callbacks:
         scope = group or (name or "").replace("_", "-")
         for pname, option in _option_infos(callback) if callback else ():
+            if option.envvar == [TOKEN_MARK] and scope:
+                # the forge token (cli/forge_common.py): CML reads CML_<CMD>_TOKEN and
+                # CML_<CMD>_DRIVER_TOKEN before REPO_TOKEN
+                option.envvar = [*(_env_name("CML", scope, n) for n in TOKEN_NAMES), TOKEN_MARK]
+                continue
             if option.envvar is not None or not scope:
                 continue
-            decls = [d for d in (option.param_decls or ()) if d.startswith("--")]
-            long = decls[0][2:] if decls else pname.replace("_", "-")
-            option.envvar = _env_name("CML", scope, long)
+            decls = [d[2:] for d in (option.param_decls or ()) if d.startswith("--")]
+            decls = decls or [pname.replace("_", "-")]
+            # every long spelling: CML reads CML_RUNNER_CLOUD_AWS_SUBNET_ID for the alias too
+            names = [_env_name("CML", scope, d.partition("/")[0]) for d in decls]
+            option.envvar = names[0] if len(names) == 1 else names
             option.show_envvar = True
     for info in app.registered_groups:
         if info.typer_instance is not None:
@@ -133,14 +143,33 @@ def _debug_enabled() -> bool:
     return logging.getLogger("cmlinfra").isEnabledFor(logging.DEBUG)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: run the command, turn known failures into one line and an exit code."""
-    args = list(argv) if argv is not None else sys.argv[1:]
-    command = build_command(invoked_module(args))
+def main(argv: Sequence[str] | None = None, prog_name: str = "cmlinfra") -> None:
+    """Entry point: run the command, turn known failures into one line and an exit code.
+
+    CML's spellings and environment are translated first (cmlinfra/cli/cml.py), so ``cml``
+    and ``cmlinfra`` accept the same command lines."""
+    import os
+
+    from cmlinfra.cli import cml
+
+    raw = list(argv) if argv is not None else sys.argv[1:]
     try:
+        translated = cml.translate(raw, prog_name)
+        given = cml.alias_environment(os.environ)
+        args = translated.argv
+        command = build_command(invoked_module(args))
+        for notice in translated.notices:
+            cml.warn(notice)
+        ignored = cml.ignored_variables(given, os.environ, command) if given else []
+        if ignored:
+            cml.warn(
+                f"{', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} set but no "
+                "cmlinfra option reads "
+                f"{'it' if len(ignored) == 1 else 'them'}: ignored (docs/migrating-from-cml.md)"
+            )
         command.main(
             args=args,
-            prog_name="cmlinfra",
+            prog_name=prog_name,
             standalone_mode=True,  # typer prints usage errors and exits 2 itself
         )
     except CmlinfraError as exc:

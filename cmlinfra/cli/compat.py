@@ -4,7 +4,8 @@ A workflow migrating from iterative/cml may still pass them (or set ``CML_RUNNER
 recognised — never typer's bare "No such option" — and either accepted (a no-op where cmlinfra
 already behaves the way the option asks; CML's per-command ``--log`` mapped onto the global
 one), or refused with a one-line ``UsageError`` saying why and what to use instead, before
-anything is created. They stay out of ``--help``
+anything is created. (CML's ``--log`` after the command is moved to the root by
+cmlinfra/cli/cml.py before any of this runs.) They stay out of ``--help``
 (hidden); docs/migrating-from-cml.md lists them. Stdlib and typer only: imported by CLI modules.
 """
 
@@ -17,16 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
-
-
-def _log_level(value: str) -> None:
-    """CML's per-command ``--log LEVEL``: the same as cmlinfra's global ``--log``."""
-    from cmlinfra.errors import UsageError
-    from cmlinfra.ui import LEVELS, configure_logging
-
-    if value not in LEVELS:
-        raise UsageError(f"--log {value!r} is not a level", f"choose one of {', '.join(LEVELS)}")
-    configure_logging(value)
 
 
 @dataclass(frozen=True)
@@ -48,16 +39,6 @@ class Compat:
 
 
 RUNNER_LAUNCH: tuple[Compat, ...] = (
-    Compat(
-        "--log",
-        "CML takes it after the command; it sets cmlinfra's global --log",
-        apply=_log_level,
-    ),
-    Compat(
-        "--no-retry",
-        "cmlinfra never restarts a workflow when a machine goes away",
-        flag=True,
-    ),
     Compat(
         "--destroy-delay",
         "a failed launch streams its logs live and tears down at once; nothing to wait for",

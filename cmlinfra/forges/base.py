@@ -86,7 +86,10 @@ class RunnerRegistration:
 @dataclass(frozen=True)
 class FileChange:
     path: str  # repository-relative, forward slashes
-    content: bytes
+    content: bytes | None  # None: the commit deletes the file
+
+
+Author = tuple[str, str]  # (name, email) a commit is authored by; None: the token's user
 
 
 AutoMerge = Literal["merge", "squash", "rebase"]
@@ -122,10 +125,18 @@ class Forge(Protocol):
         message: str,
         files: list[FileChange],
         auto_merge: AutoMerge | None = None,
+        author: Author | None = None,
     ) -> PullRequest: ...
 
     def create_check(
-        self, *, sha: str, name: str, title: str, conclusion: str, summary: str
+        self,
+        *,
+        sha: str,
+        name: str,
+        title: str,
+        conclusion: str,
+        summary: str,
+        status: str = "completed",
     ) -> str: ...
 
     def rerun_workflow(self, run_id: str) -> None: ...

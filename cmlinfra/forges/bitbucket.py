@@ -18,6 +18,7 @@ import requests
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.forges.base import (
+    Author,
     AutoMerge,
     Comment,
     FileChange,
@@ -140,6 +141,7 @@ class Bitbucket:
         message: str,
         files: list[FileChange],
         auto_merge: AutoMerge | None = None,
+        author: Author | None = None,
     ) -> PullRequest:
         existing = self.http.json(
             "GET",
@@ -154,7 +156,12 @@ class Bitbucket:
             ("message", (None, message)),
             ("branch", (None, branch)),
         ]
-        form += [(f"/{c.path.lstrip('/')}", (c.path, c.content)) for c in files]
+        form += [
+            (f"/{c.path.lstrip('/')}", (c.path, c.content)) for c in files if c.content is not None
+        ]
+        form += [("files", (None, c.path)) for c in files if c.content is None]  # deletions
+        if author:
+            form.append(("author", (None, f"{author[0]} <{author[1]}>")))
         self.http.request("POST", f"{self.repo}/src", files=form)
         pull = _pull(
             self.http.json(
@@ -191,7 +198,14 @@ class Bitbucket:
         return dataclasses.replace(pull, merge="merged", merge_method=method)
 
     def create_check(
-        self, *, sha: str, name: str, title: str, conclusion: str, summary: str
+        self,
+        *,
+        sha: str,
+        name: str,
+        title: str,
+        conclusion: str,
+        summary: str,
+        status: str = "completed",
     ) -> str:
         raise unsupported(
             "Bitbucket", "check create", "post the report with comment create instead"

@@ -140,3 +140,16 @@ def unshallow() -> bool:
         return False
     git("fetch", "--unshallow")
     return True
+
+
+def fetch_depth(depth: int) -> str:
+    """CML's ``ci --fetch-depth``: ``0`` (or less) fetches every branch and tag with the whole
+    history, when the clone is shallow; ``N`` fetches every branch and tag ``N`` commits deep.
+    Returns what was done, for the progress line ("" when there was nothing to do)."""
+    if depth <= 0:
+        if git("rev-parse", "--is-shallow-repository") != "true":
+            return ""
+        git("fetch", "--all", "--tags", "--unshallow")
+        return "fetched every branch and tag with the full history"
+    git("fetch", "--all", "--tags", "--depth", str(depth))
+    return f"fetched every branch and tag, {depth} commit{'s' if depth != 1 else ''} deep"

@@ -21,6 +21,7 @@ import requests
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.forges import github_automerge, github_git, github_runners
 from cmlinfra.forges.base import (
+    Author,
     AutoMerge,
     Comment,
     FileChange,
@@ -142,6 +143,7 @@ class GitHub:
         message: str,
         files: list[FileChange],
         auto_merge: AutoMerge | None = None,
+        author: Author | None = None,
     ) -> PullRequest:
         owner = self.ctx.repo.split("/")[0]
         existing = self.http.json(
@@ -160,7 +162,13 @@ class GitHub:
             created, sha = found, pull.head_sha
         else:
             sha = github_git.commit_files(
-                self.http, self.repo, base=base, branch=branch, message=message, files=files
+                self.http,
+                self.repo,
+                base=base,
+                branch=branch,
+                message=message,
+                files=files,
+                author=author,
             )
             created = self.http.json(
                 "POST",
@@ -179,7 +187,14 @@ class GitHub:
 
     # -- checks and workflows -------------------------------------------------------------
     def create_check(
-        self, *, sha: str, name: str, title: str, conclusion: str, summary: str
+        self,
+        *,
+        sha: str,
+        name: str,
+        title: str,
+        conclusion: str,
+        summary: str,
+        status: str = "completed",
     ) -> str:
         result = self.http.json(
             "POST",
@@ -187,8 +202,8 @@ class GitHub:
             json={
                 "name": name,
                 "head_sha": sha,
-                "status": "completed",
-                "conclusion": conclusion,
+                "status": status,
+                **({"conclusion": conclusion} if conclusion else {}),
                 "output": {"title": title, "summary": summary},
             },
         )

@@ -9,7 +9,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from cmlinfra.forges.base import FileChange
+from cmlinfra.forges.base import Author, FileChange
 from cmlinfra.forges.http import ForgeHTTP, generic_error, message_of
 
 ASSET_BRANCH = "cmlinfra-assets"
@@ -78,13 +78,24 @@ def set_branch(http: ForgeHTTP, repo_api: str, branch: str, sha: str, *, force: 
 
 
 def commit_files(
-    http: ForgeHTTP, repo_api: str, *, base: str, branch: str, message: str, files: list[FileChange]
+    http: ForgeHTTP,
+    repo_api: str,
+    *,
+    base: str,
+    branch: str,
+    message: str,
+    files: list[FileChange],
+    author: Author | None = None,
 ) -> str:
-    """One commit with ``files`` on top of ``base``, on ``branch`` (moved there if it exists)."""
+    """One commit with ``files`` (a None content deletes) on top of ``base``, on ``branch``
+    (moved there if it exists), by ``author`` when given."""
     head = http.json("GET", f"{repo_api}/git/ref/heads/{base}")["object"]["sha"]
     base_tree = http.json("GET", f"{repo_api}/git/commits/{head}")["tree"]["sha"]
-    entries = []
+    entries: list[dict[str, str | None]] = []
     for change in files:
+        if change.content is None:
+            entries.append({"path": change.path, "mode": "100644", "type": "blob", "sha": None})
+            continue
         blob = http.json(
             "POST",
             f"{repo_api}/git/blobs",
@@ -94,10 +105,9 @@ def commit_files(
     tree = http.json(
         "POST", f"{repo_api}/git/trees", json={"base_tree": base_tree, "tree": entries}
     )
-    commit = http.json(
-        "POST",
-        f"{repo_api}/git/commits",
-        json={"message": message, "tree": tree["sha"], "parents": [head]},
-    )
+    request: dict[str, object] = {"message": message, "tree": tree["sha"], "parents": [head]}
+    if author:
+        request["author"] = {"name": author[0], "email": author[1]}
+    commit = http.json("POST", f"{repo_api}/git/commits", json=request)
     set_branch(http, repo_api, branch, commit["sha"], force=True)
     return str(commit["sha"])

@@ -19,6 +19,7 @@ import requests
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.forges import gitlab_runners
 from cmlinfra.forges.base import (
+    Author,
     AutoMerge,
     Comment,
     FileChange,
@@ -142,6 +143,7 @@ class GitLab:
         message: str,
         files: list[FileChange],
         auto_merge: AutoMerge | None = None,
+        author: Author | None = None,
     ) -> PullRequest:
         if auto_merge == "rebase":
             raise CmlinfraError(
@@ -160,8 +162,19 @@ class GitLab:
                 return _mr(found, "auto-merge-enabled", method, note=note, reused=True)
             mr = dataclasses.replace(_mr(found), reused=True)
             return self._merge(mr, auto_merge) if auto_merge else mr
-        actions = []
+        actions: list[dict[str, object]] = []
         for change in files:
+            if change.content is None:  # the description requires every field; GitLab ignores them
+                actions.append(
+                    {
+                        "action": "delete",
+                        "file_path": change.path,
+                        "previous_path": change.path,
+                        "content": "",
+                        "execute_filemode": False,
+                    }
+                )
+                continue
             probe = self.http.request(
                 "HEAD",
                 f"{self.project}/repository/files/{quote(change.path, safe='')}",
@@ -187,6 +200,7 @@ class GitLab:
                 "commit_message": message,
                 "actions": actions,
                 "force": True,  # a rerun replaces the branch instead of failing on it
+                **({"author_name": author[0], "author_email": author[1]} if author else {}),
             },
         )
         mr = _mr(
@@ -242,7 +256,14 @@ class GitLab:
         )
 
     def create_check(
-        self, *, sha: str, name: str, title: str, conclusion: str, summary: str
+        self,
+        *,
+        sha: str,
+        name: str,
+        title: str,
+        conclusion: str,
+        summary: str,
+        status: str = "completed",
     ) -> str:
         raise unsupported(
             "GitLab",

@@ -40,6 +40,14 @@ _IMAGE = re.compile(
     r"|(?P<img><img\b[^>]*>)",
     re.IGNORECASE,
 )
+# The same, with links too (``[text](file.csv)``, ``[text][label]``): what ``comment create``
+# publishes, as CML does (its remark visitor takes images, links and definitions)
+_LINKED = re.compile(
+    _IMAGE.pattern.replace(r"\\)!\[", r"\\)(?P<bang>!?)\[", 1).replace(
+        r"\\)!\[", r"\\)(?P<rbang>!?)\[", 1
+    ),
+    re.IGNORECASE,
+)
 _REF_DEF = re.compile(r"^(?P<lead>[ \t]{0,3}\[[^\]]+\]:\s*)(?P<src><[^>\n]*>|\S+)")
 _IMG_SRC = re.compile(r"(\bsrc\s*=\s*)(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.IGNORECASE)
 _IMG_ALT = re.compile(r"\balt\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.IGNORECASE)
@@ -74,13 +82,15 @@ def _markdown_target(new: str) -> str:
     return f"<{new}>" if re.search(r"[\s()<>]", new) else new
 
 
-def _outside_literals(text: str, edit: Callable[[re.Match[str]], str]) -> str:
-    """``_IMAGE`` matches in ``text`` replaced by ``edit``, except inside literal text."""
+def _outside_literals(text: str, edit: Callable[[re.Match[str]], str], links: bool = False) -> str:
+    """``_IMAGE`` (``_LINKED``) matches in ``text`` replaced by ``edit``, except inside literal
+    text."""
+    pattern = _LINKED if links else _IMAGE
     out, pos = [], 0
     for literal in _LITERAL.finditer(text):
-        out += [_IMAGE.sub(edit, text[pos : literal.start()]), literal.group()]
+        out += [pattern.sub(edit, text[pos : literal.start()]), literal.group()]
         pos = literal.end()
-    return "".join([*out, _IMAGE.sub(edit, text[pos:])])
+    return "".join([*out, pattern.sub(edit, text[pos:])])
 
 
 @dataclass
@@ -97,7 +107,7 @@ class _Walk:
         return "".join(self.lines[start:end])
 
 
-def _walk(markdown: str) -> _Walk:
+def _walk(markdown: str, links: bool = False) -> _Walk:
     from markdown_it import MarkdownIt
     from markdown_it.common.utils import normalizeReference
 
@@ -108,7 +118,9 @@ def _walk(markdown: str) -> _Walk:
         if not token.map:
             continue
         if token.type == "inline" and any(
-            c.type == "image" or (c.type == "html_inline" and _IMAGE.search(c.content))
+            c.type == "image"
+            or (links and c.type == "link_open")
+            or (c.type == "html_inline" and _IMAGE.search(c.content))
             for c in token.children or []
         ):
             spans.append((token.map[0], token.map[1], "inline"))
@@ -130,14 +142,19 @@ def _walk(markdown: str) -> _Walk:
 
     for start, end, kind in walk.spans:
         if kind == "inline":
-            _outside_literals(walk.text(start, end), collect)
+            _outside_literals(walk.text(start, end), collect, links)
     return walk
 
 
-def _edit(markdown: str, inline: Callable[[re.Match[str], _Walk], str], ref: NewTarget) -> str:
-    """``markdown`` with each image match in its spans passed through ``inline`` and each
-    definition an image uses through ``ref``."""
-    walk = _walk(markdown)
+def _edit(
+    markdown: str,
+    inline: Callable[[re.Match[str], _Walk], str],
+    ref: NewTarget,
+    links: bool = False,
+) -> str:
+    """``markdown`` with each image (and link) match in its spans passed through ``inline`` and
+    each definition an image (a link) uses through ``ref``."""
+    walk = _walk(markdown, links)
     edits: list[tuple[int, int, str]] = []
     for start, end, kind in walk.spans:
         text = walk.text(start, end)
@@ -152,7 +169,7 @@ def _edit(markdown: str, inline: Callable[[re.Match[str], _Walk], str], ref: New
         elif kind == "html":  # markdown is not parsed inside HTML blocks
             text = _outside_literals(text, lambda m: inline(m, walk) if m["img"] else m.group())
         else:
-            text = _outside_literals(text, lambda m: inline(m, walk))
+            text = _outside_literals(text, lambda m: inline(m, walk), links)
         edits.append((start, end, text))
     lines = list(walk.lines)
     for start, end, text in reversed(edits):  # from the end: earlier line numbers still hold
@@ -176,27 +193,29 @@ def _images(m: re.Match[str], walk: _Walk) -> Iterator[Image]:
         )
 
 
-def find_images(markdown: str) -> list[Image]:
-    """Every image ``markdown`` shows, in document order."""
+def find_images(markdown: str, *, links: bool = False) -> list[Image]:
+    """Every image ``markdown`` shows (and, with ``links``, every link), in document order."""
     found: list[Image] = []
 
     def collect(m: re.Match[str], walk: _Walk) -> str:
         found.extend(_images(m, walk))
         return m.group()
 
-    _edit(markdown, collect, lambda target: None)
+    _edit(markdown, collect, lambda target: None, links)
     return found
 
 
-def rewrite_targets(markdown: str, new_target: NewTarget) -> str:
-    """``markdown`` with every image target passed through ``new_target``."""
+def rewrite_targets(markdown: str, new_target: NewTarget, *, links: bool = False) -> str:
+    """``markdown`` with every image target (and, with ``links``, every link target) passed
+    through ``new_target``."""
 
     def inline(m: re.Match[str], walk: _Walk) -> str:
         if m["src"] is not None:
             new = new_target(_unwrap(m["src"]))
             if new is None:
                 return m.group()
-            return f"![{m['alt']}]({m['pad']}{_markdown_target(new)}{m['rest']})"
+            bang = m["bang"] if links else "!"
+            return f"{bang}[{m['alt']}]({m['pad']}{_markdown_target(new)}{m['rest']})"
         if m["img"] is None:  # a reference image: its definition is rewritten
             return m.group()
 
@@ -207,7 +226,7 @@ def rewrite_targets(markdown: str, new_target: NewTarget) -> str:
 
         return _IMG_SRC.sub(attr, m["img"], count=1)
 
-    return _edit(markdown, inline, new_target)
+    return _edit(markdown, inline, new_target, links)
 
 
 def replace_images(markdown: str, replacement: Replacement) -> str:

@@ -20,7 +20,15 @@ from dataclasses import replace
 from typing import Any
 
 from cmlinfra.errors import CmlinfraError, UsageError
-from cmlinfra.runner.launch import LaunchOptions, LaunchResult, begin, bring_up, check, prepare
+from cmlinfra.runner.launch import (
+    LaunchOptions,
+    LaunchResult,
+    begin,
+    bring_up,
+    check,
+    name_free,
+    prepare,
+)
 
 MAX_COUNT = 64
 
@@ -43,10 +51,13 @@ def launch_many(opts: LaunchOptions, count: int) -> list[LaunchResult]:
         )
     checked = check(opts)
     first = replace(opts, request=replace(opts.request, name=names(opts.request.name, count)[0]))
-    template = prepare(first, checked)
-    prepared = [template] + [
-        renamed(template, name) for name in names(opts.request.name, count)[1:]
-    ]
+    template = prepare(first, checked)  # also: the first name is free at the forge
+    others = names(opts.request.name, count)[1:]
+    registered = {runner.name for runner in checked.forge.list_runners()}
+    for name in others:
+        if name in registered:
+            name_free(checked.forge, name)  # refuses it, in the usual words
+    prepared = [template] + [renamed(template, name) for name in others]
     sessions: list[Any] = []
     try:
         for one in prepared:

@@ -37,6 +37,7 @@ class LaunchOptions:
     watchdog_interval: int = 15
     runner_group: str = ""  # GitHub organization runners only: a group name or id
     startup_script: bytes | None = None  # CML's --cloud-startup-script, decoded: a last step
+    no_retry: bool = False  # CML's --no-retry, kept in the record for the failover
 
 
 @dataclass
@@ -56,9 +57,26 @@ class LaunchResult:
 
 
 def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerRecord | None:
-    """CML's --reuse (a ready runner with this name or a shared label) and --reuse-idle (one
-    that the forge also reports online and not busy) — only a runner that serves this
-    repository: same forge, registered at it or at its organization / group / workspace."""
+    """CML's --reuse (a runner with this name, or an online one with all the labels) and
+    --reuse-idle (one the forge reports online and not busy), asked of the forge itself as CML
+    does, so a runner launched elsewhere (another registry, another tool, by hand) counts too;
+    the local registry's ready runners serving this repository count as well."""
+    if not (opts.reuse or opts.reuse_idle):
+        return None
+    found = reusable_at_forge(forge, opts.request.name, opts.labels, opts.reuse, opts.reuse_idle)
+    if found is not None:
+        at = {r.name: r for r in records(store)}
+        return at.get(found.name) or RunnerRecord(
+            name=found.name,
+            cloud="",
+            labels=list(found.labels),
+            phase="ready",
+            forge=forge.name,
+            repo=forge.ctx.repo_url,
+            runner_id=found.id,
+        )
+    if not opts.reuse:
+        return None
     wanted = set(opts.labels)
     candidates = [
         r
@@ -68,14 +86,47 @@ def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerReco
         and not r.expired()
         and r.forge == forge.name
         and forge.ctx.served_by(r.repo)
-        and (r.name == opts.request.name or wanted & set(r.labels))
+        and (r.name == opts.request.name or wanted <= set(r.labels))
     ]
-    if not candidates or not (opts.reuse or opts.reuse_idle):
-        return None
-    if not opts.reuse_idle:
-        return candidates[0]
-    idle = {r.name for r in forge.list_runners() if r.status == "online" and not r.busy}
-    return next((r for r in candidates if r.name in idle), None)
+    return candidates[0] if candidates else None
+
+
+def name_free(forge: Any, name: str) -> None:
+    """As CML: a runner name already registered at the forge is refused (without --reuse)."""
+    if any(r.name == name for r in forge.list_runners()):
+        raise UsageError(
+            f"a runner named {name!r} is already registered at {forge.ctx.repo_url}",
+            "pick another --name, remove it ('cmlinfra runner destroy'), or pass --reuse",
+        )
+
+
+def reusable_at_forge(
+    forge: Any, name: str, labels: list[str], reuse: bool, reuse_idle: bool
+) -> Any:
+    """The forge's runner to reuse instead of launching (a ``forges.base.Runner``), or None.
+
+    As CML: a runner already registered under this name is reused with --reuse and refused
+    otherwise (two runners cannot share a name); with --reuse an online runner carrying every
+    label will do; with --reuse-idle only an online one that is not busy."""
+    if reuse_idle and forge.name == "bitbucket":
+        raise UsageError(
+            "--reuse-idle is not supported on Bitbucket: its API does not say whether a runner "
+            "is busy",
+            "use --reuse, or leave it out",
+        )
+    runners = forge.list_runners()
+    same = next((r for r in runners if r.name == name), None)
+    if same is not None:
+        if not reuse:
+            name_free(forge, name)
+        return same
+    wanted = set(labels)
+    matching = [r for r in runners if wanted <= set(r.labels) and r.status == "online"]
+    if reuse:
+        return matching[0] if matching else None
+    if reuse_idle:
+        return next((r for r in matching if not r.busy), None)
+    return None
 
 
 def _register(session: Any, opts: LaunchOptions) -> Any:
@@ -154,6 +205,7 @@ def prepare(opts: LaunchOptions, checked: Checked) -> Any:
     request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
     prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
     checked.forge.check_runner_access()
+    name_free(checked.forge, opts.request.name)
     return prepared
 
 
@@ -161,7 +213,7 @@ def begin(opts: LaunchOptions, checked: Checked, prepared: Any) -> Any:
     """Lock the runner's name and write its record: from here on a failure tears down."""
     from cmlinfra.runner.machine import Session
 
-    return Session.begin(
+    session = Session.begin(
         checked.store,
         prepared,
         mode="runner",
@@ -172,6 +224,10 @@ def begin(opts: LaunchOptions, checked: Checked, prepared: Any) -> Any:
         repo=checked.context.repo_url,
         scope=checked.context.scope,
     )
+    if opts.no_retry:
+        session.record.no_retry = True
+        session.save()
+    return session
 
 
 def bring_up(session: Any, opts: LaunchOptions) -> None:

@@ -42,6 +42,8 @@ class RunnerRecord:
     runner_id: str = ""  # the forge's id, for unregistering from outside the machine
     launcher: str = ""  # host:pid of the process that created it
     error: str = ""  # why the last launch/destroy failed, one line
+    # CML's --no-retry: a job lost with this runner (a spot reclaim) is not re-run (failover)
+    no_retry: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"

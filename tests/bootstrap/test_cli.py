@@ -13,6 +13,7 @@ import pytest
 from cmlinfra.bootstrap.steps import AGENTS, Options, build_steps
 from cmlinfra.cli.commands.bootstrap import parse_host
 from cmlinfra.errors import UsageError
+from tests.bootstrap.shell_hosts import REPLAY, restricted_path
 from tests.fixtures.sshd import SshdFactory, SshHost
 
 
@@ -63,8 +64,9 @@ def test_bad_input_is_one_line_usage_error(cli, tmp_path: Path) -> None:
             "does not exist",
         ),
     ]
+    nobody = {"HOME": str(tmp_path), "SSH_AUTH_SOCK": ""}  # no ~/.ssh/id_*, no agent
     for args, needle in cases:
-        result = cli(*args)
+        result = cli(*args, env=nobody)
         assert result.returncode == 2, (args, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("cmlinfra: error:") and needle in lines[0]
@@ -94,6 +96,28 @@ def test_parallel_hosts_json_summary(cli, sshd_factory: SshdFactory, tmp_path: P
         assert f"[{h.addr}] fact: os=debian" in result.stderr
 
 
+def test_without_key_the_default_identity_logs_in_as_ssh_does(
+    cli, sshd_factory: SshdFactory, tmp_path: Path
+) -> None:
+    """No --key: ~/.ssh/id_ed25519 (paramiko's look-up, after the agent) logs in, as
+    ``ssh HOST`` would."""
+    host = sshd_factory()
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = home / ".ssh" / "id_ed25519"
+    key.write_bytes(host.client_key.read_bytes())
+    key.chmod(0o600)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[{host.addr}]:{host.port} {host.host_key_line}\n")
+    args = ["bootstrap", f"{host.addr}:{host.port}", "--known-hosts", str(known)]
+    result = cli(*args, "--steps", "detect", "--wait", "20",
+                 env={"HOME": str(home), "SSH_AUTH_SOCK": ""})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    key.unlink()
+    refused = cli(*args, env={"HOME": str(home), "SSH_AUTH_SOCK": ""})
+    assert refused.returncode == 2 and "no ~/.ssh/id_* key" in refused.stderr
+
+
 def test_one_bad_host_does_not_hide_the_others(
     cli, sshd_factory: SshdFactory, tmp_path: Path
 ) -> None:
@@ -113,34 +137,41 @@ def test_one_bad_host_does_not_hide_the_others(
     assert "ok" in table and "FAILED" in table and "done" in table
 
 
-def _shims(directory: Path, **scripts: str) -> Path:
-    directory.mkdir()
-    for name, body in scripts.items():
-        path = directory / name
-        path.write_text(f"#!/bin/sh\n{body}\n")
-        path.chmod(0o755)
-    return directory
+def _known(sshd: SshHost, tmp_path: Path) -> Path:
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[{sshd.addr}]:{sshd.port} {sshd.host_key_line}\n")
+    return known
+
+
+# Docker with the nvidia runtime registered, failing `docker run --gpus all` the way Docker does
+# when the runtime cannot reach a GPU.
+DOCKER_WITHOUT_GPU = """#!/bin/sh
+case "$1" in
+  version) echo "Server: 24.0.7" ;;
+  info) echo '{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}' ;;
+  *)
+    echo "Unable to find image 'ubuntu:24.04' locally" >&2
+    echo 'docker: Error response from daemon: could not select device driver "" with \
+capabilities: [[gpu]].' >&2
+    exit 125
+    ;;
+esac
+"""
 
 
 def test_failed_step_prints_tail_and_one_line(
     cli, sshd_factory: SshdFactory, tmp_path: Path
 ) -> None:
-    """``--gpus all`` cannot run here, so two narrow shims stand in on the host's PATH: an
-    ``lspci`` that reports an H100 and a ``docker`` that fails the way Docker does when the
-    NVIDIA runtime is missing. The CLI shows the step's last lines, then one error line."""
-    shims = _shims(
-        tmp_path / "shims",
-        lspci='echo "01:00.0 0302: 10de:2330 (rev a1)"',
-        docker="echo \"Unable to find image 'ubuntu:24.04' locally\" >&2\n"
-        'echo \'docker: Error response from daemon: could not select device driver "" '
-        "with capabilities: [[gpu]].' >&2\nexit 125",
+    """``--gpus all`` cannot run here, so two narrow shims stand in on the host's PATH: the
+    nvidia-smi of the real H200 captures and a ``docker`` that fails the way Docker does when
+    the NVIDIA runtime reaches no GPU. The CLI shows the step's last lines, then one error line."""
+    path = restricted_path(
+        tmp_path / "path", shims={"nvidia-smi": REPLAY, "docker": DOCKER_WITHOUT_GPU}
     )
-    sshd = sshd_factory(set_env={"PATH": f"{shims}:/usr/sbin:/usr/bin:/sbin:/bin"})
-    known = tmp_path / "known_hosts"
-    known.write_text(f"[{sshd.addr}]:{sshd.port} {sshd.host_key_line}\n")
+    sshd = sshd_factory(set_env={"PATH": path})
     result = cli(
         "bootstrap", f"{sshd.addr}:{sshd.port}", "--key", str(sshd.client_key),
-        "--known-hosts", str(known), "--steps", "gpu-check", "--wait", "20",
+        "--known-hosts", str(_known(sshd, tmp_path)), "--steps", "gpu-check", "--wait", "20",
     )  # fmt: skip
     assert result.returncode == 1
     err = result.stderr.strip().splitlines()
@@ -153,3 +184,36 @@ def test_failed_step_prints_tail_and_one_line(
     tail_start = err.index(f"--- last lines from {sshd.addr}:{sshd.port} ---")
     assert err[tail_start + 1] == "Unable to find image 'ubuntu:24.04' locally"
     assert "FAILED" in result.stdout
+
+
+def test_a_gpu_host_without_docker_fails_in_one_line(
+    cli, sshd_factory: SshdFactory, tmp_path: Path
+) -> None:
+    """The real H200 machine (driver 580, no Docker: its nvidia-smi replayed) used to end the
+    gpu-check step with ``docker: command not found``, exit 127. Now the step names what is
+    missing and the steps that provide it, and that line is the command's error line."""
+    sshd = sshd_factory(
+        set_env={"PATH": restricted_path(tmp_path / "path", shims={"nvidia-smi": REPLAY})}
+    )
+    result = cli(
+        "--json", "bootstrap", f"{sshd.addr}:{sshd.port}", "--key", str(sshd.client_key),
+        "--known-hosts", str(_known(sshd, tmp_path)), "--steps", "detect,gpu-check",
+        "--wait", "20",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"cmlinfra: error: {sshd.addr}:{sshd.port}: step gpu-check failed with exit code 1: "
+        "the GPU check needs Docker (the docker step installs it) and the NVIDIA container "
+        "toolkit (the nvidia-container-toolkit step registers it with Docker); see its last "
+        "output lines above; fix the cause and re-run (finished steps are skipped)"
+    )
+    (host,) = json.loads(result.stdout)
+    assert [(s["name"], s["status"]) for s in host["steps"]] == [
+        ("detect", "done"),
+        ("gpu-check", "failed"),
+    ]
+    assert (host["facts"]["gpu"], host["facts"]["nvidia_driver"]) == (
+        "1x NVIDIA H200",
+        "580.159.04",
+    )
+    assert [(g["name"], g["memory_mib"]) for g in host["gpus"]] == [("NVIDIA H200", 143771)]

@@ -1,17 +1,85 @@
-"""Parsing nvidia-smi output into typed results. The fixtures are hand-written to nvidia-smi's
-formats, which were checked against real captures from public repositories (drivers 418 to
-610; not committed: third-party files — see fixtures/nvidia-smi/SOURCE.md). Any real capture
-dropped into that folder is parsed too."""
+"""Parsing nvidia-smi output into typed results, on two kinds of fixtures:
+
+- ``fixtures/nvidia-smi/real-*/``: **real captures**, our own (``real-h200/``: one NVIDIA H200,
+  driver 580.159.04, CUDA 13.0, 2026-12-04; its SOURCE.md). Every such folder — what
+  ``scripts/gpu-check.sh --out`` writes — is parsed and cross-checked.
+- ``fixtures/nvidia-smi/*.csv|*.xml``: hand-written to nvidia-smi's formats, which were checked
+  against real captures from public repositories (drivers 418 to 610; not committed:
+  third-party files — see fixtures/nvidia-smi/SOURCE.md).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from cmlinfra.bootstrap.gpu import Gpu, find_query_csv, parse_query_csv, parse_smi_xml
+from cmlinfra.bootstrap.gpu import (
+    Gpu,
+    disagreements,
+    find_query_csv,
+    parse_query_csv,
+    parse_smi_xml,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvidia-smi"
+REAL = sorted(p for p in FIXTURES.glob("real-*") if p.is_dir())
+H200 = FIXTURES / "real-h200"
+H200_GPU = Gpu(
+    index=0,
+    name="NVIDIA H200",
+    uuid="GPU-eeb87296-63e3-e252-1236-a18a5bd8b4b6",
+    driver_version="580.159.04",
+    memory_mib=143771,
+)
+
+
+def test_real_h200_query_csv_with_and_without_units() -> None:
+    units = parse_query_csv((H200 / "query.csv").read_text())
+    nounits = parse_query_csv((H200 / "query-nounits.csv").read_text())
+    assert "143771 MiB" in (H200 / "query.csv").read_text()  # the two files really differ
+    assert "143771 MiB" not in (H200 / "query-nounits.csv").read_text()
+    assert units == nounits == [replace(H200_GPU, compute_capability="9.0")]
+
+
+def test_real_h200_xml_report_dtd_v13() -> None:
+    text = (H200 / "q.xml").read_text()
+    assert '<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v13.dtd">' in text
+    # driver 580 writes this message bare, not bracketed like the others
+    assert "<display_mode>Requested functionality has been deprecated</display_mode>" in text
+    report = parse_smi_xml(text)
+    assert (report.driver_version, report.cuda_version) == ("580.159.04", "13.0")
+    assert report.gpus == (replace(H200_GPU, pci_bus_id="00000000:00:06.0"),)
+
+
+def test_real_h200_forms_agree_and_a_difference_is_found() -> None:
+    csv_gpus = parse_query_csv((H200 / "query.csv").read_text())
+    xml = (H200 / "q.xml").read_text()
+    assert disagreements(csv_gpus, parse_smi_xml(xml)) == []
+    other = parse_smi_xml(xml.replace("<total>143771 MiB</total>", "<total>143770 MiB</total>"))
+    assert disagreements(csv_gpus, other) == ["GPU 0 memory_mib: CSV 143771, XML 143770"]
+    assert disagreements(csv_gpus * 2, other) == ["the CSV lists 2 GPU(s), the XML 1"]
+
+
+@pytest.mark.parametrize("folder", REAL, ids=lambda p: p.name)
+def test_every_real_capture_folder_parses_and_agrees(folder: Path) -> None:
+    """A folder written by ``scripts/gpu-check.sh --out`` and copied here is checked as is."""
+    assert (folder / "SOURCE.md").is_file(), "say where the captures come from"
+    units = parse_query_csv((folder / "query.csv").read_text())
+    report = parse_smi_xml((folder / "q.xml").read_text())
+    assert units and units == parse_query_csv((folder / "query-nounits.csv").read_text())
+    assert disagreements(units, report) == []
+    assert all(g.name and g.uuid and g.memory_mib for g in units)
+
+
+def test_unbracketed_messages_are_not_values() -> None:
+    text = (
+        "index, name, compute_cap, pci.bus_id\n"
+        "0, NVIDIA H200, Requested functionality has been deprecated, Not Supported\n"
+    )
+    (gpu,) = parse_query_csv(text)
+    assert (gpu.compute_capability, gpu.pci_bus_id) == (None, None)
 
 
 def test_query_csv_with_units() -> None:

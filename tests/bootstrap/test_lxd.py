@@ -21,7 +21,8 @@ import pytest
 from cmlinfra.bootstrap.run import HostResult, bootstrap_host
 from cmlinfra.bootstrap.ssh import connect
 from cmlinfra.bootstrap.steps import Options, Step, build_steps
-from tests.bootstrap.lxd_hosts import LxdHost
+from tests.bootstrap.lxd_hosts import LxdHost, lxc
+from tests.bootstrap.shell_hosts import H200, NOT_GPUS, REAL_H200, REPLAY, fake_pci
 from tests.fixtures.sshd import wait_until
 
 pytestmark = pytest.mark.lxd
@@ -67,8 +68,9 @@ def test_docker_toolkit_and_gpu_check_on_a_real_docker(lxd_hosts) -> None:
     """Cold bootstrap installs Docker (docker.io) for real; the re-run skips it; a rootfs
     tarball imported with ``docker import`` runs without any registry. Then the container
     toolkit step registers the ``nvidia`` runtime with that real Docker (repository, package
-    and ``nvidia-ctk`` shimmed), and ``gpu-check`` fails the way real Docker does on a host
-    without an NVIDIA card: a useful error naming the step."""
+    and ``nvidia-ctk`` shimmed), and ``gpu-check``, with everything it needs in place (the
+    driver shimmed), fails the way real Docker does on a host without an NVIDIA card: a useful
+    error naming the step."""
     host = lxd_hosts("docker-")
     steps = build_steps(Options(gpu=False))
     assert [s.name for s in steps] == ["detect", "docker"]
@@ -109,6 +111,7 @@ def test_docker_toolkit_and_gpu_check_on_a_real_docker(lxd_hosts) -> None:
 
     install_shims(host, {"gpgkey": b"key\n", "nvidia-container-toolkit.list": (
         b"deb https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /\n")})  # fmt: skip
+    host.exec("mkdir -p /var/lib/cmlt-shim && touch /var/lib/cmlt-shim/driver")  # nvidia-smi works
     gpu_steps = build_steps(
         Options(gpu_check_image="cmlt/tiny:1"), only=["nvidia-container-toolkit", "gpu-check"]
     )
@@ -238,3 +241,74 @@ def test_runner_agents_install_then_skip(lxd_hosts) -> None:
     ).split()
     assert owners == ["runner", "bitbucket"]
     assert host.exec("id -u gitlab-runner").strip().isdigit()
+
+
+def _fails_with(result: HostResult, host: LxdHost, step: str, line: str) -> None:
+    assert result.error == (
+        f"{host.name}: step {step} failed with exit code 1: {line}; see its last output lines "
+        "above; fix the cause and re-run (finished steps are skipped)"
+    ), result.tail
+    assert sum(s.startswith("error:") for s in result.tail) == 1, result.tail
+
+
+def test_missing_prerequisites_fail_in_one_line(lxd_hosts, tmp_path: Path) -> None:
+    """A real Debian container made into the hosts the steps meet: its PCI bus is the H200
+    machine's (a fake /sys/bus/pci/devices, bind-mounted by LXD as a disk device: a 3D
+    controller only sysfs shows, no lspci), first without a driver, then with the H200's
+    nvidia-smi (replaying the real captures) and no Docker — the machine where gpu-check died
+    on ``docker: command not found`` — then without apt-get. Each failing step ends in one line
+    naming what is missing and the step or option that provides it, and changes nothing."""
+    host = lxd_hosts("lack-")
+    pci = fake_pci(tmp_path / "pci", {**NOT_GPUS, **H200})
+    lxc("config", "device", "add", host.name, "fakepci", "disk", f"source={pci}",
+        "path=/sys/bus/pci/devices", "readonly=true")  # fmt: skip
+    steps = {s.name: s for s in build_steps(Options())}
+
+    def run(*names: str) -> HostResult:
+        return bootstrap_host(host.target(), [steps[n] for n in names], wait=60, timeout=120)
+
+    bare = run("detect", "gpu-check")
+    assert (bare.facts["gpu"], bare.facts["gpu_pci"]) == (
+        "1x NVIDIA [10de:2335] (no driver)",
+        "0000:00:06.0",
+    )
+    _fails_with(bare, host, "gpu-check", (
+        "the GPU check needs the NVIDIA driver (no nvidia-smi: the nvidia-driver step installs "
+        "it, or use a --cloud-image that has it), Docker (the docker step installs it) and the "
+        "NVIDIA container toolkit (the nvidia-container-toolkit step registers it with Docker)"
+    ))  # fmt: skip
+
+    replay = "/usr/local/lib/cmlt-replay"
+    host.push(REPLAY.read_text(), f"{replay}/nvidia-smi")
+    for capture in REAL_H200.iterdir():
+        host.push(capture.read_bytes(), f"{replay}/real-h200/{capture.name}", mode="0644")
+    host.exec(f"ln -s {replay}/nvidia-smi /usr/local/sbin/nvidia-smi")
+    h200 = run("detect", "nvidia-driver", "gpu-check")
+    assert statuses(h200) == [("detect", "done"), ("nvidia-driver", "skipped"),
+                              ("gpu-check", "failed")]  # fmt: skip
+    assert (h200.facts["gpu"], h200.facts["nvidia_driver"]) == ("1x NVIDIA H200", "580.159.04")
+    assert [(g.name, g.memory_mib, g.compute_capability) for g in h200.gpus] == [
+        ("NVIDIA H200", 143771, "9.0")
+    ]
+    _fails_with(h200, host, "gpu-check", (
+        "the GPU check needs Docker (the docker step installs it) and the NVIDIA container "
+        "toolkit (the nvidia-container-toolkit step registers it with Docker)"
+    ))  # fmt: skip
+    _fails_with(run("nvidia-container-toolkit"), host, "nvidia-container-toolkit", (
+        "Docker is not installed; run the docker step before this one (the NVIDIA container "
+        "toolkit registers itself with Docker)"
+    ))  # fmt: skip
+
+    # no driver and no apt-get (an image of another family): nothing is edited or installed
+    host.exec("rm /usr/local/sbin/nvidia-smi && mv /usr/bin/apt-get /usr/bin/apt-get.hidden")
+    sources = "cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null || true"
+    before = host.exec(sources)
+    _fails_with(run("nvidia-driver"), host, "nvidia-driver", (
+        "the NVIDIA driver is not installed and this host has no apt-get to install it; use a "
+        "Debian or Ubuntu image, or a --cloud-image that has the NVIDIA driver"
+    ))  # fmt: skip
+    _fails_with(run("docker"), host, "docker", (
+        "Docker is not installed and this host has no apt-get to install it; use a Debian or "
+        "Ubuntu image, or a --cloud-image that has Docker"
+    ))  # fmt: skip
+    assert host.exec(sources) == before

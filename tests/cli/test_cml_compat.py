@@ -23,7 +23,7 @@ def _nothing_left(root: Path) -> None:
 
 def _world(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
     state = tmp_path / "state"
-    return ["--name", "cml-compat", "--state", str(state), *FORGE], {
+    return ["--cloud", "lxd", "--name", "cml-compat", "--state", str(state), *FORGE], {
         "CMLINFRA_HOME": str(tmp_path / "home")
     }
 
@@ -64,7 +64,7 @@ def test_noops_are_accepted(cli: CliRunner, tmp_path: Path) -> None:
     args, env = _world(tmp_path)
     given = [a for e in NOOPS for a in ([e.option] if e.flag else [e.option, "10"])]
     result = cli("runner", "launch", *args, *given, "--idle-timeout", "-1",
-                 env={**env, "CML_RUNNER_NO_RETRY": "true"})  # fmt: skip
+                 env={**env, "CML_RUNNER_DESTROY_DELAY": "10"})  # fmt: skip
     assert result.returncode == 2
     assert "--idle-timeout never without --single or --max-ttl would never end" in result.stderr
     _nothing_left(tmp_path)

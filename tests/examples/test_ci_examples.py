@@ -67,7 +67,7 @@ CMLINFRA_LINES = [
 
 def test_the_examples_cover_the_documented_commands() -> None:
     used = {" ".join(a.values[0][:2]) for a in CMLINFRA_LINES}
-    for command in ("stack plan", "runner launch", "comment create", "report build", "gc --cloud"):
+    for command in ("stack plan", "runner launch", "comment update", "report build", "gc --cloud"):
         assert command in used, f"no example uses cmlinfra {command}"
 
 

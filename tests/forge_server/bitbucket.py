@@ -130,7 +130,12 @@ def create_src_commit(server: ForgeServer, req: Req) -> Reply:
     for field_name, file in files.items(multi=True):
         if field_name.startswith("/"):
             tree[field_name.lstrip("/")] = repo.git.blob(file.read())
-    commit = repo.git.commit(repo.git.tree(tree), [repo.git.refs[source]], form.get("message", ""))
+    for deleted in form.getlist("files"):  # Bitbucket: a path named in "files" with no content
+        tree.pop(deleted.lstrip("/"), None)
+    parent = [repo.git.refs[source]]
+    commit = repo.git.commit(
+        repo.git.tree(tree), parent, form.get("message", ""), form.get("author", "")
+    )
     repo.git.refs[f"heads/{branch}"] = commit
     return Reply(201)
 

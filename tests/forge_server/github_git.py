@@ -69,6 +69,8 @@ def create_tree(server: ForgeServer, req: Req) -> Reply:
     for entry in data["tree"]:
         if "content" in entry:
             entries[entry["path"]] = repo.git.blob(entry["content"].encode())
+        elif "sha" in entry and entry["sha"] is None:  # GitHub: a null sha deletes the path
+            entries.pop(entry["path"], None)
         elif entry.get("sha") in repo.git.blobs:
             entries[entry["path"]] = entry["sha"]
         else:
@@ -86,7 +88,9 @@ def create_commit(server: ForgeServer, req: Req) -> Reply:
     for parent in data.get("parents", []):
         if parent not in repo.git.commits:
             raise Invalid("Parent SHA does not exist or is not a commit object")
-    sha = repo.git.commit(data["tree"], data.get("parents", []), data["message"])
+    who = data.get("author") or {}
+    author = f"{who['name']} <{who['email']}>" if who else ""
+    sha = repo.git.commit(data["tree"], data.get("parents", []), data["message"], author)
     parents = [{"sha": p} for p in data.get("parents", [])]
     return Reply(
         201,

@@ -199,12 +199,18 @@ def create_commit(server: ForgeServer, req: Req) -> Reply:
         path = action["file_path"]
         if action["action"] == "create" and path in files:
             raise Invalid(f"A file with this name already exists: {path}")
-        if action["action"] == "update" and path not in files:
+        if action["action"] in ("update", "delete") and path not in files:
             raise Invalid(f"A file with this name doesn't exist: {path}")
+        if action["action"] == "delete":
+            tree.pop(path, None)
+            continue
         content = action.get("content", "")
         raw = base64.b64decode(content) if action.get("encoding") == "base64" else content.encode()
         tree[path] = repo.git.blob(raw)
-    sha = repo.git.commit(repo.git.tree(tree), [repo.git.refs[source]], data["commit_message"])
+    author = f"{data['author_name']} <{data['author_email']}>" if data.get("author_email") else ""
+    sha = repo.git.commit(
+        repo.git.tree(tree), [repo.git.refs[source]], data["commit_message"], author
+    )
     repo.git.refs[f"heads/{branch}"] = sha
     return Reply(
         200,

@@ -76,9 +76,15 @@ class Git:
         self.trees[sha] = dict(entries)
         return sha
 
-    def commit(self, tree: str, parents: list[str], message: str) -> str:
+    def commit(self, tree: str, parents: list[str], message: str, author: str = "") -> str:
+        """``author``: "Name <email>" when the request named one (else the token's user)."""
         sha = sha1(f"{tree}{parents}{message}{len(self.commits)}".encode())
-        self.commits[sha] = {"tree": tree, "parents": list(parents), "message": message}
+        self.commits[sha] = {
+            "tree": tree,
+            "parents": list(parents),
+            "message": message,
+            "author": author,
+        }
         return sha
 
     def files(self, ref: str) -> dict[str, bytes]:

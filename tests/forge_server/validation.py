@@ -24,6 +24,21 @@ SPECS = Path(__file__).parent / "specs"
 PREFIX = {"gitlab": "/api/v4", "bitbucket": "/2.0"}
 
 
+def _null_in_nullable_enums(node: Any) -> None:
+    """``nullable: true`` with an ``enum`` (GitHub's check-run ``conclusion``, null while the
+    check runs) means null is allowed, as the forge sends it; openapi-core only accepts a value
+    the enum lists (OpenAPI 3.0.3's reading), so null is added to such enums."""
+    if isinstance(node, dict):
+        enum = node.get("enum")
+        if node.get("nullable") is True and isinstance(enum, list) and None not in enum:
+            enum.append(None)
+        for value in node.values():
+            _null_in_nullable_enums(value)
+    elif isinstance(node, list):
+        for value in node:
+            _null_in_nullable_enums(value)
+
+
 class Description:
     """One forge's OpenAPI description, bound to the server's address."""
 
@@ -32,6 +47,7 @@ class Description:
 
         self.forge = forge
         spec = json.loads((SPECS / f"{forge}.json").read_text())
+        _null_in_nullable_enums(spec)
         spec["servers"] = [{"url": url + PREFIX.get(forge, "")}] + (
             [{"url": url + "/api/v3"}] if forge == "github" else []
         )

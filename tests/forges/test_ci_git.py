@@ -182,6 +182,31 @@ def test_ci_unshallow_fetches_the_full_history(cli, tmp_path) -> None:
     assert again.returncode == 0 and "full history" not in again.stderr
 
 
+def test_ci_fetch_depth_as_cml(cli, tmp_path) -> None:
+    """CML's ``ci --fetch-depth N`` (every branch and tag N deep) and ``--fetch-depth 0`` (the
+    whole history), also spelled ``cml repo prepare``."""
+    source = tmp_path / "source"
+    subprocess.run(["git", "init", "-q", str(source)], check=True)
+    for i in range(4):
+        subprocess.run(
+            ["git", "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q",
+             "--allow-empty", "-m", f"c{i}"],
+            cwd=source, check=True,
+        )  # fmt: skip
+    work = tmp_path / "work"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{source}", str(work)], check=True
+    )
+    env = _git_env(tmp_path)
+    two = cli("repo", "prepare", "--no-credentials", "--fetch-depth=2", cwd=work, env=env)
+    assert two.returncode == 0, two.stderr
+    assert _git_out(work, "rev-list", "--count", "HEAD") == "2"
+    full = cli("ci", "--no-credentials", "--fetch-depth", "0", cwd=work, env=env)
+    assert full.returncode == 0, full.stderr
+    assert _git_out(work, "rev-parse", "--is-shallow-repository") == "false"
+    assert _git_out(work, "rev-list", "--count", "HEAD") == "4"
+
+
 def _git_out(work: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=work, capture_output=True, text=True).stdout.strip()
 

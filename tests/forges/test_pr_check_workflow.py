@@ -114,7 +114,9 @@ def test_asset_publish_md(cli, forge_repo, tmp_path, kind) -> None:
     image.write_bytes(b"\x89PNG\r\n\x1a\nfake")
     result = cli("asset", "publish", str(image), "--md", "--title", "Loss", env=repo.env())
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("![Loss](https://") and "plot.png" in result.stdout
+    # CML's form: the title is the image's title, the alt text stays empty
+    assert result.stdout.startswith("![](https://") and "plot.png" in result.stdout
+    assert result.stdout.rstrip().endswith('"Loss")')
     assert list(repo.state.uploads.values()) == [b"\x89PNG\r\n\x1a\nfake"]
 
 

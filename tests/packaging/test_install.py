@@ -32,6 +32,12 @@ print(json.dumps({"package": cmlinfra.__file__, "root": str(root), "modules": so
 """
 
 
+CML_EXECUTABLES = (
+    "cml", "cml-runner", "cml-send-comment", "cml-publish", "cml-send-github-check",
+    "cml-tensorboard-dev", "cml-pr",
+)  # fmt: skip
+
+
 def _clean_env(venv_dir: Path, **extra: str) -> dict[str, str]:
     """No PYTHONPATH, no project venv: only the new environment on PATH."""
     env = {
@@ -127,6 +133,20 @@ def test_the_actions_install_script(tmp_path: Path) -> None:
     env = _clean_env(tmp_path / "venv", CMLINFRA_VERSION="", CMLINFRA_SOURCE=str(ROOT))
     _run(["bash", "-c", step["run"]], env, tmp_path)
     _assert_working_install(tmp_path / "venv", tmp_path)
+    bin_dir = tmp_path / "venv" / "bin"
+    for name in CML_EXECUTABLES:  # CML's executables are on PATH: a CML workflow runs as is
+        assert (bin_dir / name).is_file(), name
+    assert (
+        "Usage: cml comment create" in _run(["cml", "send-comment", "--help"], env, tmp_path).stdout
+    )
+    # the action's opt-out removes exactly those, and leaves a Node.js CML's `cml` alone
+    (opt_out,) = [s for s in steps if s.get("name") == "Keep CML's own executables"]
+    node_cml = tmp_path / "node" / "cml"
+    node_cml.parent.mkdir()
+    node_cml.write_text("#!/usr/bin/env node\nrequire('../bin/cml.js')\n")
+    _run(["bash", "-c", opt_out["run"]], env, tmp_path)
+    assert not [n for n in CML_EXECUTABLES if (bin_dir / n).exists()]
+    assert (bin_dir / "cmlinfra").is_file() and node_cml.is_file()
 
 
 def test_the_cuda_dockerfiles_install_step(tmp_path: Path) -> None:

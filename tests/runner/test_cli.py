@@ -97,11 +97,13 @@ def _launch(cli, forge_repo, state, *extra: str):  # type: ignore[no-untyped-def
     return repo, cli(*args, "cml,gpu", *forge, "--token", repo.server.token, *extra)
 
 
-def test_reuse_returns_a_ready_runner_with_a_shared_label(cli, forge, forge_repo, tmp_path) -> None:
+def test_reuse_returns_a_ready_runner_with_every_label(cli, forge, forge_repo, tmp_path) -> None:
+    """As CML: the runner must carry all the labels asked for (here cml and gpu)."""
     store = open_store(str(tmp_path))
     at = f"{forge.url}/acme/ml"
+    labels = ["gpu", "cml", "big"]
     store.put(
-        RunnerRecord("cml-warm", "lxd", phase="ready", labels=["gpu"], forge="github", repo=at)
+        RunnerRecord("cml-warm", "lxd", phase="ready", labels=labels, forge="github", repo=at)
     )
     _, result = _launch(cli, forge_repo, tmp_path, "--reuse")
     assert result.returncode == 0, result.stderr
@@ -147,7 +149,8 @@ def test_reuse_idle_needs_the_forge_to_report_it_idle(cli, forge_repo, tmp_path)
     repo.driver().runner_registration(name="cml-warm", labels=["cml"], jit=True)
     repo.set_runner("cml-warm", status="online", busy=False)
     forge = ["--driver", "github", "--repo", f"{repo.server.url}/acme/ml"]
-    args = ["--json", "runner", "launch", "--state", str(tmp_path), "--reuse-idle", *forge]
+    args = ["--json", "runner", "launch", "--cloud", "lxd", "--state", str(tmp_path)]
+    args += ["--reuse-idle", *forge]
     idle = cli(*args, "--token", repo.server.token)
     assert json.loads(idle.stdout)["reused"] is True, idle.stderr
     repo.set_runner("cml-warm", status="online", busy=True)
@@ -163,6 +166,23 @@ def test_idle_timeout_never_needs_an_end(cli, forge_repo, tmp_path) -> None:
     assert open_store(str(tmp_path)).names() == []
 
 
+def test_reuse_asks_the_forge_not_only_the_registry(cli, forge_repo, tmp_path) -> None:
+    """CML's --reuse: an online runner at the forge with every label — launched by anyone, in
+    no registry here — is reused; nothing is created."""
+    repo = forge_repo("github", "acme/ml")
+    repo.driver().runner_registration(name="by-hand", labels=["cml", "gpu", "x"], jit=True)
+    repo.set_runner("by-hand", status="online", busy=True)
+    args = ["--json", "runner", "launch", "--cloud", "lxd", "--state", str(tmp_path)]
+    args += ["--labels", "cml,gpu", "--driver", "github", "--repo", f"{repo.server.url}/acme/ml"]
+    result = cli(*args, "--token", repo.server.token, "--reuse", "--cloud-type", "nonsense")
+    assert result.returncode == 0, result.stderr
+    assert (json.loads(result.stdout)["name"], json.loads(result.stdout)["reused"]) == (
+        "by-hand",
+        True,
+    )
+    assert open_store(str(tmp_path)).names() == []
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -171,6 +191,7 @@ def test_idle_timeout_never_needs_an_end(cli, forge_repo, tmp_path) -> None:
         # NAME-1 is one character too long for a hostname: refused before any machine exists
         (("--count", "2", "--name", "r" * 62), "is not a valid hostname"),
         (("--count", "2", "--cloud-type", "nonsense"), "unknown size 'nonsense'"),
+        (("--count", "2", "--cloud", ""), "--count launches machines; without --cloud"),
     ],
 )
 def test_a_count_launch_refuses_bad_input_before_anything_exists(

@@ -13,7 +13,7 @@ import pytest
 
 from cmlinfra.runner.store import open_store
 from tests.fixtures.cli import cli_env
-from tests.runner.conftest import containers, wait_until
+from tests.runner.conftest import IMAGE, containers, lxc, wait_until
 
 pytestmark = pytest.mark.lxd
 
@@ -101,3 +101,36 @@ def test_sigterm_cancels_and_destroys(lifecycle, project, signum: int) -> None:
     wait_until(lambda: containers(lc.prefix) == [], 30, "the container to be gone")
     store = open_store(lc.state)
     assert (store.names(), store.lock_names()) == ([], [])
+
+
+def test_a_step_that_lacks_something_is_the_error_line(lifecycle, cli, project) -> None:
+    """A bootstrap step's own one-line diagnosis reaches ``cmlinfra: error:``, and the machine
+    is destroyed. The machine's image is the local one without apt-get (an image of another
+    family, published for this test), so the docker step that --docker-image needs cannot
+    install Docker."""
+    lc = lifecycle
+    alias, source, name = f"{lc.prefix}noapt", f"{lc.prefix}noapt-src", f"{lc.prefix}noapt-run"
+    lxc("init", IMAGE, source)
+    try:
+        lxc("file", "delete", f"{source}/usr/bin/apt-get")
+        lxc("publish", source, "--alias", alias, "--compression", "none")
+    finally:
+        lxc("delete", source, check=False)
+    try:
+        result = cli(
+            "exec", "--cloud", "lxd", "--cloud-image", alias, "--name", name,
+            "--state", lc.state, "--docker-image", "cmlt/none:1", "--", "true",
+            env=lc.env(), cwd=project,
+        )  # fmt: skip
+    finally:
+        lxc("image", "delete", alias, check=False)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"cmlinfra: error: exec {name} failed at step bootstrap: {name}: step docker failed "
+        "with exit code 1: Docker is not installed and this host has no apt-get to install it; "
+        "use a Debian or Ubuntu image, or a --cloud-image that has Docker; see its last output "
+        "lines above; fix the cause and re-run (finished steps are skipped); everything it "
+        "created was destroyed"
+    )
+    assert containers(lc.prefix) == []
+    assert open_store(lc.state).names() == []

@@ -65,6 +65,16 @@ def _summary_text(results: list[Any], step_names: list[str]) -> str:
     return buffer.getvalue()
 
 
+def _default_identity() -> bool:
+    """Whether ssh would find a key without -i: an agent, or one of OpenSSH's default files."""
+    import os
+
+    if os.environ.get("SSH_AUTH_SOCK") and Path(os.environ["SSH_AUTH_SOCK"]).exists():
+        return True
+    names = ("id_rsa", "id_ecdsa", "id_ed25519", "id_dsa")
+    return any((Path.home() / ".ssh" / n).is_file() for n in names)
+
+
 def bootstrap(
     ctx: typer.Context,
     hosts: list[str] = typer.Argument(
@@ -74,7 +84,12 @@ def bootstrap(
         "root", "--user", help="SSH user (non-root users need NOPASSWD sudo)."
     ),
     port: int = typer.Option(22, "--port", help="SSH port."),
-    key: Path | None = typer.Option(None, "--key", help="Private key that logs in to the hosts."),
+    key: Path | None = typer.Option(
+        None,
+        "--key",
+        help="Private key that logs in to the hosts. Default, as ssh: the SSH agent, then "
+        "~/.ssh/id_rsa, id_ecdsa, id_ed25519.",
+    ),
     host_key_fingerprint: list[str] = typer.Option(
         [], "--host-key-fingerprint", help="Expected SHA256:... host key fingerprint (repeatable)."
     ),
@@ -114,8 +129,11 @@ def bootstrap(
         return
     if out is not None:
         raise UsageError("--out is only for `bootstrap render`", "drop --out")
-    if key is None:
-        raise UsageError("no SSH key given", "pass --key PATH (the key that logs in to the hosts)")
+    if key is None and not _default_identity():
+        raise UsageError(
+            "no SSH key given, no SSH agent (SSH_AUTH_SOCK) and no ~/.ssh/id_* key",
+            "pass --key PATH (the key that logs in to the hosts)",
+        )
 
     from cmlinfra.bootstrap.run import bootstrap_hosts
     from cmlinfra.bootstrap.ssh import SshTarget
@@ -131,7 +149,7 @@ def bootstrap(
                 host=host,
                 port=host_port,
                 user=login,
-                key=key.expanduser(),
+                key=key.expanduser() if key is not None else None,
                 fingerprints=tuple(host_key_fingerprint),
                 known_hosts=known if known.exists() else None,
                 name=text,

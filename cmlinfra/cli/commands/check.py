@@ -6,11 +6,18 @@ from pathlib import Path
 
 import typer
 
-from cmlinfra.cli.forge_common import connect, driver_option, repo_option, token_option
+from cmlinfra.cli.forge_common import (
+    connect,
+    driver_option,
+    repo_option,
+    resolve_commit,
+    token_option,
+)
 
 app = typer.Typer(help="Create check runs (GitHub; CML-compatible).", no_args_is_help=True)
 
 CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out")
+STATUSES = ("queued", "in_progress", "completed")
 SUMMARY_LIMIT = 65_535  # GitHub's limit on output.summary
 
 
@@ -20,14 +27,28 @@ def create(
     markdown_file: Path = typer.Argument(..., help="The markdown report for the summary."),
     title: str = typer.Option("CML Report", "--title", help="Check title (and name)."),
     conclusion: str = typer.Option(
-        "success", "--conclusion", help=f"One of: {', '.join(CONCLUSIONS)}."
+        "success",
+        "--conclusion",
+        help=f"One of: {', '.join(CONCLUSIONS)}; only with --status completed.",
     ),
-    commit_sha: str = typer.Option(None, "--commit-sha", help="Default: the CI job's commit."),
+    status: str = typer.Option(
+        "completed",
+        "--status",
+        help=f"One of: {', '.join(STATUSES)}. A check that is not completed has no conclusion "
+        "(GitHub would mark it completed otherwise).",
+    ),
+    commit_sha: str = typer.Option(
+        None,
+        "--commit-sha",
+        "--head-sha",
+        help="Commit (a SHA or a revision such as HEAD). Default: the CI job's commit.",
+    ),
     driver: str = driver_option(),
     repo: str = repo_option(),
     token: str = token_option(),
 ) -> None:
-    """Create a completed check run on the commit; an over-long report is cut at a section."""
+    """Create a check run on the commit with the report as its summary; an over-long report is
+    cut at a section."""
     from cmlinfra.cli.common import settings
     from cmlinfra.errors import UsageError
     from cmlinfra.report.limits import fit_to_limit
@@ -36,14 +57,22 @@ def create(
 
     if conclusion not in CONCLUSIONS:
         raise UsageError(f"--conclusion {conclusion!r} is not one of {', '.join(CONCLUSIONS)}")
+    if status not in STATUSES:
+        raise UsageError(f"--status {status!r} is not one of {', '.join(STATUSES)}")
     _, text = read_report(markdown_file, "write the report first")
+    given = resolve_commit(commit_sha) if commit_sha else None
     context, forge = connect(driver, repo, token)
-    sha = commit_sha or context.commit
+    sha = given or context.commit
     if not sha:
         raise UsageError("no commit for the check", "pass --commit-sha or run in CI")
     summary = fit_to_limit(text, SUMMARY_LIMIT)
     url = forge.create_check(
-        sha=sha, name=title, title=title, conclusion=conclusion, summary=summary
+        sha=sha,
+        name=title,
+        title=title,
+        conclusion=conclusion if status == "completed" else "",
+        summary=summary,
+        status=status,
     )
     emit({"url": url}, as_json=settings(ctx).as_json, text=url)
 

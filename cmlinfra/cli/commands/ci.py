@@ -33,10 +33,17 @@ def register(root: typer.Typer) -> None:
             help="Fetch the full history when the checkout is a shallow clone (as CI clones "
             "usually are), for commands that compare with older commits.",
         ),
+        fetch_depth: int = typer.Option(
+            None,
+            "--fetch-depth",
+            help="Fetch every branch and tag this many commits deep; 0: the full history "
+            "(CML's --fetch-depth).",
+        ),
         driver: str = driver_option(),
         repo: str = repo_option(),
     ) -> None:
-        """Configure git in this checkout for commits and pushes from CI."""
+        """Configure git in this checkout for commits and pushes from CI (CML's ``cml ci``,
+        also spelled ``cml repo prepare``)."""
         import os
 
         from cmlinfra.forges import git_ci
@@ -50,5 +57,9 @@ def register(root: typer.Typer) -> None:
             kind, web = git_ci.forge_url(driver, repo, os.environ)
             for line in git_ci.configure_credentials(kind, web, os.environ):
                 progress(line)
-        if unshallow and git_ci.unshallow():
+        if fetch_depth is not None:
+            done = git_ci.fetch_depth(fetch_depth)
+            if done:
+                progress(done)
+        elif unshallow and git_ci.unshallow():
             progress("fetched the full history")

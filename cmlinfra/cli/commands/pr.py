@@ -15,34 +15,45 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Open pull requests (CML-compatible).", no_args_is_help=True)
 
 
-def _changed_files() -> list[Path]:
-    """Modified and untracked files of the current checkout, as ``git status`` lists them."""
-    import subprocess
-
-    out = subprocess.run(
-        ["git", "ls-files", "--modified", "--others", "--exclude-standard"],
-        capture_output=True,
-        text=True,
-    )
-    return [Path(line) for line in out.stdout.splitlines() if line.strip()]
-
-
 def create(
     ctx: typer.Context,
-    files: list[Path] = typer.Argument(
-        None, help="Files to commit (paths in the checkout). Default: every changed file."
+    paths: list[str] = typer.Argument(
+        None,
+        metavar="[PATH|GLOB]...",
+        help="Changed files to commit: paths, directories ('.') or globs ('*.dvc', "
+        "'**/*.json'; quote them). None: open the PR from the commits already made in this "
+        "checkout since the CI job's commit.",
+    ),
+    md: bool = typer.Option(
+        False, "--md", help="Print a Markdown link, [CML's Pull Request](URL), instead of the URL."
+    ),
+    skip_ci: bool = typer.Option(
+        False,
+        "--skip-ci",
+        help="Add [skip ci] to the commit message, so the commit starts no CI run (added "
+        "anyway, as CML does, when neither --message nor a merge option is given).",
     ),
     branch: str = typer.Option(
-        None, "--branch", help="Branch to create. Default: cml-pr-<short commit>."
+        None,
+        "--branch",
+        help="Branch to create. Default (CML's): <target branch>-cml-pr-<8 characters of the "
+        "commit>.",
     ),
     target_branch: str = typer.Option(
         None, "--target-branch", help="Branch to merge into. Default: the CI job's branch."
     ),
-    title: str = typer.Option(None, "--title", help="PR title."),
-    message: str = typer.Option(None, "--message", help="Commit message."),
-    body: str = typer.Option("", "--body", help="PR description."),
+    title: str = typer.Option(
+        None, "--title", help="PR title. Default: CML PR for <target branch> <commit>."
+    ),
+    message: str = typer.Option(
+        None, "--message", help="Commit message. Default: CML PR for <commit>."
+    ),
+    body: str = typer.Option(None, "--body", help="PR description."),
     merge: bool = typer.Option(
-        False, "--merge", help="Merge the PR with a merge commit once its checks pass (see above)."
+        False,
+        "--merge",
+        "--auto-merge",
+        help="Merge the PR with a merge commit once its checks pass (see above).",
     ),
     squash: bool = typer.Option(
         False, "--squash", help="Squash the PR into one commit on the base, once its checks pass."
@@ -53,13 +64,26 @@ def create(
         help="Rebase the PR's commits onto the base, once its checks pass (Bitbucket: "
         "fast-forward; not on GitLab).",
     ),
+    remote: str = typer.Option(
+        None,
+        "--remote",
+        help="Git remote naming the repository to open the PR in (CML's; default: the CI "
+        "job's repository, or --repo).",
+    ),
+    user_email: str = typer.Option(
+        None, "--user-email", help="Commit author email. Default: the token's user."
+    ),
+    user_name: str = typer.Option(
+        None, "--user-name", help="Commit author name. Default: the token's user."
+    ),
     driver: str = driver_option(),
     repo: str = repo_option(),
     token: str = token_option(),
 ) -> None:
-    """Commit FILES on a new branch (through the API: no push credentials on the runner) and
-    open a pull/merge request. An open PR for the branch is reused (its files are not
-    committed again).
+    """Commit PATHS on a new branch (through the API: no push credentials on the runner) and
+    open a pull/merge request, as CML's pr create. An open PR for the branch is reused (its
+    files are not committed again). Paths that match no changed file: nothing to do (a
+    warning, exit 0).
 
     --merge, --squash or --rebase: GitHub sets the PR to auto-merge, which merges it once its
     required checks pass (the repository must allow auto-merge); with nothing to wait for
@@ -70,48 +94,69 @@ def create(
 
     The PR's URL goes to stdout; with --merge/--squash/--rebase one more line on stderr says
     what happened (with --json: the fields merge, merge_method, merge_note and reused)."""
-    import subprocess
-
+    from cmlinfra.cli.cml import warn
     from cmlinfra.cli.common import settings
     from cmlinfra.errors import UsageError
-    from cmlinfra.forges.base import FileChange
+    from cmlinfra.forges import pr_paths
     from cmlinfra.ui import emit, progress
 
     methods = [m for m, on in (("merge", merge), ("squash", squash), ("rebase", rebase)) if on]
     if len(methods) > 1:
         raise UsageError("--merge, --squash and --rebase exclude each other", "pick one")
-    paths = list(files or []) or _changed_files()
-    if not paths:
-        raise UsageError("no files to commit", "pass the files, or change some first")
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise UsageError(f"not files: {', '.join(missing)}", "pass paths of existing files")
-    top = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True
-    ).stdout.strip()
-    root = Path(top).resolve() if top else Path.cwd().resolve()
-    changes = []
-    for path in paths:
-        resolved = path.resolve()
-        if not resolved.is_relative_to(root):
-            raise UsageError(f"{path} is outside the repository {root}", "pass files inside it")
-        changes.append(FileChange(resolved.relative_to(root).as_posix(), resolved.read_bytes()))
+    if bool(user_email) != bool(user_name):
+        raise UsageError("--user-email and --user-name go together", "pass both, or neither")
+    top = pr_paths.root()
+    globs = [p for p in paths or [] if p.strip()]
+    if globs:
+        changed = pr_paths.status()
+        if not changed:
+            warn("No changed files matched by glob path. Nothing to do.")  # CML's words
+            return
+        chosen = pr_paths.select(globs, changed, top, Path.cwd())
+        if not chosen:
+            warn("Input files are not affected. Nothing to do.")
+            return
+        files = pr_paths.contents(chosen, top)
+    if remote and not repo:
+        repo = pr_paths.remote_url(remote)
     context, forge = connect(driver, repo, token)
-    short = (context.commit or "head")[:7]
+    sha = context.commit
+    short = (sha or "head")[:8]
+    author = (user_name, user_email) if user_name else None
+    if not globs:
+        commits = pr_paths.commits_since(sha)
+        if commits is None:
+            raise UsageError(
+                f"no commits in this checkout since {short} to open a pull request from",
+                "commit your changes first, or name the files to commit: pr create .",
+            )
+        files, author = commits.files, author or commits.author
+        message = message or commits.message
+        progress(f"opening a PR from {commits.count} commit(s) made since {short}")
     base = target_branch or context.branch
     if not base:
         raise UsageError("cannot tell the target branch", "pass --target-branch main")
-    head = branch or f"cml-pr-{short}"
+    head = branch or f"{base}-cml-pr-{short}"
+    commit_message = message or f"CML PR for {short}"
+    if globs and (skip_ci or (not message and not methods)):
+        commit_message += " [skip ci]"  # CML: a PR of generated files starts no new CI run
+    elif not globs and skip_ci and "[skip ci]" not in commit_message:
+        commit_message += " [skip ci]"
     pull = forge.create_pr(
         base=base,
         branch=head,
         title=title or f"CML PR for {base} {short}",
-        body=body,
-        message=message or f"CML commit for {base} {short}",
-        files=changes,
+        body=body
+        if body is not None
+        else f"Automated commits for {context.repo_url}/commit/{sha} created by CML.",
+        message=commit_message,
+        files=files,
         auto_merge=methods[0] if methods else None,  # type: ignore[arg-type]
+        author=author,
     )
-    emit(pull, as_json=settings(ctx).as_json, text=pull.url)
+    kind = "Merge" if forge.name == "gitlab" else "Pull"
+    text = f"[CML's {kind} Request]({pull.url})" if md else pull.url
+    emit(pull, as_json=settings(ctx).as_json, text=text)
     if methods:
         progress(_outcome(pull, forge.name))
 

@@ -41,6 +41,7 @@ def machine_options() -> dict[str, object]:
             help="aws, or lxd (local containers). An existing machine: 'cmlinfra bootstrap "
             "HOST' or 'cmlinfra stack apply --cloud ssh'.",
         ),
+        # runner launch only: no --cloud registers this machine (CML's on-premise runner)
         "cloud_type": typer.Option("m", "--cloud-type", help="Size (m, l, xl) or cloud type."),
         "cloud_gpu": typer.Option("", "--cloud-gpu", help="nogpu, or a GPU model (t4, a10g…)."),
         "cloud_region": typer.Option("", "--cloud-region", help="Region (cloud default)."),
@@ -110,7 +111,13 @@ def register(root: typer.Typer) -> None:
     @accepts(RUNNER_LAUNCH)
     def launch(
         ctx: typer.Context,
-        cloud: str = M["cloud"],  # type: ignore[assignment]
+        cloud: str = typer.Option(
+            "",
+            "--cloud",
+            help="aws, or lxd (local containers). Without --cloud, as in CML: THIS machine "
+            "becomes the runner, in the foreground, until idle, --single's job, --max-ttl or "
+            "SIGTERM (then it unregisters; nothing is powered off).",
+        ),
         cloud_type: str = M["cloud_type"],  # type: ignore[assignment]
         cloud_gpu: str = M["cloud_gpu"],  # type: ignore[assignment]
         cloud_region: str = M["cloud_region"],  # type: ignore[assignment]
@@ -169,9 +176,16 @@ def register(root: typer.Typer) -> None:
         watchdog_interval: int = typer.Option(
             15, "--watchdog-interval", hidden=True, help="Seconds between watchdog checks."
         ),
+        no_retry: bool = typer.Option(
+            False,
+            "--no-retry",
+            help="CML's: do not re-run the workflow when the runner is lost (a spot reclaim). "
+            "Recorded with the runner; see docs/migrating-from-cml.md.",
+        ),
     ) -> None:
         """Provision a machine, register it as a CI runner, and leave it a watchdog that
-        unregisters it and powers it off when idle, after --single's job, or at --max-ttl."""
+        unregisters it and powers it off when idle, after --single's job, or at --max-ttl.
+        Without --cloud: register this machine instead, as CML does."""
         from cmlinfra.bootstrap.startup import decode
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.launch import LaunchOptions
@@ -180,6 +194,21 @@ def register(root: typer.Typer) -> None:
         from cmlinfra.ui import emit
 
         values = dict(locals())
+        if count > 1 and not cloud:
+            from cmlinfra.errors import UsageError
+
+            raise UsageError(
+                "--count launches machines; without --cloud this machine is the one runner",
+                "add --cloud lxd|aws, or drop --count",
+            )
+        if not cloud:
+            from cmlinfra.cli.runner_local import launch_here
+
+            done = launch_here(values)
+            verb = "reusing" if done["reused"] else "done:"
+            text = f"runner {done['name']} {verb} {'' if done['reused'] else done['reason']}"
+            emit(done, as_json=settings(ctx).as_json, text=text.rstrip())
+            return
         startup = decode(cloud_startup_script) if cloud_startup_script else None
         options = LaunchOptions(
             cloud=cloud,
@@ -198,6 +227,7 @@ def register(root: typer.Typer) -> None:
             watchdog_interval=watchdog_interval,
             runner_group=runner_group,
             startup_script=startup,
+            no_retry=no_retry,
         )
         if count > 1:
             from cmlinfra.runner.fleet import launch_many

@@ -54,6 +54,7 @@ DEFAULT_REGION = "us-west"  # CML's default --cloud-region
 DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
 MAX_HDD_GB = 16384  # largest gp3 volume
 RAW_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+ZONE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+[a-z]$")  # us-east-1a, ap-southeast-2b
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,14 @@ def instance_spec(cloud_type: str, gpu: str | None = None) -> InstanceSpec:
             f"{_suggest(size, list(SIZES))}use s, m, l or xl (optionally +{'/+'.join(GPUS)}) "
             "or an EC2 instance type such as g5.2xlarge",
         )
-    if wanted_gpu is not None:
-        raise UsageError(
-            f"--cloud-gpu {gpu} cannot be combined with the instance type {cloud_type}",
-            "the instance type already decides the GPU; drop --cloud-gpu",
+    if wanted_gpu is not None:  # as TPI: a raw type decides the GPU, --cloud-gpu is ignored
+        import logging
+
+        logging.getLogger("cmlinfra.clouds").warning(
+            "warning: --cloud-gpu %s ignored: the instance type %s decides the GPU "
+            "(as CML and TPI do)",
+            gpu,
+            cloud_type,
         )
     known = price_table()["types"].get(text)
     if known is None:  # validated against the EC2 API later (lookups.describe_type)
@@ -166,9 +171,18 @@ def known_regions() -> frozenset[str]:
     return frozenset(regions)
 
 
+def split_zone(region: str | None) -> tuple[str | None, str | None]:
+    """``--cloud-region`` as TPI reads it on AWS: a name ending in a letter is an availability
+    zone (``us-east-1a``) → (``us-east-1``, ``us-east-1a``); anything else → (it, None)."""
+    value = (region or "").strip().lower()
+    if ZONE.match(value):
+        return value[:-1], value
+    return region, None
+
+
 def region_name(region: str | None) -> str:
-    """CML alias (``us-west``) or raw region → AWS region, or a one-line UsageError."""
-    value = (region or DEFAULT_REGION).strip().lower()
+    """CML alias (``us-west``), raw region or zone → AWS region, or a one-line UsageError."""
+    value = (split_zone(region)[0] or DEFAULT_REGION).strip().lower()
     value = REGION_ALIASES.get(value, value)
     regions = known_regions()
     if value not in regions:

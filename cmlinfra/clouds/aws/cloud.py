@@ -166,6 +166,14 @@ class AwsCloud:
                 f"{spec.instance_type} is not offered in {region}",
                 "choose another --cloud-region or --cloud-type",
             )
+        zone = catalog.split_zone(request.region)[1]  # --cloud-region us-east-1a: that zone
+        if zone is not None:
+            if zone not in zones:
+                raise UsageError(
+                    f"{spec.instance_type} is not offered in the zone {zone}",
+                    f"choose one of {', '.join(zones)}, or give the region {region} alone",
+                )
+            zones = [zone]
         image = checked["image"]
         if isinstance(image, str):
             ami, ssh_user = lookups.image_by_id(client, region, image), request.user or "ubuntu"

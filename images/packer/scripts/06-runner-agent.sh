@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # cmlinfra bootstrap step "runner-agent" (rendered by cmlinfra; safe to run again: it checks its
-# own result first and prints "skip: ..." when there is nothing to do).
-set -euo pipefail
+# own result first and prints "skip: ..." when there is nothing to do). With --check it only
+# verifies: nothing is installed, started or changed; "ok: ..." when the result is there, one
+# "error: ..." line naming what is missing otherwise.
+set -Eeuo pipefail
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C
 
@@ -10,11 +12,46 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 skip() { printf 'skip: %s\n' "$*"; exit 0; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# Every command a step needs is checked before it is used; this is the safety net for one that
+# was not: the failure still ends in one line naming it (not a bare "command not found").
+trap '_rc=$?; ((_rc != 127)) || die "the runner-agent step needs ${BASH_COMMAND%% *}, which this host lacks"' ERR
+
+check_only=0
+case "${1:-}" in
+  "") ;;
+  --check) check_only=1 ;;
+  *) die "unknown argument '$1' (the runner-agent step takes none, or --check to verify only)" ;;
+esac
+
+# The step's result is already there: "skip: already done (...)", or "ok: ..." when checking.
+already_done() {
+  if ((check_only)); then
+    printf 'ok: %s\n' "$*"
+    exit 0
+  fi
+  skip "already done ($*)"
+}
+
+# Basic tools a minimal image may lack, named in one line before anything runs.
+need() {
+  local missing=() tool
+  for tool in "$@"; do
+    have "$tool" || missing+=("$tool")
+  done
+  [[ -z ${missing[*]-} ]] || die "this host lacks ${missing[*]}, which the runner-agent step needs; install them or use a fuller image"
+}
+
+# Installing needs apt-get (Debian, Ubuntu): without it, say what could not be installed.
+need_apt() {
+  have apt-get || die "$1 is not installed and this host has no apt-get to install it; use a Debian or Ubuntu image, or a --cloud-image that has $1"
+}
+
 # Another package manager (cloud-init, unattended-upgrades) may hold the dpkg lock on a fresh
 # machine: apt waits for it instead of failing; a flaky mirror gets retried.
 APT=(apt-get -q -o Acquire::Retries=3 -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 apt_updated=0
 apt_install() {
+  have apt-get || die "installing $* needs apt-get, which this host lacks; use a Debian or Ubuntu image"
   if [[ $apt_updated == 0 ]]; then
     "${APT[@]}" update
     apt_updated=1
@@ -22,21 +59,34 @@ apt_install() {
   "${APT[@]}" install -y --no-install-recommends "$@"
 }
 
-# An NVIDIA display or 3D controller (PCI class 03xx, vendor 10de): lspci when installed,
-# else the PCI bus in sysfs (minimal images have no pciutils).
-nvidia_gpu_present() {
-  local dev
-  if have lspci; then
-    lspci -n -d 10de: | grep -Eq '^[^ ]+ 03[0-9a-f]{2}:'
-    return
-  fi
+# The NVIDIA GPUs on the PCI bus as sysfs shows them (every Linux has it; minimal images and some
+# cloud GPU machines have no lspci): "ADDRESS DEVICE CLASS" for each VGA (0x0300) or 3D
+# (0x0302, e.g. H100/H200) controller of vendor 0x10de. A card's audio and USB functions, and
+# NVSwitches, have other classes.
+nvidia_pci_gpus() {
+  local dev class device
   for dev in /sys/bus/pci/devices/*; do
     [[ -r $dev/vendor && -r $dev/class ]] || continue
-    if [[ $(<"$dev/vendor") == 0x10de && $(<"$dev/class") == 0x03* ]]; then
-      return 0
-    fi
+    [[ $(<"$dev/vendor") == 0x10de ]] || continue
+    class=$(<"$dev/class")
+    device=unknown
+    [[ ! -r $dev/device ]] || device=$(<"$dev/device")
+    case "$class" in
+      0x0300?? | 0x0302??) printf '%s %s %s\n' "${dev##*/}" "$device" "$class" ;;
+    esac
   done
-  return 1
+}
+
+# An NVIDIA GPU on this host: the driver lists one, or lspci (when installed) or sysfs shows one.
+nvidia_gpu_present() {
+  local listed
+  if have nvidia-smi && listed=$(nvidia-smi -L 2>/dev/null) && grep -q '^GPU [0-9]' <<<"$listed"; then
+    return 0
+  fi
+  if have lspci && listed=$(lspci -n -d 10de:) && grep -Eq '^[^ ]+ 030[02]:' <<<"$listed"; then
+    return 0
+  fi
+  [[ -n $(nvidia_pci_gpus) ]]
 }
 
 # The GPUs as CSV with a header (cmlinfra.bootstrap.gpu parses it from the step's output).
@@ -50,24 +100,35 @@ query_gpus() {
   fi
 }
 
+# Docker's own reason for not answering (daemon down, socket permission), for error lines.
+docker_error() {
+  { docker version 2>&1 >/dev/null || true; } | tail -n 1
+}
+
 os_release() {
-  # shellcheck source=/dev/null
-  . /etc/os-release
+  if [[ -r /etc/os-release ]]; then
+    # shellcheck source=/dev/null
+    . /etc/os-release
+  fi
 }
 
 start_service() {
   if [[ -d /run/systemd/system ]]; then
     systemctl enable --now "$1"
-  else
+  elif have service; then
     service "$1" start
+  else
+    die "cannot start $1: this host runs no systemd and has no 'service' command; start $1 yourself, or use an image with systemd"
   fi
 }
 
 restart_service() {
   if [[ -d /run/systemd/system ]]; then
     systemctl restart "$1"
-  else
+  elif have service; then
     service "$1" restart
+  else
+    die "cannot restart $1: this host runs no systemd and has no 'service' command; restart $1 yourself, or use an image with systemd"
   fi
 }
 
@@ -85,6 +146,7 @@ wait_for() {
 
 # Installs the github CI runner agent only. Registration needs a token and comes later,
 # from the lifecycle code, through a root-only file (never a command line).
+need uname id useradd usermod getent
 machine=$(uname -m)
 case "$machine" in
   x86_64 | aarch64) ;;
@@ -99,7 +161,8 @@ dir=/opt/actions-runner
 if [[ $machine == aarch64 ]]; then arch=arm64; else arch=x64; fi
 want=2.321.0
 installed() { [[ -x $dir/bin/Runner.Listener ]] && [[ $("$dir/bin/Runner.Listener" --version 2>/dev/null) == "$want" ]]; }
-installed && skip "already done (GitHub Actions runner $want)"
+if installed; then already_done "GitHub Actions runner $want"; fi
+if ((check_only)); then die "the GitHub Actions runner $want is not installed; the runner-agent step installs it"; fi
 apt_install curl ca-certificates tar gzip
 ensure_user runner
 tmp=$(mktemp -d)

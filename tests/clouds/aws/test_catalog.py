@@ -43,6 +43,18 @@ def test_every_catalog_type_has_a_price_and_the_table_names_its_source() -> None
     assert catalog.instance_spec("m+t4").hourly_price == table["types"]["g4dn.xlarge"]["price"]
 
 
+def test_a_raw_type_with_a_gpu_ignores_the_gpu_as_tpi_does(caplog) -> None:
+    spec = catalog.instance_spec("g5.xlarge", "t4")
+    assert spec.instance_type == "g5.xlarge" and spec.gpu == "a10g"
+    assert "--cloud-gpu t4 ignored: the instance type g5.xlarge decides" in caplog.text
+
+
+def test_zones_split_as_tpi_splits_them() -> None:
+    assert catalog.split_zone("us-east-1a") == ("us-east-1", "us-east-1a")
+    assert catalog.split_zone("us-west") == ("us-west", None)
+    assert catalog.split_zone("us-east-1") == ("us-east-1", None)
+
+
 @pytest.mark.parametrize(
     ("cloud_type", "gpu", "message"),
     [
@@ -52,7 +64,6 @@ def test_every_catalog_type_has_a_price_and_the_table_names_its_source() -> None
         ("s+t4", None, "size 's' has no t4 GPU on AWS; use m+t4 or l+t4 or xl+t4"),
         ("m+a100", None, "size 'm' has no a100 GPU on AWS; use xl+a100"),
         ("m+t4", "v100", "--cloud-type m+t4 and --cloud-gpu v100 disagree"),
-        ("g5.xlarge", "t4", "--cloud-gpu t4 cannot be combined with the instance type"),
         ("g5 xlarge", None, "unknown --cloud-type 'g5 xlarge'"),
     ],
 )
@@ -73,6 +84,8 @@ def test_bad_types_fail_in_one_line(cloud_type: str, gpu: str | None, message: s
         ("eu-north", "eu-north-1"),
         ("eu-central-1", "eu-central-1"),
         ("AP-SOUTHEAST-2", "ap-southeast-2"),
+        ("us-east-1a", "us-east-1"),  # a zone, as TPI reads it
+        ("eu-west-3c", "eu-west-3"),
     ],
 )
 def test_regions(given: str | None, region: str) -> None:

@@ -19,7 +19,7 @@ from cmlinfra.clouds.aws import AwsCloud, make_cloud
 from cmlinfra.clouds.base import Cloud, MachineRequest
 from cmlinfra.errors import CmlinfraError, UsageError
 from tests.clouds.aws.conftest import EchoServer
-from tests.clouds.aws.hclschema import load_snapshot, provider_block_problems
+from tests.clouds.hclschema import load_snapshot, provider_block_problems
 from tests.fixtures.moto import MotoServer
 
 XENIAL = "099720109477:ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*"
@@ -211,3 +211,14 @@ def test_address_from_outputs(moto: MotoServer, cloud: AwsCloud) -> None:
     assert address.host_keys == ()  # moto's console has no cloud-init block
     with pytest.raises(CmlinfraError, match="outputs lack 'instance_id'"):
         cloud.address({"address": "198.51.100.4", "ssh_user": "u", "ssh_port": 22})
+
+
+def test_a_zone_as_region_places_the_machine_in_that_zone(
+    moto_read: MotoServer, cloud: AwsCloud, echo_ip: EchoServer
+) -> None:
+    """CML's ``--cloud-region us-east-1b`` (TPI reads a trailing letter as a zone)."""
+    machine = cloud.resolve(request(region="us-east-1b"))
+    assert machine.region == "us-east-1"
+    assert machine.extra["availability_zone"] == "us-east-1b"
+    with pytest.raises(UsageError, match="not offered in the zone us-east-1z"):
+        cloud.resolve(request(region="us-east-1z"))

@@ -12,8 +12,8 @@ from pathlib import Path
 from cmlinfra.clouds.aws import AwsCloud
 from cmlinfra.clouds.base import MachineRequest
 from cmlinfra.stack.compose import synthesize
-from tests.clouds.aws.hclschema import load_snapshot, provider_block_problems
 from tests.clouds.aws.test_cloud import PUBKEY, XENIAL
+from tests.clouds.hclschema import load_snapshot, provider_block_problems
 from tests.fixtures.moto import MotoServer
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clouds.aws.hclschema import check_module, check_text, load_snapshot
+from tests.clouds.hclschema import check_module, check_text, load_snapshot
 
 ROOT = Path(__file__).resolve().parents[3]
 MODULES = sorted((ROOT / "terraform" / "modules" / "aws").iterdir())

@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""Regenerate tests/clouds/aws/data/aws-provider-schema.json from the cdktn-provider-aws wheel.
+"""Regenerate a provider schema snapshot from the provider's cdktn bindings wheel
+(``tests/clouds/<cloud>/data/<provider>-provider-schema.json``).
 
-Why: the AWS Terraform provider cannot be downloaded on these machines, so ``terraform
-validate`` cannot check our AWS modules. The prebuilt cdktn bindings for the provider are on
-PyPI, and their generated JavaScript (inside the jsii tarball the wheel carries) spells out,
-for every resource and data source, each argument's Terraform name, whether it is a block or
-an attribute, its nested blocks, and the computed attributes that can be referenced. This
-script extracts that for the ``aws_*`` types our modules use (plus the provider block) into a
-small committed snapshot that ``tests/clouds/aws/test_schema.py`` checks the modules against.
+Why: the AWS, Google, azurerm and Kubernetes Terraform providers cannot be downloaded on these
+machines, so ``terraform validate`` cannot check our modules for those clouds. The prebuilt
+cdktn bindings for each provider are on PyPI, and their generated JavaScript (inside the jsii
+tarball the wheel carries) spells out, for every resource and data source, each argument's
+Terraform name, whether it is a block or an attribute, its nested blocks, and the computed
+attributes that can be referenced. This script extracts that for the ``<provider>_*`` types
+our modules use (plus the provider block) into a small committed snapshot that
+``tests/clouds/hclschema.py`` checks the modules against. Large types (``kubernetes_job_v1``)
+keep their nested blocks in ``lib/<type>/index-structs/*.js``: those files are read too.
 
-Usage (downloads the ~70 MB wheel into a temporary directory, never into a venv):
+Usage (downloads the wheel into a temporary directory, never into a venv):
 
-    python scripts/aws-schema-snapshot.py                     # pinned version below
-    python scripts/aws-schema-snapshot.py --wheel path/to.whl # an already downloaded wheel
+    python scripts/provider-schema-snapshot.py aws                     # the pinned version
+    python scripts/provider-schema-snapshot.py google --wheel path.whl # a downloaded wheel
 """
 
 from __future__ import annotations
@@ -26,15 +29,48 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ROOT / "terraform" / "modules" / "aws"
-OUT = ROOT / "tests" / "clouds" / "aws" / "data" / "aws-provider-schema.json"
-PACKAGE = "cdktn-provider-aws"
-VERSION = "25.8.1"
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One Terraform provider: its cdktn bindings and where our modules and snapshot live."""
+
+    name: str  # the type prefix: aws_instance -> aws
+    source: str  # registry address
+    package: str  # the cdktn bindings on PyPI
+    version: str
+    cloud: str  # terraform/modules/<cloud>, tests/clouds/<cloud>/data
+
+    @property
+    def modules(self) -> Path:
+        return ROOT / "terraform" / "modules" / self.cloud
+
+    @property
+    def out(self) -> Path:
+        return ROOT / "tests" / "clouds" / self.cloud / "data" / f"{self.name}-provider-schema.json"
+
+
+PROVIDERS = {
+    p.name: p
+    for p in (
+        Provider("aws", "hashicorp/aws", "cdktn-provider-aws", "25.8.1", "aws"),
+        Provider("google", "hashicorp/google", "cdktn-provider-google", "21.1.0", "gcp"),
+        Provider("azurerm", "hashicorp/azurerm", "cdktn-provider-azurerm", "18.9.0", "azure"),
+        Provider(
+            "kubernetes",
+            "hashicorp/kubernetes",
+            "cdktn-provider-kubernetes",
+            "17.1.0",
+            "kubernetes",
+        ),
+    )
+}
 
 # `name: { value: EXPR, isBlock: B, type: "T", storageClassType: "S", }` in *ToHclTerraform
 ENTRY = re.compile(
@@ -42,31 +78,34 @@ ENTRY = re.compile(
     r"storageClassType: \"(\w+)\",\s*\}",
     re.S,
 )
-STRUCT_FN = re.compile(r"(?<![.\w])([a-z]\w*)ToHclTerraform\b")
+# a struct converter, called bare or through a sibling module (`index_1.`, `structs0_1.`),
+# never cdktn's own (`cdktn.stringToHclTerraform`)
+STRUCT_FN = re.compile(r"(?:(?<![.\w])|(?<=_1\.))([a-z]\w*)ToHclTerraform\b")
 COMPUTED = re.compile(
     r"(?:get\w*Attribute|interpolationForAttribute)\('(\w+)'\)|\(this, \"(\w+)\", (?:true|false)\)"
 )
 # In index.d.ts: `{@link URL#snake_name Class#snake_name} */ readonly camelName?: type`
 PROPERTY = re.compile(r"\{@link \S+#(\w+) \w+#\w+\}(?:(?!\*/).)*\*/\s*readonly (\w+)(\?)?:", re.S)
-TYPE_USE = re.compile(r'^\s*(resource|data)\s+"(aws_\w+)"', re.M)
+TYPE_USE = r'^\s*(resource|data)\s+"({prefix}_\w+)"'
 MAIN_CLASS = re.compile(
     r"^class (\w+) extends cdktn\.Terraform(?:Resource|DataSource|Provider) \{", re.M
 )
 
 
-def used_types(modules: Path) -> dict[str, set[str]]:
-    """The ``aws_*`` resource and data source types our modules declare."""
+def used_types(provider: Provider) -> dict[str, set[str]]:
+    """The ``<provider>_*`` resource and data source types our modules declare."""
     found: dict[str, set[str]] = {"resource": set(), "data": set()}
-    for tf in sorted(modules.rglob("*.tf")):
-        for kind, name in TYPE_USE.findall(tf.read_text()):
+    pattern = re.compile(TYPE_USE.format(prefix=provider.name), re.M)
+    for tf in sorted(provider.modules.rglob("*.tf")):
+        for kind, name in pattern.findall(tf.read_text()):
             found[kind].add(name)
     return found
 
 
-def lib_dir(kind: str, type_name: str) -> str:
+def lib_dir(provider: str, kind: str, type_name: str) -> str:
     """cdktn's directory for a type: aws_instance -> instance, data aws_ami -> data-aws-ami."""
-    stem = type_name.removeprefix("aws_").replace("_", "-")
-    return f"data-aws-{stem}" if kind == "data" else stem
+    stem = type_name.removeprefix(f"{provider}_").replace("_", "-")
+    return f"data-{provider}-{stem}" if kind == "data" else stem
 
 
 def function_body(js: str, name: str) -> str:
@@ -129,12 +168,14 @@ def provider_version(js: str) -> str:
     return found.group(1) if found else "unknown"
 
 
-def load_wheel(wheel: Path, wanted: dict[str, set[str]]) -> dict[str, Any]:
-    """Read only the needed index.js files from the jsii tarball inside the wheel."""
-    paths = {"provider": ("provider", "aws")}
+def load_wheel(wheel: Path, provider: Provider, wanted: dict[str, set[str]]) -> dict[str, Any]:
+    """Read only the needed types' .js/.d.ts files from the jsii tarball inside the wheel; a
+    type's ``index-structs/*`` files are appended to its ``index.*`` (where nested blocks of
+    large types live)."""
+    paths = {"provider": ("provider", provider.name)}
     for kind, names in wanted.items():
         for name in names:
-            paths[lib_dir(kind, name)] = (kind, name)
+            paths[lib_dir(provider.name, kind, name)] = (kind, name)
     sources: dict[str, dict[str, str]] = {}
     result: dict[str, Any] = {"provider": {}, "resource": {}, "data": {}}
     version = "unknown"
@@ -143,10 +184,20 @@ def load_wheel(wheel: Path, wanted: dict[str, set[str]]) -> dict[str, Any]:
         with tarfile.open(fileobj=io.BytesIO(zf.read(tgz)), mode="r:gz") as tar:
             for member in tar:
                 folder, _, file = member.name.removeprefix("package/lib/").partition("/")
-                if folder in paths and file in ("index.js", "index.d.ts"):
-                    fh = tar.extractfile(member)
-                    assert fh is not None
-                    sources.setdefault(folder, {})[file] = fh.read().decode()
+                structs = file.startswith("index-structs/")
+                suffix = ".d.ts" if file.endswith(".d.ts") else ".js"
+                if folder not in paths or not (structs or file in ("index.js", "index.d.ts")):
+                    continue
+                if not file.endswith((".js", ".d.ts")):
+                    continue
+                fh = tar.extractfile(member)
+                assert fh is not None
+                key = f"index{suffix}"
+                text = fh.read().decode()
+                found = sources.setdefault(folder, {})
+                # the type's own index first (its main class is found as the last one there)
+                before = found.get(key, "")
+                found[key] = before + "\n" + text if structs else text + before
     missing = sorted(
         name for folder, (_, name) in paths.items() if len(sources.get(folder, {})) < 2
     )
@@ -160,21 +211,21 @@ def load_wheel(wheel: Path, wanted: dict[str, set[str]]) -> dict[str, Any]:
             result[kind][name] = parse_type(js, dts, name)
             version = provider_version(js)
     result["source"] = {
-        "package": f"{PACKAGE}=={wheel.name.split('-')[1]}",
-        "provider": "hashicorp/aws",
+        "package": f"{provider.package}=={wheel.name.split('-')[1]}",
+        "provider": provider.source,
         "provider_version": version,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "by": "scripts/aws-schema-snapshot.py",
+        "by": f"scripts/provider-schema-snapshot.py {provider.name}",
     }
     for kind in ("resource", "data"):
         result[kind] = dict(sorted(result[kind].items()))
     return result
 
 
-def download(dest: Path) -> Path:
+def download(provider: Provider, dest: Path) -> Path:
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest),
-         f"{PACKAGE}=={VERSION}"],
+         f"{provider.package}=={provider.version}"],
         check=True,
     )  # fmt: skip
     return next(dest.glob("*.whl"))
@@ -182,13 +233,16 @@ def download(dest: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheel", type=Path, help="an already downloaded cdktn-provider-aws wheel")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("provider", choices=sorted(PROVIDERS), help="the provider's type prefix")
+    parser.add_argument("--wheel", type=Path, help="an already downloaded cdktn-provider-* wheel")
+    parser.add_argument("--out", type=Path, help="default tests/clouds/<cloud>/data/...")
     args = parser.parse_args()
-    wanted = used_types(MODULES)
+    provider = PROVIDERS[args.provider]
+    args.out = args.out or provider.out
+    wanted = used_types(provider)
     with tempfile.TemporaryDirectory() as tmp:
-        wheel = args.wheel or download(Path(tmp))
-        snapshot = load_wheel(wheel, wanted)
+        wheel = args.wheel or download(provider, Path(tmp))
+        snapshot = load_wheel(wheel, provider, wanted)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(snapshot, indent=1, sort_keys=False) + "\n")
     count = len(snapshot["resource"]) + len(snapshot["data"])
