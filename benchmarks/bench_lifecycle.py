@@ -99,6 +99,20 @@ class Bench:
         finally:
             delete(name)
 
+    def bares(self, count: int) -> float:
+        """``count`` bare launches at once, until the last answers SSH: the machine's own
+        floor for that many."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        names = [self.name("b") for _ in range(count)]
+        start = time.perf_counter()
+        try:
+            with ThreadPoolExecutor(max_workers=count) as pool:
+                list(pool.map(bare_launch, names))
+            return time.perf_counter() - start
+        finally:
+            delete(*names)
+
     def runner(self, *extra: str, **env: str) -> tuple[float, dict[str, float]]:
         """One ``runner launch`` (wall, and its trace's spans), destroyed again."""
         n = self.n + 1
@@ -187,19 +201,31 @@ def _measure(section: Section, bench: Bench) -> None:
         unit = "" if "processes" in label and "lifetime" not in label else "s"
         rows.append(Row(f"  terraform-lxd: {label}", round(value, 2), unit))
 
-    ones, fours, per_pair = [], [], []
+    ones, fours, floors, per_pair, per_floor = [], [], [], [], []
     for _ in range(PAIRS):
         ones.append(bench.runner()[0])
         fours.append(bench.runner("--count", "4")[0])
+        floors.append(bench.bares(4))
         per_pair.append(fours[-1] / ones[-1])
+        per_floor.append(fours[-1] / floors[-1])
     rows.append(
         Row(
             "4 runners in one launch (`runner launch --count 4`)",
             statistics.median(fours),
             "s",
             "≤ 1.5x one",
-            f"{statistics.median(per_pair):.2f}x one runner (median of {PAIRS} pairs; "
+            f"{statistics.median(per_pair):.2f}x one runner (median of {PAIRS} rounds; "
             f"one runner {statistics.median(ones):.2f} s)",
+        )
+    )
+    rows.append(
+        Row(
+            "4 bare `lxc launch` at once → all answer SSH",
+            statistics.median(floors),
+            "s",
+            "",
+            f"the machine's own floor for 4: {statistics.median(floors) / b:.2f}x one bare "
+            f"launch; 4 runners in one launch are {statistics.median(per_floor):.2f}x it",
         )
     )
     rows.append(Row("teardown, 4 runners (runner destroy --all)", bench.last_teardown, "s"))

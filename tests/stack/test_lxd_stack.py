@@ -71,7 +71,7 @@ def test_apply_ssh_destroy(
     # a new stack: one terraform run plans and applies (no plan file, show, state pull, output)
     spans = [json.loads(line)["span"] for line in trace.read_text().splitlines()]
     assert [s for s in spans if s.startswith("terraform ")] == ["terraform init", "terraform apply"]
-    assert "Plan: 1 to add" in result.stderr  # the plan is still shown before the apply
+    assert "Plan: 2 to add" in result.stderr  # the plan is still shown before the apply
     address = json.loads(result.stdout)["address"]
     assert address["instance_id"] == name and address["user"] == "root"
     assert address["host"].startswith("10.77.91.")
@@ -182,7 +182,7 @@ def test_render_and_plan_create_nothing(lxd: LocalCloud, cli, cmlinfra_home: Pat
     planned = cli("--json", "stack", "plan", "--name", name)
     assert planned.returncode == 0, planned.stderr
     result = json.loads(planned.stdout)
-    assert result["plan"]["create"] == 1 and result["hourly_price"] == 0.0
+    assert result["plan"]["create"] == 2 and result["hourly_price"] == 0.0
     assert not lxd.exists(name)
     destroyed = cli("stack", "destroy", "--name", name)
     assert destroyed.returncode == 0, destroyed.stderr

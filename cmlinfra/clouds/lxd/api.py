@@ -163,18 +163,22 @@ class LxdApi:
     ) -> T:
         """Poll ``probe`` until it returns something, every 0.1 s for the first seconds of a
         boot (where a launch waits on it) and every 0.5 s after, up to ``timeout``. When
-        ``name`` is given, an instance that disappears meanwhile ends the wait at once."""
-        start = time.monotonic()
+        ``name`` is given, an instance that disappears meanwhile ends the wait (looked at once
+        a second: each look is LXD's work too, times every machine of a ``--count`` launch)."""
+        start, looked = time.monotonic(), time.monotonic()
         while True:
             found = probe()
             if found is not None:
                 return found
-            if name and self.instance(name) is None:
-                raise CmlinfraError(
-                    f"container {name} disappeared while booting",
-                    "check --max-ttl, and that nothing else deletes it",
-                )
-            waited = time.monotonic() - start
+            now = time.monotonic()
+            if name and now - looked >= 1.0:
+                looked = now
+                if self.instance(name) is None:
+                    raise CmlinfraError(
+                        f"container {name} disappeared while booting",
+                        "check --max-ttl, and that nothing else deletes it",
+                    )
+            waited = now - start
             if waited > timeout:
                 raise CmlinfraError(f"{problem} within {timeout:.0f}s", fix)
             time.sleep(0.1 if waited < 5 else 0.5)  # polling interval, not synchronisation

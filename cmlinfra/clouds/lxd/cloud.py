@@ -162,13 +162,19 @@ class LxdCloud:
         dropping it), and stopping an ephemeral container deletes it before the provider's own
         delete, which then fails too. So: gone → forget; still there → make it non-ephemeral
         and stop it (through LXD directly: much faster than the provider's polling stop), so
-        the provider only has to delete it.
+        the provider only has to delete it. A file pushed into a container that is gone
+        (``lxd_container_file``) is forgotten with it, for the same reason.
         """
         vanished = []
         for resource in resources:
+            values = resource.get("values") or {}
+            if resource.get("type") == "lxd_container_file":
+                if self.api.instance(str(values.get("container_name", ""))) is None:
+                    vanished.append(str(resource["address"]))
+                continue
             if resource.get("type") != "lxd_container":
                 continue
-            name = str((resource.get("values") or {}).get("name", ""))
+            name = str(values.get("name", ""))
             record = self.api.instance(name)
             if record is None:
                 vanished.append(str(resource["address"]))
