@@ -23,19 +23,24 @@ def _workspace(binary: Any, workdir: Path) -> Any:
 
 
 def forget_vanished(workspace: Any, addresses: list[str]) -> None:
-    """``terraform state rm`` for resources that no longer exist outside terraform."""
+    """``terraform state rm`` (one run) for resources that no longer exist outside terraform,
+    or that go with the machine (a file pushed into it)."""
+    if not addresses:
+        return
     for address in addresses:
-        progress(f"{address} is already gone; removing it from the state")
-        done = subprocess.run(
-            [str(workspace.binary.path), "state", "rm", "-lock-timeout=120s", address],
-            cwd=workspace.workdir,
-            env=workspace.environment(),
-            capture_output=True,
-            text=True,
-            check=False,
+        progress(f"{address} is already gone, or goes with its machine; removing it from the state")
+    done = subprocess.run(
+        [str(workspace.binary.path), "state", "rm", "-lock-timeout=120s", *addresses],
+        cwd=workspace.workdir,
+        env=workspace.environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise CmlinfraError(
+            f"terraform state rm {' '.join(addresses)} failed: {done.stderr.strip()}"
         )
-        if done.returncode != 0:
-            raise CmlinfraError(f"terraform state rm {address} failed: {done.stderr.strip()}")
 
 
 def destroy_resources(workspace: Any, cloud: Cloud) -> None:

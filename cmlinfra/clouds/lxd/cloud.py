@@ -162,15 +162,16 @@ class LxdCloud:
         dropping it), and stopping an ephemeral container deletes it before the provider's own
         delete, which then fails too. So: gone → forget; still there → make it non-ephemeral
         and stop it (through LXD directly: much faster than the provider's polling stop), so
-        the provider only has to delete it. A file pushed into a container that is gone
-        (``lxd_container_file``) is forgotten with it, for the same reason.
+        the provider only has to delete it. A file pushed into a container
+        (``lxd_container_file``) is always forgotten: it goes with the container, and the
+        provider's delete of it fails when the file is gone (a baked image's clean-up removes
+        ``authorized_keys``) or the container is.
         """
         vanished = []
         for resource in resources:
             values = resource.get("values") or {}
             if resource.get("type") == "lxd_container_file":
-                if self.api.instance(str(values.get("container_name", ""))) is None:
-                    vanished.append(str(resource["address"]))
+                vanished.append(str(resource["address"]))
                 continue
             if resource.get("type") != "lxd_container":
                 continue
