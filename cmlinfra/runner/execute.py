@@ -130,13 +130,13 @@ def _fetch(session: Any, opts: ExecOptions) -> list[str]:
 
 def execute(opts: ExecOptions) -> ExecResult:
     from cmlinfra.bootstrap.steps import Options, build_steps
+    from cmlinfra.runner import ahead
     from cmlinfra.runner.inventory import RUNNER_ROLE, with_role
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
     from cmlinfra.stack import service
-    from cmlinfra.stack.compose import prewarm
 
-    prewarm()  # the synthesis's start-up overlaps the checks below
+    ahead.start(opts.terraform)  # overlaps the checks below
     if not opts.command:
         raise UsageError(
             "no command to run", "put it after --, e.g. cmlinfra exec -- python train.py"

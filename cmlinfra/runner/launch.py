@@ -178,12 +178,12 @@ class Checked:
 
 def check(opts: LaunchOptions) -> Checked:
     """The checks that need no machine: options, the forge (reached, token accepted) and the
-    runner registry. Also starts the synthesis's start-up, so it overlaps them."""
+    runner registry. Also starts work ahead (``runner/ahead.py``), so it overlaps them."""
     from cmlinfra.forges import connect
     from cmlinfra.forges.context import detect
-    from cmlinfra.stack.compose import prewarm
+    from cmlinfra.runner import ahead
 
-    prewarm()
+    ahead.start(opts.terraform)
     if opts.idle_timeout == 0 and not opts.single and not opts.request.max_ttl_seconds:
         raise UsageError(
             "--idle-timeout never without --single or --max-ttl would never end",
