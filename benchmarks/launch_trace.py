@@ -127,12 +127,11 @@ def provider_breakdown(log: Path) -> dict[str, float]:
         "provider processes, lifetime": sum(b - a for a, b in zip(starts, exits, strict=False)),
     }
     steps = (
-        ("create (LXD: instance from the image)", "create request", "file push start"),
-        ("authorized_keys push", "file push start", "file push end"),
-        ("start (LXD: start operation)", "file push end", "started"),
+        ("create + start (LXD operations)", "create request", "started"),
         ("after the start: refresh_interval wait + read", "started", "state read"),
+        ("authorized_keys push (into the running container)", "file push start", "file push end"),
     )
     for label, a, b in steps:
-        if a in first and b in first:
+        if a in first and b in first and first[b] >= first[a]:
             result[label] = first[b] - first[a]
     return result
