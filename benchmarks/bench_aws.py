@@ -22,7 +22,7 @@ PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyKeyKeyKeyKeyKeyKeyKeyKeyKeyKey
 def run() -> Section:
     from moto.server import ThreadedMotoServer
 
-    from cmlinfra.clouds.aws import AwsCloud
+    from cmlinfra.clouds.aws.cloud import AwsCloud
     from cmlinfra.clouds.base import MachineRequest
     from cmlinfra.errors import UsageError
     from cmlinfra.stack.compose import synthesize

@@ -49,8 +49,8 @@ def _ready(image: str | None, name: str) -> tuple[float, dict[str, str]]:
 
 
 def run() -> Section:
+    from cmlinfra.clouds.lxd import images as lxd
     from cmlinfra.clouds.lxd.api import LxdApi
-    from cmlinfra.images import lxd
     from cmlinfra.runner.images import BakeRequest, bake
 
     token = secrets.token_hex(3)

@@ -87,6 +87,11 @@ class LocalTransport:
         target.chmod(mode)
         return str(target)
 
+    def get_file(self, path: str) -> bytes:
+        from pathlib import Path
+
+        return Path(path).read_bytes()
+
     def put_secret(self, secret: Secret, path: str) -> None:
         """``path`` as a 0600 file of root's (of this user's when not root), written through
         a file descriptor: the value is never on a command line."""

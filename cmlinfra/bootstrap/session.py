@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import paramiko
 
 from cmlinfra.bootstrap.dial import Progress, SshTarget, open_client, reason
+from cmlinfra.bootstrap.forward import Forward
 from cmlinfra.bootstrap.transport import (
     CommandResult,
     ConnectionLost,
@@ -165,6 +166,10 @@ class SshTransport:
             sftp.chmod(remote, mode)
         return remote
 
+    def get_file(self, path: str) -> bytes:
+        with self._wire(f"downloading {path}"), self._sftp_client().open(path, "rb") as handle:
+            return bytes(handle.read())
+
     def put_secret(self, secret: Secret, path: str) -> None:
         """Stage the value over SFTP in a 0700 directory as a 0600 file, then move it into
         place as root: ``install`` into a temporary name next to ``path`` and ``rename``."""
@@ -193,6 +198,14 @@ class SshTransport:
         finally:
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
                 sftp.remove(staged)
+
+    def forward(self, remote_port: int, local_port: int = 0) -> Forward:
+        """Forward ``127.0.0.1:local_port`` here to the machine's ``127.0.0.1:remote_port``
+        over this connection (``ssh -L``); ``close()`` it when done."""
+        transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            raise ConnectionLost(f"connection to {self.name} is closed", "re-run to resume")
+        return Forward(transport, remote_port, local_port)
 
     # -- lifecycle --------------------------------------------------------------------------
 

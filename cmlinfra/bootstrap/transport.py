@@ -46,6 +46,10 @@ class Transport(Protocol):
         ``path``) and return the remote path."""
         ...
 
+    def get_file(self, path: str) -> bytes:
+        """The bytes of the remote file ``path`` (artifacts coming back)."""
+        ...
+
     def put_secret(self, secret: Secret, path: str) -> None:
         """Write ``secret`` to absolute ``path`` as a root-only (0600) file, atomically, without
         the value ever appearing on a command line or in output."""

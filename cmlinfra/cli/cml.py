@@ -23,6 +23,8 @@ import sys
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
+from cmlinfra.cli.commands import tensorboard as tensorboard_command
+
 # CML's old environment prefixes → the ones its commands read now; ``CML_REPO_*`` is CML's
 # ``repo prepare``, which is cmlinfra's ``ci`` (its options read ``CML_CI_*``).
 LEGACY_PREFIXES = {
@@ -58,11 +60,8 @@ LEGACY_COMMANDS = {
     "send-github-check": (["check", "create"], "cml check create"),
     "rerun-workflow": (["workflow", "rerun"], "cml workflow rerun"),
 }  # fmt: skip
-TENSORBOARD_GONE = (
-    "tensorboard.dev, where 'cml tensorboard connect' uploaded logs, shut down at the end of 2023",
-    "serve the logs from the job with 'cmlinfra exec --tensorboard …', or put the scalars in "
-    "the report with 'cmlinfra report build --tensorboard LOGDIR'",
-)
+# one wording for `cml tensorboard connect` and `cmlinfra tensorboard connect` (owned there)
+TENSORBOARD_GONE = (tensorboard_command.MESSAGE, tensorboard_command.INSTEAD)
 FORWARDED = ("--driver", "--repo", "--token", "--driver-token")  # CML's global options
 # CML's boolean options (yargs takes --name=true|false and --no-name for each); cmlinfra's
 # flags take neither form, except where it has a --no- switch of its own

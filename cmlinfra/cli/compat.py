@@ -20,6 +20,13 @@ from typing import Any
 import typer
 
 
+def _use_a_cloud() -> str:
+    """The fix for a CML option of a cloud cmlinfra lacks: the clouds that create machines."""
+    from cmlinfra.clouds import names_where
+
+    return f"use --cloud {' or '.join(names_where(lambda c: c.creates_machines))}"
+
+
 @dataclass(frozen=True)
 class Compat:
     """One CML option: ``fix`` None means accepted (``why`` says why ignoring it is right, or
@@ -48,11 +55,6 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
         "every stack gets its own generated key pair, kept in $CMLINFRA_HOME/stacks/NAME",
         "drop it; to reach a machine use that stack's key, or 'cmlinfra stack apply "
         "--cloud ssh --ssh-key-file' for a machine you own",
-    ),
-    Compat(
-        "--cloud-kubernetes-node-selector",
-        "cmlinfra has no kubernetes cloud",
-        "use --cloud aws or lxd",
     ),
     Compat(
         "--docker-volumes",
@@ -86,8 +88,9 @@ RUNNER_LAUNCH: tuple[Compat, ...] = (
     ),
     Compat(
         "--gcp-access-token",
-        "cmlinfra has no GCP cloud",
-        "use --cloud aws or lxd",
+        "a token on the command line is visible to every process on the machine",
+        "for --cloud gcp set GOOGLE_APPLICATION_CREDENTIALS (or CML's "
+        "GOOGLE_APPLICATION_CREDENTIALS_DATA), or use workload identity federation",
     ),
 )
 

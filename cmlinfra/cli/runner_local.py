@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-# option → its value when not given; given without --cloud: a warning
+# option → its value when not given; given without --cloud: a warning (so is any of the
+# clouds' own options, in values["cloud_options"], None when not given)
 CLOUD_ONLY: dict[str, object] = {
     "cloud_type": "m", "cloud_gpu": "", "cloud_region": "", "cloud_hdd_size": None,
     "cloud_spot": False, "cloud_spot_price": "", "cloud_image": "", "cloud_permission_set": "",
-    "cloud_metadata": [], "ssh_cidr": None, "cloud_aws_subnet": "",
-    "cloud_aws_security_group": "", "state": "", "terraform": "", "cloud_startup_script": "",
+    "cloud_metadata": [], "ssh_cidr": None, "state": "", "terraform": "",
+    "cloud_startup_script": "",
 }  # fmt: skip
 
 
@@ -23,6 +24,7 @@ def launch_here(values: dict[str, Any]) -> dict[str, Any]:
     from cmlinfra.stack.request import parse_duration as parse_ttl
 
     given = [k for k, default in CLOUD_ONLY.items() if values[k] not in (default, None)]
+    given += [k for k, value in (values.get("cloud_options") or {}).items() if value]
     if given:
         names = ", ".join("--" + k.replace("_", "-") for k in given)
         warn(f"{names} ignored: without --cloud this machine is the runner")

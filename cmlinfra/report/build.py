@@ -39,6 +39,9 @@ class BuildRequest:
     out: Path = Path("report.md")
     collapse_lines: int = 30
     step_summary: bool = True
+    dvc: bool = False  # dvc.yaml's metrics, params and plots (vs base_ref when given)
+    dvc_root: Path = Path(".")
+    tensorboard: list[Path] = field(default_factory=list)  # log directories
 
 
 def _png_name(kind: str, source: Path, taken: set[str]) -> str:
@@ -92,6 +95,18 @@ def build_report(request: BuildRequest, env: Mapping[str, str] = os.environ) -> 
     for path, matrix in matrices:
         png = confusion_plot(matrix, out.parent / _png_name("confusion", path, taken))
         report.images.append(Image(png, f"confusion matrix ({path.stem})"))
+    if request.dvc:
+        from cmlinfra.report.dvc import collect
+
+        dvc_tables, dvc_images = collect(request.dvc_root, request.base_ref, out.parent, taken)
+        report.metrics.extend(dvc_tables)
+        report.images.extend(dvc_images)
+    for logdir in request.tensorboard:
+        from cmlinfra.report import tensorboard
+
+        curves = tensorboard.load(logdir)
+        report.metrics.append(tensorboard.table(curves, logdir))
+        report.images.extend(tensorboard.plots(curves, out.parent, taken))
     report.images.extend(Image(p, p.stem) for p in request.images)
     report.sections.extend(sections)
     markdown = render(report, out.parent)

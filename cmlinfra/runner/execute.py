@@ -15,7 +15,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,6 +38,11 @@ class ExecOptions:
     bootstrap_steps: tuple[str, ...] = ()
     timeout: float = 24 * 3600
     output: TextIO | None = None  # where the command's live output goes; None: stdout
+    dvc: bool | None = None  # None: when the tree has dvc.yaml
+    dvc_remote: str = ""  # "": the repository's default remote
+    commit: bool = False  # push dvc.lock and the metrics to the branch afterwards
+    tensorboard: str = ""  # LOGDIR, served live over SSH and brought back
+    tensorboard_port: int = 0  # the local port; 0: any free one
 
 
 @dataclass
@@ -46,6 +51,7 @@ class ExecResult:
     exit_code: int
     timings: dict[str, float]
     artifacts: list[str]
+    notes: list[str] = field(default_factory=list)
 
     def breakdown(self) -> str:
         return ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
@@ -57,6 +63,7 @@ class ExecResult:
             "exit_code": self.exit_code,
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "artifacts": self.artifacts,
+            "notes": self.notes,
         }
 
 
@@ -107,36 +114,46 @@ def _sync(session: Any, opts: ExecOptions) -> int:
     return len(names)
 
 
-def _fetch(session: Any, opts: ExecOptions) -> list[str]:
-    if not opts.artifacts:
+def _fetch(session: Any, opts: ExecOptions, extra: list[str]) -> list[str]:
+    wanted = list(dict.fromkeys([*opts.artifacts, *extra]))
+    if not wanted:
         return []
-    globs = " ".join(shlex.quote(g) for g in opts.artifacts)
+    globs = " ".join(shlex.quote(g) for g in wanted)
     bundle = "/tmp/cmlinfra-artifacts.tgz"
     script = (
         f"shopt -s globstar nullglob; cd {WORKDIR}; files=(); "
-        f"for g in {globs}; do files+=($g); done; "
-        f'tar -czf {bundle} --files-from /dev/null "${{files[@]}}"; chmod 0644 {bundle}'
+        f'for g in {globs}; do for f in $g; do [ -e "$f" ] && files+=("$f"); done; done; '
+        # a file two globs match goes once; a path that is not there (yet) is no error
+        f'{{ ((${{#files[@]}})) && printf "%s\\0" "${{files[@]}}"; }} | sort -zu | '
+        f"tar -czf {bundle} --null -T -; "
+        f"chmod 0644 {bundle}"
     )
     with session.step("fetch"):
         session.root(script, "fetch")
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "artifacts.tgz"
-            session.ssh._sftp_client().get(bundle, str(local))  # the transport's SFTP session
+            local.write_bytes(session.ssh.get_file(bundle))  # SFTP, or a pod's exec stdout
             with tarfile.open(local) as tar:
-                members = tar.getnames()
+                members = list(dict.fromkeys(m.name for m in tar.getmembers() if m.isfile()))
                 tar.extractall(opts.workdir, filter="data")  # no absolute paths, no ../
     return members
 
 
 def execute(opts: ExecOptions) -> ExecResult:
     from cmlinfra.bootstrap.steps import Options, build_steps
+    from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
     from cmlinfra.runner import ahead
-    from cmlinfra.runner.inventory import RUNNER_ROLE, with_role
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
     from cmlinfra.stack import service
 
     ahead.start(opts.terraform)  # overlaps the checks below
+    use_dvc = opts.dvc if opts.dvc is not None else (opts.workdir / "dvc.yaml").is_file()
+    plan, target = _dvc_checks(opts, use_dvc)  # before anything is created
+    if use_dvc and not opts.command:
+        from cmlinfra.runner.dvc import DEFAULT_COMMAND
+
+        opts = replace(opts, command=list(DEFAULT_COMMAND))
     if not opts.command:
         raise UsageError(
             "no command to run", "put it after --, e.g. cmlinfra exec -- python train.py"
@@ -145,28 +162,89 @@ def execute(opts: ExecOptions) -> ExecResult:
     request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
     prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
     gpu = prepared.machine.gpu_count > 0
+    container = prepared.cloud.info.capabilities.container
+    if container and opts.docker_image:
+        raise UsageError(
+            f"--docker-image: on --cloud {opts.cloud} the command already runs in a container",
+            "give the image as --cloud-image instead",
+        )
     wanted = opts.bootstrap_steps or (("detect", "docker") if opts.docker_image else ("detect",))
-    if gpu and not opts.bootstrap_steps:
-        wanted = ()  # every default step: driver, container toolkit, check
+    if gpu and not opts.bootstrap_steps and not container:
+        wanted = ()  # every default step: driver, container toolkit, check (the node has them)
     steps = build_steps(Options(gpu=gpu), only=list(wanted) or None)
     started = time.monotonic()
     session = Session.begin(store, prepared, mode="exec", labels=[], single=True, idle_timeout=0)
-    code, fetched = -1, []
+    code, fetched, notes = -1, [], list[str]()
     with cancellable():
         try:
             address = session.apply()
             session.connect(address)
             session.bootstrap(steps)
             _sync(session, opts)
-            with session.step("run"):
-                live = _live(opts.output or sys.stdout)
-                result = session.ssh.run(_command(opts, gpu), timeout=opts.timeout, on_line=live)
-            code = result.exit_code
-            fetched = _fetch(session, opts)
+            code, extra = _run(session, opts, plan, gpu, notes)
+            fetched = _fetch(session, opts, extra)
         except BaseException as exc:
             raise session.fail(exc) from None
     _finish(session, started)
-    return ExecResult(session.record.name, code, session.timings, fetched)
+    if plan is not None and target and code == 0:
+        from cmlinfra.runner.dvc_commit import commit
+
+        message = f"cmlinfra exec {session.record.name}: {' '.join(opts.command)}"
+        notes.append(commit(opts.workdir, target, fetched, message))
+    return ExecResult(session.record.name, code, session.timings, fetched, notes)
+
+
+def _dvc_checks(opts: ExecOptions, use_dvc: bool) -> tuple[Any, str]:
+    """The DVC plan and the --commit branch, read on the launcher (one-line errors, nothing
+    created yet)."""
+    if not use_dvc:
+        if opts.commit:
+            raise UsageError("--commit pushes dvc.lock", "use it with --dvc")
+        return None, ""
+    from cmlinfra.runner.dvc import plan
+    from cmlinfra.runner.dvc_commit import branch
+
+    identity = bool(getattr(opts.request, "permission_set", None))
+    command = opts.command
+    found = plan(opts.workdir, command, remote=opts.dvc_remote, identity=identity)
+    return found, branch(opts.workdir) if opts.commit else ""
+
+
+def _run(
+    session: Any, opts: ExecOptions, plan: Any, gpu: bool, notes: list[str]
+) -> tuple[int, list[str]]:
+    """(dvc pull →) the command (with TensorBoard live) (→ dvc push); returns its exit code
+    and the extra paths to bring back."""
+    from cmlinfra.runner import dvc_machine, tensorboard_live
+
+    live = _live(opts.output or sys.stdout)
+    extra = [*(plan.fetch if plan is not None else [])]
+    board = None
+    try:
+        if plan is not None:
+            dvc_machine.setup(session, plan, WORKDIR)
+            dvc_machine.pull(session, plan, WORKDIR, live)
+        if opts.tensorboard:
+            extra.append(opts.tensorboard.strip("/"))
+            board = tensorboard_live.start(
+                session, WORKDIR, opts.tensorboard, opts.tensorboard_port
+            )
+            notes.append(f"TensorBoard was served at {board.url} while the command ran")
+        with session.step("run"):
+            result = session.ssh.run(_command(opts, gpu), timeout=opts.timeout, on_line=live)
+        if plan is not None and result.exit_code == 0:
+            dvc_machine.push(session, plan, WORKDIR, live)
+        elif plan is not None:
+            notes.append(
+                f"dvc: the command exited {result.exit_code}, so nothing was pushed to the remote "
+                "(and nothing committed); fix the stage (its output is above) and re-run"
+            )
+        return result.exit_code, extra
+    finally:
+        if board is not None:
+            board.stop()
+        if plan is not None:
+            dvc_machine.cleanup(session, plan, WORKDIR)
 
 
 def _live(stream: TextIO) -> Any:

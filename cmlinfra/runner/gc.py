@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cmlinfra.runner.inventory import RUNNER_ROLE, Inventory, Machine
+from cmlinfra.clouds.base import Inventory, Machine
+from cmlinfra.clouds.tags import RUNNER_ROLE
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import RunnerStore, locks, records
 

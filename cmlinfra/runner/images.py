@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cmlinfra import __version__
+from cmlinfra.clouds import DEFAULT_CLOUD
 from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.ui import progress, timed
 
@@ -27,8 +28,8 @@ DEFAULT_BUILDER_TTL = 3 * 3600  # even a crashed bake's builder powers itself of
 
 @dataclass(frozen=True)
 class BakeRequest:
-    name: str  # LXD alias or AMI name
-    cloud: str = "lxd"
+    name: str  # the cloud's image name (LXD alias, AMI name)
+    cloud: str = DEFAULT_CLOUD
     base_image: str | None = None  # the cloud's default when None
     cloud_type: str = "m"
     cloud_gpu: str | None = None  # a GPU on the builder itself (verifies the driver)
@@ -107,59 +108,29 @@ def _upload_images(ssh: Any, request: BakeRequest) -> None:
         sftp.put(str(tarball), _remote(tarball))
 
 
-def _check_publishable(request: BakeRequest) -> None:
-    """What would make publishing fail, checked before any machine exists."""
-    if request.cloud == "lxd":
-        from cmlinfra.clouds.lxd.api import LxdApi
-        from cmlinfra.images import lxd
+def image_store(cloud: str, region: str | None, command: str = "image bake") -> Any:
+    """The cloud's :class:`~cmlinfra.clouds.base.ImageStore`; a one-line error naming the
+    clouds that have one otherwise."""
+    from cmlinfra.clouds import get_cloud, names_where
 
-        if not request.replace and lxd.alias_target(LxdApi(), request.name):
-            raise UsageError(
-                f"LXD image alias {request.name!r} already exists",
-                "choose another --name, or --replace to move the alias to the new image",
-            )
-    elif request.cloud == "aws":
-        import boto3
-
-        from cmlinfra.images import aws
-
-        taken = aws.name_taken(boto3.client("ec2", region_name=request.region), request.name)
-        if taken:
-            raise UsageError(
-                f"an AMI named {request.name!r} already exists ({taken})", "choose another --name"
-            )
-    else:
-        raise UsageError(f"image bake does not support --cloud {request.cloud}", "use lxd or aws")
-
-
-def _publish(request: BakeRequest, machine: Any, instance_id: str, props: dict[str, str]) -> str:
-    if request.cloud == "lxd":
-        from cmlinfra.clouds.lxd.api import LxdApi
-        from cmlinfra.images import lxd
-
-        api = LxdApi()
-        lxd.stop(api, instance_id)
-        return lxd.publish(api, instance_id, request.name, props, replace=request.replace)
-    import boto3
-
-    from cmlinfra.images import aws
-
-    ec2 = boto3.client("ec2", region_name=machine.region)
-    tags = {k.replace("cmlinfra.", "cmlinfra:"): v for k, v in props.items()}
-    return aws.publish(ec2, instance_id, request.name, tags)
+    store = get_cloud(cloud).images(region)
+    if store is None:
+        clouds = " or ".join(names_where(lambda c: c.images))
+        raise UsageError(f"{command} does not support --cloud {cloud}", f"use {clouds}")
+    return store
 
 
 def bake(request: BakeRequest) -> BakeResult:
     """Build, clean, publish, and always destroy the builder — on SIGTERM/SIGINT too (a
     cancelled CI job), exiting 143/130."""
     from cmlinfra.clouds.base import MachineRequest
-    from cmlinfra.runner.inventory import ROLE_KEY
+    from cmlinfra.clouds.tags import IMAGE_BUILDER_ROLE, ROLE_KEY
     from cmlinfra.runner.signals import cancellable, exit_code
     from cmlinfra.stack import service
     from cmlinfra.stack.store import stack_dir
 
     steps = _steps(request)  # a bad --runner-agent fails here, before anything exists
-    _check_publishable(request)
+    image_store(request.cloud, request.region).check_free(request.name, replace=request.replace)
     builder = request.builder_name or BUILDER_PREFIX + secrets.token_hex(3)
     result = BakeResult(request.cloud, request.name, builder=builder)
     machine_request = MachineRequest(
@@ -168,7 +139,7 @@ def bake(request: BakeRequest) -> BakeResult:
         gpu=request.cloud_gpu,
         region=request.region,
         image=request.base_image,
-        metadata={ROLE_KEY: "image-builder"},  # gc leaves it alone until it expires
+        metadata={ROLE_KEY: IMAGE_BUILDER_ROLE},  # gc leaves it alone until it expires
         ssh_cidr=request.ssh_cidr,
         max_ttl_seconds=request.max_ttl_seconds,
         ephemeral=False,  # LXD deletes an ephemeral container when it stops: publish needs it
@@ -234,7 +205,10 @@ def _build(request: BakeRequest, prepared: Any, steps: list[Any], result: BakeRe
             "description": f"cmlinfra runner image {request.name}",
         }
         with timed(f"publishing {request.name}", timings):
-            result.image_id = _publish(request, prepared.machine, address.instance_id, props)
+            store = image_store(request.cloud, prepared.machine.region)
+            result.image_id = store.publish(
+                address.instance_id, request.name, props, replace=request.replace
+            )
         progress(f"published {request.cloud} image {request.name} ({result.image_id})")
     finally:
         with shielded():
@@ -246,15 +220,5 @@ def _build(request: BakeRequest, prepared: Any, steps: list[Any], result: BakeRe
 
 
 def list_images(cloud: str, region: str | None = None) -> list[dict[str, Any]]:
-    if cloud == "lxd":
-        from cmlinfra.clouds.lxd.api import LxdApi
-        from cmlinfra.images import lxd
-
-        return lxd.list_images(LxdApi())
-    if cloud == "aws":
-        import boto3
-
-        from cmlinfra.images import aws
-
-        return aws.list_images(boto3.client("ec2", region_name=region))
-    raise UsageError(f"image list does not support --cloud {cloud}", "use lxd or aws")
+    """``image list``: the cloud's cmlinfra images, as rows."""
+    return [image.to_dict() for image in image_store(cloud, region, "image list").list_images()]

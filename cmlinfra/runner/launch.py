@@ -160,7 +160,7 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
         agent_user=agent.user,
         busy_probe=agent.busy_probe,
         unregister=agent.unregister,
-        power_off=opts.cloud != "ssh",
+        end_script=session.prepared.cloud.info.capabilities.watchdog_end,
     )
     with session.step("watchdog"):
         session.root(render_install(policy), "watchdog-install")
@@ -199,11 +199,19 @@ def prepare(opts: LaunchOptions, checked: Checked) -> Any:
     access: a wrong organization, group or repository, a token without the runner permission
     or an unknown runner group fails here with the forge's one-line error instead of after a
     machine has been paid for (GitLab also settles project vs group)."""
-    from cmlinfra.runner.inventory import RUNNER_ROLE, with_role
+    from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
     from cmlinfra.stack import service
 
     request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
     prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
+    if prepared.cloud.info.capabilities.container:
+        # the agent and the watchdog are systemd units today; a container has no systemd
+        raise UsageError(
+            f"runner launch on --cloud {opts.cloud} needs the in-container agent supervisor, "
+            "which this cmlinfra does not have yet",
+            f"run the training with 'cmlinfra exec --cloud {opts.cloud}', or launch the runner "
+            "on a cloud with machines",
+        )
     checked.forge.check_runner_access()
     name_free(checked.forge, opts.request.name)
     return prepared

@@ -139,7 +139,7 @@ def _scripts(opts: LocalOptions, root: Path, busy_probe: str) -> Path:
         single=opts.single,
         interval=opts.interval,
         busy_probe=busy_probe,
-        power_off=False,
+        end_script="",  # this machine is the user's own: never powered off
     )
     lib = root / LIB.lstrip("/")
     lib.mkdir(parents=True)

@@ -120,9 +120,18 @@ class Session:
         return address
 
     def connect(self, address: Any, wait: float = 300.0) -> Any:
+        """The machine as a Transport: SSH with the stack's key and the trusted host keys, or
+        the cloud's own channel where it has one (``connect()``: a pod through the API's
+        exec) — the steps after this never know which."""
         from cmlinfra.bootstrap.ssh import SshTarget, connect
         from cmlinfra.stack.store import stack_dir
 
+        own = getattr(self.prepared.cloud, "connect", None)
+        if own is not None:
+            with self.step("connect"):
+                self.ssh = own(address, wait=wait, say=progress)
+            self._stack.callback(self.ssh.close)
+            return self.ssh
         target = SshTarget(
             host=address.host,
             user=address.user,
@@ -191,9 +200,11 @@ class Session:
             finally:
                 self._stack.close()
         error = CmlinfraError(
-            f"{self.record.mode} {self.record.name} failed at step {stage}: {problem}; {outcome}"
+            f"{self.record.mode} {self.record.name} failed at step {stage}: {problem}; {outcome}",
+            exc.fix if isinstance(exc, CmlinfraError) else "",
         )
-        error.exit_code = exit_code(exc) or error.exit_code
+        own = vars(exc).get("exit_code")  # set on the error itself: a remote tool's (dvc pull)
+        error.exit_code = exit_code(exc) or own or error.exit_code
         return error
 
     def close_ssh(self) -> None:

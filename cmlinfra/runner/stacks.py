@@ -4,19 +4,43 @@ from __future__ import annotations
 
 import logging
 
-from cmlinfra.runner.inventory import AwsInventory, Inventory, LxdInventory
+from cmlinfra.clouds.base import Capabilities, Inventory
+from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import STACK, RunnerStore
 
 log = logging.getLogger("cmlinfra.runner")
 
 
+def _capabilities(record: RunnerRecord) -> Capabilities | None:
+    """What the record's cloud can do; None for a cloud not installed here."""
+    from cmlinfra.clouds import cloud_info
+
+    try:
+        return cloud_info(record.cloud).capabilities
+    except UsageError:
+        return None
+
+
 def inventory_for(record: RunnerRecord) -> Inventory | None:
-    if record.cloud == "lxd":
-        return LxdInventory()
-    if record.cloud == "aws" and record.region:
-        return AwsInventory((record.region,))
-    return None
+    """The record's cloud's inventory, looking where the record's machine is; None when the
+    cloud keeps none, or is not installed here (nothing to look in, said in the log)."""
+    from cmlinfra.clouds import get_cloud
+    from cmlinfra.clouds.base import SweepScope
+
+    try:
+        cloud = get_cloud(record.cloud)
+    except UsageError as exc:
+        log.warning("not looking for %s's machine: %s", record.name, exc.problem)
+        return None
+    if not cloud.info.capabilities.has_inventory:
+        return None
+    scope = SweepScope(record_regions=(record.region,) if record.region else ())
+    try:
+        return cloud.inventory(scope)
+    except CmlinfraError as exc:  # nowhere to look (no region): nothing can be found
+        log.warning("not looking for %s's machine: %s", record.name, exc.problem)
+        return None
 
 
 def delete_machines(record: RunnerRecord, why: str = "which no Terraform state holds") -> int:
@@ -82,9 +106,11 @@ def destroy(store: RunnerStore, record: RunnerRecord) -> None:
     from cmlinfra.stack.store import stack_dir
 
     failure: Exception | None = None
-    if record.cloud == "lxd":
-        # The container is the stack's only resource, and the provider's graceful stop takes
-        # ~25 s; a forced delete takes ~1 s, and terraform then just forgets it.
+    capabilities = _capabilities(record)
+    whole = capabilities is not None and capabilities.stack_is_machine
+    if whole:
+        # The machine is the stack's only resource, and a provider's graceful stop is slow
+        # (LXD: ~25 s); a forced delete takes ~1 s, and terraform then just forgets it.
         delete_machines(record, "before terraform destroy (a forced delete is the fast way)")
     if stack_dir(record.name).exists() or restore(store, record.name):
         try:
@@ -95,6 +121,6 @@ def destroy(store: RunnerStore, record: RunnerRecord) -> None:
     delete_machines(record)
     if failure is None:
         return
-    if record.cloud != "lxd":
+    if not whole:
         raise failure  # other resources may remain: keep the stack and record for a retry
-    stack_dir(record.name).remove()  # an LXD stack is just the container, now gone
+    stack_dir(record.name).remove()  # the stack is just the machine, now gone

@@ -1,14 +1,16 @@
 """The runner registry: where every launched runner's record, lock and Terraform state live.
 
-``--state`` names it, as for terraform: a local directory (one laptop, one CI job) or
-``s3://bucket/prefix?region=…`` so that parallel CI jobs, later ``runner destroy`` calls and
-the scheduled ``cmlinfra gc`` all see the same runners. One runner NAME owns one folder::
+``--state`` names it, as for terraform: a local directory (one laptop, one CI job),
+``s3://bucket/prefix?region=…`` or ``azurerm://account/container/prefix`` (blobstore.py), so
+that parallel CI jobs, later ``runner destroy`` calls and the scheduled ``cmlinfra gc`` all see
+the same runners. One runner NAME owns one folder::
 
     PREFIX/NAME/runner.json        the record (no secrets)
     PREFIX/NAME/launcher.lock      held while a launcher creates or destroys NAME
     PREFIX/NAME/terraform.tfstate  terraform's own state (engine backend, same prefix)
 
-Locks are created atomically (``O_EXCL`` locally, S3 conditional ``If-None-Match: *``), so
+Locks are created atomically (``O_EXCL`` locally, S3 and Azure Blob conditional
+``If-None-Match: *``), so
 two launchers can never both own a name; a lock left by a killed launcher is found by ``gc``.
 """
 
@@ -277,11 +279,22 @@ def open_store(url: str | None) -> RunnerStore:
         store = S3Store(parts.netloc, parts.path.strip("/"), region, params.get("endpoint"), url)
         _check_bucket(store)
         return store
+    if parts.scheme == "gs":
+        from cmlinfra.runner.gcs_store import open_gcs
+
+        return open_gcs(url)
+    if parts.scheme == "azurerm":
+        from cmlinfra.runner.blobstore import open_blob_store
+
+        return open_blob_store(url)
     if parts.scheme in ("", "file"):
         return LocalStore(
             Path(parts.path if parts.scheme == "file" else url).expanduser().absolute()
         )
-    raise UsageError(f"--state scheme {parts.scheme!r} is not supported", "use s3:// or a path")
+    raise UsageError(
+        f"--state scheme {parts.scheme!r} is not supported",
+        "use s3://, gs://, azurerm:// or a path",
+    )
 
 
 def _check_bucket(store: S3Store) -> None:

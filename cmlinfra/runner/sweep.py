@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from cmlinfra.clouds.base import Inventory
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.runner.gc import Finding, ForgeRunners, Sweeper
-from cmlinfra.runner.inventory import AwsInventory, Inventory, LxdInventory
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import RunnerStore, open_store, records
 
@@ -52,21 +51,31 @@ class GcReport:
 
 
 def _inventories(store: RunnerStore, clouds: list[str], regions: list[str]) -> list[Inventory]:
+    """The inventory of each cloud asked for (``--cloud``, by name or alias) and of each cloud
+    the registry's records are on; each cloud decides which of its regions to look in."""
+    from cmlinfra.clouds import canonical, cloud_info, get_cloud, names_where
+    from cmlinfra.clouds.base import SweepScope
+
     known = records(store)
-    wanted = list(dict.fromkeys([*clouds, *(r.cloud for r in known)]))
+    sweepable = names_where(lambda c: c.has_inventory)
+    wanted = list(dict.fromkeys([*map(canonical, clouds), *(r.cloud for r in known)]))
     found: list[Inventory] = []
     for cloud in wanted:
-        if cloud == "lxd":
-            found.append(LxdInventory())
-        elif cloud == "aws":
-            aws_regions = [*regions, *(r.region for r in known if r.cloud == "aws" and r.region)]
-            env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            aws_regions += [env_region] if env_region else []
-            if not aws_regions:
-                raise CmlinfraError("no AWS region to sweep", "pass --region REGION")
-            found.append(AwsInventory(tuple(dict.fromkeys(aws_regions))))
-        elif cloud != "ssh":  # an ssh machine is the user's own: nothing to delete
-            raise CmlinfraError(f"gc cannot sweep cloud {cloud!r}", "use --cloud aws or lxd")
+        try:
+            info = cloud_info(cloud)
+        except CmlinfraError:  # a record of a cloud this installation does not have
+            raise CmlinfraError(
+                f"gc cannot sweep cloud {cloud!r}", f"use --cloud {' or '.join(sweepable)}"
+            ) from None
+        if not info.capabilities.has_inventory:
+            continue  # an existing machine is the user's own: nothing to delete
+        scope = SweepScope(
+            regions=tuple(regions),
+            record_regions=tuple(r.region for r in known if r.cloud == cloud and r.region),
+        )
+        inventory = get_cloud(cloud).inventory(scope)
+        if inventory is not None:
+            found.append(inventory)
     return found
 
 

@@ -4,8 +4,9 @@ The launcher (first layer) destroys what it created when it can, but a CI job ca
 killed or lose its state at any moment. So every machine carries its own end: a systemd timer
 that follows the runner agent's job hooks and, when the machine is idle, has finished its single
 job, or has reached its maximum lifetime, unregisters the runner with the short-lived material
-already on the machine and powers off. Power-off deletes the machine (LXD ephemeral container,
-AWS terminate-on-shutdown). The sweeper (``cmlinfra gc``) is the third layer.
+already on the machine and ends the machine the way its cloud says (``Capabilities.
+watchdog_end``): a power-off that deletes it on LXD (ephemeral) and AWS (terminate-on-shutdown),
+nothing on someone's own machine. The sweeper (``cmlinfra gc``) is the third layer.
 
 Everything is rendered here into one self-contained ``install.sh`` that is run as root through
 SSH's standard input, so nothing secret ever appears in a command line or in user-data.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from cmlinfra.clouds.base import POWER_OFF
 from cmlinfra.errors import UsageError
 
 LIB = "/usr/local/lib/cmlinfra"
@@ -62,8 +64,10 @@ class WatchdogPolicy:
     agent_unit: str = ""  # systemd unit of the runner agent, stopped before unregistering
     agent_user: str = "root"  # the user the agent (and so its job hooks) runs as
     busy_probe: str = ""  # shell command that succeeds while a job runs (agents without hooks)
-    unregister: str = ""  # script run as root before power-off; reads root-only secret files
-    power_off: bool = True  # False on the ssh cloud: someone's own machine is never shut down
+    unregister: str = ""  # script run as root before the end; reads root-only secret files
+    # how the machine ends (the cloud's Capabilities.watchdog_end): power off by default; ""
+    # leaves it running (someone's own machine) and only disables the watchdog
+    end_script: str = POWER_OFF
 
     def __post_init__(self) -> None:
         if self.interval < 1:
@@ -103,7 +107,7 @@ def render_scripts(policy: WatchdogPolicy) -> dict[str, tuple[str, str]]:
                 interval=policy.interval,
                 agent_unit=policy.agent_unit,
                 busy_probe=policy.busy_probe,
-                power_off=policy.power_off,
+                end_script=policy.end_script.strip(),
             ),
         ),
         "job-started.sh": ("0755", render_template("hook.sh.j2", event="started")),

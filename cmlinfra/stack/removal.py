@@ -16,10 +16,10 @@ from cmlinfra.stack.store import StackDir, stack_dir
 from cmlinfra.ui import progress, timed
 
 
-def _workspace(binary: Any, workdir: Path) -> Any:
+def _workspace(binary: Any, workdir: Path, cloud: Cloud) -> Any:
     from cmlinfra.stack.service import _workspace as workspace
 
-    return workspace(binary, workdir)
+    return workspace(binary, workdir, cloud)
 
 
 def forget_vanished(workspace: Any, addresses: list[str]) -> None:
@@ -89,7 +89,7 @@ def destroy(name: str, *, terraform: str | None = None) -> dict[str, Any]:
     cloud = get_cloud(str(metadata["cloud"]))
     cloud.check_reachable()
     binary = find_terraform(terraform or metadata.get("terraform"))
-    workspace = _workspace(binary, target.workdir)
+    workspace = _workspace(binary, target.workdir, cloud)
     workspace.init()
     destroy_resources(workspace, cloud)
     target.remove()

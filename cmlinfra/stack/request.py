@@ -94,8 +94,7 @@ def build_request(
     port: int = 22,
     user: str | None = None,
     host_key: str | None = None,
-    aws_subnet: str | None = None,
-    aws_security_group: str | None = None,
+    options: dict[str, str | None] | None = None,
 ) -> MachineRequest:
     """Every option parsed and range-checked; cloud-specific checks come in ``Cloud.resolve``."""
     if hdd_size is not None and hdd_size <= 0:
@@ -117,8 +116,8 @@ def build_request(
         port=port,
         user=user or None,
         host_key=host_key or None,
-        aws_subnet=(aws_subnet or "").strip() or None,
-        aws_security_group=(aws_security_group or "").strip() or None,
+        # the cloud's own options (--cloud-aws-subnet …), by flag; the ones not given dropped
+        options={k: v.strip() for k, v in (options or {}).items() if v and v.strip()},
     )
 
 

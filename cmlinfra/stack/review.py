@@ -53,18 +53,6 @@ def no_forge(exc: CmlinfraError) -> CmlinfraError:
     return type(exc)(exc.problem, NO_FORGE_FIX)
 
 
-def cost_note(planned: Planned) -> str:
-    """Where the hourly figure comes from, in words, for the line under the headline."""
-    machine = planned.machine
-    source = str(machine.extra.get("price_source") or "")
-    if machine.hourly_price is None:
-        return "an existing machine: its cost is not cmlinfra's to know"
-    if machine.cloud == "lxd":
-        return "a container on the local LXD host, which is already paid for"
-    what = f"{machine.instance_type} in {machine.region}"
-    return f"{what}, {source}" if source else what
-
-
 def plan_markdown(prepared: Prepared, planned: Planned, *, limit: int) -> str:
     """The comment body (without the watermark, which ``comments.post`` appends)."""
     from cmlinfra.report.plan import plan_comment
@@ -75,7 +63,7 @@ def plan_markdown(prepared: Prepared, planned: Planned, *, limit: int) -> str:
         plan_text(prepared),
         title=prepared.stack.name,
         hourly_cost=planned.machine.hourly_price,
-        cost_note=cost_note(planned),
+        cost_note=prepared.cloud.cost_note(planned.machine),  # where the figure comes from
         limit=limit,
     )
 

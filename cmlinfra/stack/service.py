@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cmlinfra.clouds import get_cloud
+from cmlinfra.clouds import get_cloud, validate
 from cmlinfra.clouds.base import Cloud, MachineAddress, MachineRequest, ResolvedMachine
-from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.errors import CmlinfraError
 from cmlinfra.secrets import Secret
 from cmlinfra.stack.compose import synthesize
 from cmlinfra.stack.removal import destroy as destroy  # re-exported: what callers use
@@ -61,29 +61,16 @@ class Planned:
 def prepare(
     request: MachineRequest, cloud: str, *, terraform: str | None = None, state: str | None = None
 ) -> Prepared:
-    """All the checks, in the order a user fixes them; creates nothing. A cloud's optional
-    ``validate(request)`` (offline checks: sizes, regions, labels) runs before its API is
-    asked anything, then ``check_reachable``, then ``resolve`` (the look-ups)."""
+    """All the checks, in the order a user fixes them; creates nothing. Options of another
+    cloud are refused first, then the cloud's offline ``validate(request)`` (sizes, regions,
+    labels, its own options) runs before its API is asked anything, then ``check_reachable``,
+    then ``resolve`` (the look-ups)."""
     from cmlinfra.terraform import LocalBackend, find_terraform, parse_state_url
 
     target = stack_dir(request.name)
     chosen = get_cloud(cloud)
-    aws_only = [
-        option
-        for option, value in (
-            ("--cloud-aws-subnet", request.aws_subnet),
-            ("--cloud-aws-security-group", request.aws_security_group),
-        )
-        if value
-    ]
-    if aws_only and chosen.name != "aws":
-        raise UsageError(
-            f"{aws_only[0]} is an AWS option, not one of --cloud {cloud}",
-            f"drop {aws_only[0]}, or launch with --cloud aws",
-        )
-    offline = getattr(chosen, "validate", None)
-    if callable(offline):  # a typo is reported as a typo even when the cloud is unreachable
-        offline(request)
+    validate.cloud_options(request, chosen.info)
+    chosen.validate(request)  # a typo is reported as a typo even when the cloud is unreachable
     chosen.check_reachable()
     machine = chosen.resolve(request)
     binary = find_terraform(terraform)
@@ -95,10 +82,15 @@ def prepare(
     return Prepared(chosen, machine, binary, backend, state, target)
 
 
-def _workspace(binary: Any, workdir: Path) -> Any:
+def _workspace(binary: Any, workdir: Path, cloud: Cloud | None = None) -> Any:
+    """The stack's terraform workspace; a cloud that configures its provider through the
+    environment (``terraform_environment()``, optional: the Kubernetes provider's kubeconfig
+    path) adds its variables — never a secret's value, only where to read it."""
     from cmlinfra.terraform import Workspace
 
-    return Workspace(binary, workdir, provider_mirror=provider_mirror())
+    extra = getattr(cloud, "terraform_environment", None)
+    env = extra() if extra is not None else {}
+    return Workspace(binary, workdir, provider_mirror=provider_mirror(), env=env)
 
 
 def render(prepared: Prepared, *, ssh_key_file: Path | None = None) -> Path:
@@ -162,7 +154,7 @@ def _initialized(prepared: Prepared, fresh: bool, **render_args: Any) -> Any:
     """Render and init; the workspace. A ``fresh`` stack is removed again on failure."""
     try:
         render(prepared, **render_args)
-        workspace = _workspace(prepared.binary, prepared.stack.workdir)
+        workspace = _workspace(prepared.binary, prepared.stack.workdir, prepared.cloud)
         workspace.init()
         return workspace
     except BaseException:
@@ -173,7 +165,7 @@ def _initialized(prepared: Prepared, fresh: bool, **render_args: Any) -> Any:
 
 def plan_text(prepared: Prepared) -> str:
     """The plan :func:`plan` saved, as terraform prints it for people (for plan review)."""
-    return _workspace(prepared.binary, prepared.stack.workdir).plan_text()
+    return _workspace(prepared.binary, prepared.stack.workdir, prepared.cloud).plan_text()
 
 
 def apply(prepared: Prepared, *, locked: bool = False, **render_args: Any) -> MachineAddress:

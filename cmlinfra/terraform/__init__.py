@@ -2,7 +2,9 @@
 summarize plans. It knows nothing about clouds, runners or forges."""
 
 from cmlinfra.terraform.backends import (
+    AzurermBackend,
     Backend,
+    GcsBackend,
     LocalBackend,
     S3Backend,
     parse_state_url,
@@ -13,7 +15,9 @@ from cmlinfra.terraform.engine import Workspace
 from cmlinfra.terraform.plan import PlanSummary, ResourceChange, state_resources, summarize_plan
 
 __all__ = [
+    "AzurermBackend",
     "Backend",
+    "GcsBackend",
     "LocalBackend",
     "PlanSummary",
     "ResourceChange",

@@ -12,8 +12,11 @@ Outputs (in ``--out``):
 - ``confusion.json``: the test-set confusion matrix, ``{"labels": [...], "matrix": [[...]]}``
   (rows: actual, columns: predicted), the format ``cmlinfra report build --confusion`` reads
 - ``confusion_matrix.png``: the same matrix drawn, for anyone not using cmlinfra's report
+- with ``--model PATH``: the trained model (weights, bias and the feature scaling) as JSON, the
+  output DVC versions and pushes in the demo (``dvc.yaml``)
 
-Usage: ``python3 train.py [--data data] [--out .] [--epochs 400] [--lr 0.5]``
+Usage: ``python3 train.py [--data data] [--out .] [--model model/fruit.json] [--epochs 400]
+[--lr 0.5]``
 """
 
 from __future__ import annotations
@@ -140,6 +143,11 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["epoch", "train_loss", "test_loss", "test_accuracy"])
         writer.writerows([e, f"{a:.6f}", f"{b:.6f}", f"{c:.4f}"] for e, a, b, c in history)
+    if args.model:
+        args.model.parent.mkdir(parents=True, exist_ok=True)
+        model = {"classes": list(CLASSES), "mean": mean.tolist(), "std": std.tolist(),
+                 "weights": weights.round(8).tolist(), "bias": bias.round(8).tolist()}  # fmt: skip
+        args.model.write_text(json.dumps(model) + "\n")
     p_test = softmax(x_test @ weights + bias)
     matrix = confusion(y_test, p_test.argmax(axis=1))
     plot_confusion(matrix, args.out / "confusion_matrix.png")
@@ -158,6 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("data"), help="train.csv/test.csv dir")
     parser.add_argument("--out", type=Path, default=Path("."), help="where outputs go")
+    parser.add_argument("--model", type=Path, default=None, help="save the model (JSON) here")
     parser.add_argument("--epochs", type=int, default=400)
     parser.add_argument("--lr", type=float, default=0.5)
     parser.add_argument("--l2", type=float, default=1e-3, help="weight decay")

@@ -54,6 +54,12 @@ rm -rf /var/log/journal/*
 find /var/log -type f \( -name '*.gz' -o -name '*.[0-9]' -o -name '*.old' \) -delete
 find /var/log -type f -exec truncate -s 0 {} +
 find /tmp /var/tmp -mindepth 1 -delete 2>/dev/null || true
+# Azure: the VM agent's and cloud-init's provisioning state must not be shared either (else a
+# new VM from the image never reports "provisioned"). Not `+user`: the builder's login is still
+# in use by this very session. A no-op elsewhere (no waagent).
+if command -v waagent >/dev/null 2>&1; then
+  waagent -deprovision -force >/dev/null 2>&1 || echo "cleanup: waagent -deprovision failed" >&2
+fi
 unset HISTFILE
 sync
 echo "cleanup: image ready to publish"

@@ -18,6 +18,13 @@ locals {
     "cmlinfra:builder" = "packer"
     "cmlinfra:steps"   = join(",", [for s in local.scripts : trimsuffix(basename(s), ".sh")])
   })
+  # Google Cloud labels allow only [a-z0-9_-]: the steps go in the image description instead.
+  steps_text = join(",", [for s in local.scripts : trimsuffix(basename(s), ".sh")])
+  labels = merge(var.gcp_labels, {
+    "cmlinfra-image"   = "true"
+    "cmlinfra-builder" = "packer"
+    "managed-by"       = "cmlinfra"
+  })
 }
 
 source "amazon-ebs" "gpu" {
@@ -61,8 +68,63 @@ source "amazon-ebs" "gpu" {
   tags            = merge(local.tags, { Name = "${var.ami_name_prefix}-${local.stamp}" })
 }
 
+# The same image on Google Cloud, in the family `cmlinfra-gpu` that `--cloud-image cmlinfra`
+# boots. Packer's googlecompute builder makes no firewall rule: the builder gets the network
+# tag gcp_network_tags, which must be admitted from ssh_cidr only (terraform/modules/gcp/network
+# with target_tag = "cmlinfra-packer" makes that rule). Build one cloud with
+# `packer build -only=googlecompute.gpu .` or `-only=amazon-ebs.gpu`.
+source "googlecompute" "gpu" {
+  project_id              = var.gcp_project_id
+  zone                    = var.gcp_zone
+  machine_type            = var.gcp_machine_type
+  accelerator_type        = "projects/${var.gcp_project_id}/zones/${var.gcp_zone}/acceleratorTypes/${var.gcp_accelerator_type}"
+  accelerator_count       = var.gcp_accelerator_count
+  on_host_maintenance     = "TERMINATE" # GPUs cannot live-migrate
+  source_image_family     = var.gcp_source_image_family
+  source_image_project_id = [var.gcp_source_image_project]
+  disk_size               = var.volume_size_gb
+  disk_type               = "pd-balanced"
+  ssh_username            = var.ssh_username
+  tags                    = var.gcp_network_tags
+  network                 = var.gcp_network
+  subnetwork              = var.gcp_subnetwork
+  # the builder never gets the default compute service account or its broad scopes
+  disable_default_service_account = true
+  image_name                      = "${var.ami_name_prefix}-${local.stamp}"
+  image_family                    = "cmlinfra-gpu"
+  image_description               = "cmlinfra runner image\ncmlinfra.steps=${local.steps_text}"
+  image_labels                    = local.labels
+  labels                          = merge(local.labels, { "cmlinfra-role" = "image-builder" })
+  metadata = {
+    "block-project-ssh-keys" = "true"
+    "enable-oslogin"         = "FALSE"
+  }
+}
+
+# The same image on Azure: a managed image, like `cmlinfra image bake --cloud azure` publishes.
+source "azure-arm" "gpu" {
+  use_azure_cli_auth = true
+  subscription_id    = var.azure_subscription_id
+  location           = var.azure_location
+  vm_size            = var.azure_vm_size
+  os_type            = "Linux"
+  image_publisher    = "Canonical"
+  image_offer        = "0001-com-ubuntu-server-jammy"
+  image_sku          = "22_04-lts-gen2"
+  image_version      = "latest"
+  os_disk_size_gb    = var.volume_size_gb
+  ssh_username       = var.ssh_username
+
+  managed_image_name                = "${var.ami_name_prefix}-${local.stamp}"
+  managed_image_resource_group_name = var.azure_image_resource_group
+
+  # SSH to the builder from ssh_cidr only (Packer's default network security group admits any).
+  allowed_inbound_ip_addresses = [var.ssh_cidr]
+  azure_tags                   = merge(local.tags, { Name = "${var.ami_name_prefix}-${local.stamp}" })
+}
+
 build {
-  sources = ["source.amazon-ebs.gpu"]
+  sources = ["source.amazon-ebs.gpu", "source.googlecompute.gpu", "source.azure-arm.gpu"]
 
   provisioner "file" {
     source      = "${path.root}/scripts/"

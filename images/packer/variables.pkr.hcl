@@ -63,3 +63,91 @@ variable "tags" {
   default     = {}
   description = "Extra tags on the AMI, its snapshots and the builder."
 }
+
+variable "gcp_project_id" {
+  type        = string
+  default     = "my-project"
+  description = "Google Cloud project the googlecompute builder runs in and publishes to."
+}
+
+variable "gcp_zone" {
+  type        = string
+  default     = "us-west1-b"
+  description = "Zone of the googlecompute builder (one that offers gcp_accelerator_type)."
+}
+
+variable "gcp_machine_type" {
+  type        = string
+  default     = "n1-standard-4"
+  description = "Builder machine type: N1, the family that takes attached GPUs."
+}
+
+variable "gcp_accelerator_type" {
+  type        = string
+  default     = "nvidia-tesla-t4"
+  description = "GPU attached to the builder, so the driver step verifies nvidia-smi."
+}
+
+variable "gcp_accelerator_count" {
+  type    = number
+  default = 1
+}
+
+variable "gcp_source_image_family" {
+  type        = string
+  default     = "ubuntu-2204-lts"
+  description = "Base image family (Ubuntu 22.04, like cmlinfra's default on Google Cloud)."
+}
+
+variable "gcp_source_image_project" {
+  type    = string
+  default = "ubuntu-os-cloud"
+}
+
+variable "gcp_network" {
+  type    = string
+  default = "default"
+}
+
+variable "gcp_subnetwork" {
+  type    = string
+  default = ""
+}
+
+variable "gcp_network_tags" {
+  type        = list(string)
+  default     = ["cmlinfra-packer"]
+  description = "Network tags of the builder: a firewall rule must admit SSH to them from ssh_cidr only."
+}
+
+variable "gcp_labels" {
+  type        = map(string)
+  default     = {}
+  description = "Extra labels on the image and the builder ([a-z0-9_-] only)."
+}
+
+# Azure (`packer build -only=azure-arm.gpu .`): credentials come from the environment
+# (ARM_CLIENT_ID/ARM_CLIENT_SECRET or the Azure CLI with use_azure_cli_auth), never from here.
+variable "azure_subscription_id" {
+  type        = string
+  default     = ""
+  description = "Subscription of the builder and the image; empty: the Azure CLI's."
+}
+
+variable "azure_location" {
+  type        = string
+  default     = "eastus"
+  description = "Azure location the builder runs and the managed image lives in."
+}
+
+variable "azure_vm_size" {
+  type        = string
+  default     = "Standard_NC4as_T4_v3"
+  description = "Builder size (one NVIDIA T4: the driver step verifies nvidia-smi)."
+}
+
+variable "azure_image_resource_group" {
+  type        = string
+  default     = "cmlinfra-images"
+  description = "Existing resource group the managed image is published to (cmlinfra image bake's default)."
+}

@@ -12,7 +12,21 @@ import typer.testing
 from cmlinfra.cli.app import add_cml_envvars, build_command, command_modules, invoked_module
 from tests.fixtures.cli import cli_env
 
-HEAVY = ("boto3", "botocore", "paramiko", "cdktn", "jsii", "jinja2", "matplotlib", "requests")
+HEAVY = (
+    "boto3",
+    "botocore",
+    "paramiko",
+    "cdktn",
+    "jsii",
+    "jinja2",
+    "matplotlib",
+    "requests",
+    "google",
+    "googleapiclient",
+    "httplib2",
+    "azure",
+    "kubernetes",
+)
 
 
 def test_help_imports_no_heavy_module() -> None:

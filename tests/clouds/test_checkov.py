@@ -54,11 +54,15 @@ def test_no_failed_checks(scan: list[dict[str, Any]]) -> None:
     assert failed == []
 
 
-def test_every_module_is_parsed_and_aws_ones_checked(scan: list[dict[str, Any]]) -> None:
+def test_every_module_is_parsed_and_cloud_ones_checked(scan: list[dict[str, Any]]) -> None:
     """checkov has no checks for the lxd and ssh providers, so only parse errors can show there;
-    the AWS modules must each produce results, or the scan silently missed them."""
+    the AWS, GCP and Azure modules must each produce results, or the scan silently missed them."""
     assert scan and all(r["summary"]["parsing_errors"] == 0 for r in scan)
-    aws = {p.parent.relative_to(MODULES) for p in MODULES.glob("aws/*/main.tf")}
+    aws = {
+        p.parent.relative_to(MODULES)
+        for cloud in ("aws", "gcp", "azure")
+        for p in MODULES.glob(f"{cloud}/*/main.tf")
+    }
     scanned = {
         Path(c["file_path"].lstrip("/")).parent
         for kind in ("passed_checks", "failed_checks", "skipped_checks")
@@ -100,3 +104,57 @@ def test_an_insecure_runner_fails(tmp_path: Path) -> None:
     assert ("CKV_AWS_8", "aws_instance.this") in failed
     assert ("CKV_AWS_79", "aws_instance.this") in failed
     assert ("CKV_AWS_24", "aws_vpc_security_group_ingress_rule.ssh_world_ipv4[0]") in failed
+
+
+def test_an_insecure_gcp_runner_fails(tmp_path: Path) -> None:
+    """Project-wide SSH keys, no Shielded VM, SSH open to the world: checkov must catch each."""
+    module = tmp_path / "gcp" / "gpu-runner"
+    shutil.copytree(MODULES / "gcp" / "gpu-runner", module)
+    main = module / "main.tf"
+    text = main.read_text()
+    for secure, insecure in [
+        ('"block-project-ssh-keys" = "true"', '"block-project-ssh-keys" = "false"'),
+        ("enable_vtpm                 = true", "enable_vtpm                 = false"),
+    ]:
+        assert secure in text
+        text = text.replace(secure, insecure)
+    main.write_text(text)
+    network = tmp_path / "gcp" / "network"
+    shutil.copytree(MODULES / "gcp" / "network", network)
+    variables = network / "variables.tf"
+    world_on, count = re.subn(
+        r'(variable "allow_world_ssh" \{.*?default\s*=\s*)false',
+        r"\1true",
+        variables.read_text(),
+        flags=re.S,
+    )
+    assert count == 1
+    variables.write_text(world_on)
+    failed = {(c["check_id"], c["resource"]) for c in _checks(checkov(tmp_path), "failed_checks")}
+    assert ("CKV_GCP_32", "google_compute_instance.this") in failed
+    assert ("CKV_GCP_39", "google_compute_instance.this") in failed
+    assert ("CKV_GCP_2", "google_compute_firewall.ssh_world[0]") in failed
+
+
+def test_an_insecure_azure_runner_fails(tmp_path: Path) -> None:
+    """Password login and SSH open to the world: checkov's Azure checks must catch each."""
+    module = tmp_path / "azure" / "gpu-runner"
+    shutil.copytree(MODULES / "azure" / "gpu-runner", module)
+    main = module / "main.tf"
+    secure = "disable_password_authentication = true"
+    assert secure in main.read_text()
+    main.write_text(main.read_text().replace(secure, "disable_password_authentication = false"))
+    network = tmp_path / "azure" / "network"
+    shutil.copytree(MODULES / "azure" / "network", network)
+    variables = network / "variables.tf"
+    world_on, count = re.subn(
+        r'(variable "allow_world_ssh" \{.*?default\s*=\s*)false',
+        r"\1true",
+        variables.read_text(),
+        flags=re.S,
+    )
+    assert count == 1
+    variables.write_text(world_on)
+    failed = {(c["check_id"], c["resource"]) for c in _checks(checkov(tmp_path), "failed_checks")}
+    assert ("CKV_AZURE_149", "azurerm_linux_virtual_machine.this") in failed
+    assert ("CKV_AZURE_10", "azurerm_network_security_rule.ssh_world[0]") in failed

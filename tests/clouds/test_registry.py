@@ -21,8 +21,8 @@ def test_available_clouds_are_loadable() -> None:
 
 def test_unknown_cloud_lists_the_valid_ones() -> None:
     with pytest.raises(UsageError) as info:
-        get_cloud("gcp")
-    assert "unknown cloud 'gcp'" in info.value.line()
+        get_cloud("gce")
+    assert "unknown cloud 'gce'" in info.value.line()
     assert "lxd" in info.value.fix and "ssh" in info.value.fix
 
 
@@ -58,3 +58,49 @@ def test_lxd_gpu_matching() -> None:
     with pytest.raises(UsageError, match="no GPU on this LXD host matches") as info:
         catalog.gpu("v100", CARDS)
     assert "H100" in info.value.fix
+
+
+def test_plugins_register_by_name_and_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cmlinfra.clouds import PLUGINS_ENV, canonical, cloud_info, option_owner
+
+    monkeypatch.setenv(PLUGINS_ENV, "tests.clouds.contract.fakecloud")
+    assert "fake" in available_clouds() and canonical("fk") == "fake"
+    assert get_cloud("fk").name == "fake" and cloud_info("fk").title == "Fake"
+    owner = option_owner("--cloud-fake-zone")
+    assert owner is not None and owner[0].name == "fake"
+    assert option_owner("--cloud-aws-subnet-id") is not None  # an alias of the AWS option
+    monkeypatch.setenv(PLUGINS_ENV, "")
+    assert "fake" not in available_clouds()
+
+
+@pytest.mark.parametrize(
+    ("plugins", "problem"),
+    [
+        ("tests.clouds.no_such_cloud", "cannot load cloud tests.clouds.no_such_cloud"),
+        ("tests.clouds.test_registry", "has no INFO (a CloudInfo) and make_cloud()"),
+        (
+            "tests.clouds.contract.fakecloud,tests.clouds.contract.fakecloud",
+            "cloud name 'fake' of tests.clouds.contract.fakecloud is taken by the fake cloud",
+        ),
+    ],
+)
+def test_a_broken_plugin_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, plugins: str, problem: str
+) -> None:
+    from cmlinfra.clouds import PLUGINS_ENV
+    from cmlinfra.errors import CmlinfraError
+
+    monkeypatch.setenv(PLUGINS_ENV, plugins)
+    with pytest.raises(CmlinfraError) as info:
+        available_clouds()
+    assert problem in info.value.line() and "CMLINFRA_CLOUD_PLUGINS" in info.value.fix
+
+
+def test_capabilities_drive_the_neutral_code() -> None:
+    from cmlinfra.clouds import DEFAULT_CLOUD, cloud_info, names_where
+
+    assert DEFAULT_CLOUD in available_clouds()
+    assert not cloud_info("ssh").capabilities.creates_machines
+    assert names_where(lambda c: c.images) == ["aws", "azure", "gcp", "lxd"]
+    assert names_where(lambda c: c.has_inventory) == ["aws", "azure", "gcp", "kubernetes", "lxd"]
+    assert names_where(lambda c: c.container) == ["kubernetes"]

@@ -1,6 +1,7 @@
-"""`make demo`'s script, run for real: LXD machine through `cmlinfra exec`, training, report,
-time breakdown, and the final check that nothing is left running (about two minutes, most of
-it Debian's numpy/matplotlib installing inside the container)."""
+"""`make demo`'s script, run for real: the fruit data versioned with DVC, an LXD machine through
+`cmlinfra exec --dvc --commit` (data pulled, trained, model pushed, lock committed), the report,
+the model pulled back in a fresh clone, the time breakdown, and the final check that nothing is
+left running (a few minutes, most of it Debian's numpy/matplotlib installing in the container)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     """Results go where `make demo` puts them, .cache/demo in the checkout: a folder git
     ignores, which exec must still send (it once sent nothing from there)."""
     out = REPO_ROOT / ".cache" / "demo"
-    env = cli_env({"PYTHON": sys.executable, "CMLINFRA_HOME": str(tmp_path / "home")})
+    env = cli_env(
+        {
+            "PYTHON": sys.executable,
+            "CMLINFRA_HOME": str(tmp_path / "home"),
+            # the DVC toolbox sent to the machine: built once per checkout, shared with
+            # tests/runner/test_dvc_lxd.py
+            "CMLINFRA_CACHE": str(REPO_ROOT / ".cache" / "cmlinfra"),
+        }
+    )
     env.pop("DEMO_OUT", None)
     result = subprocess.run(
         ["scripts/demo.sh"],
@@ -42,8 +51,17 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     )
     assert name, result.stderr[-2000:]
     breakdown = result.stderr[result.stderr.index("time breakdown") :]
-    for stage in ("cmlinfra exec", "inside exec: apply", "destroy", "total"):
+    for stage in (
+        "cmlinfra exec",
+        "inside exec: apply",
+        "dvc pull",
+        "dvc push",
+        "destroy",
+        "total",
+    ):
         assert stage in breakdown
+    assert "model pulled back from the remote and matching dvc.lock" in result.stderr
+    assert "--commit: pushed" in result.stderr
     listed = subprocess.run(
         ["lxc", "list", "--format", "csv", "-c", "n"], capture_output=True, text=True, check=True
     ).stdout.split()

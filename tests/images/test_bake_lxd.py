@@ -61,7 +61,7 @@ def _tiny_rootfs(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def baked(home: Path) -> Iterator[dict[str, Any]]:
-    from cmlinfra.images import lxd
+    from cmlinfra.clouds.lxd import images as lxd
 
     token = secrets.token_hex(3)
     alias, builder = f"cmlt-img-{token}", f"cmlt-bake-{token}"
@@ -94,7 +94,7 @@ def test_bake_runs_every_step_and_destroys_the_builder(baked: dict[str, Any]) ->
 
 
 def test_published_image_is_labelled_and_listed(baked: dict[str, Any], home: Path) -> None:
-    from cmlinfra.images import lxd
+    from cmlinfra.clouds.lxd import images as lxd
 
     fingerprint = lxd.alias_target(_api(), baked["alias"])
     assert fingerprint and fingerprint == baked["result"]["image_id"]
@@ -184,7 +184,7 @@ def test_runner_from_the_image_skips_baked_steps(baked: dict[str, Any], home: Pa
 
 
 def test_a_failed_step_publishes_nothing_and_destroys_the_builder(home: Path) -> None:
-    from cmlinfra.images import lxd
+    from cmlinfra.clouds.lxd import images as lxd
 
     token = secrets.token_hex(3)
     alias, builder = f"cmlt-img-{token}", f"cmlt-bake-{token}"
@@ -257,7 +257,7 @@ def test_existing_alias_is_refused_before_building(baked: dict[str, Any], home: 
 def test_cancelling_a_bake_destroys_the_builder(home: Path, signum: int) -> None:
     """A cancelled CI job (SIGTERM) or Ctrl-C in the middle of the bootstrap: the builder
     container and its stack directory go, nothing is published, the exit is 143 or 130."""
-    from cmlinfra.images import lxd
+    from cmlinfra.clouds.lxd import images as lxd
 
     token = secrets.token_hex(3)
     alias, builder = f"cmlt-img-{token}", f"cmlt-bake-{token}"

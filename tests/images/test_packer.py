@@ -138,3 +138,37 @@ def test_committed_scripts_equal_a_fresh_render(tmp_path: Path) -> None:
     committed = {p.name: p.read_bytes() for p in (PACKER_DIR / "scripts").iterdir()}
     assert committed == fresh, "run: cmlinfra " + " ".join(RENDER) + " --out images/packer/scripts"
     assert {"01-detect.sh", "03-docker.sh", "06-runner-agent.sh"} <= set(fresh)
+
+
+def test_the_googlecompute_source_is_checked_too(template: Path) -> None:
+    """Packer 1.6 bundles googlecompute and validates its arguments: a typo there fails; the
+    image lands in the family --cloud-image cmlinfra boots, labelled without ':'."""
+    inspect = _packer("inspect", "-var", "ssh_cidr=203.0.113.7/32", ".", cwd=template)
+    assert "googlecompute.gpu" in inspect.stdout and "amazon-ebs.gpu" in inspect.stdout
+    main = template / "cmlinfra-gpu.pkr.hcl"
+    text = main.read_text()
+    assert 'image_family                    = "cmlinfra-gpu"' in text
+    assert "disable_default_service_account = true" in text
+    main.write_text(text.replace("on_host_maintenance", "on_host_maintenanse"))
+    result = _packer("validate", "-var", "ssh_cidr=203.0.113.7/32", ".", cwd=template)
+    assert result.returncode != 0
+    assert (
+        'An argument named "on_host_maintenanse" is not expected' in result.stdout + result.stderr
+    )
+
+
+def test_the_azure_source_is_validated_too(template: Path) -> None:
+    """Packer checks the azure-arm source against its own schema: a misspelt argument fails,
+    and the builder admits SSH from ssh_cidr only."""
+    main = template / "cmlinfra-gpu.pkr.hcl"
+    text = main.read_text()
+    assert (
+        'source "azure-arm" "gpu"' in text
+        and "allowed_inbound_ip_addresses = [var.ssh_cidr]" in text
+    )
+    inspect = _packer("inspect", "-var", "ssh_cidr=203.0.113.7/32", ".", cwd=template)
+    assert "azure-arm.gpu" in inspect.stdout, inspect.stdout
+    main.write_text(text.replace("managed_image_name ", "managed_image_nam ", 1))
+    result = _packer("validate", "-var", "ssh_cidr=203.0.113.7/32", ".", cwd=template)
+    assert result.returncode != 0
+    assert "managed_image_nam" in result.stdout + result.stderr

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from cmlinfra.clouds.aws.inventory import AwsInventory
 from cmlinfra.runner.gc import Sweeper
-from cmlinfra.runner.inventory import AwsInventory
 from cmlinfra.runner.records import LockInfo, RunnerRecord
 from cmlinfra.runner.store import RunnerStore, open_store
 

@@ -106,7 +106,7 @@ def test_missing_bucket_is_a_one_line_error(moto) -> None:
 
 @pytest.mark.parametrize(
     ("url", "message"),
-    [("s3:///prefix", "names no bucket"), ("gs://bucket/x", "scheme 'gs' is not supported")],
+    [("s3:///prefix", "names no bucket"), ("azure://bucket/x", "scheme 'azure' is not supported")],
 )
 def test_bad_state_urls(url: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from cmlinfra.clouds import cloud_info
 from cmlinfra.errors import UsageError
 from cmlinfra.runner.watchdog import (
     LIB,
@@ -186,7 +187,7 @@ def test_busy_probe_turns_into_job_events(node, tmp_path: Path) -> None:
 
 def test_ssh_cloud_machine_is_left_running(node) -> None:
     """The ssh cloud is somebody's own machine: unregister and stop, never power off."""
-    n = node(idle_timeout=60, power_off=False)
+    n = node(idle_timeout=60, end_script=cloud_info("ssh").capabilities.watchdog_end)
     n.armed(seconds_ago=61)
     n.run("check")
     assert n.recorded()[-2:] == ["unregister", "systemctl disable --now cmlinfra-watchdog.timer"]

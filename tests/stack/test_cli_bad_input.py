@@ -24,7 +24,7 @@ BAD = [
     (["--cloud-image", "no-such-image"], "LXD image 'no-such-image' does not exist"),
     (["--max-ttl", "forever"], "--max-ttl 'forever' is not a duration"),
     (["--ssh-cidr", "everyone"], "--ssh-cidr 'everyone' is not a CIDR"),
-    (["--cloud", "gcp"], "unknown cloud 'gcp'"),
+    (["--cloud", "gce"], "unknown cloud 'gce'"),
     (["--cloud", "ssh", "--host", "10.0.0.1"], "needs the machine's host key"),
 ]
 

@@ -132,7 +132,7 @@ def test_parse_state_url_region_from_environment(monkeypatch) -> None:
         ("s3://bkt/p?region=x&colour=red", "unknown parameter 'colour'"),
         ("s3://bkt/p?region=x&lock=etcd", "lock='etcd' is unknown"),
         ("s3://bkt/p", r"has no region; add \?region=REGION"),
-        ("gs://bkt/p", "scheme 'gs' is not supported"),
+        ("azure://bkt/p", "scheme 'azure' is not supported"),
     ],
 )
 def test_parse_state_url_errors(url, message, monkeypatch) -> None:

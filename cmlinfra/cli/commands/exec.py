@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cmlinfra.cli.clouds import with_cloud_options
 from cmlinfra.cli.commands.runner import build_request, machine_options
 
 M = machine_options()
@@ -14,6 +15,7 @@ def register(root: typer.Typer) -> None:
         "exec",
         context_settings={"allow_extra_args": True, "ignore_unknown_options": False},
     )
+    @with_cloud_options()
     def exec_(
         ctx: typer.Context,
         command: list[str] = typer.Argument(None, help="The command, after --."),
@@ -29,8 +31,6 @@ def register(root: typer.Typer) -> None:
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
         ssh_cidr: str | None = M["ssh_cidr"],  # type: ignore[assignment]
-        cloud_aws_subnet: str = M["cloud_aws_subnet"],  # type: ignore[assignment]
-        cloud_aws_security_group: str = M["cloud_aws_security_group"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         docker_image: str = typer.Option(
@@ -44,10 +44,42 @@ def register(root: typer.Typer) -> None:
             "", "--bootstrap-steps", help="Only these bootstrap steps (comma-separated)."
         ),
         terraform: str = typer.Option("", "--terraform", help="terraform or tofu binary."),
+        dvc: bool | None = typer.Option(
+            None,
+            "--dvc/--no-dvc",
+            help="DVC workflow: dvc pull what the stages need, run (default: dvc repro), dvc "
+            "push, bring dvc.lock and the metrics/plots back. Default: on when the tree has "
+            "dvc.yaml. See docs/dvc.md for how the remote's credentials reach the machine.",
+        ),
+        dvc_remote: str = typer.Option(
+            "",
+            "--dvc-remote",
+            help="The DVC remote to pull from and push to (default: core.remote).",
+        ),
+        commit: bool = typer.Option(
+            False,
+            "--commit",
+            help="With --dvc: commit dvc.lock and the git-tracked metrics and push them to the "
+            "branch (the PR's in CI) when the command succeeds.",
+        ),
+        tensorboard: str = typer.Option(
+            "",
+            "--tensorboard",
+            help="LOGDIR (in the tree): serve TensorBoard on the machine, forwarded over SSH to "
+            "a local URL while the command runs; the event files come back.",
+        ),
+        tensorboard_port: int = typer.Option(
+            0, "--tensorboard-port", min=0, max=65535, help="Local port for --tensorboard (0: any)."
+        ),
+        **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
         """Provision a machine, send the working tree, run COMMAND with live output, fetch the
         artifacts, and destroy the machine — also when the command fails or the CI job is
-        cancelled. Exits with the command's exit code."""
+        cancelled. Exits with the command's exit code.
+
+        In a DVC repository (dvc.yaml) the data is pulled on the machine, COMMAND defaults to
+        `dvc repro`, its outputs are pushed to the remote, and dvc.lock with the metrics and
+        plots comes back for `report build --dvc`."""
         import sys
         from pathlib import Path
 
@@ -70,11 +102,18 @@ def register(root: typer.Typer) -> None:
                 bootstrap_steps=tuple(s.strip() for s in bootstrap.split(",") if s.strip()),
                 # with --json, stdout carries only the summary: the live output goes to stderr
                 output=sys.stderr if as_json else sys.stdout,
+                dvc=dvc,
+                dvc_remote=dvc_remote,
+                commit=commit,
+                tensorboard=tensorboard,
+                tensorboard_port=tensorboard_port,
             )
         )
         progress(f"exec {result.name}: exit {result.exit_code}; {result.breakdown()}")
         if result.artifacts:
             progress(f"artifacts: {', '.join(result.artifacts)}")
+        for note in result.notes:
+            progress(note)
         if as_json:
             emit(result.to_dict(), as_json=True)
         raise typer.Exit(result.exit_code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cmlinfra.cli.clouds import cloud_names, cloud_option
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 
 HELP = """Find runners, machines, locks and forge registrations that no launcher will clean up:
@@ -23,14 +24,16 @@ def register(root: typer.Typer) -> None:
             help="The runner registry: a directory or s3://bucket/prefix?region=… "
             "(default: ~/.local/state/cmlinfra/runners).",
         ),
-        cloud: list[str] = typer.Option(
-            [],
-            "--cloud",
-            help="Clouds whose machines to sweep (aws, lxd); repeat for several. Default: the "
-            "clouds of the registry's runners.",
+        cloud: list[str] = cloud_option(
+            f"Clouds whose machines to sweep ({cloud_names(lambda c: c.has_inventory)}); repeat "
+            "for several. Default: the clouds of the registry's runners.",
+            default=[],
         ),
         region: list[str] = typer.Option(
-            [], "--region", help="AWS regions to sweep (default: those of the runners, AWS_REGION)."
+            [],
+            "--region",
+            help="Regions to sweep, on clouds that have them (default: those of the runners, "
+            "and the cloud's own from its environment, e.g. AWS_REGION).",
         ),
         prefix: str = typer.Option(
             "", "--prefix", help="Only names starting with this (one account, several teams)."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cmlinfra.cli.clouds import cloud_names, cloud_option
 from cmlinfra.cli.common import ssh_cidr_option
 
 BAKE_EXAMPLES = """
@@ -43,7 +44,7 @@ def register(root: typer.Typer) -> None:
 def bake(
     ctx: typer.Context,
     name: str = typer.Option(..., "--name", help="Image name: the LXD alias or the AMI name."),
-    cloud: str = typer.Option("lxd", "--cloud", help="Where to bake: lxd or aws."),
+    cloud: str = cloud_option(f"Where to bake: {cloud_names(lambda c: c.images, sep=' or ')}."),
     cloud_image: str = typer.Option(
         "", "--cloud-image", help="Base image (LXD alias, AMI id/name); default: the cloud's."
     ),
@@ -117,8 +118,10 @@ def bake(
 
 def list_(
     ctx: typer.Context,
-    cloud: str = typer.Option("lxd", "--cloud", help="lxd or aws."),
-    cloud_region: str = typer.Option("", "--cloud-region", help="AWS region; default: AWS_REGION."),
+    cloud: str = cloud_option(f"{cloud_names(lambda c: c.images, sep=' or ')}."),
+    cloud_region: str = typer.Option(
+        "", "--cloud-region", help="Region, for a cloud that has them (default: the cloud's)."
+    ),
 ) -> None:
     """Images baked by cmlinfra: name, id, age, base image and the steps they contain."""
     from cmlinfra.cli.common import settings

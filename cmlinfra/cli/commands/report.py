@@ -21,6 +21,9 @@ Examples:
   # compare with a metrics file downloaded from the main branch's last run
   cmlinfra report build --metrics metrics.json --base-metrics main-metrics.json
 
+  # a DVC project: dvc.yaml's metrics, params and plots against main, TensorBoard curves
+  cmlinfra report build --dvc --base origin/main --tensorboard logs --out report.md
+
   # add notes and a long log (collapsed), then post it
   cmlinfra report build --metrics metrics.json --section notes.md --section train.log
   cmlinfra comment create --publish report.md
@@ -54,7 +57,24 @@ def build(
     base_ref: str = typer.Option(
         "",
         "--base-ref",
-        help="Git ref to compare metrics with (e.g. origin/main): the same paths at that ref.",
+        "--base",
+        help="Git ref to compare metrics with (e.g. origin/main): the same paths at that ref "
+        "(with --dvc: metrics, params and plots at that revision, as dvc metrics diff reads them).",
+    ),
+    dvc: bool = typer.Option(
+        False,
+        "--dvc",
+        help="Add dvc.yaml's metrics and params (tables with deltas against --base) and every "
+        "plot it defines (templates, multi-file, images) drawn as PNG, read with DVC's API.",
+    ),
+    dvc_root: Path = typer.Option(
+        Path("."), "--dvc-root", help="The DVC repository for --dvc (default: here)."
+    ),
+    tensorboard: list[Path] = typer.Option(
+        [],
+        "--tensorboard",
+        help="TensorBoard LOGDIR: a plot per scalar tag (a line per run) and each scalar's "
+        "last value in the metrics table (repeatable).",
     ),
     plot: list[Path] = typer.Option(
         [], "--plot", help="Series file (CSV, or JSON records) drawn as a line chart."
@@ -98,9 +118,10 @@ def build(
             f"{len(base_metrics)} --base-metrics for {len(metrics)} --metrics",
             "give one base file per metrics file, in the same order",
         )
-    if not (metrics or plot or confusion or image or section):
+    if not (metrics or plot or confusion or image or section or dvc or tensorboard):
         raise UsageError(
-            "nothing to report", "give --metrics, --plot, --confusion, --image or --section"
+            "nothing to report",
+            "give --metrics, --plot, --confusion, --image, --section, --dvc or --tensorboard",
         )
     from cmlinfra.report.build import BuildRequest, build_report
 
@@ -117,6 +138,9 @@ def build(
             out=out,
             collapse_lines=collapse_lines,
             step_summary=step_summary,
+            dvc=dvc,
+            dvc_root=dvc_root,
+            tensorboard=tensorboard,
         )
     )
     from cmlinfra.ui import emit

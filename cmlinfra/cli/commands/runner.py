@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from cmlinfra.cli.clouds import cloud_option, creating_cloud_help, with_cloud_options
 from cmlinfra.cli.common import MAX_TTL_HELP, ssh_cidr_option
 from cmlinfra.cli.compat import RUNNER_LAUNCH, accepts
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
@@ -20,27 +21,12 @@ STATE_HELP = (
     "(default: ~/.local/state/cmlinfra/runners)."
 )
 
-AWS_SUBNET_HELP = (
-    "AWS: launch into this subnet (subnet-…), checked to exist in a zone that offers the type "
-    "(default: $CMLINFRA_AWS_SUBNET_ID, else the default VPC's)."
-)
-
-AWS_GROUP_HELP = (
-    "AWS: attach this existing security group (sg-…) instead of creating one that admits SSH "
-    "from the launcher only; it must be in the subnet's VPC and not admit SSH from anywhere."
-)
-
 
 def machine_options() -> dict[str, object]:
     """CML's --cloud-* options, fresh OptionInfo objects per command (each gets its own
     CML_<GROUP>_* variable)."""
     return {
-        "cloud": typer.Option(
-            "lxd",
-            "--cloud",
-            help="aws, or lxd (local containers). An existing machine: 'cmlinfra bootstrap "
-            "HOST' or 'cmlinfra stack apply --cloud ssh'.",
-        ),
+        "cloud": cloud_option(creating_cloud_help()),
         # runner launch only: no --cloud registers this machine (CML's on-premise runner)
         "cloud_type": typer.Option("m", "--cloud-type", help="Size (m, l, xl) or cloud type."),
         "cloud_gpu": typer.Option("", "--cloud-gpu", help="nogpu, or a GPU model (t4, a10g…)."),
@@ -59,12 +45,6 @@ def machine_options() -> dict[str, object]:
         ),
         "max_ttl": typer.Option("", "--max-ttl", help=MAX_TTL_HELP),
         "ssh_cidr": ssh_cidr_option(),
-        "cloud_aws_subnet": typer.Option(
-            "", "--cloud-aws-subnet", "--cloud-aws-subnet-id", help=AWS_SUBNET_HELP
-        ),
-        "cloud_aws_security_group": typer.Option(
-            "", "--cloud-aws-security-group", help=AWS_GROUP_HELP
-        ),
         "state": typer.Option("", "--state", help=STATE_HELP),
         "name": typer.Option("", "--name", help="Runner and machine name (default cml-<random>)."),
     }
@@ -72,14 +52,17 @@ def machine_options() -> dict[str, object]:
 
 def build_request(values: dict[str, object], command: str) -> Any:
     """The machine request of ``runner launch`` / ``exec`` (``command``), checked."""
+    from cmlinfra.cli.clouds import cloud_option_values
+    from cmlinfra.clouds import cloud_info
     from cmlinfra.errors import UsageError
     from cmlinfra.stack.request import build_request as build
 
-    if values["cloud"] == "ssh":  # no --host/--host-key/--ssh-key-file here: it could not work
+    cloud = str(values["cloud"])
+    if not cloud_info(cloud).capabilities.creates_machines:  # it has no --host/--host-key here
         raise UsageError(
-            f"{command} creates its machine; --cloud ssh is for a machine you already have",
+            f"{command} creates its machine; --cloud {cloud} is for a machine you already have",
             "bootstrap it with 'cmlinfra bootstrap HOST', or create its stack with "
-            "'cmlinfra stack apply --cloud ssh --host HOST --host-key KEY'",
+            f"'cmlinfra stack apply --cloud {cloud} --host HOST --host-key KEY'",
         )
     return build(
         name=str(values["name"]) or None,
@@ -94,8 +77,7 @@ def build_request(values: dict[str, object], command: str) -> Any:
         metadata=list(values["cloud_metadata"]),  # type: ignore[call-overload]
         max_ttl=str(values["max_ttl"]) or None,
         ssh_cidr=str(values["ssh_cidr"] or "") or None,
-        aws_subnet=str(values["cloud_aws_subnet"]) or None,
-        aws_security_group=str(values["cloud_aws_security_group"]) or None,
+        options=cloud_option_values(values.get("cloud_options") or {}),  # type: ignore[arg-type]
     )
 
 
@@ -109,14 +91,14 @@ def register(root: typer.Typer) -> None:
 
     @group.command("launch")
     @accepts(RUNNER_LAUNCH)
+    @with_cloud_options()
     def launch(
         ctx: typer.Context,
-        cloud: str = typer.Option(
-            "",
-            "--cloud",
-            help="aws, or lxd (local containers). Without --cloud, as in CML: THIS machine "
-            "becomes the runner, in the foreground, until idle, --single's job, --max-ttl or "
-            "SIGTERM (then it unregisters; nothing is powered off).",
+        cloud: str = cloud_option(
+            f"{creating_cloud_help()} Without --cloud, as in CML: THIS machine becomes the "
+            "runner, in the foreground, until idle, --single's job, --max-ttl or SIGTERM "
+            "(then it unregisters; nothing is powered off).",
+            default="",
         ),
         cloud_type: str = M["cloud_type"],  # type: ignore[assignment]
         cloud_gpu: str = M["cloud_gpu"],  # type: ignore[assignment]
@@ -129,8 +111,6 @@ def register(root: typer.Typer) -> None:
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
         ssh_cidr: str | None = M["ssh_cidr"],  # type: ignore[assignment]
-        cloud_aws_subnet: str = M["cloud_aws_subnet"],  # type: ignore[assignment]
-        cloud_aws_security_group: str = M["cloud_aws_security_group"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         labels: str = typer.Option("cml", "--labels", help="Comma-separated runner labels."),
@@ -182,6 +162,7 @@ def register(root: typer.Typer) -> None:
             help="CML's: do not re-run the workflow when the runner is lost (a spot reclaim). "
             "Recorded with the runner; see docs/migrating-from-cml.md.",
         ),
+        **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
         """Provision a machine, register it as a CI runner, and leave it a watchdog that
         unregisters it and powers it off when idle, after --single's job, or at --max-ttl.

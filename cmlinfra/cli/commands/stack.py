@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from cmlinfra.cli.clouds import cloud_list, cloud_option, with_cloud_options
 from cmlinfra.cli.common import MAX_TTL_HELP, settings, ssh_cidr_option
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 
@@ -19,7 +20,7 @@ a crashed launcher. Stacks live in $CMLINFRA_HOME/stacks/NAME."""
 app = typer.Typer(help=HELP, no_args_is_help=True)
 
 NAME = typer.Option(None, "--name", help="Stack (and machine) name; default cml-<random>.")
-CLOUD = typer.Option("lxd", "--cloud", help="Cloud: lxd (local), ssh (existing machine), aws.")
+CLOUD = cloud_option(f"Cloud: {cloud_list()}.")
 TYPE = typer.Option("m", "--cloud-type", help="Machine size: m, l, xl, or a cloud's own type.")
 GPU = typer.Option(None, "--cloud-gpu", help="GPU: nogpu, or a model (e.g. t4, v100, h100).")
 REGION = typer.Option(None, "--cloud-region", help="Region; each cloud has its default.")
@@ -34,19 +35,6 @@ PERMISSION = typer.Option(
 )
 METADATA = typer.Option([], "--cloud-metadata", help="key=value label on the machine (repeatable).")
 SSH_CIDR = ssh_cidr_option()
-AWS_SUBNET = typer.Option(
-    None,
-    "--cloud-aws-subnet",
-    "--cloud-aws-subnet-id",
-    help="AWS: launch into this subnet (subnet-…) instead of the default VPC's; "
-    "default $CMLINFRA_AWS_SUBNET_ID.",
-)
-AWS_GROUP = typer.Option(
-    None,
-    "--cloud-aws-security-group",
-    help="AWS: attach this existing security group (sg-…) instead of creating one; it must be "
-    "in the subnet's VPC and must not admit SSH from anywhere.",
-)
 MAX_TTL = typer.Option(None, "--max-ttl", help=MAX_TTL_HELP)
 TERRAFORM = typer.Option(
     None, "--terraform", help="terraform/tofu binary; default $CMLINFRA_TERRAFORM or PATH."
@@ -84,6 +72,7 @@ TARGET = typer.Option(
 )
 
 
+@with_cloud_options()
 def _run(
     ctx: typer.Context,
     name: str | None = NAME,
@@ -98,8 +87,6 @@ def _run(
     cloud_permission_set: str | None = PERMISSION,
     cloud_metadata: list[str] = METADATA,
     ssh_cidr: str | None = SSH_CIDR,
-    cloud_aws_subnet: str | None = AWS_SUBNET,
-    cloud_aws_security_group: str | None = AWS_GROUP,
     max_ttl: str | None = MAX_TTL,
     terraform: str | None = TERRAFORM,
     state: str | None = STATE,
@@ -108,10 +95,10 @@ def _run(
     user: str | None = USER,
     host_key: str | None = HOST_KEY,
     ssh_key_file: str | None = KEY_FILE,
+    **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
 ) -> None:
-    options = dict(locals())  # every machine option, by name
-    del options["ctx"]
-    _execute(ctx, str(ctx.info_name), options, None)
+    options = {k: v for k, v in locals().items() if k not in ("ctx", "cloud_options")}
+    _execute(ctx, str(ctx.info_name), {**options, **cloud_options}, None)
 
 
 def _review_options(
@@ -167,6 +154,8 @@ def _connect_review(name: str, review: dict[str, Any]) -> Any:
 def _execute(
     ctx: typer.Context, action: str, options: dict[str, Any], review: dict[str, Any] | None
 ) -> None:
+    from cmlinfra.cli.clouds import cloud_option_values
+    from cmlinfra.clouds.tags import ROLE_KEY, STACK_ROLE
     from cmlinfra.stack import service
     from cmlinfra.stack.request import build_request, key_file
     from cmlinfra.ui import emit
@@ -182,15 +171,14 @@ def _execute(
         spot_price=o["cloud_spot_price"],
         image=o["cloud_image"],
         permission_set=o["cloud_permission_set"],
-        metadata=[*(o["cloud_metadata"] or []), "cmlinfra-role=stack"],  # gc: no record expected
+        metadata=[*(o["cloud_metadata"] or []), f"{ROLE_KEY}={STACK_ROLE}"],  # gc: no record
         ssh_cidr=o["ssh_cidr"],
         max_ttl=o["max_ttl"],
         host=o["host"],
         port=o["port"],
         user=o["user"],
         host_key=o["host_key"],
-        aws_subnet=o["cloud_aws_subnet"],
-        aws_security_group=o["cloud_aws_security_group"],
+        options=cloud_option_values(o),
     )
     identity = key_file(o["ssh_key_file"])
     where = _connect_review(request.name, review) if review else None

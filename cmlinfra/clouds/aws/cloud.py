@@ -9,109 +9,35 @@ the launcher's own public address. Nothing is created until it has all succeeded
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cmlinfra.clouds.aws import catalog, hostkeys, lookups, userdata
+from cmlinfra.clouds.aws import INFO, catalog, errors, hostkeys, lookups, options, userdata
 from cmlinfra.clouds.aws import stack as stack_builder
-from cmlinfra.clouds.base import MachineAddress, MachineRequest, ResolvedMachine, StackSpec
+from cmlinfra.clouds.aws.request import NAME, image_source, instance_profile, owner_repo
+from cmlinfra.clouds.base import (
+    CloudInfo,
+    ErrorKind,
+    ImageStore,
+    Inventory,
+    MachineAddress,
+    MachineRequest,
+    ResolvedMachine,
+    StackSpec,
+    SweepScope,
+)
 from cmlinfra.errors import CmlinfraError, UsageError
 
-CANONICAL = "099720109477"
-# --cloud-image aliases: (owner, name pattern, login user)
-IMAGES = {
-    "ubuntu-22.04": (
-        CANONICAL,
-        "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*",
-        "ubuntu",
-    ),
-    "ubuntu-24.04": (
-        CANONICAL,
-        "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
-        "ubuntu",
-    ),
-    "nvidia": ("amazon", "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *", "ubuntu"),
-}
-AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
-SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
-PROFILE_ARN = re.compile(
-    r"^arn:aws[\w-]*:iam::\d{12}:instance-profile/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$"
-)
-PROFILE_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
 HOST_KEY_WAIT_ENV = "CMLINFRA_AWS_HOST_KEY_WAIT"
-
-
-def image_source(image: str | None, gpu: str | None) -> tuple[str, str, str] | str:
-    """``--cloud-image`` → an AMI id, or (owner, name pattern, user) to look up. Default: the
-    NVIDIA-driver image for GPU types, Ubuntu 22.04 otherwise. A bare name is only searched
-    among the account's own images (``self``): a public image with a look-alike name must
-    never be picked by accident."""
-    if image is None:
-        return IMAGES["nvidia" if gpu else "ubuntu-22.04"]
-    text = image.strip()
-    if AMI_ID.match(text):
-        return text
-    if text in IMAGES:
-        return IMAGES[text]
-    owner, sep, pattern = text.partition(":")
-    if sep and owner and pattern and re.fullmatch(r"\d{12}|self|amazon|aws-marketplace", owner):
-        return (owner, pattern, "ubuntu")
-    if sep:
-        raise UsageError(
-            f"--cloud-image {image!r} is not OWNER:NAME-PATTERN",
-            "OWNER is a 12-digit account id, self, amazon or aws-marketplace",
-        )
-    return ("self", text, "ubuntu")
-
-
-def instance_profile(permission_set: str | None) -> str | None:
-    """``--cloud-permission-set``: an instance profile ARN (CML's form) or name → its name."""
-    if not permission_set:
-        return None
-    text = permission_set.strip()
-    if match := PROFILE_ARN.match(text):
-        return match.group(1)
-    if PROFILE_NAME.match(text) and not text.startswith("arn:"):
-        return text
-    raise UsageError(
-        f"--cloud-permission-set {permission_set!r} is not an instance profile",
-        "give arn:aws:iam::ACCOUNT:instance-profile/NAME or the profile's name",
-    )
-
-
-def chosen_subnet(request: MachineRequest) -> str:
-    """CML's ``--cloud-aws-subnet``, else ``$CMLINFRA_AWS_SUBNET_ID`` (older workflows), else
-    empty: the default VPC's subnet in a zone that offers the type."""
-    return request.aws_subnet or os.environ.get(lookups.SUBNET_ENV, "").strip()
-
-
-def subnet_source(request: MachineRequest) -> str:
-    """Where the subnet came from, for the error that names it."""
-    return "--cloud-aws-subnet" if request.aws_subnet else f"${lookups.SUBNET_ENV}"
-
-
-def owner_repo() -> str:
-    """The repository that launches the runner, from the CI's own variables (tag only)."""
-    env = os.environ
-    if env.get("GITHUB_REPOSITORY"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com").split("://")[-1]
-        return f"{server}/{env['GITHUB_REPOSITORY']}"
-    if env.get("CI_PROJECT_URL"):
-        return env["CI_PROJECT_URL"].split("://")[-1]
-    if env.get("BITBUCKET_REPO_FULL_NAME"):
-        return f"bitbucket.org/{env['BITBUCKET_REPO_FULL_NAME']}"
-    return ""
 
 
 @dataclass
 class AwsCloud:
     """CML-compatible AWS runners: see docs/aws.md."""
 
-    name: str = "aws"
+    name: str = INFO.name
+    info: CloudInfo = INFO
     public_ip_url: str | None = None  # None: $CMLINFRA_PUBLIC_IP_URL, else checkip.amazonaws.com
     host_key_wait_s: float | None = None  # None: $CMLINFRA_AWS_HOST_KEY_WAIT, else 180
 
@@ -128,18 +54,7 @@ class AwsCloud:
             raise UsageError("--cloud-spot-price needs --cloud-spot", "add --cloud-spot")
         spot_max = catalog.parse_spot_price(request.spot_price)
         ssh_cidr = _check_cidr(request.ssh_cidr) if request.ssh_cidr is not None else None
-        subnet = chosen_subnet(request)
-        if subnet and not SUBNET_ID.match(subnet):
-            raise UsageError(
-                f"{subnet_source(request)} {subnet!r} is not a subnet id",
-                "write it as subnet-0123abcd",
-            )
-        group = request.aws_security_group
-        if group and not GROUP_ID.match(group):
-            raise UsageError(
-                f"--cloud-aws-security-group {group!r} is not a security group id",
-                "write it as sg-0123abcd (a group name is not enough: names are per VPC)",
-            )
+        options.check(request)
         if not 1 <= request.port <= 65535:
             raise UsageError(f"SSH port {request.port} is out of range", "give 1 to 65535")
         return {
@@ -191,18 +106,18 @@ class AwsCloud:
                 )
             if current is not None:
                 price, price_source = current, "spot price history"
-        subnet = chosen_subnet(request)
+        subnet = options.chosen_subnet(request)
         network = (
-            lookups.given_subnet(client, region, subnet, zones, subnet_source(request))
+            lookups.given_subnet(client, region, subnet, zones, options.subnet_source(request))
             if subnet
             else lookups.default_subnet(client, region, zones)
         )
-        group = request.aws_security_group
+        group = options.security_group(request) or None
         if group and network is None:
             raise UsageError(
-                f"--cloud-aws-security-group {group} needs a subnet of its VPC ({region} has no "
-                "default VPC)",
-                "add --cloud-aws-subnet",
+                f"{options.SECURITY_GROUP.flag} {group} needs a subnet of its VPC ({region} has "
+                "no default VPC)",
+                f"add {options.SUBNET.flag}",
             )
         if group and network is not None:
             lookups.given_security_group(client, region, group, network[0], request.port)
@@ -265,6 +180,24 @@ class AwsCloud:
         return MachineAddress(
             host=host, port=port, user=user, instance_id=instance_id, host_keys=keys
         )
+
+    def inventory(self, scope: SweepScope) -> Inventory:
+        from cmlinfra.clouds.aws.inventory import AwsInventory, sweep_regions
+
+        return AwsInventory(sweep_regions(scope))
+
+    def images(self, region: str | None = None) -> ImageStore:
+        from cmlinfra.clouds.aws.images import AwsImages
+
+        return AwsImages(catalog.region_name(region) if region else None)
+
+    def cost_note(self, machine: ResolvedMachine) -> str:
+        source = str(machine.extra.get("price_source") or "")
+        what = f"{machine.instance_type} in {machine.region}"
+        return f"{what}, {source}" if source else what
+
+    def classify_error(self, error: BaseException | str) -> ErrorKind:
+        return errors.classify_error(error)
 
 
 def _region_from_env() -> str:

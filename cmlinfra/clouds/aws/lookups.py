@@ -19,7 +19,6 @@ from cmlinfra.errors import CmlinfraError, UsageError
 
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 PUBLIC_IP_ENV = "CMLINFRA_PUBLIC_IP_URL"
-SUBNET_ENV = "CMLINFRA_AWS_SUBNET_ID"  # like CML's --cloud-aws-subnet
 
 
 def ec2_client(region: str) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cmlinfra.clouds.aws.tags import EXPIRES_TAG, MANAGED_BY, REPO_TAG, STACK_TAG
 from cmlinfra.clouds.base import ResolvedMachine, StackSpec
 from cmlinfra.clouds.modules import module_path
 
@@ -38,10 +39,10 @@ def default_tags(machine: ResolvedMachine) -> dict[str, str]:
     and a human in the console need to know who made it and until when it may live."""
     extra = machine.extra
     return {
-        "cmlinfra:stack": machine.request.name,
-        "cmlinfra:repo": extra.get("owner_repo", ""),
-        "cmlinfra:expires": extra["expires_at"],
-        "managed-by": "cmlinfra",
+        STACK_TAG: machine.request.name,
+        REPO_TAG: extra.get("owner_repo", ""),
+        EXPIRES_TAG: extra["expires_at"],
+        MANAGED_BY[0]: MANAGED_BY[1],
     }
 
 
@@ -94,7 +95,7 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
         runner["instance_profile"] = extra["instance_profile"]
     return StackSpec(
         name=name,
-        cloud="aws",
+        cloud=machine.cloud,
         modules={
             **(
                 {"network": (module_dir("network"), network_variables(machine))}

@@ -11,9 +11,20 @@ import getpass
 from typing import Any
 
 from cmlinfra.clouds import validate
-from cmlinfra.clouds.base import MachineAddress, MachineRequest, ResolvedMachine, StackSpec
-from cmlinfra.clouds.lxd import catalog
+from cmlinfra.clouds.base import (
+    CloudInfo,
+    ErrorKind,
+    ImageStore,
+    Inventory,
+    MachineAddress,
+    MachineRequest,
+    ResolvedMachine,
+    StackSpec,
+    SweepScope,
+)
+from cmlinfra.clouds.lxd import INFO, catalog, errors
 from cmlinfra.clouds.lxd.api import FIX, LxdApi, LxdNotFound
+from cmlinfra.clouds.lxd.tags import OWNER_LABEL, STACK_LABEL
 from cmlinfra.clouds.modules import module_path
 from cmlinfra.errors import UsageError
 from cmlinfra.trace import span
@@ -26,7 +37,8 @@ BOOT_TIMEOUT = 90.0  # from start to the host key and an address: ≈ 1 s on an 
 
 
 class LxdCloud:
-    name = "lxd"
+    name = INFO.name
+    info: CloudInfo = INFO
 
     def __init__(self, api: LxdApi | None = None) -> None:
         self.api = api or LxdApi()
@@ -75,8 +87,8 @@ class LxdCloud:
         request = machine.request
         labels = {
             **request.metadata,
-            "cmlinfra.stack": request.name,
-            "cmlinfra.owner": _owner(),
+            STACK_LABEL: request.name,
+            OWNER_LABEL: _owner(),
         }
         expires = machine.extra.get("expires")
         variables: dict[str, Any] = {
@@ -188,6 +200,23 @@ class LxdCloud:
 
     def instance_exists(self, name: str) -> bool:
         return self.api.instance(name) is not None
+
+    def inventory(self, scope: SweepScope) -> Inventory:
+        """Every container of the local daemon (it has no regions)."""
+        from cmlinfra.clouds.lxd.inventory import LxdInventory
+
+        return LxdInventory()
+
+    def images(self, region: str | None = None) -> ImageStore:
+        from cmlinfra.clouds.lxd.images import LxdImages
+
+        return LxdImages(self.api)
+
+    def cost_note(self, machine: ResolvedMachine) -> str:
+        return "a container on the local LXD host, which is already paid for"
+
+    def classify_error(self, error: BaseException | str) -> ErrorKind:
+        return errors.classify_error(error)
 
 
 def _owner() -> str:

@@ -10,8 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from cmlinfra.clouds import validate
-from cmlinfra.clouds.base import MachineAddress, MachineRequest, ResolvedMachine, StackSpec
+from cmlinfra.clouds.base import (
+    CloudInfo,
+    ErrorKind,
+    ImageStore,
+    Inventory,
+    MachineAddress,
+    MachineRequest,
+    ResolvedMachine,
+    StackSpec,
+    SweepScope,
+)
 from cmlinfra.clouds.modules import module_path
+from cmlinfra.clouds.ssh import INFO, errors
 from cmlinfra.errors import UsageError
 
 OUTPUTS = ("address", "instance_id", "ssh_user", "ssh_port", "host_key")
@@ -29,12 +40,14 @@ def _host_key(line: str | None) -> str:
 
 
 class SshCloud:
-    name = "ssh"
+    name = INFO.name
+    info: CloudInfo = INFO
 
     def check_reachable(self) -> None:
         """Nothing to ask before apply: the machine itself is checked when bootstrapping."""
 
-    def resolve(self, request: MachineRequest) -> ResolvedMachine:
+    def validate(self, request: MachineRequest) -> str:
+        """Every check (nothing here needs a network): the host key it must present."""
         validate.stack_name(request.name)
         validate.labels(request.metadata)
         if not request.host:
@@ -55,7 +68,10 @@ class SshCloud:
             validate.unsupported("ssh", option, value)
         if request.region not in (None, "", "local"):
             validate.unsupported("ssh", "--cloud-region", request.region)
-        host_key = _host_key(request.host_key)
+        return _host_key(request.host_key)
+
+    def resolve(self, request: MachineRequest) -> ResolvedMachine:
+        host_key = self.validate(request)
         return ResolvedMachine(
             request=request,
             cloud=self.name,
@@ -96,3 +112,16 @@ class SshCloud:
             instance_id=str(outputs["instance_id"]),
             host_keys=(host_key,) if host_key else (),
         )
+
+    def inventory(self, scope: SweepScope) -> Inventory | None:
+        """None: the machine is the user's own, never gc's to delete."""
+        return None
+
+    def images(self, region: str | None = None) -> ImageStore | None:
+        return None
+
+    def cost_note(self, machine: ResolvedMachine) -> str:
+        return "an existing machine: its cost is not cmlinfra's to know"
+
+    def classify_error(self, error: BaseException | str) -> ErrorKind:
+        return errors.classify_error(error)

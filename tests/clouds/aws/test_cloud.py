@@ -15,7 +15,8 @@ from typing import Any
 import hcl2
 import pytest
 
-from cmlinfra.clouds.aws import AwsCloud, make_cloud
+from cmlinfra.clouds.aws import make_cloud
+from cmlinfra.clouds.aws.cloud import AwsCloud
 from cmlinfra.clouds.base import Cloud, MachineRequest
 from cmlinfra.errors import CmlinfraError, UsageError
 from tests.clouds.aws.conftest import EchoServer

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cmlinfra.clouds.aws import AwsCloud
+from cmlinfra.clouds.aws.cloud import AwsCloud
 from cmlinfra.clouds.base import MachineRequest
 from cmlinfra.stack.compose import synthesize
 from tests.clouds.aws.test_cloud import PUBKEY, XENIAL
