@@ -18,6 +18,7 @@ from typing import Any
 from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import RunnerStore, open_store, records
+from cmlinfra.trace import span
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,14 @@ def _register(session: Any, opts: LaunchOptions) -> Any:
 
     forge, name = session.forge, session.record.name
     with session.step("registration"):
-        registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
+        with span("forge: runner registration"):
+            registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
         session.record.runner_id = registration.runner_id
         session.record.scope = registration.scope
         session.save()
         agent = plan_agent(registration, name=name, labels=opts.labels, single=opts.single)
-        session.ssh.put_secret(agent.env, ENV_FILE)
+        with span("secret: agent environment"):
+            session.ssh.put_secret(agent.env, ENV_FILE)
         systemd = not session.prepared.cloud.info.capabilities.container
         session.root(agent.setup_script(systemd=systemd), "agent-setup")
     return agent
@@ -173,16 +176,23 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
         session.root(agent.start_script(), "agent-start")
 
 
-def launch(opts: LaunchOptions) -> LaunchResult:
-    from cmlinfra.bootstrap.startup import startup_step
-    from cmlinfra.bootstrap.steps import Options, build_steps
-    from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
+@dataclass(frozen=True)
+class Checked:
+    """What every runner of one launch shares, found before anything is created."""
+
+    context: Any  # cmlinfra.forges.context.ForgeContext
+    forge: Any  # a Forge whose token may register runners here
+    store: RunnerStore
+
+
+def check(opts: LaunchOptions) -> Checked:
+    """The checks that need no machine: options, the forge (reached, token accepted) and the
+    runner registry. Also starts work ahead (``runner/ahead.py``), so it overlaps them."""
     from cmlinfra.forges import connect, labels
     from cmlinfra.forges.context import detect
-    from cmlinfra.runner.machine import Session
-    from cmlinfra.runner.signals import cancellable
-    from cmlinfra.stack import service
+    from cmlinfra.runner import ahead
 
+    ahead.start(opts.terraform)
     if opts.idle_timeout == 0 and not opts.single and not opts.request.max_ttl_seconds:
         raise UsageError(
             "--idle-timeout never without --single or --max-ttl would never end",
@@ -191,52 +201,82 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
     labels.check(context.driver, opts.labels)  # they reach the forge and the agent's env file
     context = context.in_runner_group(opts.runner_group)
-    forge = connect(context)
-    store = open_store(opts.state)
-    found = _reusable(store, opts, forge)
-    if found is not None:
-        return LaunchResult(found, {}, reused=True)
+    return Checked(context, connect(context), open_store(opts.state))
+
+
+def prepare(opts: LaunchOptions, checked: Checked) -> Any:
+    """The machine request checked against the cloud (nothing created yet); then the forge
+    access: a wrong organization, group or repository, a token without the runner permission
+    or an unknown runner group fails here with the forge's one-line error instead of after a
+    machine has been paid for (GitLab also settles project vs group)."""
+    from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
+    from cmlinfra.stack import service
+
     request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
     prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
-    # Before anything is created: a wrong organization, group or repository, a token without
-    # the runner permission or an unknown runner group fails here with the forge's one-line
-    # error instead of after a machine has been paid for (GitLab also settles project vs group).
-    forge.check_runner_access()
-    name_free(forge, opts.request.name)
-    started = time.monotonic()
+    checked.forge.check_runner_access()
+    name_free(checked.forge, opts.request.name)
+    return prepared
+
+
+def begin(opts: LaunchOptions, checked: Checked, prepared: Any) -> Any:
+    """Lock the runner's name and write its record: from here on a failure tears down."""
+    from cmlinfra.runner.machine import Session
+
     session = Session.begin(
-        store,
+        checked.store,
         prepared,
         mode="runner",
         labels=opts.labels,
         single=opts.single,
         idle_timeout=opts.idle_timeout,
-        forge=forge,
-        repo=context.repo_url,
-        scope=context.scope,
+        forge=checked.forge,
+        repo=checked.context.repo_url,
+        scope=checked.context.scope,
     )
     if opts.no_retry:
         session.record.no_retry = True
         session.save()
+    return session
+
+
+def bring_up(session: Any, opts: LaunchOptions) -> None:
+    """Machine → SSH → bootstrap → registration → watchdog armed → agent started; the SSH
+    connection is closed at the end. Raises on failure (the caller tears down)."""
+    from cmlinfra.bootstrap.startup import startup_step
+    from cmlinfra.bootstrap.steps import Options, build_steps
+
+    started = time.monotonic()
+    address = session.apply()
+    session.connect(address)
+    gpu = session.prepared.machine.gpu_count > 0
+    options = Options(gpu=gpu, runner_agent=_agent_install(session.forge.name))
+    only = list(opts.bootstrap_steps) or None
+    if session.prepared.cloud.info.capabilities.container:  # the node has driver and runtime
+        from cmlinfra.runner.supervisor import bootstrap_only
+
+        only = bootstrap_only(options, opts.bootstrap_steps)
+    steps = build_steps(options, only=only)
+    if opts.startup_script is not None:
+        steps.append(startup_step(opts.startup_script))
+    session.bootstrap(steps)
+    agent = _register(session, opts)
+    _arm(session, opts, agent)
+    session.timings["total"] = time.monotonic() - started
+    session.close_ssh()
+
+
+def launch(opts: LaunchOptions) -> LaunchResult:
+    from cmlinfra.runner.signals import cancellable
+
+    checked = check(opts)
+    found = _reusable(checked.store, opts, checked.forge)
+    if found is not None:
+        return LaunchResult(found, {}, reused=True)
+    session = begin(opts, checked, prepare(opts, checked))
     with cancellable():
         try:
-            address = session.apply()
-            session.connect(address)
-            gpu = prepared.machine.gpu_count > 0
-            options = Options(gpu=gpu, runner_agent=_agent_install(forge.name))
-            only = list(opts.bootstrap_steps) or None
-            if prepared.cloud.info.capabilities.container:  # the node has driver and runtime
-                from cmlinfra.runner.supervisor import bootstrap_only
-
-                only = bootstrap_only(options, opts.bootstrap_steps)
-            steps = build_steps(options, only=only)
-            if opts.startup_script is not None:
-                steps.append(startup_step(opts.startup_script))
-            session.bootstrap(steps)
-            agent = _register(session, opts)
-            _arm(session, opts, agent)
-            session.timings["total"] = time.monotonic() - started
-            session.close_ssh()
+            bring_up(session, opts)
             session.handed_over()
         except BaseException as exc:
             raise session.fail(exc) from None

@@ -67,6 +67,31 @@ def literal(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be a Terraform variable value")
 
 
+_prewarm = threading.Lock()
+_prewarmed: list[threading.Thread] = []
+
+
+def prewarm() -> None:
+    """Start importing cdktn in a background thread (once per process). The import starts
+    jsii's node child and loads the assembly, ≈ 0.5 s of which most is waiting on node; a
+    launcher calls this first, so that wait overlaps its forge and cloud checks instead of
+    adding to them. :func:`synthesize` imports cdktn as usual: Python's import lock makes it
+    wait for a prewarm in progress, and a prewarm that failed changes nothing."""
+    with _prewarm:
+        if _prewarmed:
+            return
+        thread = threading.Thread(target=_import_cdktn, name="cdktn-prewarm", daemon=True)
+        _prewarmed.append(thread)
+        thread.start()
+
+
+def _import_cdktn() -> None:
+    try:
+        import cdktn  # noqa: F401
+    except Exception:  # synthesize() imports it again and reports the error
+        return
+
+
 def _override_backend(stack: Any, block: dict[str, Any]) -> None:
     """cdktn always adds a default ``local`` backend: a null override at its key removes it
     (null only deletes at a leaf), then each wanted backend type is set by its own path."""
@@ -80,7 +105,8 @@ def synthesize(spec: StackSpec, workdir: Path, backend: dict[str, Any] | None = 
     """Write ``stack.tf.json`` for ``spec`` into ``workdir`` and return its path.
 
     ``backend`` is ``{"s3": {...}}`` / ``{"local": {...}}`` (``Backend.block(binary)``); None
-    keeps terraform's default local state in ``workdir``.
+    keeps terraform's default local state in ``workdir``. One synthesis at a time per process
+    (jsii's kernel is one node child behind one pipe), so threads may call this.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     with _SYNTH_LOCK:

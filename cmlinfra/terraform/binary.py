@@ -6,6 +6,7 @@ lockfile locking arrived in 1.10), so the version is read once, here, and travel
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -77,7 +78,22 @@ def _flavor(path: Path, version_output: str) -> Flavor:
 
 
 def inspect_binary(path: Path) -> TerraformBinary:
-    """Run ``PATH version -json`` and check the version is one we support."""
+    """Run ``PATH version -json`` and check the version is one we support. Remembered per
+    file for the life of the process (a launcher looks it up ahead, in parallel with its
+    other checks, and again when it prepares the stack); a changed file is asked again."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _inspect(path)
+    return _inspected(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _inspected(path: Path, mtime_ns: int, size: int) -> TerraformBinary:
+    return _inspect(path)
+
+
+def _inspect(path: Path) -> TerraformBinary:
     try:
         out = subprocess.run(
             [str(path), "version", "-json"],

@@ -128,6 +128,15 @@ def register(root: typer.Typer) -> None:
             "5min", "--idle-timeout", help="Power off after this long without a job (never: off)."
         ),
         single: bool = typer.Option(False, "--single", help="One job, then the machine goes."),
+        count: int = typer.Option(
+            1,
+            "--count",
+            min=1,
+            help="Launch this many identical runners at once, named NAME-1 … NAME-N: one "
+            "process checks, synthesizes and registers for all, the machines come up side by "
+            "side. All or none: if one fails, every one is torn down. Each is then an "
+            "ordinary runner (own machine, watchdog, 'runner destroy NAME-2').",
+        ),
         reuse: bool = typer.Option(False, "--reuse", help="Reuse a ready runner with a label."),
         reuse_idle: bool = typer.Option(
             False, "--reuse-idle", help="Reuse only a runner the forge reports idle."
@@ -169,6 +178,13 @@ def register(root: typer.Typer) -> None:
         from cmlinfra.ui import emit
 
         values = dict(locals())
+        if count > 1 and not cloud:
+            from cmlinfra.errors import UsageError
+
+            raise UsageError(
+                "--count launches machines; without --cloud this machine is the one runner",
+                "add --cloud lxd|aws, or drop --count",
+            )
         if not cloud:
             from cmlinfra.cli.runner_local import launch_here
 
@@ -178,35 +194,43 @@ def register(root: typer.Typer) -> None:
             emit(done, as_json=settings(ctx).as_json, text=text.rstrip())
             return
         startup = decode(cloud_startup_script) if cloud_startup_script else None
-        result = run_launch(
-            LaunchOptions(
-                cloud=cloud,
-                request=build_request(values, "runner launch"),
-                labels=[label.strip() for label in labels.split(",") if label.strip()],
-                idle_timeout=parse_duration(idle_timeout, "--idle-timeout"),
-                single=single,
-                reuse=reuse,
-                reuse_idle=reuse_idle,
-                driver=driver or None,
-                repo=repo or None,
-                token=token or None,
-                state=state or None,
-                terraform=terraform or None,
-                bootstrap_steps=tuple(s.strip() for s in bootstrap.split(",") if s.strip()),
-                watchdog_interval=watchdog_interval,
-                runner_group=runner_group,
-                startup_script=startup,
-                no_retry=no_retry,
+        options = LaunchOptions(
+            cloud=cloud,
+            request=build_request(values, "runner launch"),
+            labels=[label.strip() for label in labels.split(",") if label.strip()],
+            idle_timeout=parse_duration(idle_timeout, "--idle-timeout"),
+            single=single,
+            reuse=reuse,
+            reuse_idle=reuse_idle,
+            driver=driver or None,
+            repo=repo or None,
+            token=token or None,
+            state=state or None,
+            terraform=terraform or None,
+            bootstrap_steps=tuple(s.strip() for s in bootstrap.split(",") if s.strip()),
+            watchdog_interval=watchdog_interval,
+            runner_group=runner_group,
+            startup_script=startup,
+            no_retry=no_retry,
+        )
+        if count > 1:
+            from cmlinfra.runner.fleet import launch_many
+
+            results = launch_many(options, count)
+        else:
+            results = [run_launch(options)]
+        lines = []
+        for result in results:
+            verb = "reusing" if result.reused else "launched"
+            breakdown = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+            lines.append(
+                f"{verb} runner {result.record.name} ({result.record.cloud} "
+                f"{result.record.instance_type}) {breakdown}".rstrip()
             )
-        )
-        verb = "reusing" if result.reused else "launched"
-        breakdown = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
-        emit(
-            result.to_dict(),
-            as_json=settings(ctx).as_json,
-            text=f"{verb} runner {result.record.name} ({result.record.cloud} "
-            f"{result.record.instance_type}) {breakdown}".rstrip(),
-        )
+        # one runner: the same document as always; several: {"runners": [those documents]}
+        many = {"runners": [r.to_dict() for r in results]}
+        document = results[0].to_dict() if count == 1 else many
+        emit(document, as_json=settings(ctx).as_json, text="\n".join(lines))
 
     @group.command("destroy")
     def destroy(

@@ -78,3 +78,9 @@ variable "profiles" {
   type        = list(string)
   default     = ["default"]
 }
+
+variable "wait_for_network" {
+  description = "Wait in the provider until the container has an IPv4 address, so the address output is set. The provider polls at most every 3 s after a refresh_interval delay; a caller that reads the address from LXD itself (cmlinfra does) sets false and is ready seconds sooner."
+  type        = bool
+  default     = true
+}
