@@ -41,10 +41,13 @@ def progress(message: str) -> None:
 @contextmanager
 def timed(step: str, timings: dict[str, float] | None = None) -> Iterator[None]:
     """Log the start and duration of a step; optionally record it in ``timings``."""
+    from cmlinfra.trace import span
+
     progress(f"{step}…")
     start = time.monotonic()
     try:
-        yield
+        with span(step):
+            yield
     finally:
         elapsed = time.monotonic() - start
         if timings is not None:

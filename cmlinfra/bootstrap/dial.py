@@ -17,6 +17,7 @@ from cmlinfra.bootstrap.transport import Unreachable
 from cmlinfra.errors import UsageError
 
 Progress = Callable[[str], None]
+MAX_RETRY_GAP = 3.0  # seconds between SSH attempts, at most (see open_client)
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,15 @@ def open_client(
     target: SshTarget, pkey: paramiko.PKey | None, deadline: float, say: Progress
 ) -> paramiko.SSHClient:
     """A connected, authenticated client; retries with backoff until ``deadline``
-    (monotonic). A host key mismatch is never retried."""
-    delay, attempt, auth_failures = 1.0, 0, 0
+    (monotonic). A host key mismatch is never retried.
+
+    The first retries are 0.25 s apart: a machine whose host key was just read is a moment
+    away from sshd listening, and a 1 s first step was most of the wait on a local container.
+    Retries are at most 3 s apart: a cloud machine answers 20-60 s after it was created, and
+    each second of the gap between sshd starting and the next try is paid in full (a 10 s cap
+    cost 5 s per launch on average). A refused key backs off from 1 s, so the key has the
+    same ≥ 3 s to arrive as before."""
+    delay, attempt, auth_failures = 0.25, 0, 0
     expected = target.expected()
     while True:
         attempt += 1
@@ -107,7 +115,8 @@ def open_client(
             raise mismatch(expected, exc.key) from None
         except (OSError, EOFError, paramiko.SSHException) as exc:
             client.close()
-            auth_failures += isinstance(exc, paramiko.AuthenticationException)
+            if isinstance(exc, paramiko.AuthenticationException):
+                auth_failures, delay = auth_failures + 1, max(delay, 1.0)
             why = reason(exc)
             # cloud-init may install the key a moment after sshd starts; not forever
             if auth_failures >= 3 or time.monotonic() + delay > deadline:
@@ -118,6 +127,6 @@ def open_client(
                     f"{target.key or 'your SSH key'} is authorized for {target.user} (or raise "
                     "--wait)",
                 ) from None
-            say(f"waiting for SSH on {target.host}:{target.port} ({why}); retry in {delay:.0f}s")
+            say(f"waiting for SSH on {target.host}:{target.port} ({why}); retry in {delay:.2g}s")
             time.sleep(delay)  # backoff between attempts, not synchronisation
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, MAX_RETRY_GAP)

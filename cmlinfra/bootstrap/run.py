@@ -19,6 +19,7 @@ from cmlinfra.bootstrap.ssh import SshTarget, connect
 from cmlinfra.bootstrap.steps import REBOOT_EXIT_CODE, Step
 from cmlinfra.bootstrap.transport import CommandResult, Transport
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.trace import span
 from cmlinfra.ui import progress
 
 DEFAULT_STEP_TIMEOUT = 1800.0
@@ -119,7 +120,8 @@ def run_steps(
             t0 = time.monotonic()
             output.clear()
             try:
-                done, rebooted = run_step(ssh, step, timeout=timeout, on_line=on_line)
+                with span(f"step {step.name}"):
+                    done, rebooted = run_step(ssh, step, timeout=timeout, on_line=on_line)
             except CmlinfraError as exc:
                 record.status, record.seconds = "failed", time.monotonic() - t0
                 record.note = exc.problem

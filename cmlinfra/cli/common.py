@@ -43,15 +43,29 @@ MAX_TTL_HELP = (
 )
 
 
-def ssh_cidr_option() -> Any:
+def ssh_cidr_option(world_flag: bool = True) -> Any:
     """``--ssh-cidr``, one definition for every command that creates a machine (``stack``,
     ``runner launch``, ``exec``, ``image bake``); a fresh OptionInfo per call, because each
-    command gets its own ``CML_<GROUP>_SSH_CIDR`` variable."""
+    command gets its own ``CML_<GROUP>_SSH_CIDR`` variable. ``world_flag``: the command also
+    has ``--allow-world-ssh``."""
+    wider = " unless --allow-world-ssh" if world_flag else ""
     return typer.Option(
         None,
         "--ssh-cidr",
         help="AWS: who may reach the machine's SSH, as a CIDR (203.0.113.7/32); default: this "
-        "machine's public address only. Needed where that address cannot be found.",
+        "machine's public address only. Needed where that address cannot be found. A range "
+        f"wider than a /16 of public addresses (/48 for IPv6) is refused{wider}.",
+    )
+
+
+def allow_world_ssh_option() -> Any:
+    """``--allow-world-ssh``: the explicit opt-in to SSH from anywhere (see docs/security.md);
+    a fresh OptionInfo per call, like :func:`ssh_cidr_option`."""
+    return typer.Option(
+        False,
+        "--allow-world-ssh",
+        help="AWS: open the machine's SSH port to every address (0.0.0.0/0 and ::/0), and "
+        "accept a --ssh-cidr wider than a /16. Off by default: SSH admits the launcher only.",
     )
 
 

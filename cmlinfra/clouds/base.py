@@ -18,17 +18,35 @@ for every cloud.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from cmlinfra.clouds.info import CONTAINER_INIT as CONTAINER_INIT
 from cmlinfra.clouds.info import POWER_OFF as POWER_OFF  # re-exported: the seam in one place
 from cmlinfra.clouds.info import Capabilities as Capabilities
 from cmlinfra.clouds.info import CloudInfo as CloudInfo
 from cmlinfra.clouds.info import CloudOption as CloudOption
 from cmlinfra.clouds.info import Interruption as Interruption
+
+_REFERENCE = re.compile(r"module\.[A-Za-z_][A-Za-z0-9_-]*\.[A-Za-z_][A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A Terraform reference to another module's output (``Ref("module.network.subnet_id")``),
+    the only thing in a module variable that the composer writes as an expression. Every
+    plain string is written literally (``${`` and ``%{`` escaped): user values (a host, a
+    label, a tag) can never become Terraform code."""
+
+    expression: str
+
+    def __post_init__(self) -> None:
+        if not _REFERENCE.fullmatch(self.expression):
+            raise ValueError(f"{self.expression!r} is not module.<label>.<output>")
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,7 @@ class MachineRequest:
     permission_set: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     ssh_cidr: str | None = None  # who may reach SSH; None: the launcher's own address /32
+    allow_world_ssh: bool = False  # --allow-world-ssh: SSH from anywhere, explicitly
     max_ttl_seconds: int | None = None  # hard power-off armed at boot
     ephemeral: bool = True  # deleted when powered off, where the cloud supports it
     host: str | None = None  # an existing machine (a cloud that creates none)
@@ -80,7 +99,8 @@ class StackSpec:
 
     name: str
     cloud: str
-    modules: dict[str, tuple[Path, dict[str, Any]]]  # label -> (module dir, variables)
+    # label -> (module dir, variables); strings are literal, a Ref is another module's output
+    modules: dict[str, tuple[Path, dict[str, Any]]]
     providers: dict[str, dict[str, Any]]  # provider name -> provider block
     required_providers: dict[str, dict[str, str]]  # name -> {"source": ..., "version": ...}
     outputs: dict[str, str]  # output name -> expression like "module.runner.address"

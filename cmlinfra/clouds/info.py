@@ -9,6 +9,11 @@ from dataclasses import dataclass
 # The watchdog's default way to end a machine: on a cloud where a powered-off machine is
 # deleted (LXD ephemeral containers, EC2 terminate-on-shutdown) this is the whole teardown.
 POWER_OFF = "systemctl poweroff || poweroff || halt -p -f"
+# A container machine's main process (``Capabilities.container``) hands the container over to
+# this file as soon as it exists: ``runner launch`` installs its supervisor there, which then is
+# the container's PID 1 — it starts the runner agent, ends the container when the runner must
+# go, and is the process a SIGTERM (a deadline, a deletion) reaches. ``exec`` never installs it.
+CONTAINER_INIT = "/usr/local/lib/cmlinfra/supervisor"
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,10 @@ class Capabilities:
     # the fast way to destroy it, and once the machine is gone nothing of the stack remains
     stack_is_machine: bool = False
     # the machine is a container (a Kubernetes pod): the node has the GPU driver and container
-    # runtime, so only the container-side bootstrap steps run; there is no systemd (the agent
-    # and the watchdog run as background processes) and no SSH (the cloud's connect() gives
-    # the Transport, e.g. the API's exec)
+    # runtime, so only the container-side bootstrap steps run; there is no systemd (runner
+    # launch installs a supervisor that the container's main process hands over to, at
+    # CONTAINER_INIT, which runs the agent and the watchdog) and no SSH (the cloud's connect()
+    # gives the Transport, e.g. the API's exec)
     container: bool = False
     # shell run as root by the on-machine watchdog to end the machine when it must go (idle,
     # single job done, max TTL); "" leaves the machine running (someone's own machine)

@@ -1,5 +1,6 @@
 """What several clouds ask the same way: who may reach a new machine's SSH (the launcher's own
-public address, or a CIDR the user gave; the whole internet is refused) and which repository
+public address, or a CIDR the user gave; more than a /16 of public addresses only with
+--allow-world-ssh) and which repository
 launched it (a tag, for people and for gc)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 
-from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.errors import CmlinfraError
 
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 # CML's named regions, its default first: what --cloud-region any stands for on a public cloud
@@ -34,20 +35,24 @@ def launcher_cidr(url: str | None = None, timeout: float = 10) -> str:
     return f"{address}/{address.max_prefixlen}"
 
 
-def check_cidr(cidr: str) -> str:
-    """The CIDR in canonical form (host bits cleared), refusing the whole internet."""
-    try:
-        network = ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        raise UsageError(
-            f"--ssh-cidr {cidr!r} is not a CIDR block", "write it like 203.0.113.7/32"
-        ) from None
-    if network.prefixlen == 0:
-        raise UsageError(
-            f"--ssh-cidr {cidr} opens SSH to the whole internet",
-            "give the launcher's address range (default: its public address /32)",
-        )
-    return str(network)
+def check_cidr(cidr: str, allow_world: bool = False) -> str:
+    """The CIDR in canonical form, by the one validator every cloud shares
+    (:func:`cmlinfra.clouds.validate.ssh_cidr`: parsed, at most a /16 of public addresses
+    unless ``allow_world``)."""
+    from cmlinfra.clouds.validate import ssh_cidr
+
+    return ssh_cidr(cidr, allow_world=allow_world)
+
+
+def ssh_ingress(cidr: str | None, allow_world: bool) -> dict[str, object]:
+    """The network modules' SSH variables: ``ssh_cidrs`` and, with ``--allow-world-ssh``, the
+    module's own ``allow_world_ssh`` switch (a range wider than the limit never goes into
+    ``ssh_cidrs``: the modules refuse it there)."""
+    from cmlinfra.clouds.validate import wide_open
+
+    wide = cidr is not None and wide_open(ipaddress.ip_network(cidr, strict=False))
+    cidrs = [] if cidr is None or (allow_world and wide) else [cidr]
+    return {"ssh_cidrs": cidrs, **({"allow_world_ssh": True} if allow_world else {})}
 
 
 def owner_repo() -> str:

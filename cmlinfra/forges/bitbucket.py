@@ -17,6 +17,7 @@ from urllib.parse import unquote
 import requests
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges import paths
 from cmlinfra.forges.base import (
     Author,
     AutoMerge,
@@ -103,13 +104,15 @@ class Bitbucket:
         self.runners = f"{owner}/pipelines-config/runners"
 
     def pr_for_commit(self, sha: str) -> PullRequest | None:
-        pulls = self.http.paginate(f"{self.repo}/commit/{sha}/pullrequests", key="values")
+        path = f"{self.repo}/commit/{paths.sha(sha)}/pullrequests"
+        pulls = self.http.paginate(path, key="values")
         opened = [p for p in pulls if p.get("state") == "OPEN"]
         return _pull(opened[0]) if opened else None
 
     def _comments(self, target: Target) -> str:
         kind = {"pr": "pullrequests", "commit": "commit", "issue": "issues"}[target.kind]
-        return f"{self.repo}/{kind}/{target.ref}/comments"
+        ref = paths.sha(target.ref) if target.kind == "commit" else paths.number(target.ref, kind)
+        return f"{self.repo}/{kind}/{ref}/comments"
 
     def list_comments(self, target: Target) -> list[Comment]:
         items = self.http.paginate(self._comments(target), {"pagelen": 100}, key="values")
@@ -120,7 +123,7 @@ class Bitbucket:
         return _comment(self.http.json("POST", self._comments(target), json=payload))
 
     def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
-        path = f"{self._comments(target)}/{comment.id}"
+        path = f"{self._comments(target)}/{paths.number(comment.id, 'comment')}"
         payload = {"type": _COMMENT_TYPE[target.kind], "content": {"raw": body}}
         return _comment(self.http.json("PUT", path, json=payload))
 
@@ -182,7 +185,7 @@ class Bitbucket:
         """Right away: Bitbucket Cloud's API has no merge-when-checks-pass."""
         response = self.http.request(
             "POST",
-            f"{self.repo}/pullrequests/{pull.number}/merge",
+            f"{self.repo}/pullrequests/{paths.number(pull.number, 'pull request')}/merge",
             json={"merge_strategy": _STRATEGY[method], "type": "pullrequest_merge_parameters"},
             allow=(400,),
         )
@@ -273,7 +276,7 @@ class Bitbucket:
         ]
 
     def remove_runner(self, runner_id: str) -> None:
-        self.http.request("DELETE", f"{self.runners}/{runner_id}")
+        self.http.request("DELETE", f"{self.runners}/{paths.uuid(runner_id, 'runner id')}")
 
 
 def _uuid(value: object, what: str) -> str:

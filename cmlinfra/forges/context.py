@@ -95,7 +95,7 @@ class ForgeContext:
                 f"a {self.driver} {self.scope}",
                 "pass --repo https://github.com/ORG, or leave --runner-group out",
             )
-        if group.isdigit() and int(group) < 1:
+        if group.isascii() and group.isdigit() and int(group) < 1:
             raise UsageError(
                 f"--runner-group {group} is not a runner group id (ids start at 1, Default)",
                 "pass the group's name as the organization's settings show it, or its id",
@@ -133,6 +133,31 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     if host in (w.removeprefix("www.") for w in _WWW):
         scheme = "https"  # the public forges redirect http to https
     return scheme, host, parsed.port
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_https(url: str, what: str) -> str:
+    """``url``, if a token may be sent to it: HTTPS, or plain HTTP to this machine only (a
+    local test server). Anything else would hand the token to whoever is on the path."""
+    parsed = urlparse(url)
+    if parsed.scheme == "https" and parsed.hostname:
+        return url
+    if parsed.scheme == "http" and _loopback(parsed.hostname or ""):
+        return url
+    raise UsageError(
+        f"{what} {url!r} is not an https:// URL: the forge token would travel in clear text",
+        "use the forge's https:// address (plain http is only accepted for localhost)",
+    )
 
 
 def parse_scope(driver: str, path: str, shown: str, *, given: bool) -> Scope:
@@ -220,6 +245,9 @@ def detect(
         )
     if not owner_ok and scope == "project-or-group":
         scope = "repository"  # comments, PRs, assets: a GitLab path is a project here
+    require_https(fields["api_url"], f"the {driver} API URL")
+    if given and "://" in given:
+        require_https(web_url, "--repo")
     secret, var = _token(driver, env, token)
     if not fields.get("commit"):
         fields["commit"] = ci_env.head_commit()
@@ -228,11 +256,25 @@ def detect(
 
 def _token(driver: str, env: Mapping[str, str], token: str | None) -> tuple[Secret, str]:
     if token:
-        return Secret(token), "--token"
+        return _checked(token, "--token"), "--token"
     for var in TOKEN_VARS[driver]:
         if env.get(var):
-            return Secret(env[var]), var
+            return _checked(env[var], var), var
     names = " or ".join(TOKEN_VARS[driver])
     raise CmlinfraError(
         f"no {driver} token found", f"set {names} to {TOKEN_NEEDS[driver]}, or pass --token"
     )
+
+
+def _checked(value: str, source: str) -> Secret:
+    """The token, without the blanks a pasted secret often carries at its ends. Every forge
+    token is printable ASCII: anything else (a non-Latin-1 character cannot even go into an
+    HTTP header) is refused in one line that never shows the value."""
+    value = value.strip()
+    secret = Secret(value)
+    if not all(" " < c <= "~" for c in value):
+        raise UsageError(
+            f"the token in {source} holds a character no forge token has (not printable ASCII)",
+            f"set {source} to the token itself, as the forge showed it",
+        )
+    return secret

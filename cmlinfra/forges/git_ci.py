@@ -118,6 +118,9 @@ def forge_url(driver: str | None, repo: str | None, env: Mapping[str, str]) -> t
 def configure_credentials(driver: str, web: str, env: Mapping[str, str]) -> list[str]:
     """Scope the helper to ``web``'s host and make the environment's token the one git uses;
     returns what was done, for the log."""
+    from cmlinfra.forges.context import require_https
+
+    require_https(web, "the forge's git URL")  # never a helper that prints a token over http
     done = []
     key = f"credential.{web}.helper"
     # "" first resets the helpers of lower-priority config (a runner's global store or

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from cmlinfra.errors import CmlinfraError
-from cmlinfra.forges import github_automerge, github_git, github_runners
+from cmlinfra.forges import github_automerge, github_git, github_runners, paths
 from cmlinfra.forges.base import (
     Author,
     AutoMerge,
@@ -107,15 +107,17 @@ class GitHub:
 
     # -- pull requests and comments -------------------------------------------------------
     def pr_for_commit(self, sha: str) -> PullRequest | None:
-        pulls = self.http.json("GET", f"{self.repo}/commits/{sha}/pulls", params={"per_page": 100})
+        path = f"{self.repo}/commits/{paths.sha(sha)}/pulls"
+        pulls = self.http.json("GET", path, params={"per_page": 100})
         open_pulls = [p for p in pulls if p.get("state") == "open"]
         best = [p for p in open_pulls if p["head"]["sha"] == sha] or open_pulls
         return _pull(best[0]) if best else None
 
     def _comments(self, target: Target) -> str:
         if target.kind == "commit":
-            return f"{self.repo}/commits/{target.ref}/comments"
-        return f"{self.repo}/issues/{target.ref}/comments"  # PRs are issues for comments
+            return f"{self.repo}/commits/{paths.sha(target.ref)}/comments"
+        # PRs are issues for comments
+        return f"{self.repo}/issues/{paths.number(target.ref, target.kind)}/comments"
 
     def list_comments(self, target: Target) -> list[Comment]:
         items = self.http.paginate(self._comments(target), {"per_page": 100})
@@ -126,7 +128,7 @@ class GitHub:
 
     def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
         kind = "comments" if target.kind == "commit" else "issues/comments"
-        path = f"{self.repo}/{kind}/{comment.id}"
+        path = f"{self.repo}/{kind}/{paths.number(comment.id, 'comment')}"
         return _comment(self.http.json("PATCH", path, json={"body": body}))
 
     # -- assets and PRs (git data API: cmlinfra.forges.github_git) ------------------------
@@ -210,7 +212,8 @@ class GitHub:
         return str(result.get("html_url") or "")
 
     def rerun_workflow(self, run_id: str) -> None:
-        self.http.request("POST", f"{self.repo}/actions/runs/{run_id}/rerun")
+        run = paths.number(run_id, "workflow run id")
+        self.http.request("POST", f"{self.repo}/actions/runs/{run}/rerun")
 
     # -- runners (the repository's, or an organization's: cmlinfra.forges.github_runners) --
     def runner_registration(

@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges import paths
 from cmlinfra.forges.base import AutoMerge, MergeOutcome
 from cmlinfra.forges.http import ForgeHTTP, left_open, merge_refused
 from cmlinfra.secrets import redact
@@ -151,7 +152,7 @@ def merge_now(
     number, url = pull["number"], pull.get("html_url", "")
     response = http.request(
         "PUT",
-        f"{repo_path}/pulls/{number}/merge",
+        f"{repo_path}/pulls/{paths.number(number, 'pull request')}/merge",
         json={"merge_method": method, "sha": head_sha},
         allow=(405, 409),
     )

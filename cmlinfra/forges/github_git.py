@@ -9,6 +9,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from cmlinfra.forges import paths
 from cmlinfra.forges.base import Author, FileChange
 from cmlinfra.forges.http import ForgeHTTP, generic_error, message_of
 
@@ -73,7 +74,9 @@ def set_branch(http: ForgeHTTP, repo_api: str, branch: str, sha: str, *, force: 
             )
         if force:
             http.json(
-                "PATCH", f"{repo_api}/git/refs/heads/{branch}", json={"sha": sha, "force": True}
+                "PATCH",
+                f"{repo_api}/git/refs/heads/{paths.ref_path(branch)}",
+                json={"sha": sha, "force": True},
             )
 
 
@@ -89,8 +92,9 @@ def commit_files(
 ) -> str:
     """One commit with ``files`` (a None content deletes) on top of ``base``, on ``branch``
     (moved there if it exists), by ``author`` when given."""
-    head = http.json("GET", f"{repo_api}/git/ref/heads/{base}")["object"]["sha"]
-    base_tree = http.json("GET", f"{repo_api}/git/commits/{head}")["tree"]["sha"]
+    paths.ref_path(branch)  # refused before anything is written, not at the last request
+    head = http.json("GET", f"{repo_api}/git/ref/heads/{paths.ref_path(base)}")["object"]["sha"]
+    base_tree = http.json("GET", f"{repo_api}/git/commits/{paths.sha(head)}")["tree"]["sha"]
     entries: list[dict[str, str | None]] = []
     for change in files:
         if change.content is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges import paths
 from cmlinfra.forges.base import Runner, RunnerRegistration
 from cmlinfra.forges.context import ForgeContext
 from cmlinfra.forges.http import ForgeHTTP
@@ -108,7 +109,7 @@ class GitHubRunners:
             (int(g["id"]), str(g["name"]))
             for g in self.http.paginate(path, {"per_page": 100}, key="runner_groups")
         ]
-        by_id = [g for g in found if wanted.isdigit() and g[0] == int(wanted)]
+        by_id = [g for g in found if wanted.isascii() and wanted.isdigit() and g[0] == int(wanted)]
         by_name = [g for g in found if g[1] == wanted] or [
             g for g in found if g[1].casefold() == wanted.casefold()
         ]
@@ -134,4 +135,4 @@ class GitHubRunners:
         ]
 
     def remove(self, runner_id: str) -> None:
-        self.http.request("DELETE", f"{self.path}/{runner_id}")
+        self.http.request("DELETE", f"{self.path}/{paths.number(runner_id, 'runner id')}")

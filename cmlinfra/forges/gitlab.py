@@ -17,7 +17,7 @@ from urllib.parse import quote
 import requests
 
 from cmlinfra.errors import CmlinfraError
-from cmlinfra.forges import gitlab_runners
+from cmlinfra.forges import gitlab_runners, paths
 from cmlinfra.forges.base import (
     Author,
     AutoMerge,
@@ -74,7 +74,8 @@ class GitLab:
         self.runners = gitlab_runners.GitLabRunners(self.http, context, self.project)
 
     def pr_for_commit(self, sha: str) -> PullRequest | None:
-        mrs = self.http.json("GET", f"{self.project}/repository/commits/{sha}/merge_requests")
+        path = f"{self.project}/repository/commits/{paths.sha(sha)}/merge_requests"
+        mrs = self.http.json("GET", path)
         opened = [m for m in mrs if m.get("state") == "opened"]
         best = [m for m in opened if m.get("sha") == sha] or opened
         return _mr(best[0]) if best else None
@@ -82,10 +83,10 @@ class GitLab:
     # -- comments -------------------------------------------------------------------------
     def _notes(self, target: Target) -> str:
         kind = "merge_requests" if target.kind == "pr" else "issues"
-        return f"{self.project}/{kind}/{target.ref}/notes"
+        return f"{self.project}/{kind}/{paths.number(target.ref, target.kind)}/notes"
 
     def _discussions(self, sha: str) -> str:
-        return f"{self.project}/repository/commits/{sha}/discussions"
+        return f"{self.project}/repository/commits/{paths.sha(sha)}/discussions"
 
     def _url(self, target: Target, note_id: object) -> str:
         """The note's web page: the API answers no URL for notes, so it is built the way
@@ -118,10 +119,11 @@ class GitLab:
 
     def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
         if target.kind == "commit":
-            path = f"{self._discussions(target.ref)}/{comment.thread}/notes/{comment.id}"
+            thread, note = paths.discussion(comment.thread), paths.number(comment.id, "note")
+            path = f"{self._discussions(target.ref)}/{thread}/notes/{note}"
             note = self.http.json("PUT", path, json={"body": body})
             return self._comment(target, note, comment.thread)
-        path = f"{self._notes(target)}/{comment.id}"
+        path = f"{self._notes(target)}/{paths.number(comment.id, 'note')}"
         return self._comment(target, self.http.json("PUT", path, json={"body": body}))
 
     # -- assets ---------------------------------------------------------------------------
@@ -177,7 +179,7 @@ class GitLab:
                 continue
             probe = self.http.request(
                 "HEAD",
-                f"{self.project}/repository/files/{quote(change.path, safe='')}",
+                f"{self.project}/repository/files/{paths.segment(change.path, 'file')}",
                 params={"ref": base},
                 allow=(404,),
             )
@@ -226,7 +228,7 @@ class GitLab:
         pull = f"MR !{mr.number}"
         response = self.http.request(
             "PUT",
-            f"{self.project}/merge_requests/{mr.number}/merge",
+            f"{self.project}/merge_requests/{paths.number(mr.number, 'merge request')}/merge",
             json={
                 "auto_merge": True,
                 "merge_when_pipeline_succeeds": True,
@@ -272,7 +274,8 @@ class GitLab:
         )
 
     def rerun_workflow(self, run_id: str) -> None:
-        self.http.request("POST", f"{self.project}/pipelines/{run_id}/retry")
+        pipeline = paths.number(run_id, "pipeline id")
+        self.http.request("POST", f"{self.project}/pipelines/{pipeline}/retry")
 
     # -- runners (a project's or a group's: cmlinfra.forges.gitlab_runners) ---------------
     def runner_registration(

@@ -13,6 +13,7 @@ import logging
 from urllib.parse import quote
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges import paths
 from cmlinfra.forges.base import Runner, RunnerRegistration
 from cmlinfra.forges.context import ForgeContext
 from cmlinfra.forges.http import ForgeHTTP
@@ -140,10 +141,11 @@ class GitLabRunners:
     def _owned(self, runner_id: int, group_id: int) -> bool:
         """Whether group ``group_id`` owns the runner; an ancestor's runner whose details
         the token may not read (403/404) is not this group's either."""
-        found = self.http.request("GET", f"/api/v4/runners/{runner_id}", allow=(403, 404))
+        path = f"/api/v4/runners/{paths.number(runner_id, 'runner id')}"
+        found = self.http.request("GET", path, allow=(403, 404))
         if found.status_code != 200:
             return False
         return any(g.get("id") == group_id for g in found.json().get("groups") or ())
 
     def remove(self, runner_id: str) -> None:
-        self.http.request("DELETE", f"/api/v4/runners/{runner_id}")
+        self.http.request("DELETE", f"/api/v4/runners/{paths.number(runner_id, 'runner id')}")

@@ -13,12 +13,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges.paths import check_path
 from cmlinfra.secrets import redact
 
 log = logging.getLogger("cmlinfra.forges")
@@ -84,7 +86,20 @@ class ForgeHTTP:
         self.calls = 0  # requests sent (retries included): benchmarks count API calls
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else self.base_url + path
+        """The full URL of ``path``. An absolute URL (a pagination link the forge sent) must
+        be on the API's own origin, and no path may hold a dot segment: the token is sent
+        with every request, so it only ever goes where the API's own paths lead."""
+        check_path(urlsplit(path).path if "://" in path else path)
+        if not path.startswith(("http://", "https://")):
+            return self.base_url + path
+        there, here = urlsplit(path), urlsplit(self.base_url)
+        if (there.scheme, there.netloc.lower()) != (here.scheme, here.netloc.lower()):
+            raise CmlinfraError(
+                f"the {self.forge} API pointed to {there.scheme}://{there.netloc}, not "
+                f"{here.scheme}://{here.netloc}: not sending the token there",
+                "check the API URL (GITHUB_API_URL, CI_SERVER_URL, --repo)",
+            )
+        return path
 
     def request(
         self, method: str, path: str, *, allow: tuple[int, ...] = (), **kwargs: Any

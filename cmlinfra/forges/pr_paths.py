@@ -161,7 +161,7 @@ def remote_url(remote: str) -> str:
     url = git("remote", "get-url", remote, ok=(0, 2, 128))
     if not url:
         raise UsageError(f"--remote {remote!r} is not a remote of this checkout", "git remote -v")
-    scp = re.match(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$", url)
+    scp = re.match(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)\Z", url)
     if scp and "://" not in url:
         host, path = scp.group(1), scp.group(2)
         return f"https://{host}/{path.strip('/').removesuffix('.git')}"

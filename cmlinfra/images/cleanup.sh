@@ -35,10 +35,23 @@ for home in /root /home/*; do
     "$home"/.python_history "$home"/.lesshst "$home"/.viminfo "$home"/.wget-hsts
   rm -rf "$home"/.cmlinfra # the bootstrap's uploaded scripts and staged files (this one too)
 done
+# GitHub: the runner's registration, credentials, settings and diagnostic logs.
 rm -f /opt/actions-runner/.runner /opt/actions-runner/.credentials \
-  /opt/actions-runner/.credentials_rsaparams /opt/actions-runner/.env
-rm -f /etc/gitlab-runner/config.toml
-rm -rf /etc/cmlinfra/secrets /run/cmlinfra /tmp/cmlinfra-bootstrap
+  /opt/actions-runner/.credentials_rsaparams /opt/actions-runner/.env \
+  /opt/actions-runner/.path /opt/actions-runner/.runner_migrated
+rm -rf /opt/actions-runner/_diag /opt/actions-runner/_work
+# GitLab: its own default config and the one cmlinfra registers into (with the runner's token),
+# and the system id gitlab-runner keeps next to each (one per machine, never shared).
+rm -f /etc/gitlab-runner/config.toml /etc/gitlab-runner/.runner_system_id
+# Bitbucket: the runner's working directory, logs and temporary files.
+rm -rf /home/bitbucket/work /opt/atlassian-bitbucket-pipelines-runner/logs \
+  /opt/atlassian-bitbucket-pipelines-runner/temp
+# cmlinfra's own: the agent's environment file and registration (all of /etc/cmlinfra: the
+# secrets directory, gitlab-runner.toml), its unit, and the watchdog's state (a clone must arm
+# its own clock, not inherit this machine's).
+rm -rf /etc/cmlinfra /run/cmlinfra /tmp/cmlinfra-bootstrap /var/lib/cmlinfra
+rm -f /etc/systemd/system/cmlinfra-agent.service \
+  /etc/systemd/system/multi-user.target.wants/cmlinfra-agent.service
 
 # cloud-init state, so it runs again (user, keys, hostname) on every machine made from this.
 if command -v cloud-init >/dev/null; then cloud-init clean --logs --seed || true; fi

@@ -157,10 +157,12 @@ def _fetch(session: Any, opts: ExecOptions, extra: list[str]) -> list[str]:
 
 def execute(opts: ExecOptions) -> ExecResult:
     from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
+    from cmlinfra.runner import ahead
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
     from cmlinfra.stack import candidates, failover
 
+    ahead.start(opts.terraform)  # overlaps the checks below
     use_dvc = opts.dvc if opts.dvc is not None else (opts.workdir / "dvc.yaml").is_file()
     plan, target = _dvc_checks(opts, use_dvc)  # before anything is created
     if use_dvc and not opts.command:

@@ -4,7 +4,9 @@ Flow: checks (nothing created) → record + lock → stack apply → SSH (host k
 bootstrap → runner registration (short-lived material only, over SFTP) → watchdog armed →
 agent started → record ``ready``. Any failure, or a cancellation, tears down everything created
 so far and names the step that failed. After that the machine is on its own: its watchdog
-unregisters and powers it off when idle, after its single job, or at its max TTL.
+unregisters and powers it off when idle, after its single job, or at its max TTL. A machine
+that is a container (``Capabilities.container``) has no systemd: there the agent and the
+watchdog run under a supervisor that becomes the container's main process (supervisor.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import RunnerStore, open_store, records
+from cmlinfra.trace import span
 
 
 @dataclass(frozen=True)
@@ -139,13 +142,16 @@ def _register(session: Any, opts: LaunchOptions) -> Any:
 
     forge, name = session.forge, session.record.name
     with session.step("registration"):
-        registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
+        with span("forge: runner registration"):
+            registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
         session.record.runner_id = registration.runner_id
         session.record.scope = registration.scope
         session.save()
         agent = plan_agent(registration, name=name, labels=opts.labels, single=opts.single)
-        session.ssh.put_secret(agent.env, ENV_FILE)
-        session.root(agent.setup_script(), "agent-setup")
+        with span("secret: agent environment"):
+            session.ssh.put_secret(agent.env, ENV_FILE)
+        systemd = not session.prepared.cloud.info.capabilities.container
+        session.root(agent.setup_script(systemd=systemd), "agent-setup")
     return agent
 
 
@@ -154,18 +160,24 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
     from cmlinfra.runner.watchdog import WatchdogPolicy, render_install
 
     request = opts.request
+    capabilities = session.prepared.cloud.info.capabilities
     policy = WatchdogPolicy(
         idle_timeout=opts.idle_timeout,
         max_ttl=request.max_ttl_seconds or 0,
         single=opts.single,
         interval=opts.watchdog_interval,
-        agent_unit=UNIT,
+        agent_unit="" if capabilities.container else UNIT,  # the supervisor stops it there
         agent_user=agent.user,
         busy_probe=agent.busy_probe,
         unregister=agent.unregister,
-        end_script=session.prepared.cloud.info.capabilities.watchdog_end,
+        end_script=capabilities.watchdog_end,
     )
     with session.step("watchdog"):
+        if capabilities.container:  # no systemd: a supervisor becomes the container's PID 1
+            from cmlinfra.runner import supervisor
+
+            session.root(supervisor.render_install(policy, agent), "supervisor-install")
+            return
         session.root(render_install(policy), "watchdog-install")
         _watch_reclaims(session, policy)
         session.root(agent.start_script(), "agent-start")
@@ -195,28 +207,43 @@ def _watch_reclaims(session: Any, policy: Any) -> None:
     session.root(reclaim.install_script(watch, policy.agent_user, LIB), "reclaim-watch")
 
 
-def launch(opts: LaunchOptions) -> LaunchResult:
-    from cmlinfra.bootstrap.startup import startup_step
-    from cmlinfra.bootstrap.steps import Options, build_steps
-    from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
-    from cmlinfra.forges import connect
-    from cmlinfra.forges.context import detect
-    from cmlinfra.runner.machine import Session
-    from cmlinfra.runner.signals import cancellable
-    from cmlinfra.stack import candidates, failover
+@dataclass(frozen=True)
+class Checked:
+    """What every runner of one launch shares, found before anything is created."""
 
+    context: Any  # cmlinfra.forges.context.ForgeContext
+    forge: Any  # a Forge whose token may register runners here
+    store: RunnerStore
+
+
+def check(opts: LaunchOptions) -> Checked:
+    """The checks that need no machine: options, the forge (reached, token accepted) and the
+    runner registry. Also starts work ahead (``runner/ahead.py``), so it overlaps them."""
+    from cmlinfra.forges import connect, labels
+    from cmlinfra.forges.context import detect
+    from cmlinfra.runner import ahead
+
+    ahead.start(opts.terraform)
     if opts.idle_timeout == 0 and not opts.single and not opts.request.max_ttl_seconds:
         raise UsageError(
             "--idle-timeout never without --single or --max-ttl would never end",
             "add --max-ttl (e.g. 24h) so the machine cannot run forever",
         )
     context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
+    labels.check(context.driver, opts.labels)  # they reach the forge and the agent's env file
     context = context.in_runner_group(opts.runner_group)
-    forge = connect(context)
-    store = open_store(opts.state)
-    found = _reusable(store, opts, forge)
-    if found is not None:
-        return LaunchResult(found, {}, reused=True)
+    return Checked(context, connect(context), open_store(opts.state))
+
+
+def prepare(opts: LaunchOptions, checked: Checked) -> Any:
+    """Every candidate machine checked against its cloud and ordered (nothing created yet;
+    a ``cmlinfra.stack.failover.Failover``); then the forge access: a wrong organization,
+    group or repository, a token without the runner permission or an unknown runner group
+    fails here with the forge's one-line error instead of after a machine has been paid for
+    (GitLab also settles project vs group)."""
+    from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
+    from cmlinfra.stack import candidates, failover
+
     plan = failover.plan(
         opts.cloud,
         opts.request,
@@ -225,50 +252,73 @@ def launch(opts: LaunchOptions) -> LaunchResult:
         state=opts.state,
         role=lambda request: with_role(request, RUNNER_ROLE),  # gc: no record, it is garbage
     )
-    prepared = plan.lookup()  # every candidate checked and ordered; nothing created
-    if any(o.prepared.cloud.info.capabilities.container for o in plan.options):
-        # the agent and the watchdog are systemd units today; a container has no systemd
-        raise UsageError(
-            f"runner launch on --cloud {opts.cloud} needs the in-container agent supervisor, "
-            "which this cmlinfra does not have yet",
-            f"run the training with 'cmlinfra exec --cloud {opts.cloud}', or launch the runner "
-            "on a cloud with machines",
-        )
-    # Before anything is created: a wrong organization, group or repository, a token without
-    # the runner permission or an unknown runner group fails here with the forge's one-line
-    # error instead of after a machine has been paid for (GitLab also settles project vs group).
-    forge.check_runner_access()
-    name_free(forge, opts.request.name)
-    started = time.monotonic()
+    plan.lookup()
+    checked.forge.check_runner_access()
+    name_free(checked.forge, opts.request.name)
+    return plan
+
+
+def begin(opts: LaunchOptions, checked: Checked, prepared: Any, plan: Any = None) -> Any:
+    """Lock the runner's name and write its record: from here on a failure tears down.
+    ``plan``: the failover whose candidates ``apply()`` tries (None: ``prepared`` only)."""
+    from cmlinfra.runner.machine import Session
+
     session = Session.begin(
-        store,
+        checked.store,
         prepared,
         mode="runner",
         labels=opts.labels,
         single=opts.single,
         idle_timeout=opts.idle_timeout,
-        forge=forge,
-        repo=context.repo_url,
-        scope=context.scope,
+        forge=checked.forge,
+        repo=checked.context.repo_url,
+        scope=checked.context.scope,
     )
     session.failover = plan
     if opts.no_retry:
         session.record.no_retry = True
         session.save()
+    return session
+
+
+def bring_up(session: Any, opts: LaunchOptions) -> None:
+    """Machine → SSH → bootstrap → registration → watchdog armed → agent started; the SSH
+    connection is closed at the end. Raises on failure (the caller tears down)."""
+    from cmlinfra.bootstrap.startup import startup_step
+    from cmlinfra.bootstrap.steps import Options, build_steps
+
+    started = time.monotonic()
+    address = session.apply()
+    session.connect(address)
+    gpu = session.prepared.machine.gpu_count > 0
+    options = Options(gpu=gpu, runner_agent=_agent_install(session.forge.name))
+    only = list(opts.bootstrap_steps) or None
+    if session.prepared.cloud.info.capabilities.container:  # the node has driver and runtime
+        from cmlinfra.runner.supervisor import bootstrap_only
+
+        only = bootstrap_only(options, opts.bootstrap_steps)
+    steps = build_steps(options, only=only)
+    if opts.startup_script is not None:
+        steps.append(startup_step(opts.startup_script))
+    session.bootstrap(steps)
+    agent = _register(session, opts)
+    _arm(session, opts, agent)
+    session.timings["total"] = time.monotonic() - started
+    session.close_ssh()
+
+
+def launch(opts: LaunchOptions) -> LaunchResult:
+    from cmlinfra.runner.signals import cancellable
+
+    checked = check(opts)
+    found = _reusable(checked.store, opts, checked.forge)
+    if found is not None:
+        return LaunchResult(found, {}, reused=True)
+    plan = prepare(opts, checked)
+    session = begin(opts, checked, plan.options[0].prepared, plan)
     with cancellable():
         try:
-            address = session.apply()
-            session.connect(address)
-            gpu = session.prepared.machine.gpu_count > 0  # the candidate it landed on
-            options = Options(gpu=gpu, runner_agent=_agent_install(forge.name))
-            steps = build_steps(options, only=opts.bootstrap_steps or None)
-            if opts.startup_script is not None:
-                steps.append(startup_step(opts.startup_script))
-            session.bootstrap(steps)
-            agent = _register(session, opts)
-            _arm(session, opts, agent)
-            session.timings["total"] = time.monotonic() - started
-            session.close_ssh()
+            bring_up(session, opts)
             session.handed_over()
         except BaseException as exc:
             raise session.fail(exc) from None

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.runner.signals import Cancelled, cancellable, shielded
 from cmlinfra.ui import progress
 
 # variables a job on this runner must not inherit from the launcher: the user's forge tokens
@@ -60,21 +61,25 @@ class LocalOptions:
 
 
 def clean_environment(env: dict[str, str]) -> dict[str, str]:
-    """The launcher's environment less every forge token (CML's ``*_TOKEN`` options too)."""
+    """The launcher's environment less every forge and CI job token (the shared list,
+    :func:`cmlinfra.secrets.scrubbed_environment`), and CML's ``*_TOKEN`` options too."""
+    from cmlinfra.secrets import scrubbed_environment
+
     return {
         k: v
-        for k, v in env.items()
+        for k, v in scrubbed_environment(env).items()
         if k not in SECRET_VARIABLES and not (k.startswith("CML_") and k.endswith("TOKEN"))
     }
 
 
 def run_local(opts: LocalOptions) -> dict[str, Any]:
     """Register this machine, run the agent until the runner must go; returns what happened."""
-    from cmlinfra.forges import connect
+    from cmlinfra.forges import connect, labels
     from cmlinfra.forges.context import detect
     from cmlinfra.runner.launch import name_free, reusable_at_forge
 
     context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
+    labels.check(context.driver, opts.labels)  # as each forge defines them, before anything
     forge = connect(context.in_runner_group(opts.runner_group))
     if opts.reuse or opts.reuse_idle:
         found = reusable_at_forge(forge, opts.name, opts.labels, opts.reuse, opts.reuse_idle)
@@ -85,13 +90,25 @@ def run_local(opts: LocalOptions) -> dict[str, Any]:
     name_free(forge, opts.name)
     _install(opts, forge.name)
     home = _home(opts.name)
-    registration = forge.runner_registration(name=opts.name, labels=opts.labels, jit=opts.single)
-    progress(f"registered runner {opts.name} ({', '.join(opts.labels)}) at {context.repo_url}")
+    runner_id = ""
+    # From the registration on, a SIGTERM (the CI job cancelled the moment the runner showed up)
+    # must still unregister it: the default action would end the process with it registered.
     try:
-        reason = _serve(opts, registration, home)
+        with cancellable():
+            registration = forge.runner_registration(
+                name=opts.name, labels=opts.labels, jit=opts.single
+            )
+            runner_id = registration.runner_id
+            progress(
+                f"registered runner {opts.name} ({', '.join(opts.labels)}) at {context.repo_url}"
+            )
+            reason = _serve(opts, registration, home)
+    except Cancelled as exc:
+        reason = signal.Signals(exc.signum).name
     finally:
-        _unregister(forge, opts.name, registration.runner_id)
-        shutil.rmtree(home, ignore_errors=True)
+        with shielded():  # a second signal waits for the unregistration
+            _unregister(forge, opts.name, runner_id)
+            shutil.rmtree(home, ignore_errors=True)
     return {"name": opts.name, "reused": False, "reason": reason, "cloud": "local"}
 
 
@@ -247,7 +264,9 @@ def _unregister(forge: Any, name: str, runner_id: str) -> None:
     its job) is fine. A failure is a warning: 'cmlinfra gc' cannot see a local runner, so the
     line says how to remove it."""
     try:
-        present = [r for r in forge.list_runners() if r.name == name or r.id == runner_id]
+        present = [
+            r for r in forge.list_runners() if r.name == name or (runner_id and r.id == runner_id)
+        ]
         for runner in present:
             forge.remove_runner(runner.id)
         progress(f"unregistered runner {name}")

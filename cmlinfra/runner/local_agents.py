@@ -3,7 +3,8 @@ without ``--cloud``), from its registration material.
 
 The material travels as the agents read it on a cloud machine (cmlinfra/runner/agents.py):
 in the agent's environment (GitHub ``ACTIONS_RUNNER_INPUT_*``, GitLab ``CI_SERVER_TOKEN``,
-Bitbucket ``OAUTH_CLIENT_SECRET``), never on a command line. The agent reports jobs through the
+Bitbucket ``OAUTH_CLIENT_SECRET``, which reaches runner.jar in a Java argument file read from a
+pipe), never on a command line. The agent reports jobs through the
 same hook scripts the node watchdog reads (``ACTIONS_RUNNER_HOOK_JOB_STARTED``/``COMPLETED``);
 agents without hooks are watched through their child processes.
 """
@@ -15,7 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cmlinfra.runner.agents import STANDIN_VARIABLE
+from cmlinfra.runner.agents import STANDIN_VARIABLE, bitbucket_start
 from cmlinfra.runner.watchdog import render_template
 
 GITHUB_DIR = "/opt/actions-runner"  # where the bootstrap's runner-agent step installs it
@@ -83,14 +84,17 @@ def local_agent(registration: object, *, name: str, labels: list[str], home: Pat
         "OAUTH_CLIENT_ID": extra.get("client_id", ""),
         "OAUTH_CLIENT_SECRET": token,
     }
-    repository = ""
     if extra.get("repository_uuid"):
         env["REPOSITORY_UUID"] = extra["repository_uuid"]
-        repository = '--repositoryUuid "$REPOSITORY_UUID" '
-    start = (
-        'exec ./bin/start.sh --accountUuid "$ACCOUNT_UUID" '
-        f'{repository}--runnerUuid "$RUNNER_UUID" --OAuthClientId "$OAUTH_CLIENT_ID" '
-        f'--OAuthClientSecret "$OAUTH_CLIENT_SECRET" --runtime linux-shell '
-        f"--workingDirectory {home / 'work'}"
+    # runner.jar with its settings in a Java argument file from a pipe: start.sh would put the
+    # OAuth client secret on java's command line (see bitbucket-runner.sh.j2)
+    script = home / "bitbucket-runner"
+    start = bitbucket_start(env, BITBUCKET_DIR, str(home / "work"))
+    return LocalAgent(
+        "bitbucket",
+        [["bash", str(script)]],
+        env,
+        Path(BITBUCKET_DIR),
+        BUSY_CHILDREN,
+        files={script: start},
     )
-    return LocalAgent("bitbucket", [["bash", "-c", start]], env, Path(BITBUCKET_DIR), BUSY_CHILDREN)

@@ -8,8 +8,9 @@ gone or handed over to the node watchdog. Every stage is timed (``timings``) and
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +18,15 @@ from cmlinfra.errors import CmlinfraError
 from cmlinfra.runner.records import RunnerRecord, this_holder
 from cmlinfra.runner.signals import Cancelled, exit_code, shielded
 from cmlinfra.runner.store import RunnerStore, holding
+from cmlinfra.trace import span
 from cmlinfra.ui import progress, timed
 
 log = logging.getLogger("cmlinfra.runner")
+
+
+class Stopped(CmlinfraError):
+    """Another runner of the same ``--count`` launch failed: this one stops at its next stage
+    (and is torn down with the others)."""
 
 
 @dataclass
@@ -31,6 +38,8 @@ class Session:
     timings: dict[str, float] = field(default_factory=dict)
     stage: str = "checks"
     ssh: Any = None  # cmlinfra.bootstrap.ssh.SshTransport
+    stop: threading.Event | None = None  # set: stop at the next stage (runner/fleet.py)
+    torn_down: bool = False  # fail() destroyed everything
     failover: Any = None  # cmlinfra.stack.failover.Failover: the candidates apply() tries
     options: Any = None  # the failover's options to try, in order; None: all of them
     _stack: ExitStack = field(default_factory=ExitStack)
@@ -96,6 +105,8 @@ class Session:
         self.store.put(self.record)
 
     def step(self, name: str) -> Any:
+        if self.stop is not None and self.stop.is_set():
+            raise Stopped(f"stopped before {name}: another runner of the same launch failed")
         self.stage = name
         return timed(name, self.timings)
 
@@ -133,7 +144,7 @@ class Session:
         with self.step("apply"):
             service.render(self.prepared)
             stacks.save(self.store, self.record.name)  # before anything exists: gc can destroy
-            address = service.apply(self.prepared)
+            address = service.apply(self.prepared, locked=True)  # begin() took the name
         self.record.host, self.record.instance_id = address.host, address.instance_id
         self.save()
         return address
@@ -177,8 +188,9 @@ class Session:
 
     def root(self, script: str, name: str, timeout: float = 300) -> None:
         """Run a root script on the machine from a file (never through argv)."""
-        remote = self.ssh.put_file(script.encode(), f"{name}.sh", 0o700)
-        result = self.ssh.run(f"bash {remote}", timeout=timeout, on_line=log.debug)
+        with span(f"script {name}"):
+            remote = self.ssh.put_file(script.encode(), f"{name}.sh", 0o700)
+            result = self.ssh.run(f"bash {remote}", timeout=timeout, on_line=log.debug)
         if result.exit_code != 0:
             last = next((line for line in reversed(result.tail) if line.strip()), "no output")
             raise CmlinfraError(
@@ -191,11 +203,13 @@ class Session:
         self.save()
         self._stack.close()
 
-    def fail(self, exc: BaseException) -> CmlinfraError:
-        """Tear everything down (signals ignored meanwhile) and return the error to raise."""
+    def fail(self, exc: BaseException, *, shield: bool = True) -> CmlinfraError:
+        """Tear everything down (signals ignored meanwhile) and return the error to raise.
+        ``shield=False`` from a worker thread, while the main thread holds ``shielded()``
+        (only the main thread may change signal handlers)."""
         from cmlinfra.runner.teardown import destroy_record
 
-        stage = self.stage
+        stage, self.stop = self.stage, None  # the teardown's own steps are never stopped
         problem = (
             "cancelled"
             if isinstance(exc, Cancelled | KeyboardInterrupt)
@@ -204,13 +218,13 @@ class Session:
         progress(
             f"{self.record.mode} {self.record.name} failed at {stage}: {problem}; tearing down"
         )
-        with shielded():
+        with shielded() if shield else nullcontext():
             self.record.error = f"{stage}: {problem}"
             try:
                 self.close_ssh()
                 with self.step("destroy"):
                     destroy_record(self.store, self.record, forge=self.forge, locked=True)
-                outcome = "everything it created was destroyed"
+                outcome, self.torn_down = "everything it created was destroyed", True
             except Exception as cleanup:  # the record stays for gc
                 outcome = f"the teardown failed too ({cleanup}); 'cmlinfra gc --yes' retries it"
             finally:

@@ -128,7 +128,12 @@ class LockInfo:
         """Why this lock is abandoned ('' when it may still be held): its holder process is
         gone from this host, or it is older than ``max_age`` seconds."""
         host, _, pid = self.holder.rpartition(":")
-        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        if (
+            host == socket.gethostname()
+            and pid.isascii()
+            and pid.isdigit()
+            and not _alive(int(pid))
+        ):
             return f"holder {self.holder} is no longer running"
         age = (now or time.time()) - self.since
         if age > max_age:

@@ -57,44 +57,43 @@ def delete_machines(record: RunnerRecord, why: str = "which no Terraform state h
     return gone
 
 
-SAVED = ("metadata.json", "terraform/stack.tf.json", "terraform/.terraform.lock.hcl")
-
-
 def save(store: RunnerStore, name: str) -> None:
-    """Keep the stack's configuration next to its record (no private key, no state), so a
-    later CI job on another machine can ``terraform destroy`` it."""
+    """Keep the stack's metadata (cloud, resolved machine: data, no key, no state, no
+    configuration) next to its record, so a later CI job on another machine can rebuild the
+    configuration with cmlinfra's own modules and ``terraform destroy`` it."""
     import io
     import tarfile
 
+    from cmlinfra.stack.rebuild import METADATA
     from cmlinfra.stack.store import stack_dir
 
-    root = stack_dir(name).root
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for leaf in SAVED:
-            if (root / leaf).is_file():
-                tar.add(root / leaf, arcname=leaf)
+        tar.add(stack_dir(name).metadata_path, arcname=METADATA)
     store.put_blob(name, STACK, buffer.getvalue())
 
 
 def restore(store: RunnerStore, name: str) -> bool:
-    """Recreate the stack directory from the registry, if it was saved there."""
-    import io
-    import json
-    import tarfile
-
+    """Recreate the stack directory from the registry's data-only record, if there is one:
+    the configuration is synthesized again (:mod:`cmlinfra.stack.rebuild`), never read back.
+    A record that cannot be rebuilt is logged and left to the cloud API (``delete_machines``)."""
+    from cmlinfra.errors import CmlinfraError
+    from cmlinfra.stack.rebuild import read_metadata, rebuild
     from cmlinfra.stack.store import stack_dir
 
     data = store.get_blob(name, STACK)
     if data is None:
         return False
     target = stack_dir(name)
-    target.create()
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(target.root, filter="data")
-    metadata = target.read_metadata()
-    metadata["terraform"] = None  # the launching machine's binary path means nothing here
-    target.metadata_path.write_text(json.dumps(metadata, indent=2) + "\n")
+    try:
+        rebuild(target, read_metadata(data, name), store.url)
+    except (CmlinfraError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        target.remove()  # a damaged or tampered record: the cloud API still finds the machine
+        problem = exc.problem if isinstance(exc, CmlinfraError) else f"{type(exc).__name__} {exc}"
+        log.warning(
+            "not destroying %s with terraform: its stored record is unusable (%s)", name, problem
+        )
+        return False
     return True
 
 

@@ -102,6 +102,18 @@ class LocalStore:
     def _dir(self, name: str) -> Path:
         return self.root / name
 
+    def _folder(self, name: str) -> Path:
+        """``name``'s folder, created; a registry that cannot be written is a one-line error."""
+        folder = self._dir(name)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CmlinfraError(
+                f"cannot write the runner registry {self.root}: {exc.strerror or exc}",
+                "pass --state with a directory you can write (or set XDG_STATE_HOME)",
+            ) from None
+        return folder
+
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
@@ -114,8 +126,7 @@ class LocalStore:
             return None
 
     def put(self, record: RunnerRecord) -> None:
-        folder = self._dir(record.name)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self._folder(record.name)
         tmp = folder / f".{RECORD}.{os.getpid()}"
         tmp.write_text(record.to_json())
         tmp.replace(folder / RECORD)  # atomic: readers never see half a record
@@ -130,8 +141,7 @@ class LocalStore:
             self._dir(name).rmdir()  # only when nothing else (state, lock) is left
 
     def try_lock(self, info: LockInfo) -> LockInfo | None:
-        folder = self._dir(info.name)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self._folder(info.name)
         try:
             fd = os.open(folder / LOCK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
@@ -157,8 +167,7 @@ class LocalStore:
         return sorted(p.parent.name for p in self.root.glob(f"*/{LOCK}"))
 
     def put_blob(self, name: str, leaf: str, data: bytes) -> None:
-        self._dir(name).mkdir(parents=True, exist_ok=True)
-        (self._dir(name) / leaf).write_bytes(data)
+        (self._folder(name) / leaf).write_bytes(data)
 
     def get_blob(self, name: str, leaf: str) -> bytes | None:
         try:

@@ -34,23 +34,26 @@ _UNITS = {
     **dict.fromkeys(("h", "hr", "hour", "hours"), 3600),
     **dict.fromkeys(("d", "day", "days"), 86400),
 }
-_DURATION = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$")
+_DURATION = re.compile(r"\s*(\d{1,12})\s*([a-z]*)\s*")
+MAX_INTERVAL = 3600  # seconds between checks: more would let a machine outlive its limits
 
 
 def parse_duration(text: str | int, option: str) -> int:
     """Seconds from CML-style durations: ``300``, ``30s``, ``5min``, ``2h``, ``1d``; ``never``
     and ``0`` mean disabled (0), and so does CML's older ``-1``."""
+    from cmlinfra.clouds.validate import duration
+
     if isinstance(text, int):
-        return max(text, 0)
+        return duration(max(text, 0), option)
     value = text.strip().lower()
     if value in {"never", "0", "", "none", "-1"}:
         return 0
-    match = _DURATION.match(value)
+    match = _DURATION.fullmatch(value)
     if not match or match.group(2) not in _UNITS:
         raise UsageError(
             f"{option} {text!r} is not a duration", f"write it as {option} 300, 5min, 2h or never"
         )
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    return duration(int(match.group(1)) * _UNITS[match.group(2)], option)
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,18 @@ class WatchdogPolicy:
     end_script: str = POWER_OFF
 
     def __post_init__(self) -> None:
-        if self.interval < 1:
-            raise UsageError("the watchdog interval must be at least 1 s", "pass a positive value")
+        from cmlinfra.clouds.validate import duration
+
+        if not 1 <= self.interval <= MAX_INTERVAL:
+            raise UsageError(
+                f"the watchdog interval of {self.interval} s is not from 1 s to 1 h",
+                "pass a value from 1 to 3600",
+            )
+        # the script compares these in bash arithmetic: bounded, they never overflow it
+        duration(self.idle_timeout, "--idle-timeout")
+        duration(self.max_ttl, "--max-ttl")
+        if self.idle_timeout < 0 or self.max_ttl < 0:
+            raise UsageError("a watchdog duration cannot be negative", "give 0 for never")
         if self.unregister and not self.unregister.startswith("#!"):
             raise ValueError("the unregister script needs a #! line")
 

@@ -7,7 +7,6 @@ from a CLI module.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import secrets
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from cmlinfra.clouds.base import MachineRequest
 from cmlinfra.errors import UsageError
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_DURATION = re.compile(r"\s*(\d{1,12})\s*([smhd]?)\s*")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -28,10 +27,12 @@ def parse_duration(value: str | None, option: str = "--max-ttl") -> int | None:
     """``3600``, ``90m``, ``2h``, ``1d`` → seconds; empty or ``0`` → None."""
     if value is None or value.strip() in ("", "0"):
         return None
-    match = _DURATION.match(value)
+    match = _DURATION.fullmatch(value)
     if not match:
         raise UsageError(f"{option} {value!r} is not a duration", f"write it as {option} 2h")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    from cmlinfra.clouds.validate import duration
+
+    return duration(int(match.group(1)) * _UNITS[match.group(2)], option)
 
 
 def parse_spot_price(value: str | None, spot: bool) -> float | None:
@@ -52,15 +53,11 @@ def parse_spot_price(value: str | None, spot: bool) -> float | None:
     return price
 
 
-def parse_cidr(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return str(ipaddress.ip_network(value, strict=False))
-    except ValueError as exc:
-        raise UsageError(
-            f"--ssh-cidr {value!r} is not a CIDR", "write it as 203.0.113.7/32"
-        ) from exc
+def parse_cidr(value: str | None, *, allow_world: bool = False) -> str | None:
+    """``--ssh-cidr``, parsed and checked by the validator every cloud shares."""
+    from cmlinfra.clouds.validate import ssh_cidr
+
+    return ssh_cidr(value, allow_world=allow_world) if value else None
 
 
 def parse_metadata(pairs: list[str]) -> dict[str, str]:
@@ -89,6 +86,7 @@ def build_request(
     permission_set: str | None = None,
     metadata: list[str] | None = None,
     ssh_cidr: str | None = None,
+    allow_world_ssh: bool = False,
     max_ttl: str | None = None,
     host: str | None = None,
     port: int = 22,
@@ -110,7 +108,8 @@ def build_request(
         image=image or None,
         permission_set=permission_set or None,
         metadata=parse_metadata(metadata or []),
-        ssh_cidr=parse_cidr(ssh_cidr),
+        ssh_cidr=parse_cidr(ssh_cidr, allow_world=allow_world_ssh),
+        allow_world_ssh=allow_world_ssh,
         max_ttl_seconds=parse_duration(max_ttl),
         host=host or None,
         port=port,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,8 @@ from cmlinfra.clouds.base import Cloud, MachineAddress, MachineRequest, Resolved
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.secrets import Secret
 from cmlinfra.stack.compose import synthesize
+from cmlinfra.stack.removal import destroy as destroy  # re-exported: what callers use
+from cmlinfra.stack.removal import destroy_resources, never_applied
 from cmlinfra.stack.store import StackDir, list_stacks, stack_dir
 from cmlinfra.ui import progress, timed
 
@@ -136,16 +137,29 @@ def render(prepared: Prepared, *, ssh_key_file: Path | None = None) -> Path:
 def plan(prepared: Prepared, **render_args: Any) -> Planned:
     """Render, init and plan. A stack this call created is removed again when any step fails
     (a provider that cannot be installed, a plan error, Ctrl-C): nothing exists yet."""
-    target = prepared.stack
-    fresh = not target.exists()
+    fresh = not prepared.stack.exists()
+    return _plan(prepared, _initialized(prepared, fresh, **render_args), fresh)
+
+
+def _plan(prepared: Prepared, workspace: Any, fresh: bool) -> Planned:
     try:
-        render(prepared, **render_args)
-        workspace = _workspace(prepared.binary, target.workdir, prepared.cloud)
-        workspace.init()
-        return Planned(prepared.machine, workspace.plan(), target.workdir)
+        return Planned(prepared.machine, workspace.plan(), prepared.stack.workdir)
     except BaseException:
         if fresh:
-            target.remove()
+            prepared.stack.remove()
+        raise
+
+
+def _initialized(prepared: Prepared, fresh: bool, **render_args: Any) -> Any:
+    """Render and init; the workspace. A ``fresh`` stack is removed again on failure."""
+    try:
+        render(prepared, **render_args)
+        workspace = _workspace(prepared.binary, prepared.stack.workdir, prepared.cloud)
+        workspace.init()
+        return workspace
+    except BaseException:
+        if fresh:
+            prepared.stack.remove()
         raise
 
 
@@ -154,104 +168,94 @@ def plan_text(prepared: Prepared) -> str:
     return _workspace(prepared.binary, prepared.stack.workdir, prepared.cloud).plan_text()
 
 
-def apply(prepared: Prepared, **render_args: Any) -> MachineAddress:
+def apply(prepared: Prepared, *, locked: bool = False, **render_args: Any) -> MachineAddress:
     """Create (or update) the machine and return how to reach it. On failure, whatever was
-    created is destroyed and the error is raised with that said."""
+    created is destroyed and the error is raised with that said.
+
+    A stack that holds nothing yet is planned and applied by one terraform run
+    (:meth:`~cmlinfra.terraform.Workspace.apply_new`); any other goes through a saved plan
+    that is summarized before it is applied. Either way a request terraform refuses leaves
+    nothing behind. ``locked``: the caller holds the name's lock in the runner registry, so
+    no other cmlinfra run writes this stack's state meanwhile, and a remote state (S3) found
+    empty counts as holding nothing too."""
     target = prepared.stack
-    planned = plan(prepared, **render_args)  # a fresh stack that fails to plan leaves nothing
-    progress(f"stack {target.name}: {planned.summary.headline()}")
-    workspace = _workspace(prepared.binary, target.workdir, prepared.cloud)
+    fresh = not target.exists()
+    workspace = _initialized(prepared, fresh, **render_args)
+    if _holds_nothing(prepared, workspace, locked):
+        outputs = _create(prepared, workspace, fresh)
+    else:
+        planned = _plan(prepared, workspace, fresh)  # a fresh stack that fails leaves nothing
+        progress(f"stack {target.name}: {planned.summary.headline()}")
+        outputs = None
     try:
-        with timed(f"applying stack {target.name}"):
-            workspace.apply()
-        address = prepared.cloud.address(workspace.outputs())
+        if outputs is None:
+            with timed(f"applying stack {target.name}"):
+                workspace.apply()
+            outputs = workspace.outputs()
+        address = prepared.cloud.address(outputs)
     except (CmlinfraError, KeyboardInterrupt) as exc:
-        problem = exc.problem if isinstance(exc, CmlinfraError) else "interrupted"
-        try:
-            _destroy(workspace, prepared.cloud)
-        except CmlinfraError as cleanup:
-            raise CmlinfraError(
-                f"apply of stack {target.name} failed ({problem}) and destroying what was "
-                f"created failed too ({cleanup.problem})",
-                f"run 'cmlinfra stack destroy --name {target.name}'",
-            ) from exc
-        target.remove()
-        raise CmlinfraError(
-            f"apply of stack {target.name} failed: {problem}; what it created was destroyed",
-            exc.fix if isinstance(exc, CmlinfraError) else "",
-        ) from exc
+        raise _undo(prepared, workspace, exc) from exc
     metadata = target.read_metadata()
     target.write_metadata({**metadata, "status": "applied", "address": dataclasses.asdict(address)})
     return address
 
 
-def _forget(workspace: Any, addresses: list[str]) -> None:
-    """``terraform state rm`` for resources that no longer exist outside terraform."""
-    for address in addresses:
-        progress(f"{address} is already gone; removing it from the state")
-        done = subprocess.run(
-            [str(workspace.binary.path), "state", "rm", "-lock-timeout=120s", address],
-            cwd=workspace.workdir,
-            env=workspace.environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise CmlinfraError(f"terraform state rm {address} failed: {done.stderr.strip()}")
-
-
-def _destroy(workspace: Any, cloud: Cloud) -> None:
-    from cmlinfra.terraform import state_resources
-
-    prepare_destroy = getattr(cloud, "prepare_destroy", None)
-    if prepare_destroy is not None:
-        _forget(workspace, prepare_destroy(state_resources(workspace.show_state())))
-    with timed("destroying"):
-        workspace.destroy()
-
-
-def never_applied(target: StackDir, metadata: dict[str, Any]) -> bool:
-    """True when the stack's state is a local file that holds no resource (``render`` only, a
-    failed ``terraform init``, a stack restored from the runner registry on another machine):
-    terraform would destroy nothing, and may not even install its provider. S3 state cannot
-    be read without ``terraform init``, so a stack kept there is never assumed empty."""
-    import json
-
-    from cmlinfra.terraform import LocalBackend, parse_state_url
-
-    state = metadata.get("state")
-    backend = parse_state_url(state, name=target.name) if state else None
-    if backend is not None and not isinstance(backend, LocalBackend):
-        return False
-    path = Path(backend.path) if backend is not None else target.workdir / "terraform.tfstate"
-    if not path.is_file():
-        return True
-    try:
-        return not json.loads(path.read_text() or "{}").get("resources")
-    except ValueError:
-        return False  # a damaged state file: let terraform say what is wrong with it
-
-
-def destroy(name: str, *, terraform: str | None = None) -> dict[str, Any]:
-    """Destroy the stack's resources, then remove its directory (key pair included). A stack
-    that was never applied has nothing to destroy: its directory is removed without running
-    terraform, so neither the cloud nor its provider has to be reachable."""
-    from cmlinfra.terraform import find_terraform
-
-    target = stack_dir(name)
+def _holds_nothing(prepared: Prepared, workspace: Any, locked: bool) -> bool:
+    """Whether the stack certainly holds nothing: rendered and never applied, with its state
+    in a local file without a resource, or (``locked``) a remote state that ``state pull``
+    finds empty. Unlocked, a remote state may be written by another run between that look and
+    the apply: it takes the saved plan, whose apply refuses a state that changed."""
+    target = prepared.stack
     metadata = target.read_metadata()
+    if metadata.get("status") != "rendered":
+        return False
     if never_applied(target, metadata):
-        target.remove()
-        return {"name": name, "cloud": metadata["cloud"], "destroyed": True, "applied": False}
-    cloud = get_cloud(str(metadata["cloud"]))
-    cloud.check_reachable()
-    binary = find_terraform(terraform or metadata.get("terraform"))
-    workspace = _workspace(binary, target.workdir, cloud)
-    workspace.init()
-    _destroy(workspace, cloud)
+        return True
+    from cmlinfra.terraform import LocalBackend
+
+    remote = not isinstance(prepared.backend, LocalBackend)
+    return locked and remote and bool(workspace.holds_nothing())
+
+
+def _create(prepared: Prepared, workspace: Any, fresh: bool) -> dict[str, Any]:
+    """Plan + apply in one terraform run; the outputs."""
+    target = prepared.stack
+    try:
+        with timed(f"applying stack {target.name}"):  # terraform prints its plan first
+            applied = workspace.apply_new()
+    except (CmlinfraError, KeyboardInterrupt) as exc:
+        if not _still_empty(workspace):
+            raise _undo(prepared, workspace, exc) from exc
+        if fresh:  # refused while planning (bad input), or stopped before creating anything
+            target.remove()
+        raise
+    return applied.outputs if applied.outputs is not None else workspace.outputs()
+
+
+def _still_empty(workspace: Any) -> bool:
+    try:
+        return bool(workspace.holds_nothing())
+    except CmlinfraError:
+        return False  # cannot tell: destroy, which is harmless on an empty state
+
+
+def _undo(prepared: Prepared, workspace: Any, exc: BaseException) -> CmlinfraError:
+    """Destroy what a failed apply created; the error that says so."""
+    target = prepared.stack
+    problem = exc.problem if isinstance(exc, CmlinfraError) else "interrupted"
+    try:
+        destroy_resources(workspace, prepared.cloud)
+    except CmlinfraError as cleanup:
+        return CmlinfraError(
+            f"apply of stack {target.name} failed ({problem}) and destroying what was "
+            f"created failed too ({cleanup.problem})",
+            f"run 'cmlinfra stack destroy --name {target.name}'",
+        )
     target.remove()
-    return {"name": name, "cloud": metadata["cloud"], "destroyed": True, "applied": True}
+    return CmlinfraError(
+        f"apply of stack {target.name} failed: {problem}; what it created was destroyed",
+        exc.fix if isinstance(exc, CmlinfraError) else "",
+    )
 
 
 def show(name: str | None = None) -> dict[str, Any]:

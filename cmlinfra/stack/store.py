@@ -70,8 +70,14 @@ class StackDir:
         return self.metadata_path.is_file()
 
     def create(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o700)
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self.root.chmod(0o700)
+        except OSError as exc:
+            raise CmlinfraError(
+                f"cannot create the stack directory {self.root}: {exc.strerror or exc}",
+                "set CMLINFRA_HOME (or XDG_STATE_HOME) to a directory you can write",
+            ) from None
 
     def ensure_key(self) -> str:
         """The stack's public key line, generating the pair on first use."""

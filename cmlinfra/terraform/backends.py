@@ -255,8 +255,8 @@ def _gcs(url: str, bucket: str, path: str, query: str, name: str | None, fix: st
     return GcsBackend(bucket=bucket, prefix=prefix, endpoint=params.get("endpoint") or None)
 
 
-ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
-CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
+ACCOUNT = re.compile(r"^[a-z0-9]{3,24}\Z")
+CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}\Z")
 
 
 def azurerm_location(url: str) -> tuple[str, str, str]:
@@ -283,3 +283,16 @@ def azurerm_location(url: str) -> tuple[str, str, str]:
 def _azurerm(url: str, name: str | None) -> Backend:
     account, container, prefix = azurerm_location(url)
     return AzurermBackend(account, container, _state_key(prefix, name))
+
+
+def configured_backend(workdir: Path) -> str:
+    """The backend type configured in a stack directory (``s3``, ``local``…), for error
+    messages; "" when none is found."""
+    for path in sorted(Path(workdir).glob("*.tf.json")):
+        try:
+            backend = json.loads(path.read_text()).get("terraform", {}).get("backend")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(backend, dict) and backend:
+            return str(next(iter(backend)))
+    return ""

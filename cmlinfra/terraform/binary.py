@@ -6,6 +6,7 @@ lockfile locking arrived in 1.10), so the version is read once, here, and travel
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from cmlinfra.errors import CmlinfraError
+from cmlinfra.secrets import scrubbed_environment
 
 ENV_VAR = "CMLINFRA_TERRAFORM"
 
@@ -25,33 +27,12 @@ MIN_TERRAFORM = (1, 0, 0)
 MIN_TOFU = (1, 6, 0)
 MAX_EXCLUSIVE = (2, 0, 0)
 
-# Forge and CI job credentials in a CI job's environment. Terraform and every provider it
-# starts inherit its environment, and none of them needs these; a provider that logs or
-# crashes with its environment must not be able to leak a token. Superset of
-# cmlinfra.forges.context.TOKEN_VARS (a test keeps it so).
-FORGE_TOKEN_VARIABLES = frozenset(
-    {
-        "REPO_TOKEN",
-        "GITHUB_TOKEN",
-        "GH_TOKEN",
-        "GITLAB_TOKEN",
-        "CI_JOB_TOKEN",
-        "CI_JOB_JWT",
-        "CI_JOB_JWT_V1",
-        "CI_JOB_JWT_V2",
-        "BITBUCKET_TOKEN",
-        "ACTIONS_RUNTIME_TOKEN",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    }
-)
-
 
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of every terraform process (and so of its providers): ours, plus
-    ``extra``, without forge tokens, with the checkpoint call and prompts off."""
-    env = {**os.environ, **(extra or {})}
-    for key in FORGE_TOKEN_VARIABLES:
-        env.pop(key, None)
+    ``extra``, without forge tokens (:func:`cmlinfra.secrets.scrubbed_environment`), with the
+    checkpoint call and prompts off."""
+    env = scrubbed_environment({**os.environ, **(extra or {})})
     env.update(TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1")
     return env
 
@@ -97,7 +78,22 @@ def _flavor(path: Path, version_output: str) -> Flavor:
 
 
 def inspect_binary(path: Path) -> TerraformBinary:
-    """Run ``PATH version -json`` and check the version is one we support."""
+    """Run ``PATH version -json`` and check the version is one we support. Remembered per
+    file for the life of the process (a launcher looks it up ahead, in parallel with its
+    other checks, and again when it prepares the stack); a changed file is asked again."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _inspect(path)
+    return _inspected(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _inspected(path: Path, mtime_ns: int, size: int) -> TerraformBinary:
+    return _inspect(path)
+
+
+def _inspect(path: Path) -> TerraformBinary:
     try:
         out = subprocess.run(
             [str(path), "version", "-json"],

@@ -19,8 +19,16 @@ from typing import Any
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.secrets import Secret
 from cmlinfra.terraform import diagnostics, process, selflock
+from cmlinfra.terraform.backends import configured_backend
 from cmlinfra.terraform.binary import TerraformBinary, environment
-from cmlinfra.terraform.plan import PlanSummary, summarize_plan
+from cmlinfra.terraform.plan import (
+    Applied,
+    PlanSummary,
+    stream_outputs,
+    summarize_plan,
+    summarize_stream,
+)
+from cmlinfra.trace import span
 
 log = logging.getLogger("cmlinfra.terraform")
 
@@ -105,6 +113,7 @@ class Workspace:
         *,
         stream: bool,
         quiet: frozenset[str] = frozenset(),
+        on_message: Callable[[dict[str, Any]], None] | None = None,
     ) -> tuple[str, list[diagnostics.Diagnostic]]:
         """Run ``terraform COMMAND ARGS``; return stdout (when not streaming) and warnings.
 
@@ -114,13 +123,14 @@ class Workspace:
         """
         argv = [str(self.binary.path), command, *args]
         log.debug("running %s in %s", " ".join(argv), self.workdir)
-        with process.directory_lock(self.workdir):
+        what = f"terraform {command} {args[0]}" if command == "state" else f"terraform {command}"
+        with process.directory_lock(self.workdir), span(what):
             for attempt in (1, 2):
                 errors: list[diagnostics.Diagnostic] = []
                 warnings: list[diagnostics.Diagnostic] = []
 
                 def on_line(line: str, errors: list = errors, warnings: list = warnings) -> None:
-                    self._handle(line, errors, warnings, quiet)
+                    self._handle(line, errors, warnings, quiet, on_message)
 
                 env = self.environment()
                 env.update(selflock.log_environment(self.binary, self.workdir, env))
@@ -133,7 +143,9 @@ class Workspace:
                     log.debug("terraform %s stderr: %s", command, done.stderr.strip())
                 if done.returncode == 0:
                     break
-                error = diagnostics.explain(command, errors, done.stderr, self._backend_kind())
+                error = diagnostics.explain(
+                    command, errors, done.stderr, configured_backend(self.workdir)
+                )
                 if not (
                     attempt == 1
                     and isinstance(error, diagnostics.StateLockedError)
@@ -159,18 +171,9 @@ class Workspace:
             env=self.environment(),
         )
         if done.returncode != 0:
-            raise diagnostics.explain("force-unlock", [], done.stderr, self._backend_kind())
-
-    def _backend_kind(self) -> str:
-        """The backend type configured in the stack (``s3``, ``local``…), for error messages."""
-        for path in sorted(self.workdir.glob("*.tf.json")):
-            try:
-                backend = json.loads(path.read_text()).get("terraform", {}).get("backend")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(backend, dict) and backend:
-                return str(next(iter(backend)))
-        return ""
+            raise diagnostics.explain(
+                "force-unlock", [], done.stderr, configured_backend(self.workdir)
+            )
 
     def _handle(
         self,
@@ -178,6 +181,7 @@ class Workspace:
         errors: list[diagnostics.Diagnostic],
         warnings: list[diagnostics.Diagnostic],
         quiet: frozenset[str],
+        on_message: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         try:
             message = json.loads(line)
@@ -185,6 +189,10 @@ class Workspace:
             if line.strip():
                 log.debug("terraform: %s", line.rstrip())
             return
+        if not isinstance(message, dict):
+            return
+        if on_message is not None:
+            on_message(message)
         kind = message.get("type")
         if kind == "diagnostic":
             diag = diagnostics.from_json(message.get("diagnostic") or {})
@@ -237,6 +245,33 @@ class Workspace:
             self._run("apply", [*self._locking(), "-json", PLAN_FILE], stream=True, quiet=quiet)
         finally:
             plan.unlink(missing_ok=True)  # a saved plan can be applied once at most
+
+    def apply_new(self) -> Applied:
+        """Plan and apply in one terraform run, for a stack whose state holds nothing yet and
+        whose plan nobody reviews (``runner launch``, ``exec``): :meth:`plan` then
+        :meth:`apply` are four terraform processes (plan, show, state pull, apply), each
+        starting the provider again; this is one. Terraform holds the state lock from its plan
+        to the end of its apply, so no saved plan can go stale in between, and with no state
+        there is nothing to refresh (``-refresh=false``).
+
+        The summary is read from the run's ``planned_change`` messages; the outputs from its
+        closing ``outputs`` message when none is sensitive (terraform leaves sensitive values
+        out of it), else ``outputs`` is None and :meth:`outputs` reads them."""
+        seen: list[dict[str, Any]] = []
+
+        def keep(message: dict[str, Any]) -> None:
+            if message.get("type") in ("planned_change", "resource_drift", "outputs"):
+                seen.append(message)
+
+        args = [*self._locking(), "-json", "-auto-approve", "-refresh=false"]
+        _, warnings = self._run("apply", args, stream=True, on_message=keep)
+        summary = summarize_stream(seen, tuple(w.one_line() for w in warnings))
+        return Applied(summary, stream_outputs(seen))
+
+    def holds_nothing(self) -> bool:
+        """Whether the state has no resource (``state pull``: starts no provider)."""
+        pulled, _ = self._run("state", ["pull"], stream=False)
+        return not (json.loads(pulled) if pulled.strip() else {}).get("resources")
 
     def _refuse_stale_plan(self, plan: Path) -> None:
         """Refuse a saved plan when the state changed since it was made.

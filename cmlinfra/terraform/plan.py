@@ -137,3 +137,67 @@ def state_resources(state_json: dict[str, Any]) -> list[dict[str, Any]]:
         found.extend(module.get("resources") or ())
         stack.extend(module.get("child_modules") or ())
     return found
+
+
+# The JSON UI stream's names for actions (``planned_change``), as the plan JSON spells them.
+# ``move`` and ``import`` change only the state, so they count as no-ops; a ``remove``
+# (``removed`` block, >= 1.7) leaves the object running unmanaged: a delete, as above.
+_STREAM_ACTIONS: dict[str, Action] = {
+    "noop": "no-op",
+    "move": "no-op",
+    "import": "no-op",
+    "create": "create",
+    "read": "read",
+    "update": "update",
+    "replace": "replace",
+    "delete": "delete",
+    "remove": "delete",
+    "forget": "delete",
+}
+
+
+def summarize_stream(messages: list[dict[str, Any]], warnings: tuple[str, ...] = ()) -> PlanSummary:
+    """Summarize what ``terraform apply -json`` planned, from its ``planned_change`` and
+    ``resource_drift`` messages (the same on 1.0 and 1.x): for a run that plans and applies in
+    one process, where no plan file exists to show. An action this module does not know counts
+    as an update, so it still shows as a change."""
+    changes, drift = [], []
+    for message in messages:
+        change = message.get("change") or {}
+        resource = change.get("resource") or {}
+        if message.get("type") == "planned_change":
+            changes.append(
+                ResourceChange(
+                    address=str(resource.get("addr", "")),
+                    type=str(resource.get("resource_type", "")),
+                    name=str(resource.get("resource_name", "")),
+                    action=_STREAM_ACTIONS.get(str(change.get("action")), "update"),
+                )
+            )
+        elif message.get("type") == "resource_drift":
+            drift.append(f"{resource.get('addr', '')} was changed outside terraform")
+    return PlanSummary(changes=tuple(changes), warnings=(*warnings, *drift))
+
+
+def stream_outputs(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Output values from the last ``outputs`` message of an apply's stream; None when there
+    is none or an output is sensitive (terraform >= 1.1 leaves those values out of the
+    stream, 1.0 does not: either way they are read with ``terraform output``, as Secrets)."""
+    last = next((m for m in reversed(messages) if m.get("type") == "outputs"), None)
+    if last is None:
+        return None
+    values: dict[str, Any] = {}
+    for name, output in (last.get("outputs") or {}).items():
+        if output.get("sensitive") or "value" not in output:
+            return None
+        values[name] = output["value"]
+    return values
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What ``Workspace.apply_new`` did: the plan it applied, and the outputs when it could
+    read them from its own stream (None: call ``Workspace.outputs``)."""
+
+    summary: PlanSummary
+    outputs: dict[str, Any] | None

@@ -36,9 +36,23 @@ variable "ssh_username" {
 variable "ssh_cidr" {
   type        = string
   description = "Who may reach the builder's SSH port: the build machine's own address as /32. No default, and never the whole internet."
+  # Parsed, not compared as text (0.0.0.0/1, 0.0.0.0/00, ::0/0): the same rule as cmlinfra's
+  # --ssh-cidr and the aws/network module — no wider than a /16 of public IPv4 addresses or a
+  # /48 of IPv6; private ranges (10/8, 172.16/12, 100.64/10, fc00::/7) may be wider.
   validation {
-    condition     = can(cidrhost(var.ssh_cidr, 0)) && element(concat(split("/", var.ssh_cidr), [""]), 1) != "0"
-    error_message = "The ssh_cidr value must be a CIDR narrower than /0, such as 203.0.113.7/32."
+    condition = try(
+      replace(var.ssh_cidr, ":", "") == var.ssh_cidr ? (
+        parseint(split("/", var.ssh_cidr)[1], 10) >= 16
+        || (parseint(split("/", var.ssh_cidr)[1], 10) >= 8 && cidrhost(format("%s/8", cidrhost(var.ssh_cidr, 0)), 0) == "10.0.0.0")
+        || (parseint(split("/", var.ssh_cidr)[1], 10) >= 12 && cidrhost(format("%s/12", cidrhost(var.ssh_cidr, 0)), 0) == "172.16.0.0")
+        || (parseint(split("/", var.ssh_cidr)[1], 10) >= 10 && cidrhost(format("%s/10", cidrhost(var.ssh_cidr, 0)), 0) == "100.64.0.0")
+        ) : (
+        replace(cidrhost(var.ssh_cidr, 0), ":", "") != cidrhost(var.ssh_cidr, 0)
+        && (parseint(split("/", var.ssh_cidr)[1], 10) >= 48
+        || (parseint(split("/", var.ssh_cidr)[1], 10) >= 7 && cidrhost(format("%s/7", cidrhost(var.ssh_cidr, 0)), 0) == "fc00::"))
+      ),
+    false)
+    error_message = "The ssh_cidr value must be a CIDR of at most a /16 of public IPv4 addresses (or a /48 of IPv6), such as 203.0.113.7/32."
   }
 }
 

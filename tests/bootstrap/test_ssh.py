@@ -105,6 +105,7 @@ def test_waits_for_an_sshd_that_comes_up_late(sshd_factory: SshdFactory) -> None
     assert not thread.is_alive()
     assert outcome.get("uid") == ("0",), outcome
     assert "connection refused" in messages[0]
+    assert messages[0].endswith("retry in 0.25s")  # a booting machine is retried sub-second
     assert any("SSH is up" in m for m in messages)
 
 

@@ -114,3 +114,24 @@ def test_bad_log_level_is_one_line_usage_error(cli, group: str) -> None:
     result = cli("--log", "loud", group, "--help")
     assert result.returncode == 2
     assert "--log" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (["--json", "runner", "launch", "--cloud", "lxd"], {}, True),
+        (["--log", "debug", "runner", "launch", "--cloud=aws"], {}, True),
+        (["runner", "launch"], {"CML_RUNNER_CLOUD": "aws"}, True),
+        (["exec", "--", "python", "train.py"], {}, True),
+        (["runner", "launch"], {}, False),  # no cloud: this machine is the runner
+        (["runner", "launch", "--cloud", "lxd", "--help"], {}, False),
+        (["runner", "destroy", "--all"], {}, False),
+        (["--help"], {}, False),
+    ],
+)
+def test_only_commands_that_synthesize_start_cdktn_early(argv, env, expected) -> None:
+    """cdktn's start-up overlaps typer's for launch and exec, and never costs anything else
+    (``--help`` above all: it must import no heavy module)."""
+    from cmlinfra.cli.app import synthesizes
+
+    assert synthesizes(argv, env) is expected

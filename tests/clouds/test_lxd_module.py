@@ -51,10 +51,11 @@ def test_plan_with_gpu_ttl_and_labels(lxd: LocalCloud, terraform_binary, tmp_pat
     _tf(tf, tmp_path, "init", "-input=false", f"-plugin-dir={mirror}")
     _tf(tf, tmp_path, "plan", "-input=false", "-out=tfplan")
     plan = json.loads(_tf(tf, tmp_path, "show", "-json", "tfplan"))
-    (change,) = plan["resource_changes"]
+    change, key = sorted(plan["resource_changes"], key=lambda c: c["type"])
     assert change["type"] == "lxd_container" and change["change"]["actions"] == ["create"]
     after = change["change"]["after"]
     assert after["ephemeral"] is True
+    assert after["wait_for_network"] is True  # on its own, the module's address output is set
     assert after["image"] == "cmlinfra-debian-12"
     assert after["limits"] == {"cpu": "2", "memory": "4GiB"}
     assert after["config"] == {
@@ -67,6 +68,10 @@ def test_plan_with_gpu_ttl_and_labels(lxd: LocalCloud, terraform_binary, tmp_pat
     assert after["device"] == [
         {"name": "gpu0", "type": "gpu", "properties": {"pci": "0000:01:00.0"}}
     ]
-    (key_file,) = after["file"]
+    # the key goes into the running container (a push before the start slows the start)
+    assert after["file"] == []
+    assert key["type"] == "lxd_container_file" and key["change"]["actions"] == ["create"]
+    key_file = key["change"]["after"]
     assert key_file["target_file"] == "/root/.ssh/authorized_keys"
     assert key_file["content"] == "ssh-ed25519 AAAAkey test\n" and key_file["mode"] == "0600"
+    assert (key_file["uid"], key_file["gid"]) == (0, 0)

@@ -129,7 +129,9 @@ def test_github_workflow_shape(path: Path) -> None:
     workflow = _load(path)
     assert workflow["on"] and workflow["jobs"]
     assert "pull_request_target" not in workflow["on"]  # never run fork code with secrets
-    assert workflow["permissions"]["contents"] == "read"
+    assert workflow["permissions"] == {}  # nothing by default: each job asks for its own
+    for job_id, job in workflow["jobs"].items():
+        assert job["permissions"]["contents"] == "read", job_id
     inputs = set(_load(ACTION)["inputs"])
     for job_id, step in _github_steps(workflow):
         if step.get("uses", "").startswith("cmlinfra/cmlinfra@"):

@@ -56,7 +56,7 @@ def test_full_validation_passes(template: Path) -> None:
 def test_ssh_is_never_open_to_the_world(template: Path, cidr: str) -> None:
     result = _packer("validate", "-var", f"ssh_cidr={cidr}", ".", cwd=template)
     assert result.returncode != 0
-    assert "narrower than /0" in result.stdout + result.stderr
+    assert "must be a CIDR of at most a /16" in result.stdout + result.stderr
 
 
 def test_ssh_cidr_has_no_default(template: Path) -> None:

@@ -57,6 +57,11 @@ def _timer(seconds: float, fn: Any, *args: Any) -> None:
     timer.start()
 
 
+def _grace(pod: dict[str, Any]) -> float:
+    """The pod's ``terminationGracePeriodSeconds`` (the API's default: 30)."""
+    return float(pod.get("spec", {}).get("terminationGracePeriodSeconds", 30))
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -79,6 +84,7 @@ class Cluster:
         self.nodes = nodes
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.containers: dict[tuple[str, str], Container] = {}
+        self.terminating: list[Container] = []  # deleted pods' containers, in their grace period
         self.version = itertools.count(1)
         self.secret_delay = 0.0  # seconds before the kubelet projects a Secret (tests)
         for ns in namespaces:
@@ -162,8 +168,13 @@ class Cluster:
                 return None
             if resource == "pods":
                 container = self.containers.pop((ns, name), None)
-                if container is not None:
-                    container.remove()
+                if container is not None:  # the kubelet stops it gracefully, in its own time
+                    self.terminating.append(container)
+                    threading.Thread(
+                        target=container.terminate_and_remove,
+                        args=(_grace(obj),),
+                        daemon=True,
+                    ).start()
             uid = obj["metadata"]["uid"]
             for key, dependent in list(self.objects.items()):
                 owners = dependent["metadata"].get("ownerReferences") or []
@@ -247,7 +258,7 @@ class Cluster:
             if job is None or job["metadata"]["uid"] != uid or self._finished(job):
                 return
             for pod in self._pods_of(ns, name):
-                self._stop_pod(ns, pod, "Failed", "DeadlineExceeded")
+                self._stop_pod(ns, pod, "Failed", "DeadlineExceeded", graceful=True)
             self._finish(
                 ns,
                 job,
@@ -462,10 +473,19 @@ class Cluster:
                     ).start()
 
     def _stop_pod(
-        self, ns: str, pod: dict[str, Any], phase: str, reason: str, code: int = 137
+        self,
+        ns: str,
+        pod: dict[str, Any],
+        phase: str,
+        reason: str,
+        code: int = 137,
+        *,
+        graceful: bool = False,
     ) -> None:
         container = self.containers.get((ns, pod["metadata"]["name"]))
-        if container is not None:
+        if container is not None and graceful:  # the phase is set now, the process ends later
+            threading.Thread(target=container.terminate, args=(_grace(pod),), daemon=True).start()
+        elif container is not None:
             container.kill()
         pod["status"]["phase"] = phase
         pod["status"]["reason"] = reason

@@ -1,14 +1,16 @@
 """The fake kubelet: each container is a real process, PID 1 of its own PID and mount
 namespaces (``unshare``), with a private copy of the paths a runner writes to bind-mounted
-over the host's, and its Secret volumes projected into a directory mounted at their
-``mountPath``. ``exec`` enters those namespaces (``nsenter``) as a container runtime does.
-Needs root, as the test machines and CI have."""
+over the host's (``/etc`` an overlay of the host's), and its Secret volumes projected into a
+directory mounted at their ``mountPath``. ``exec`` enters those namespaces (``nsenter``) as a
+container runtime does; a deadline or a deletion ends a container as the kubelet does (SIGTERM
+to PID 1, SIGKILL after the pod's grace period). Needs root, as the test machines and CI have."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -25,7 +27,6 @@ PRIVATE_DIRS = (
     "/home",
     "/tmp",
 )
-PRIVATE_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
 
 
@@ -44,18 +45,22 @@ class Container:
             if path == "/tmp":
                 mine.chmod(0o1777)
             binds.append((str(mine), path))
-        for path in PRIVATE_FILES:
-            if Path(path).exists():
-                mine = self.root / path.lstrip("/")
-                mine.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, mine)
-                binds.append((str(mine), path))
         binds += [(source, target) for target, source in mounts.items()]
         # /tmp last: the sources above live under the host's /tmp
         binds.sort(key=lambda bind: bind[1] == "/tmp")
+        # /etc: the host's, with this container's changes in an overlay (useradd renames
+        # /etc/passwd+ over /etc/passwd, which a bind-mounted file would refuse)
+        upper, work = self.root / "etc-upper", self.root / "etc-work"
+        upper.mkdir()
+        work.mkdir()
         setup = "; ".join(
-            f"[ -e {target!r} ] || mkdir -p {target!r}; mount --bind {source!r} {target!r}"
-            for source, target in binds
+            [
+                f"mount -t overlay overlay -o lowerdir=/etc,upperdir={upper},workdir={work} /etc",
+                *(
+                    f"[ -e {target!r} ] || mkdir -p {target!r}; mount --bind {source!r} {target!r}"
+                    for source, target in binds
+                ),
+            ]
         )
         self.log = self.root.parent / f"{self.root.name}.log"
         self._log = self.log.open("wb")
@@ -123,11 +128,26 @@ class Container:
         return self.log.read_bytes() if self.log.exists() else b""
 
     def kill(self) -> None:
-        """What the kubelet does at a deadline or a delete: SIGKILL the whole container."""
+        """SIGKILL the whole container (what is left after the grace period)."""
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, 9)
             self.process.wait()
+
+    def terminate(self, grace: float) -> None:
+        """What the kubelet does at a deadline or a deletion: SIGTERM to the container's PID 1
+        (which, as any PID 1, gets it only if it handles it), then SIGKILL to whatever is left
+        once ``terminationGracePeriodSeconds`` have passed."""
+        if self.process.poll() is None:
+            with contextlib.suppress(RuntimeError, ProcessLookupError):
+                os.kill(self.init_pid(), signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=grace)
+        self.kill()
+
+    def terminate_and_remove(self, grace: float) -> None:
+        self.terminate(grace)
+        self.remove()
 
     def remove(self) -> None:
         self.kill()

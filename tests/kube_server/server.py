@@ -154,7 +154,7 @@ class KubeServer:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
-        for container in list(self.cluster.containers.values()):
+        for container in [*self.cluster.containers.values(), *self.cluster.terminating]:
             container.remove()
 
     def kubeconfig(self, namespace: str = "default") -> str:

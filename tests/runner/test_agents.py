@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from cmlinfra.forges.base import RunnerRegistration
-from cmlinfra.runner.agents import ENV_FILE, UNIT, plan_agent
+from cmlinfra.runner.agents import BITBUCKET_START, ENV_FILE, UNIT, plan_agent
 from cmlinfra.runner.watchdog import WatchdogPolicy, render_install
 from cmlinfra.secrets import Secret
+from tests.runner.envfile import parse_env_file
 
 MATERIAL = "very-secret-registration-material-42"
 
@@ -65,7 +66,8 @@ def test_units_verify_and_scripts_pass_shellcheck(
     plan = plan_agent(registration(forge, kind), name="cml-a1", labels=["cml"], single=single)
     unit = plan.files[f"/etc/systemd/system/{UNIT}"][1]
     # verify needs the referenced programs to exist here: point them at /bin/true
-    for path in ("/opt/actions-runner/run.sh", "/usr/local/bin/gitlab-runner", "/bin/bash"):
+    programs = ("/opt/actions-runner/run.sh", "/usr/local/bin/gitlab-runner", "/bin/bash")
+    for path in (*programs, BITBUCKET_START):
         unit = unit.replace(path, "/bin/true")
     unit = unit.replace(ENV_FILE, str(tmp_path / "agent.env"))
     (tmp_path / "agent.env").write_text("")
@@ -79,6 +81,9 @@ def test_units_verify_and_scripts_pass_shellcheck(
     if plan.unregister:
         (tmp_path / "unregister").write_text(plan.unregister)
         scripts.append(tmp_path / "unregister")
+    if BITBUCKET_START in plan.files:
+        (tmp_path / "bitbucket-runner").write_text(plan.files[BITBUCKET_START][1])
+        scripts.append(tmp_path / "bitbucket-runner")
     shellcheck = shutil.which("shellcheck")
     assert shellcheck
     result = subprocess.run([shellcheck, *map(str, scripts)], capture_output=True, text=True)
@@ -99,19 +104,19 @@ def test_organization_runner_group_reaches_config_sh() -> None:
     extra = {"runner_group": "GPU pool"}
     token = replace(registration("github", "registration-token"), extra=extra)
     plan = plan_agent(token, name="a", labels=["cml"], single=False)
-    # an EnvironmentFile value is the rest of the line, spaces and all
-    assert "ACTIONS_RUNNER_INPUT_RUNNERGROUP=GPU pool\n" in plan.env.reveal()
+    # quoted: systemd reads the value back with its space
+    assert parse_env_file(plan.env.reveal())["ACTIONS_RUNNER_INPUT_RUNNERGROUP"] == "GPU pool"
     default = replace(token, extra={"runner_group": "Default"})
     assert "RUNNERGROUP" not in plan_agent(default, name="a", labels=[], single=False).env.reveal()
 
 
 def _bitbucket_agent(reg: RunnerRegistration) -> tuple[dict[str, str], str]:
-    """The EnvironmentFile (as systemd reads it) and the unit's ExecStart."""
+    """The EnvironmentFile (as systemd reads it) and the script the unit starts."""
     plan = plan_agent(reg, name="cml-a1", labels=["cml"], single=False)
-    env = dict(line.split("=", 1) for line in plan.env.reveal().splitlines())
+    env = parse_env_file(plan.env.reveal())
     unit = plan.files[f"/etc/systemd/system/{UNIT}"][1]
-    [start] = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
-    return env, start
+    assert f"ExecStart={BITBUCKET_START}" in unit.splitlines()
+    return env, plan.files[BITBUCKET_START][1]
 
 
 def test_bitbucket_agent_starts_with_the_uuids_looked_up_on_the_forge(forge_repo) -> None:
@@ -122,8 +127,8 @@ def test_bitbucket_agent_starts_with_the_uuids_looked_up_on_the_forge(forge_repo
     assert env["ACCOUNT_UUID"] == repo.state.owner_uuid != ""
     assert env["REPOSITORY_UUID"] == repo.state.uuid != ""
     assert env["RUNNER_UUID"] == repo.runners[0].uuid
-    assert '--accountUuid "$ACCOUNT_UUID"' in start
-    assert '--repositoryUuid "$REPOSITORY_UUID"' in start
+    for name in ("ACCOUNT_UUID", "REPOSITORY_UUID", "RUNNER_UUID", "OAUTH_CLIENT_SECRET"):
+        assert name in start  # read from the environment systemd loaded
     assert repo.state.uuid not in start  # values come from the environment file only
 
 
@@ -135,7 +140,6 @@ def test_bitbucket_workspace_agent_starts_without_a_repository(forge_repo) -> No
     repo = forge_repo("bitbucket", "acme/ml")
     workspace = repo.server.state.add_owner("bitbucket", "acme")
     forge = connect(detect(repo.env(), repo=f"{WEB['bitbucket']}/acme", owner_ok=True))
-    env, start = _bitbucket_agent(forge.runner_registration(name="cml-a1", labels=[]))
+    env, _ = _bitbucket_agent(forge.runner_registration(name="cml-a1", labels=[]))
     assert env["ACCOUNT_UUID"] == workspace.uuid != ""
-    assert "REPOSITORY_UUID" not in env and "--repositoryUuid" not in start
-    assert '--accountUuid "$ACCOUNT_UUID"' in start
+    assert "REPOSITORY_UUID" not in env

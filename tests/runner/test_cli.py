@@ -190,3 +190,25 @@ def test_reuse_asks_the_forge_not_only_the_registry(cli, forge_repo, tmp_path) -
         True,
     )
     assert open_store(str(tmp_path)).names() == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--count", "2", "--reuse"), "--reuse and --reuse-idle pick one existing runner"),
+        (("--count", "65"), "--count 65 is out of range"),
+        # NAME-1 is one character too long for a hostname: refused before any machine exists
+        (("--count", "2", "--name", "r" * 62), "is not a valid hostname"),
+        (("--count", "2", "--cloud-type", "nonsense"), "unknown size 'nonsense'"),
+        (("--count", "2", "--cloud", ""), "--count launches machines; without --cloud"),
+    ],
+)
+def test_a_count_launch_refuses_bad_input_before_anything_exists(
+    cli, forge_repo, tmp_path, cmlinfra_home, extra: tuple[str, ...], message: str
+) -> None:
+    _, result = _launch(cli, forge_repo, tmp_path, *extra)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]
+    store = open_store(str(tmp_path))
+    assert (store.names(), store.lock_names()) == ([], [])
+    assert not list(cmlinfra_home.glob("stacks/*"))

@@ -126,6 +126,42 @@ def test_sigterm_unregisters_even_with_idle_timeout_never(launch) -> None:
     assert agent is not None and not Path(f"/proc/{agent}").exists()
 
 
+# The CI job is cancelled the instant the runner shows up at the forge: the signal lands
+# between the registration and the agent's start, where the default action would end the
+# process with the runner still registered (CI caught this window once).
+_SIGTERM_AT_REGISTRATION = """
+import os, signal, sys
+import cmlinfra.forges as forges
+real_connect = forges.connect
+def connect(context):
+    forge = real_connect(context)
+    real_registration = forge.runner_registration
+    def registration(**kwargs):
+        material = real_registration(**kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return material
+    forge.runner_registration = registration
+    return forge
+forges.connect = connect
+from cmlinfra.cli.app import main
+main(sys.argv[1:])
+"""
+
+
+def test_sigterm_the_moment_it_registers_still_unregisters(forge_repo, tmp_path) -> None:
+    repo = forge_repo("gitlab", "acme/ml")
+    args = ["--json", "runner", "launch", "--name", "cml-early", "--labels", "local,runner",
+            "--driver", "gitlab", "--repo", f"{repo.server.url}/acme/ml"]  # fmt: skip
+    env = cli_env({"CMLINFRA_HOME": str(tmp_path), "CMLINFRA_AGENT_STANDIN": "1",
+                   "REPO_TOKEN": repo.server.token})  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", _SIGTERM_AT_REGISTRATION, *args], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["reason"] == "SIGTERM"
+    assert "unregistered runner cml-early" in done.stderr
+    assert repo.runners == [] and not (tmp_path / "local" / "cml-early").exists()
+
+
 def test_reuse_asks_the_forge_for_a_runner_with_every_label(forge_repo, cli, tmp_path) -> None:
     repo = forge_repo("github", "acme/ml")
     repo.driver().runner_registration(name="elsewhere", labels=["gpu", "cml"], jit=True)

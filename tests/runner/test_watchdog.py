@@ -105,7 +105,7 @@ def test_install_writes_files_and_enables_the_timer(node) -> None:
     assert (n.root / "etc/systemd/system/cmlinfra-watchdog.timer").exists()
     assert n.recorded() == [
         "systemctl daemon-reload",
-        "systemctl enable --now cmlinfra-watchdog.timer",
+        "systemctl enable --now --no-reload cmlinfra-watchdog.timer",
     ]
     status = n.status()
     assert status["decision"] == "keep"

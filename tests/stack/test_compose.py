@@ -84,3 +84,24 @@ def test_modules_are_fmt_clean(module: str, terraform_latest) -> None:
     assert done.returncode == 0, done.stdout
     for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
         assert (path / name).is_file(), name
+
+
+@pytest.mark.timeout(120)  # without the lock it hangs
+def test_parallel_syntheses_in_one_process(tmp_path: Path) -> None:
+    """``runner destroy --all`` rebuilds several stacks from the registry in parallel threads:
+    jsii's one kernel pipe must not interleave them (it hung, or answered another thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> dict:
+        spec = _spec(
+            name=f"cmlt-par{i}",
+            modules={"host": (module_path("ssh", "host"), {"host": f"192.0.2.{i}"})},
+            providers={},
+            required_providers={},
+            outputs={"address": "module.host.address"},
+        )
+        return json.loads(synthesize(spec, tmp_path / f"w{i}").read_text())
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        documents = list(pool.map(one, range(8)))
+    assert [d["module"]["host"]["host"] for d in documents] == [f"192.0.2.{i}" for i in range(8)]

@@ -57,14 +57,21 @@ def _ssh_when_up(lxd: LocalCloud, address: dict[str, Any], key_file: Path) -> pa
     return clients[0]
 
 
-def test_apply_ssh_destroy(lxd: LocalCloud, cli, cmlinfra_home: Path, terraform_binary) -> None:
+def test_apply_ssh_destroy(
+    lxd: LocalCloud, cli, cmlinfra_home: Path, terraform_binary, tmp_path: Path
+) -> None:
     name = lxd.name(f"e2e-{terraform_binary.version.replace('.', '')}")
     terraform = ["--terraform", str(terraform_binary.path)]
+    trace = tmp_path / "trace.jsonl"
     result = cli(
         "--json", "stack", "apply", "--cloud", "lxd", "--name", name, *terraform,
-        "--cloud-metadata", "team=ml", "--max-ttl", "1h",
+        "--cloud-metadata", "team=ml", "--max-ttl", "1h", env={"CMLINFRA_TRACE": str(trace)},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    # a new stack: one terraform run plans and applies (no plan file, show, state pull, output)
+    spans = [json.loads(line)["span"] for line in trace.read_text().splitlines()]
+    assert [s for s in spans if s.startswith("terraform ")] == ["terraform init", "terraform apply"]
+    assert "Plan: 2 to add" in result.stderr  # the plan is still shown before the apply
     address = json.loads(result.stdout)["address"]
     assert address["instance_id"] == name and address["user"] == "root"
     assert address["host"].startswith("10.77.91.")
@@ -131,6 +138,30 @@ def test_failed_apply_destroys_what_it_created(
     assert not (cmlinfra_home / "stacks" / name).exists()
 
 
+class _BadVariableCloud(LxdCloud):
+    """The real lxd cloud with a stack terraform refuses while planning (a CPU count that is
+    not a number): a request that passes our checks but not terraform's."""
+
+    def stack(self, machine: Any, ssh_public_key: str) -> Any:
+        spec = super().stack(machine, ssh_public_key)
+        spec.modules["runner"][1]["cpu"] = "two"
+        return spec
+
+
+def test_a_stack_terraform_refuses_creates_nothing(
+    lxd: LocalCloud, cmlinfra_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = lxd.name("refused")
+    monkeypatch.setattr(service, "get_cloud", lambda _: _BadVariableCloud())
+    prepared = service.prepare(MachineRequest(name=name), "lxd")
+    with pytest.raises(CmlinfraError) as info:
+        service.apply(prepared)
+    assert "Invalid value for input variable" in info.value.problem
+    assert "destroyed" not in info.value.problem  # nothing was there to destroy
+    assert not lxd.exists(name)
+    assert not (cmlinfra_home / "stacks" / name).exists()
+
+
 def test_host_is_reachable_only_on_the_bridge(lxd: LocalCloud) -> None:
     """The local cloud's bridge is the documented one, with NAT (containers reach apt)."""
     info = LxdApi().get("/1.0/networks/cmlbr0")
@@ -151,7 +182,7 @@ def test_render_and_plan_create_nothing(lxd: LocalCloud, cli, cmlinfra_home: Pat
     planned = cli("--json", "stack", "plan", "--name", name)
     assert planned.returncode == 0, planned.stderr
     result = json.loads(planned.stdout)
-    assert result["plan"]["create"] == 1 and result["hourly_price"] == 0.0
+    assert result["plan"]["create"] == 2 and result["hourly_price"] == 0.0
     assert not lxd.exists(name)
     destroyed = cli("stack", "destroy", "--name", name)
     assert destroyed.returncode == 0, destroyed.stderr

@@ -117,10 +117,11 @@ def test_lxd_plan_comment_has_the_counts_and_the_cost(
     [comment] = repo.comments("commit", repo.commit)
     body = comment.body
     assert body.startswith(
-        f"## Terraform plan for `{name}`: 1 to create, 0 to update, 0 to replace, 0 to delete"
+        f"## Terraform plan for `{name}`: 2 to create, 0 to update, 0 to replace, 0 to delete"
     )
     assert "**Estimated cost:** $0.000 per hour, $0.00 per day (a container on the local" in body
-    assert "### Create (1)\n\n- `module.runner.lxd_container.this`" in body
+    assert "### Create (2)\n\n- `module.runner.lxd_container.this`" in body
+    assert "- `module.runner.lxd_container_file.authorized_keys`" in body
     assert "CAUTION" not in body
     assert '\n+   resource "lxd_container" "this" {' in body  # diff-highlighted
     private = (cmlinfra_home / "stacks" / name / "id_ed25519").read_text()

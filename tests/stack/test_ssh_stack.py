@@ -47,9 +47,11 @@ def test_ssh_render_and_plan(cli, cmlinfra_home: Path, terraform_latest) -> None
     assert result["plan"]["create"] == 0
 
 
-def test_state_in_s3(cli, cmlinfra_home: Path, terraform_binary, moto) -> None:
+def test_state_in_s3(cli, cmlinfra_home: Path, terraform_binary, moto, tmp_path: Path) -> None:
     """``--state s3://…``: the engine's backend block, rendered for this binary, replaces the
-    default local one in the composed stack, and the state lands in the bucket, not locally."""
+    default local one in the composed stack, and the state lands in the bucket, not locally.
+    ``stack apply`` holds no lock on the name, so another run may write that state at any
+    time: it goes through a saved plan, whose apply refuses a state that changed meanwhile."""
     s3 = moto.client("s3")
     s3.create_bucket(Bucket="cml-state")
     moto.client("dynamodb").create_table(
@@ -62,8 +64,14 @@ def test_state_in_s3(cli, cmlinfra_home: Path, terraform_binary, moto) -> None:
     state = f"s3://cml-state/stacks?region=us-east-1&endpoint={moto.endpoint}"
     args = ["--name", name, "--terraform", str(terraform_binary.path), "--state", state]
     target = ["--cloud", "ssh", "--host", "192.0.2.12", "--host-key", HOST_KEY]
-    result = cli("stack", "apply", *args, *target, env=moto.env)
+    trace = tmp_path / "trace.jsonl"
+    result = cli("stack", "apply", *args, *target, env={**moto.env, "CMLINFRA_TRACE": str(trace)})
     assert result.returncode == 0, result.stderr
+    spans = [json.loads(line)["span"] for line in trace.read_text().splitlines()]
+    assert [s for s in spans if s.startswith("terraform ")] == [
+        "terraform init", "terraform plan", "terraform show", "terraform state pull",
+        "terraform apply", "terraform output",
+    ]  # fmt: skip
     stack_file = cmlinfra_home / "stacks" / name / "terraform" / "stack.tf.json"
     assert list(json.loads(stack_file.read_text())["terraform"]["backend"]) == ["s3"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="cml-state").get("Contents", [])]

@@ -37,6 +37,6 @@ def test_forge_tokens_never_reach_terraform_or_its_children(tf_latest, tmp_path,
 
 @pytest.mark.parametrize("driver", sorted(TOKEN_VARS))
 def test_every_token_variable_a_forge_reads_is_dropped(driver: str) -> None:
-    from cmlinfra.terraform.binary import FORGE_TOKEN_VARIABLES
+    from cmlinfra.secrets import FORGE_TOKEN_VARIABLES
 
     assert set(TOKEN_VARS[driver]) <= FORGE_TOKEN_VARIABLES

@@ -24,7 +24,7 @@ nothing. The host key is always verified (--known-hosts or --host-key-fingerprin
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _HOST = re.compile(
-    r"^(?:(?P<user>[^@]+)@)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:]+))(?::(?P<port>\d+))?$"
+    r"(?:(?P<user>[^@\s]+)@)?(?:\[(?P<v6>[^\]\s]+)\]|(?P<host>[^:\s]+))(?::(?P<port>\d{1,5}))?"
 )
 
 
@@ -32,7 +32,7 @@ def parse_host(text: str, user: str, port: int) -> tuple[str, str, int]:
     """``[user@]host[:port]`` (``[v6addr]:port`` too) → (user, host, port)."""
     from cmlinfra.errors import UsageError
 
-    match = _HOST.match(text.strip())
+    match = _HOST.fullmatch(text.strip())
     if not match:
         raise UsageError(f"{text!r} is not a host", "write it as [user@]host[:port]")
     host = match.group("v6") or match.group("host")

@@ -47,14 +47,17 @@ def register(root: typer.Typer) -> None:
         import os
 
         from cmlinfra.forges import git_ci
+        from cmlinfra.forges.context import require_https
         from cmlinfra.ui import progress
 
         git_ci.git("rev-parse", "--git-dir")
+        if credentials:  # checked before anything is configured
+            kind, web = git_ci.forge_url(driver, repo, os.environ)
+            require_https(web, "the forge's git URL")
         git_ci.git("config", "user.name", user_name)
         git_ci.git("config", "user.email", user_email)
         progress(f"git identity: {user_name} <{user_email}>")
         if credentials:
-            kind, web = git_ci.forge_url(driver, repo, os.environ)
             for line in git_ci.configure_credentials(kind, web, os.environ):
                 progress(line)
         if fetch_depth is not None:

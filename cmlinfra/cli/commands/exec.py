@@ -31,6 +31,7 @@ def register(root: typer.Typer) -> None:
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
         ssh_cidr: str | None = M["ssh_cidr"],  # type: ignore[assignment]
+        allow_world_ssh: bool = M["allow_world_ssh"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         docker_image: str = typer.Option(

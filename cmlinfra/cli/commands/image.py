@@ -65,7 +65,7 @@ def bake(
     max_ttl: str = typer.Option(
         "3h", "--max-ttl", help="The builder powers itself off after this, even if bake crashes."
     ),
-    ssh_cidr: str | None = ssh_cidr_option(),
+    ssh_cidr: str | None = ssh_cidr_option(world_flag=False),
     terraform: str = typer.Option("", "--terraform", help="terraform binary; default: PATH."),
     docker_image_tar: list[str] = typer.Option(
         [],
@@ -91,6 +91,10 @@ def bake(
     from cmlinfra.runner.watchdog import parse_duration
     from cmlinfra.ui import emit
 
+    if ssh_cidr:  # the builder is never opened to the world: no --allow-world-ssh here
+        from cmlinfra.clouds.validate import ssh_cidr as check_cidr
+
+        check_cidr(ssh_cidr, fix="give the build machine's own range, e.g. its address /32")
     images = []
     for item in docker_image_tar:
         path, _, image = item.partition("=")

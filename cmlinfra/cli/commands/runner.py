@@ -14,6 +14,7 @@ from cmlinfra.cli.common import (
     SPOT_HELP,
     SPOT_PRICE_HELP,
     TYPE_HELP,
+    allow_world_ssh_option,
     ssh_cidr_option,
 )
 from cmlinfra.cli.compat import RUNNER_LAUNCH, accepts
@@ -52,6 +53,7 @@ def machine_options() -> dict[str, object]:
         ),
         "max_ttl": typer.Option("", "--max-ttl", help=MAX_TTL_HELP),
         "ssh_cidr": ssh_cidr_option(),
+        "allow_world_ssh": allow_world_ssh_option(),
         "state": typer.Option("", "--state", help=STATE_HELP),
         "name": typer.Option("", "--name", help="Runner and machine name (default cml-<random>)."),
     }
@@ -86,6 +88,7 @@ def build_request(values: dict[str, object], command: str) -> Any:
         metadata=list(values["cloud_metadata"]),  # type: ignore[call-overload]
         max_ttl=str(values["max_ttl"]) or None,
         ssh_cidr=str(values["ssh_cidr"] or "") or None,
+        allow_world_ssh=bool(values["allow_world_ssh"]),
         options=cloud_option_values(values.get("cloud_options") or {}),  # type: ignore[arg-type]
     )
 
@@ -120,6 +123,7 @@ def register(root: typer.Typer) -> None:
         cloud_metadata: list[str] = M["cloud_metadata"],  # type: ignore[assignment]
         max_ttl: str = M["max_ttl"],  # type: ignore[assignment]
         ssh_cidr: str | None = M["ssh_cidr"],  # type: ignore[assignment]
+        allow_world_ssh: bool = M["allow_world_ssh"],  # type: ignore[assignment]
         state: str = M["state"],  # type: ignore[assignment]
         name: str = M["name"],  # type: ignore[assignment]
         labels: str = typer.Option("cml", "--labels", help="Comma-separated runner labels."),
@@ -134,6 +138,15 @@ def register(root: typer.Typer) -> None:
             "5min", "--idle-timeout", help="Power off after this long without a job (never: off)."
         ),
         single: bool = typer.Option(False, "--single", help="One job, then the machine goes."),
+        count: int = typer.Option(
+            1,
+            "--count",
+            min=1,
+            help="Launch this many identical runners at once, named NAME-1 … NAME-N: one "
+            "process checks, synthesizes and registers for all, the machines come up side by "
+            "side. All or none: if one fails, every one is torn down. Each is then an "
+            "ordinary runner (own machine, watchdog, 'runner destroy NAME-2').",
+        ),
         reuse: bool = typer.Option(False, "--reuse", help="Reuse a ready runner with a label."),
         reuse_idle: bool = typer.Option(
             False, "--reuse-idle", help="Reuse only a runner the forge reports idle."
@@ -165,8 +178,8 @@ def register(root: typer.Typer) -> None:
         **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
         """Provision a machine, register it as a CI runner, and leave it a watchdog that
-        unregisters it and powers it off when idle, after --single's job, or at --max-ttl.
-        Without --cloud: register this machine instead, as CML does."""
+        unregisters it and powers it off (a pod: ends its Job) when idle, after --single's job,
+        or at --max-ttl. Without --cloud: register this machine instead, as CML does."""
         from cmlinfra.bootstrap.startup import decode
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.launch import LaunchOptions
@@ -175,6 +188,13 @@ def register(root: typer.Typer) -> None:
         from cmlinfra.ui import emit
 
         values = dict(locals())
+        if count > 1 and not cloud:
+            from cmlinfra.errors import UsageError
+
+            raise UsageError(
+                "--count launches machines; without --cloud this machine is the one runner",
+                "add --cloud lxd|aws, or drop --count",
+            )
         if not cloud:
             from cmlinfra.cli.runner_local import launch_here
 

@@ -17,6 +17,7 @@ from cmlinfra.cli.common import (
     SPOT_HELP,
     SPOT_PRICE_HELP,
     TYPE_HELP,
+    allow_world_ssh_option,
     settings,
     ssh_cidr_option,
 )
@@ -43,6 +44,7 @@ PERMISSION = typer.Option(
 )
 METADATA = typer.Option([], "--cloud-metadata", help="key=value label on the machine (repeatable).")
 SSH_CIDR = ssh_cidr_option()
+WORLD_SSH = allow_world_ssh_option()
 MAX_TTL = typer.Option(None, "--max-ttl", help=MAX_TTL_HELP)
 TERRAFORM = typer.Option(
     None, "--terraform", help="terraform/tofu binary; default $CMLINFRA_TERRAFORM or PATH."
@@ -95,6 +97,7 @@ def _run(
     cloud_permission_set: str | None = PERMISSION,
     cloud_metadata: list[str] = METADATA,
     ssh_cidr: str | None = SSH_CIDR,
+    allow_world_ssh: bool = WORLD_SSH,
     max_ttl: str | None = MAX_TTL,
     terraform: str | None = TERRAFORM,
     state: str | None = STATE,
@@ -181,6 +184,7 @@ def _execute(
         permission_set=o["cloud_permission_set"],
         metadata=[*(o["cloud_metadata"] or []), f"{ROLE_KEY}={STACK_ROLE}"],  # gc: no record
         ssh_cidr=o["ssh_cidr"],
+        allow_world_ssh=o["allow_world_ssh"],
         max_ttl=o["max_ttl"],
         host=o["host"],
         port=o["port"],

@@ -53,8 +53,8 @@ REGION_ALIASES = {
 DEFAULT_REGION = "us-west"  # CML's default --cloud-region
 DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
 MAX_HDD_GB = 16384  # largest gp3 volume
-RAW_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
-ZONE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+[a-z]$")  # us-east-1a, ap-southeast-2b
+RAW_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9-]+")
+ZONE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+[a-z]")  # us-east-1a, ap-southeast-2b
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def instance_spec(cloud_type: str, gpu: str | None = None) -> InstanceSpec:
             known["price"],
             size,
         )
-    if plus or not RAW_TYPE.match(text):
+    if plus or not RAW_TYPE.fullmatch(text):
         raise UsageError(
             f"unknown --cloud-type {cloud_type!r}",
             f"{_suggest(size, list(SIZES))}use s, m, l or xl (optionally +{'/+'.join(GPUS)}) "
@@ -175,7 +175,7 @@ def split_zone(region: str | None) -> tuple[str | None, str | None]:
     """``--cloud-region`` as TPI reads it on AWS: a name ending in a letter is an availability
     zone (``us-east-1a``) → (``us-east-1``, ``us-east-1a``); anything else → (it, None)."""
     value = (region or "").strip().lower()
-    if ZONE.match(value):
+    if ZONE.fullmatch(value):
         return value[:-1], value
     return region, None
 
@@ -226,13 +226,14 @@ def parse_spot_price(text: str | float | None) -> float | None:
     return value
 
 
-TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+TAG_KEY = re.compile(r"[\w .:/=+\-@]{1,128}")
+TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}")  # EC2's own rule; no line break or control
 
 
 def tags(metadata: dict[str, str]) -> dict[str, str]:
     """``--cloud-metadata key=value`` → EC2 tags, checked against EC2's tag rules."""
     for key, value in metadata.items():
-        if not TAG_KEY.match(key) or key.lower().startswith("aws:"):
+        if not TAG_KEY.fullmatch(key) or key.lower().startswith("aws:"):
             raise UsageError(
                 f"--cloud-metadata key {key!r} is not a valid EC2 tag key",
                 "use up to 128 letters, digits, spaces or _.:/=+-@, not starting with aws:",
@@ -241,5 +242,10 @@ def tags(metadata: dict[str, str]) -> dict[str, str]:
             raise UsageError(
                 f"--cloud-metadata value of {key!r} is longer than 256 characters",
                 "shorten it",
+            )
+        if not TAG_VALUE.fullmatch(value):
+            raise UsageError(
+                f"--cloud-metadata value of {key!r} is not a valid EC2 tag value",
+                "use letters, digits, spaces or _.:/=+-@ (no line breaks)",
             )
     return dict(metadata)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cmlinfra.clouds import validate
 from cmlinfra.clouds.aws import INFO, catalog, errors, hostkeys, lookups, options, userdata
 from cmlinfra.clouds.aws import stack as stack_builder
 from cmlinfra.clouds.aws.request import NAME, image_source, instance_profile, owner_repo
@@ -43,7 +44,7 @@ class AwsCloud:
 
     def validate(self, request: MachineRequest) -> dict[str, Any]:
         """Every offline check, so bad input fails before any credential or network is used."""
-        if not NAME.match(request.name):
+        if not NAME.fullmatch(request.name):
             raise UsageError(
                 f"runner name {request.name!r} is not usable on AWS",
                 "use 1-63 letters, digits or dashes",
@@ -53,7 +54,11 @@ class AwsCloud:
         if request.spot_price is not None and not request.spot:
             raise UsageError("--cloud-spot-price needs --cloud-spot", "add --cloud-spot")
         spot_max = catalog.parse_spot_price(request.spot_price)
-        ssh_cidr = _check_cidr(request.ssh_cidr) if request.ssh_cidr is not None else None
+        ssh_cidr = (
+            validate.ssh_cidr(request.ssh_cidr, allow_world=request.allow_world_ssh)
+            if request.ssh_cidr is not None
+            else None
+        )
         options.check(request)
         if not 1 <= request.port <= 65535:
             raise UsageError(f"SSH port {request.port} is out of range", "give 1 to 65535")
@@ -126,7 +131,9 @@ class AwsCloud:
                 f"add {options.SUBNET.flag}",
             )
         if group and network is not None:
-            lookups.given_security_group(client, region, group, network[0], request.port)
+            lookups.given_security_group(
+                client, region, group, network[0], request.port, request.allow_world_ssh
+            )
         # the user's own group decides who reaches SSH: no need to learn our address then
         ssh_cidr = checked["ssh_cidr"] or (
             None if group else lookups.launcher_cidr(self.public_ip_url)
@@ -212,21 +219,3 @@ def _region_from_env() -> str:
     if not region:
         raise KeyError("region")
     return region
-
-
-def _check_cidr(cidr: str) -> str:
-    """The CIDR in canonical form (host bits cleared), refusing the whole internet."""
-    import ipaddress
-
-    try:
-        network = ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        raise UsageError(
-            f"--ssh-cidr {cidr!r} is not a CIDR block", "write it like 203.0.113.7/32"
-        ) from None
-    if network.prefixlen == 0:
-        raise UsageError(
-            f"--ssh-cidr {cidr} opens SSH to the whole internet",
-            "give the launcher's address range (default: its public address /32)",
-        )
-    return str(network)

@@ -230,7 +230,9 @@ def launcher_cidr(url: str | None = None, timeout: float = 10) -> str:
     return f"{address}/{address.max_prefixlen}"
 
 
-def given_security_group(client: Any, region: str, group_id: str, vpc_id: str, port: int) -> None:
+def given_security_group(
+    client: Any, region: str, group_id: str, vpc_id: str, port: int, allow_world: bool = False
+) -> None:
     """CML's ``--cloud-aws-security-group``: the group must exist in the subnet's VPC and must
     not admit SSH from the whole internet (cmlinfra never launches a machine that way)."""
     groups = _by_id(
@@ -259,9 +261,27 @@ def given_security_group(client: Any, region: str, group_id: str, vpc_id: str, p
         )
         ranges = [r.get("CidrIp") for r in rule.get("IpRanges", [])]
         ranges += [r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", [])]
-        if covers and ({"0.0.0.0/0", "::/0"} & set(ranges)):
+        wide = [r for r in ranges if r and _wide_open(r)]
+        if covers and wide and not allow_world:
+            reach = (
+                "the whole internet"
+                if wide[0].endswith("/0")
+                else f"{wide[0]}, more public addresses than a /16"
+            )
             raise UsageError(
-                f"security group {group_id} admits SSH (port {port}) from the whole internet",
+                f"security group {group_id} admits SSH (port {port}) from {reach}",
                 "narrow its rule to the launcher's address, or drop --cloud-aws-security-group "
                 "(cmlinfra then creates a group admitting only the launcher)",
             )
+
+
+def _wide_open(cidr: str) -> bool:
+    """A rule's range, parsed (never compared as text): wider than a /16 of public addresses."""
+    from ipaddress import ip_network
+
+    from cmlinfra.clouds.validate import wide_open
+
+    try:
+        return wide_open(ip_network(cidr, strict=False))
+    except ValueError:
+        return True  # a range EC2 reports but Python cannot read: assume the worst

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from cmlinfra.clouds.base import MachineRequest
 
 SUBNET_ENV = "CMLINFRA_AWS_SUBNET_ID"  # older workflows' spelling of --cloud-aws-subnet
-SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
+GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 
 SUBNET = CloudOption(
     "--cloud-aws-subnet",
@@ -51,13 +51,13 @@ def security_group(request: MachineRequest) -> str:
 def check(request: MachineRequest) -> None:
     """The options' spelling, before any credential is used."""
     subnet = chosen_subnet(request)
-    if subnet and not SUBNET_ID.match(subnet):
+    if subnet and not SUBNET_ID.fullmatch(subnet):
         raise UsageError(
             f"{subnet_source(request)} {subnet!r} is not a subnet id",
             "write it as subnet-0123abcd",
         )
     group = security_group(request)
-    if group and not GROUP_ID.match(group):
+    if group and not GROUP_ID.fullmatch(group):
         raise UsageError(
             f"{SECURITY_GROUP.flag} {group!r} is not a security group id",
             "write it as sg-0123abcd (a group name is not enough: names are per VPC)",

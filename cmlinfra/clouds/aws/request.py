@@ -23,12 +23,12 @@ IMAGES = {
     ),
     "nvidia": ("amazon", "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *", "ubuntu"),
 }
-AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+AMI_ID = re.compile(r"ami-[0-9a-f]{8,17}")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")
 PROFILE_ARN = re.compile(
-    r"^arn:aws[\w-]*:iam::\d{12}:instance-profile/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$"
+    r"arn:aws[\w-]*:iam::\d{12}:instance-profile/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)"
 )
-PROFILE_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+PROFILE_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 
 
 def image_source(image: str | None, gpu: str | None) -> tuple[str, str, str] | str:
@@ -39,7 +39,7 @@ def image_source(image: str | None, gpu: str | None) -> tuple[str, str, str] | s
     if image is None:
         return IMAGES["nvidia" if gpu else "ubuntu-22.04"]
     text = image.strip()
-    if AMI_ID.match(text):
+    if AMI_ID.fullmatch(text):
         return text
     if text in IMAGES:
         return IMAGES[text]
@@ -59,9 +59,9 @@ def instance_profile(permission_set: str | None) -> str | None:
     if not permission_set:
         return None
     text = permission_set.strip()
-    if match := PROFILE_ARN.match(text):
+    if match := PROFILE_ARN.fullmatch(text):
         return match.group(1)
-    if PROFILE_NAME.match(text) and not text.startswith("arn:"):
+    if PROFILE_NAME.fullmatch(text) and not text.startswith("arn:"):
         return text
     raise UsageError(
         f"--cloud-permission-set {permission_set!r} is not an instance profile",

@@ -2,8 +2,8 @@
 
 Pure data: every look-up already happened in ``resolve()``, so building the spec needs no
 network and the same machine always gives the same spec. Values that come from the other
-module are Terraform references (``${module.network.subnet_id}``), which the composer writes
-into the Terraform JSON as they are.
+module are :class:`~cmlinfra.clouds.base.Ref` (``Ref("module.network.subnet_id")``), the only
+values the composer writes as expressions; every string is written literally.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from cmlinfra.clouds.aws.tags import EXPIRES_TAG, MANAGED_BY, REPO_TAG, STACK_TAG
-from cmlinfra.clouds.base import ResolvedMachine, StackSpec
+from cmlinfra.clouds.base import Ref, ResolvedMachine, StackSpec
 from cmlinfra.clouds.modules import module_path
+from cmlinfra.clouds.shared import ssh_ingress
 
 PROVIDER_SOURCE = "hashicorp/aws"
 PROVIDER_VERSION = ">= 5.0, < 7.0"  # same constraint as the modules' versions.tf
@@ -52,7 +53,7 @@ def network_variables(machine: ResolvedMachine) -> dict[str, Any]:
     extra = machine.extra
     network: dict[str, Any] = {
         "name": machine.request.name,
-        "ssh_cidrs": [extra["ssh_cidr"]],
+        **ssh_ingress(extra["ssh_cidr"], machine.request.allow_world_ssh),
         "ssh_port": machine.request.port,
         "tags": extra["tags"],
     }
@@ -73,9 +74,9 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
     runner: dict[str, Any] = {
         "name": name,
         "instance_type": machine.instance_type,
-        "subnet_id": "${module.network.subnet_id}" if own_group else extra["subnet_id"],
+        "subnet_id": Ref("module.network.subnet_id") if own_group else extra["subnet_id"],
         "security_group_ids": [
-            "${module.network.security_group_id}" if own_group else extra["security_group_id"]
+            Ref("module.network.security_group_id") if own_group else extra["security_group_id"]
         ],
         "ssh_public_key": ssh_public_key.strip(),
         "ami_id": machine.image,

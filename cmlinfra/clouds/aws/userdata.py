@@ -11,11 +11,12 @@ import re
 from functools import cache
 from typing import Any
 
+from cmlinfra.clouds.validate import duration
 from cmlinfra.errors import UsageError
 
 DEFAULT_MAX_TTL_SECONDS = 24 * 3600
 MIN_MAX_TTL_SECONDS = 10 * 60
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")
 
 
 @cache
@@ -36,6 +37,7 @@ def _template() -> Any:
 def max_ttl(seconds: int | None) -> int:
     """The hard lifetime in seconds (default 24 h), rounded up to whole minutes."""
     value = DEFAULT_MAX_TTL_SECONDS if seconds is None else int(seconds)
+    duration(value, "--max-ttl")  # user-data's timer and the expiry tag: at most 30 days
     if value < MIN_MAX_TTL_SECONDS:
         raise UsageError(
             f"max TTL of {value} s is too short for a runner to boot and work",
@@ -46,7 +48,7 @@ def max_ttl(seconds: int | None) -> int:
 
 def render(name: str, max_ttl_seconds: int, expires_at: str, ssh_port: int = 22) -> str:
     """The user-data script. Only validated, non-secret values go in."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UsageError(f"runner name {name!r} is not usable on AWS", "use letters, digits, -")
     if not re.fullmatch(r"[0-9T:+\-Z]*", expires_at):
         raise ValueError(f"expires_at {expires_at!r} is not an RFC 3339 time")

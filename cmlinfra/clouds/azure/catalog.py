@@ -59,7 +59,7 @@ REGION_ALIASES = {
 DEFAULT_REGION = "us-west"  # CML's default --cloud-region
 DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
 MAX_HDD_GB = 4095  # largest managed OS disk
-RAW_SIZE = re.compile(r"^(standard|basic)_[a-z0-9_]+$", re.I)
+RAW_SIZE = re.compile(r"^(standard|basic)_[a-z0-9_]+\Z", re.I)
 # --cloud-image aliases: (publisher, offer, sku, version, smallest OS disk in GB); all Gen2
 IMAGES = {
     "ubuntu-22.04": ("Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2", "latest", 30),

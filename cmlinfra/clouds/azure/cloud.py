@@ -31,7 +31,7 @@ from cmlinfra.clouds.base import (
 from cmlinfra.clouds.shared import check_cidr, launcher_cidr, owner_repo
 from cmlinfra.errors import CmlinfraError, UsageError
 
-NAME = re.compile(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+NAME = re.compile(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]\Z")
 IDENTITY_ID = re.compile(
     r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[\w().-]+/providers/"
     r"Microsoft\.ManagedIdentity/userAssignedIdentities/[\w-]+$",
@@ -74,7 +74,11 @@ class AzureCloud:
         spec = catalog.size_spec(request.cloud_type, request.gpu)
         location = catalog.location(request.region)
         image = catalog.image_choice(request.image, spec.gpu, request.user)
-        ssh_cidr = check_cidr(request.ssh_cidr) if request.ssh_cidr is not None else None
+        ssh_cidr = (
+            check_cidr(request.ssh_cidr, request.allow_world_ssh)
+            if request.ssh_cidr is not None
+            else None
+        )
         if request.spot_price is not None and not request.spot:
             raise UsageError("--cloud-spot-price needs --cloud-spot", "add --cloud-spot")
         options.check(request)

@@ -27,7 +27,7 @@ from cmlinfra.errors import CmlinfraError, UsageError
 IMAGE_TYPE = "Microsoft.Compute/images"
 GROUP_ENV = "CMLINFRA_AZURE_IMAGE_GROUP"
 DEFAULT_GROUP = "cmlinfra-images"
-NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,78}\w$")
+NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,78}\w\Z")
 
 
 def _vm_parts(vm_id: str) -> tuple[str, str, str]:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cmlinfra.clouds.base import ResolvedMachine, StackSpec
+from cmlinfra.clouds.base import Ref, ResolvedMachine, StackSpec
 from cmlinfra.clouds.modules import module_path
+from cmlinfra.clouds.shared import ssh_ingress
 
 PROVIDER_SOURCE = "hashicorp/azurerm"
 PROVIDER_VERSION = ">= 4.0, < 6.0"  # same constraint as the modules' versions.tf
@@ -77,7 +78,7 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
     network: dict[str, Any] = {
         "name": name,
         "location": machine.region,
-        "ssh_cidrs": [extra["ssh_cidr"]],
+        **ssh_ingress(extra["ssh_cidr"], machine.request.allow_world_ssh),
         "ssh_port": request.port,
         "tags": tags,
     }
@@ -85,12 +86,12 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
         network["subnet_id"] = extra["subnet_id"]
     runner: dict[str, Any] = {
         "name": name,
-        "resource_group_name": "${module.network.resource_group_name}",
-        "resource_group_id": "${module.network.resource_group_id}",
+        "resource_group_name": Ref("module.network.resource_group_name"),
+        "resource_group_id": Ref("module.network.resource_group_id"),
         "location": machine.region,
         "vm_size": machine.instance_type,
-        "subnet_id": "${module.network.subnet_id}",
-        "network_security_group_id": "${module.network.network_security_group_id}",
+        "subnet_id": Ref("module.network.subnet_id"),
+        "network_security_group_id": Ref("module.network.network_security_group_id"),
         "ssh_public_key": ssh_public_key.strip(),
         "admin_username": extra["ssh_user"],
         "ssh_port": request.port,

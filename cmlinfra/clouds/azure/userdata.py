@@ -22,7 +22,7 @@ IMDS = "http://169.254.169.254"
 ARM = "https://management.azure.com"
 GROUP_DELETE_API = "2024-03-01"  # Microsoft.Resources, ResourceGroups_Delete
 CUSTOM_DATA_LIMIT = 65535 * 3 // 4  # Azure: 64 KiB once base64-encoded
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]\Z")
 
 
 @cache

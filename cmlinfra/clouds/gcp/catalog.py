@@ -60,9 +60,9 @@ TYPES: dict[tuple[str, str | None], tuple[str, str | None, int]] = {
     ("l", "h100"): ("a3-highgpu-4g", None, 0),
     ("xl", "h100"): ("a3-highgpu-8g", None, 0),
 }
-RAW_TYPE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
-TPI_TYPE = re.compile(r"^([^+]+)\+([^*]+)\*([1-9]\d*)$")
-CUSTOM = re.compile(r"^(?:(e2|n1|n2)-)?custom-(\d+)-(\d+)(-ext)?$")
+RAW_TYPE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+\Z")
+TPI_TYPE = re.compile(r"^([^+]+)\+([^*]+)\*([1-9]\d*)\Z")
+CUSTOM = re.compile(r"^(?:(e2|n1|n2)-)?custom-(\d+)-(\d+)(-ext)?\Z")
 
 
 @dataclass(frozen=True)

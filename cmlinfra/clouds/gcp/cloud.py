@@ -28,6 +28,7 @@ from cmlinfra.clouds.base import (
 from cmlinfra.clouds.gcp import INFO, catalog, errors, lookups, options, startup
 from cmlinfra.clouds.gcp import request as req
 from cmlinfra.clouds.gcp import stack as stack_builder
+from cmlinfra.clouds.shared import check_cidr
 from cmlinfra.errors import CmlinfraError, UsageError
 
 HOST_KEY_WAIT_ENV = "CMLINFRA_GCP_HOST_KEY_WAIT"
@@ -67,7 +68,9 @@ class GcpCloud:
             "image": req.image_source(request.image),
             "service_account": (email, scopes),
             "max_ttl_seconds": startup.max_ttl(request.max_ttl_seconds),
-            "ssh_cidr": req.ssh_cidr(request.ssh_cidr) if request.ssh_cidr else None,
+            "ssh_cidr": (
+                check_cidr(request.ssh_cidr, request.allow_world_ssh) if request.ssh_cidr else None
+            ),
         }
 
     def _zone(self, s: lookups.Session, spec: catalog.MachineSpec, region: str,

@@ -19,7 +19,7 @@ from cmlinfra.errors import CmlinfraError
 
 KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
              "ssh-rsa")  # fmt: skip
-BLOB = re.compile(r"^[A-Za-z0-9+/]+=*$")
+BLOB = re.compile(r"^[A-Za-z0-9+/]+=*\Z")
 CONSOLE_BLOCK = re.compile(
     r"-----BEGIN SSH HOST KEY KEYS-----(.*?)-----END SSH HOST KEY KEYS-----", re.S
 )

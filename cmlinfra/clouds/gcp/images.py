@@ -17,7 +17,7 @@ from cmlinfra.clouds.base import Image
 from cmlinfra.clouds.gcp.tags import IMAGE_FAMILY, IMAGE_LABEL, MANAGED_BY, image_labels
 from cmlinfra.errors import CmlinfraError, UsageError
 
-NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 DESCRIPTION = "cmlinfra runner image"
 
 

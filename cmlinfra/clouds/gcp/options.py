@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from cmlinfra.clouds.base import MachineRequest
 
 NETWORK_ENV, SUBNETWORK_ENV = "CMLINFRA_GCP_NETWORK", "CMLINFRA_GCP_SUBNETWORK"
-NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 
 NETWORK = CloudOption(
     "--cloud-gcp-network",

@@ -5,7 +5,6 @@ cloud runs these before any credential is used."""
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
 import re
 
@@ -21,9 +20,9 @@ REGION_ALIASES = {
 DEFAULT_REGION = "us-west"  # CML's default --cloud-region
 DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
 MAX_HDD_GB = 65536
-REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
-ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
-LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+REGION = re.compile(r"^[a-z]+-[a-z]+\d+\Z")
+ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]\Z")
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}\Z")
 
 
 def _suggest(value: str, choices: list[str]) -> str:
@@ -88,15 +87,15 @@ IMAGES = {
     "ubuntu-24.04": ("ubuntu-os-cloud", "ubuntu-2404-lts-amd64"),
 }
 BAKED_FAMILY = IMAGE_FAMILY  # what `cmlinfra image bake --cloud gcp` publishes
-NAME = re.compile(r"^[a-z]([-a-z0-9]{0,48}[a-z0-9])?$")
-SA_EMAIL = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z0-9.-]+\.iam\.gserviceaccount\.com$")
+NAME = re.compile(r"^[a-z]([-a-z0-9]{0,48}[a-z0-9])?\Z")
+SA_EMAIL = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z0-9.-]+\.iam\.gserviceaccount\.com\Z")
 IMAGE_PATH = re.compile(
     r"^(?:https://www\.googleapis\.com/compute/v1/)?"
     r"projects/([^/]+)/global/images/(family/)?([a-z0-9-]+)$"
 )
-PROJECT_FAMILY = re.compile(r"^([a-z][-a-z0-9.:]{4,62}[a-z0-9])/([a-z][-a-z0-9]{0,62})$")
-SCOPE = re.compile(r"^(?:https://www\.googleapis\.com/auth/[a-z0-9._/-]+|[a-z][a-z0-9.-]*)$")
-USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+PROJECT_FAMILY = re.compile(r"^([a-z][-a-z0-9.:]{4,62}[a-z0-9])/([a-z][-a-z0-9]{0,62})\Z")
+SCOPE = re.compile(r"^(?:https://www\.googleapis\.com/auth/[a-z0-9._/-]+|[a-z][a-z0-9.-]*)\Z")
+USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
 
 
 def image_source(image: str | None) -> tuple[str | None, str | None, str | None]:
@@ -141,20 +140,11 @@ def service_account(permission_set: str | None) -> tuple[str | None, list[str]]:
     return email, scopes or ["cloud-platform"]
 
 
-def ssh_cidr(cidr: str) -> str:
-    """The CIDR in canonical form (host bits cleared), refusing the whole internet."""
-    try:
-        network = ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        raise UsageError(
-            f"--ssh-cidr {cidr!r} is not a CIDR block", "write it like 203.0.113.7/32"
-        ) from None
-    if network.prefixlen == 0:
-        raise UsageError(
-            f"--ssh-cidr {cidr} opens SSH to the whole internet",
-            "give the launcher's address range (default: its public address /32)",
-        )
-    return str(network)
+def ssh_cidr(cidr: str, allow_world: bool = False) -> str:
+    """The CIDR in canonical form, by the validator every cloud shares."""
+    from cmlinfra.clouds.validate import ssh_cidr as checked
+
+    return checked(cidr, allow_world=allow_world)
 
 
 def owner_repo() -> str:

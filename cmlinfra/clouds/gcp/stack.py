@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cmlinfra.clouds.base import ResolvedMachine, StackSpec
+from cmlinfra.clouds.base import Ref, ResolvedMachine, StackSpec
 from cmlinfra.clouds.modules import module_path
+from cmlinfra.clouds.shared import ssh_ingress
 
 PROVIDER_SOURCE = "hashicorp/google"
 PROVIDER_VERSION = ">= 8.0, < 9.0"  # same constraint as the modules' versions.tf
@@ -46,7 +47,7 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
     name = request.name
     network: dict[str, Any] = {
         "name": name,
-        "ssh_cidrs": [extra["ssh_cidr"]],
+        **ssh_ingress(extra["ssh_cidr"], machine.request.allow_world_ssh),
         "ssh_port": request.port,
         "network": extra["network"],
         "create_network": extra["create_network"],
@@ -62,9 +63,9 @@ def build(machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
         "gpu_count": extra["accelerator_count"],
         "image": machine.image,
         "boot_disk_size_gb": extra["hdd_size_gb"],
-        "network": "${module.network.network}",
-        "subnetwork": "${module.network.subnetwork}",
-        "network_tags": ["${module.network.target_tag}"],
+        "network": Ref("module.network.network"),
+        "subnetwork": Ref("module.network.subnetwork"),
+        "network_tags": [Ref("module.network.target_tag")],
         "ssh_public_key": ssh_public_key.strip(),
         "ssh_user": extra["ssh_user"],
         "ssh_port": request.port,

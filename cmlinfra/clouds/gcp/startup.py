@@ -17,7 +17,7 @@ DEFAULT_MAX_TTL_SECONDS = 24 * 3600
 MIN_MAX_TTL_SECONDS = 10 * 60
 MAX_MAX_TTL_SECONDS = 120 * 24 * 3600  # max_run_duration's limit
 LIB = "/usr/local/lib/cmlinfra"
-_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 
 
 @cache

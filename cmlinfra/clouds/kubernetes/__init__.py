@@ -16,9 +16,10 @@ from cmlinfra.clouds.kubernetes.options import OPTIONS
 if TYPE_CHECKING:
     from cmlinfra.clouds.kubernetes.cloud import KubernetesCloud
 
-# The watchdog ends a pod by ending its container's main process (the pod init, which traps
-# SIGTERM and exits 0): the pod succeeds, the Job completes and ttlSecondsAfterFinished
-# collects it (and, through its owner reference, the registration Secret).
+# The watchdog ends a pod by ending its container's main process — the runner supervisor the
+# pod's init handed over to (runner launch), or that init itself; both trap SIGTERM and exit
+# 0: the pod succeeds, the Job completes and ttlSecondsAfterFinished collects it (and, through
+# its owner reference, the registration Secret).
 END_POD = "kill -TERM 1"
 
 INFO = CloudInfo(

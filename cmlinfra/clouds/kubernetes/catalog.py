@@ -35,8 +35,8 @@ SIZES: dict[str, tuple[int, int, str | None, int]] = {
 GPU_ALIASES = {"tesla": "v100", "nogpu": None, "none": None, "": None}
 # another GPU model with a plain size: TPI's custom accelerator, the v100 row's counts
 CUSTOM_GPU_COUNTS = {"s": 1, "m": 1, "l": 4, "xl": 8}
-RAW = re.compile(r"^(\d+)-(\d+)(?:\+([a-z0-9][a-z0-9._-]*)\*([1-9]\d*))?$")
-MODEL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,60}$")
+RAW = re.compile(r"^(\d+)-(\d+)(?:\+([a-z0-9][a-z0-9._-]*)\*([1-9]\d*))?\Z")
+MODEL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,60}\Z")
 MAX_HDD_GB = 65536
 
 

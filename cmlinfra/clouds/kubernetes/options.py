@@ -38,9 +38,9 @@ DEFAULT_SELECTOR = "accelerator=infer"  # CML's default: the GPU model's acceler
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-LABEL_KEY = re.compile(rf"^(?:(?={_SUBDOMAIN}/)[-a-z0-9.]{{1,253}}/)?{_NAME}$")
-LABEL_VALUE = re.compile(rf"^(?:{_NAME})?$")
-DNS_SUBDOMAIN = re.compile(rf"^(?=.{{1,253}}$){_SUBDOMAIN}$")
+LABEL_KEY = re.compile(rf"^(?:(?={_SUBDOMAIN}/)[-a-z0-9.]{{1,253}}/)?{_NAME}\Z")
+LABEL_VALUE = re.compile(rf"^(?:{_NAME})?\Z")
+DNS_SUBDOMAIN = re.compile(rf"^(?=.{{1,253}}$){_SUBDOMAIN}\Z")
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,14 @@ import os
 import socket
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cmlinfra.errors import CmlinfraError
 
 FIX = "run scripts/localcloud.sh up"
+T = TypeVar("T")
 
 
 def socket_path() -> Path:
@@ -167,19 +169,41 @@ class LxdApi:
 
     def wait_for_file(self, name: str, path: str, timeout: float = 90.0) -> bytes:
         """Poll for a file the instance creates at boot (its SSH host keys), with a deadline."""
-        deadline = time.monotonic() + timeout
+        return self.wait_for(
+            lambda: self.read_file(name, path) or None,
+            f"container {name} did not create {path}",
+            f"check its boot with 'lxc exec {name} -- systemctl --failed'",
+            timeout=timeout,
+            name=name,
+        )
+
+    def wait_for(
+        self,
+        probe: Callable[[], T | None],
+        problem: str,
+        fix: str,
+        *,
+        timeout: float = 90.0,
+        name: str = "",
+    ) -> T:
+        """Poll ``probe`` until it returns something, every 0.1 s for the first seconds of a
+        boot (where a launch waits on it) and every 0.5 s after, up to ``timeout``. When
+        ``name`` is given, an instance that disappears meanwhile ends the wait (looked at once
+        a second: each look is LXD's work too, times every machine of a ``--count`` launch)."""
+        start, looked = time.monotonic(), time.monotonic()
         while True:
-            data = self.read_file(name, path)
-            if data:
-                return data
-            if self.instance(name) is None:
-                raise CmlinfraError(
-                    f"container {name} disappeared before it created {path}",
-                    "check --max-ttl, and that nothing else deletes it",
-                )
-            if time.monotonic() > deadline:
-                raise CmlinfraError(
-                    f"container {name} did not create {path} within {timeout:.0f}s",
-                    f"check its boot with 'lxc exec {name} -- systemctl --failed'",
-                )
-            time.sleep(0.5)
+            found = probe()
+            if found is not None:
+                return found
+            now = time.monotonic()
+            if name and now - looked >= 1.0:
+                looked = now
+                if self.instance(name) is None:
+                    raise CmlinfraError(
+                        f"container {name} disappeared while booting",
+                        "check --max-ttl, and that nothing else deletes it",
+                    )
+            waited = now - start
+            if waited > timeout:
+                raise CmlinfraError(f"{problem} within {timeout:.0f}s", fix)
+            time.sleep(0.1 if waited < 5 else 0.5)  # polling interval, not synchronisation

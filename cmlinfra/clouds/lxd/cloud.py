@@ -23,14 +23,17 @@ from cmlinfra.clouds.base import (
     SweepScope,
 )
 from cmlinfra.clouds.lxd import INFO, catalog, errors, projects
-from cmlinfra.clouds.lxd.api import FIX, LxdApi
+from cmlinfra.clouds.lxd.api import FIX, LxdApi, LxdNotFound
 from cmlinfra.clouds.lxd.tags import OWNER_LABEL, STACK_LABEL
 from cmlinfra.clouds.modules import module_path
 from cmlinfra.errors import UsageError
+from cmlinfra.trace import span
 
 PROVIDER = {"source": "terraform-lxd/lxd", "version": "1.5.0"}
 HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key.pub"
 OUTPUTS = ("address", "instance_id", "ssh_user", "ssh_port")
+REFRESH_INTERVAL = "100ms"
+BOOT_TIMEOUT = 90.0  # from start to the host key and an address: ≈ 1 s on an idle host
 
 
 class LxdCloud:
@@ -57,6 +60,8 @@ class LxdCloud:
         validate.unsupported("lxd", "--host", request.host)
         if request.max_ttl_seconds is not None and request.max_ttl_seconds <= 0:
             raise UsageError("--max-ttl must be positive", "give seconds, e.g. --max-ttl 3600")
+        if request.max_ttl_seconds is not None:
+            validate.duration(request.max_ttl_seconds, "--max-ttl")
         return size, region
 
     def resolve(self, request: MachineRequest) -> ResolvedMachine:
@@ -112,6 +117,9 @@ class LxdCloud:
             "gpu_pci": machine.extra.get("gpu_pci", ""),
             "ephemeral": request.ephemeral,
             "ssh_public_key": ssh_public_key,
+            # address() reads the address from LXD as soon as it is there; the provider's own
+            # wait polls every 3 s after its first look, which costs up to 3 s per launch
+            "wait_for_network": False,
             "max_ttl_seconds": request.max_ttl_seconds or 0,
             "expires": str(int(expires)) if expires else "",
             "labels": labels,
@@ -119,7 +127,10 @@ class LxdCloud:
         provider: dict[str, Any] = {
             "generate_client_certificates": False,
             "accept_remote_certificate": False,
-            "refresh_interval": "1s",  # the default 10s adds ~15s to create and destroy
+            # the provider sleeps this long before its first look at a container it started
+            # or stopped (later looks are 3 s apart whatever it is): the default 10s adds ~15s
+            # to create and destroy, 1s still adds 1s to each
+            "refresh_interval": REFRESH_INTERVAL,
         }
         outputs = {name: f"module.runner.{name}" for name in OUTPUTS}
         project = str(machine.extra.get("project") or projects.DEFAULT_PROJECT)
@@ -137,12 +148,23 @@ class LxdCloud:
         )
 
     def address(self, outputs: dict[str, Any]) -> MachineAddress:
+        """Where to SSH, the moment the container can answer: its host key exists (sshd starts
+        right after the boot unit that writes it) and eth0 has its address. Both are read from
+        LXD, polled every 0.1 s: the provider does not wait for the network (see stack())."""
         name = str(outputs["instance_id"])
         api = self.api.in_project(str(outputs.get("project") or projects.DEFAULT_PROJECT))
-        raw = api.wait_for_file(name, HOST_KEY_PATH).decode()
+        with span("lxd: host key + address"):
+            raw = api.wait_for_file(name, HOST_KEY_PATH, timeout=BOOT_TIMEOUT).decode()
+            host = api.wait_for(
+                lambda: self._bridge_address(name, api),
+                f"container {name} has no IPv4 address on eth0",
+                f"check its network with 'lxc exec {name} -- ip addr'",
+                timeout=BOOT_TIMEOUT,
+                name=name,
+            )
         key_type, key, *_ = raw.split()
         return MachineAddress(
-            host=self._bridge_address(name, api) or str(outputs["address"]),
+            host=host,
             port=int(outputs.get("ssh_port") or 22),
             user=str(outputs.get("ssh_user") or "root"),
             instance_id=name,
@@ -152,12 +174,18 @@ class LxdCloud:
     def _bridge_address(self, name: str, api: LxdApi | None = None) -> str | None:
         """eth0's IPv4 address, from LXD. terraform-lxd 1.5.0's ``ipv4_address`` is the first
         IPv4 address of *any* interface: on an image where Docker starts at boot (a baked one)
-        that can be docker0's 172.17.0.1, which is not reachable from the launcher."""
-        state = (api or self.api).get(f"/1.0/instances/{name}/state") or {}
-        eth0 = (state.get("network") or {}).get("eth0") or {}
-        for address in eth0.get("addresses") or []:
-            if address.get("family") == "inet" and address.get("scope") == "global":
-                return str(address["address"])
+        that can be docker0's 172.17.0.1, which is not reachable from the launcher. A profile
+        whose NIC has another name: the first global IPv4 address of a non-loopback interface."""
+        try:
+            state = (api or self.api).get(f"/1.0/instances/{name}/state") or {}
+        except LxdNotFound:
+            return None  # wait_for() tells a vanished container from a slow one
+        network = state.get("network") or {}
+        interfaces = ["eth0"] if "eth0" in network else [i for i in network if i != "lo"]
+        for interface in interfaces:
+            for address in (network.get(interface) or {}).get("addresses") or []:
+                if address.get("family") == "inet" and address.get("scope") == "global":
+                    return str(address["address"])
         return None
 
     def prepare_destroy(self, resources: list[dict[str, Any]]) -> list[str]:
@@ -168,13 +196,19 @@ class LxdCloud:
         dropping it), and stopping an ephemeral container deletes it before the provider's own
         delete, which then fails too. So: gone → forget; still there → make it non-ephemeral
         and stop it (through LXD directly: much faster than the provider's polling stop), so
-        the provider only has to delete it.
+        the provider only has to delete it. A file pushed into a container
+        (``lxd_container_file``) is always forgotten: it goes with the container, and the
+        provider's delete of it fails when the file is gone (a baked image's clean-up removes
+        ``authorized_keys``) or the container is.
         """
         vanished = []
         for resource in resources:
+            values = resource.get("values") or {}
+            if resource.get("type") == "lxd_container_file":
+                vanished.append(str(resource["address"]))
+                continue
             if resource.get("type") != "lxd_container":
                 continue
-            values = resource.get("values") or {}
             name = str(values.get("name", ""))
             # a remote of ours is named after its project ("" or local: the default project)
             project = projects.project(str(values.get("remote") or ""))

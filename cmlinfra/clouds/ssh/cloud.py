@@ -7,6 +7,10 @@ without it the first connection would have to trust whatever answers.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
+import re
 from typing import Any
 
 from cmlinfra.clouds import validate
@@ -27,16 +31,44 @@ from cmlinfra.errors import UsageError
 
 OUTPUTS = ("address", "instance_id", "ssh_user", "ssh_port", "host_key")
 KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ssh-rsa")
+# A DNS name (labels of letters, digits, '-', '_' as /etc/hosts allows) or an IP address;
+# an SSH user as useradd accepts it. Nothing else can reach Terraform or ssh_config.
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+    r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?"
+)
+_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 
 
 def _host_key(line: str | None) -> str:
     parts = (line or "").split()
-    if len(parts) < 2 or parts[0] not in KEY_TYPES:
+    if len(parts) < 2 or parts[0] not in KEY_TYPES or not _base64(parts[1]):
         raise UsageError(
             "the ssh cloud needs the machine's host key (--host-key 'ssh-ed25519 AAAA…')",
             "copy it from /etc/ssh/ssh_host_ed25519_key.pub on the machine",
         )
     return f"{parts[0]} {parts[1]}"
+
+
+def _base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _host(host: str) -> str:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not _HOSTNAME.fullmatch(host):
+        raise UsageError(
+            f"--host {host!r} is not a host name or IP address",
+            "give the machine's DNS name or address, e.g. --host gpu1.example.com",
+        )
+    return host
 
 
 class SshCloud:
@@ -47,12 +79,19 @@ class SshCloud:
         """Nothing to ask before apply: the machine itself is checked when bootstrapping."""
 
     def validate(self, request: MachineRequest) -> str:
-        """Every check (nothing here needs a network): the host key it must present."""
+        """Every check (nothing here needs a network): the name, host, user, port and host
+        key; returns the host key line it must present."""
         validate.stack_name(request.name)
         validate.labels(request.metadata)
         if not request.host:
             raise UsageError(
                 "the ssh cloud needs --host", "give the machine's address: --host HOST"
+            )
+        _host(request.host)
+        if request.user is not None and not _USER.fullmatch(request.user):
+            raise UsageError(
+                f"--user {request.user!r} is not a user name",
+                "give the SSH login, e.g. --user ubuntu",
             )
         if not 0 < request.port < 65536:
             raise UsageError(f"--port {request.port} is not a TCP port", "use 1-65535")

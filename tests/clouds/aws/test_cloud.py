@@ -17,7 +17,7 @@ import pytest
 
 from cmlinfra.clouds.aws import make_cloud
 from cmlinfra.clouds.aws.cloud import AwsCloud
-from cmlinfra.clouds.base import Cloud, MachineRequest
+from cmlinfra.clouds.base import Cloud, MachineRequest, Ref
 from cmlinfra.errors import CmlinfraError, UsageError
 from tests.clouds.aws.conftest import EchoServer
 from tests.clouds.hclschema import load_snapshot, provider_block_problems
@@ -84,7 +84,7 @@ def test_stack_spec_fits_the_modules(moto_read: MotoServer, cloud: AwsCloud) -> 
     runner = spec.modules["runner"][1]
     assert runner["spot"] is True and runner["spot_max_price"] == "0.40000"
     assert runner["instance_profile"] == "cml-runner"
-    assert runner["subnet_id"] == "${module.network.subnet_id}"
+    assert runner["subnet_id"] == Ref("module.network.subnet_id")
     assert spec.modules["network"][1]["ssh_cidrs"] == ["203.0.113.9/32"]
     _, _, runner_outputs = module_interface(spec.modules["runner"][0])
     for expression in spec.outputs.values():

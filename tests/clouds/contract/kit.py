@@ -73,7 +73,8 @@ def module_interface(module: Path) -> tuple[set[str], set[str], set[str]]:
     return set(variables), required, outputs
 
 
-UNESCAPED = re.compile(r"(?<!\$)[$%]\{")
+# ``${``/``%{`` that Terraform would evaluate: ``$${`` and ``%%{`` are its escapes
+UNESCAPED = re.compile(r"(?<!\$)\$\{|(?<!%)%\{")
 
 
 def unescaped_templates(text: str) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cmlinfra.clouds.base import Cloud, MachineRequest
+from cmlinfra.clouds.base import Cloud, MachineRequest, Ref
 from cmlinfra.clouds.gcp import make_cloud
 from cmlinfra.clouds.gcp.cloud import GcpCloud
 from cmlinfra.errors import CmlinfraError, UsageError
@@ -81,7 +81,7 @@ def test_stack_spec_fits_the_modules(gcp: GcpApi, cloud: GcpCloud) -> None:
     assert runner["service_account_email"] == "ml-jobs@cml-test.iam.gserviceaccount.com"
     assert runner["service_account_scopes"] == ["storage-ro"]
     assert runner["self_delete_role"] == ROLE
-    assert runner["network_tags"] == ["${module.network.target_tag}"]
+    assert runner["network_tags"] == [Ref("module.network.target_tag")]
     assert runner["labels"]["cmlinfra-role"] == "runner"
     assert runner["expires_at"].isdigit() and runner["max_run_duration_seconds"] == 86400
     _, _, outputs = module_interface(spec.modules["runner"][0])

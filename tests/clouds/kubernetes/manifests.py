@@ -20,7 +20,9 @@ SECRET_MOUNT = "/etc/cmlinfra/secrets"
 DEFAULT_COMMAND = [
     "/bin/sh",
     "-c",
-    "trap 'exit 0' TERM INT; echo 'cmlinfra: pod ready'; while :; do sleep 1; done",
+    "trap 'exit 0' TERM INT; echo 'cmlinfra: pod ready'; while :; do if [ -x "
+    "/usr/local/lib/cmlinfra/supervisor ]; then exec /usr/local/lib/cmlinfra/supervisor; fi; "
+    "sleep 1; done",
 ]
 # the provider's block names that are lists with another name in the API
 PLURAL = {

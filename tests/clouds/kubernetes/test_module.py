@@ -14,7 +14,13 @@ from cmlinfra.clouds.base import MachineRequest
 from cmlinfra.clouds.kubernetes import stack
 from cmlinfra.clouds.kubernetes.cloud import KubernetesCloud
 from tests.clouds.hclschema import check_module, check_text, load_snapshot
-from tests.clouds.kubernetes.manifests import MODULE, manifest_fields, module_fields, objects
+from tests.clouds.kubernetes.manifests import (
+    DEFAULT_COMMAND,
+    MODULE,
+    manifest_fields,
+    module_fields,
+    objects,
+)
 from tests.kube_server.schemas import VERSIONS, problems
 
 
@@ -29,6 +35,20 @@ def test_a_misspelt_nested_argument_is_caught() -> None:
     bad = text.replace("allow_privilege_escalation = false", "allow_privilege_escalaton = false")
     found = check_text(bad + (MODULE / "variables.tf").read_text(), load_snapshot("kubernetes"))
     assert any("security_context.allow_privilege_escalaton: unknown argument" in p for p in found)
+
+
+def test_the_default_command_hands_the_container_to_the_supervisor() -> None:
+    """``runner launch`` installs its supervisor where the pod's main process looks for it
+    (``CONTAINER_INIT``); the manifests the tests create use the module's own default."""
+    import hcl2
+
+    from cmlinfra.clouds.info import CONTAINER_INIT
+
+    variables = hcl2.loads((MODULE / "variables.tf").read_text())["variable"]
+    (default,) = [v['"command"']["default"] for v in variables if '"command"' in v]
+    command = [part.removeprefix('"').removesuffix('"') for part in default]  # HCL strings
+    assert command == DEFAULT_COMMAND
+    assert f"exec {CONTAINER_INIT};" in command[-1] and "trap 'exit 0' TERM" in command[-1]
 
 
 def test_terraform_fmt() -> None:

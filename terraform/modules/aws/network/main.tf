@@ -107,9 +107,9 @@ resource "aws_vpc_security_group_ingress_rule" "ssh" {
   ip_protocol       = "tcp"
   from_port         = var.ssh_port
   to_port           = var.ssh_port
-  # cidrnetmask() only accepts IPv4, so it tells the two families apart.
-  cidr_ipv4 = can(cidrnetmask(each.value)) ? each.value : null
-  cidr_ipv6 = can(cidrnetmask(each.value)) ? null : each.value
+  # Only IPv6 is written with ':' (cidrnetmask() accepts IPv6 too on Terraform 1.0).
+  cidr_ipv4 = length(split(":", each.value)) == 1 ? each.value : null
+  cidr_ipv6 = length(split(":", each.value)) == 1 ? null : each.value
   tags      = local.tags
 }
 

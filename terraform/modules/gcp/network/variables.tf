@@ -73,9 +73,25 @@ variable "ssh_cidrs" {
     error_message = "Every ssh_cidrs entry must be a CIDR block such as 203.0.113.7/32 or 2001:db8::1/128."
   }
 
+  # Parsed, not compared as text (0.0.0.0/1, 0.0.0.0/00 and ::0/0 are the world too): a range
+  # wider than a /16 of public IPv4 addresses or a /48 of IPv6 is refused; private ranges
+  # (10/8, 172.16/12, 100.64/10, fc00::/7) may be wider; IPv4-mapped IPv6 is refused.
+  # The family is told by the ":" (cidrnetmask() also accepts IPv6 on Terraform 1.0; a
+  # mapped range's network address prints as IPv4). The same rule as cmlinfra's --ssh-cidr.
   validation {
-    condition     = alltrue([for c in var.ssh_cidrs : !contains(["0.0.0.0/0", "::/0"], c)])
-    error_message = "SSH open to the whole internet (0.0.0.0/0 or ::/0) is refused in ssh_cidrs; set allow_world_ssh = true if you really mean it."
+    condition = alltrue([for c in var.ssh_cidrs : try(
+      replace(c, ":", "") == c ? (
+        tonumber(split("/", c)[1]) >= 16
+        || (tonumber(split("/", c)[1]) >= 8 && cidrhost(format("%s/8", cidrhost(c, 0)), 0) == "10.0.0.0")
+        || (tonumber(split("/", c)[1]) >= 12 && cidrhost(format("%s/12", cidrhost(c, 0)), 0) == "172.16.0.0")
+        || (tonumber(split("/", c)[1]) >= 10 && cidrhost(format("%s/10", cidrhost(c, 0)), 0) == "100.64.0.0")
+        ) : (
+        replace(cidrhost(c, 0), ":", "") != cidrhost(c, 0)
+        && (tonumber(split("/", c)[1]) >= 48
+        || (tonumber(split("/", c)[1]) >= 7 && cidrhost(format("%s/7", cidrhost(c, 0)), 0) == "fc00::"))
+      ),
+    true)])
+    error_message = "SSH from more public addresses than a /16 (IPv4) or /48 (IPv6) is refused in ssh_cidrs (0.0.0.0/1 and ::0/0 included); set allow_world_ssh = true if you really mean it."
   }
 }
 

@@ -20,11 +20,11 @@ variable "image" {
 }
 
 variable "command" {
-  description = "The container's main process. The default keeps the pod up for work sent through the API's exec until it is sent SIGTERM (the watchdog's end) or the deadline passes; when it exits 0 the Job completes."
+  description = "The container's main process. The default keeps the pod up for work sent through the API's exec until it is sent SIGTERM or the deadline passes, and hands the container over to /usr/local/lib/cmlinfra/supervisor as soon as that file exists (cmlinfra's runner supervisor: it then is PID 1). When the main process exits 0 the Job completes."
   type        = list(string)
   default = [
     "/bin/sh", "-c",
-    "trap 'exit 0' TERM INT; echo 'cmlinfra: pod ready'; while :; do sleep 1; done",
+    "trap 'exit 0' TERM INT; echo 'cmlinfra: pod ready'; while :; do if [ -x /usr/local/lib/cmlinfra/supervisor ]; then exec /usr/local/lib/cmlinfra/supervisor; fi; sleep 1; done",
   ]
 }
 

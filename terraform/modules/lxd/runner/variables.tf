@@ -79,6 +79,12 @@ variable "profiles" {
   default     = ["default"]
 }
 
+variable "wait_for_network" {
+  description = "Wait in the provider until the container has an IPv4 address, so the address output is set. The provider polls at most every 3 s after a refresh_interval delay; a caller that reads the address from LXD itself (cmlinfra does) sets false and is ready seconds sooner."
+  type        = bool
+  default     = true
+}
+
 variable "remote" {
   description = "The provider's LXD remote to create the container on; empty: the provider's default. A remote in the provider's config_dir may name an LXD project (cmlinfra names each after its project)."
   type        = string
