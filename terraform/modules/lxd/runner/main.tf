@@ -46,6 +46,7 @@ resource "lxd_container" "this" {
 # sshd starts only after the container generated its host keys, later than this push.
 resource "lxd_container_file" "authorized_keys" {
   container_name     = lxd_container.this.name
+  remote             = var.remote == "" ? null : var.remote
   target_file        = "/root/.ssh/authorized_keys"
   content            = "${trimspace(var.ssh_public_key)}\n"
   mode               = "0600"
