@@ -7,7 +7,7 @@ import ssl
 import tempfile
 from pathlib import Path
 
-from tests.fixtures import tls
+from tests import tls
 
 
 def self_signed() -> tuple[bytes, bytes]:
