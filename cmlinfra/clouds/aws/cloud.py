@@ -16,7 +16,7 @@ from typing import Any
 from cmlinfra.clouds import validate
 from cmlinfra.clouds.aws import INFO, catalog, errors, hostkeys, lookups, options, userdata
 from cmlinfra.clouds.aws import stack as stack_builder
-from cmlinfra.clouds.aws.request import NAME, image_source, instance_profile, owner_repo
+from cmlinfra.clouds.aws.request import NAME, image_source, instance_profile
 from cmlinfra.clouds.base import (
     CloudInfo,
     ErrorKind,
@@ -28,6 +28,7 @@ from cmlinfra.clouds.base import (
     StackSpec,
     SweepScope,
 )
+from cmlinfra.clouds.shared import launcher_cidr, owner_repo
 from cmlinfra.errors import CmlinfraError, UsageError
 
 HOST_KEY_WAIT_ENV = "CMLINFRA_AWS_HOST_KEY_WAIT"
@@ -135,9 +136,7 @@ class AwsCloud:
                 client, region, group, network[0], request.port, request.allow_world_ssh
             )
         # the user's own group decides who reaches SSH: no need to learn our address then
-        ssh_cidr = checked["ssh_cidr"] or (
-            None if group else lookups.launcher_cidr(self.public_ip_url)
-        )
+        ssh_cidr = checked["ssh_cidr"] or (None if group else launcher_cidr(self.public_ip_url))
         ttl = checked["max_ttl_seconds"]
         expires = (datetime.now(UTC) + timedelta(seconds=ttl)).strftime("%Y-%m-%dT%H:%M:%SZ")
         return ResolvedMachine(

@@ -244,6 +244,6 @@ class GcpCloud:
 
 def _launcher_cidr(url: str | None) -> str:
     """This machine's public address /32 (the same echo service every cloud asks)."""
-    from cmlinfra.clouds.aws.lookups import launcher_cidr
+    from cmlinfra.clouds.shared import launcher_cidr
 
     return launcher_cidr(url)
