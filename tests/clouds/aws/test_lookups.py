@@ -9,7 +9,7 @@ import pytest
 from cmlinfra.clouds import shared
 from cmlinfra.clouds.aws import hostkeys, lookups
 from cmlinfra.errors import CmlinfraError, UsageError
-from tests.clouds.aws.conftest import EchoServer
+from tests.clouds.echo import EchoServer
 from tests.fixtures.moto import MotoServer
 
 REGION = "us-east-1"
