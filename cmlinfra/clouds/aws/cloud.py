@@ -28,14 +28,14 @@ from cmlinfra.clouds.base import (
     StackSpec,
     SweepScope,
 )
-from cmlinfra.clouds.shared import launcher_cidr, owner_repo
+from cmlinfra.clouds.shared import PublicCloud, launcher_cidr, owner_repo
 from cmlinfra.errors import CmlinfraError, UsageError
 
 HOST_KEY_WAIT_ENV = "CMLINFRA_AWS_HOST_KEY_WAIT"
 
 
 @dataclass
-class AwsCloud:
+class AwsCloud(PublicCloud):
     """CML-compatible AWS runners: see docs/aws.md."""
 
     name: str = INFO.name
@@ -74,12 +74,6 @@ class AwsCloud:
             "max_ttl_seconds": userdata.max_ttl(request.max_ttl_seconds),
             "ssh_cidr": ssh_cidr,
         }
-
-    def any_regions(self) -> tuple[str, ...]:
-        """``--cloud-region any``: CML's four regions, its default first (docs/failover.md)."""
-        from cmlinfra.clouds.shared import CML_REGIONS
-
-        return CML_REGIONS
 
     def resolve(self, request: MachineRequest) -> ResolvedMachine:
         checked = self.validate(request)
@@ -202,11 +196,6 @@ class AwsCloud:
         from cmlinfra.clouds.aws.images import AwsImages
 
         return AwsImages(catalog.region_name(region) if region else None)
-
-    def cost_note(self, machine: ResolvedMachine) -> str:
-        source = str(machine.extra.get("price_source") or "")
-        what = f"{machine.instance_type} in {machine.region}"
-        return f"{what}, {source}" if source else what
 
     def classify_error(self, error: BaseException | str) -> ErrorKind:
         return errors.classify_error(error)
