@@ -165,11 +165,25 @@ def register(root: typer.Typer) -> None:
             help="CML's: do not re-run the workflow when the runner is lost (a spot reclaim). "
             "Recorded with the runner; see docs/migrating-from-cml.md.",
         ),
+        dvc: bool = typer.Option(
+            False,
+            "--dvc",
+            help="Make DVC ready for the jobs (dvc pull / repro / push in the workflow): DVC "
+            "with the remote's extra on PATH, the machine-wide cache /var/cache/cmlinfra/dvc, "
+            "and the remote's credentials as 0600 files of the job user's (none with "
+            "--cloud-permission-set), removed when the runner goes. The remote is read from the "
+            "DVC repository in the current directory. Off by default, as in CML. See "
+            "docs/dvc.md.",
+        ),
+        dvc_remote: str = typer.Option(
+            "", "--dvc-remote", help="With --dvc: the DVC remote (default: core.remote)."
+        ),
         **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
         """Provision a machine, register it as a CI runner, and leave it a watchdog that
         unregisters it and powers it off (a pod: ends its Job) when idle, after --single's job,
-        or at --max-ttl. Without --cloud: register this machine instead, as CML does."""
+        or at --max-ttl. Without --cloud: register this machine instead, as CML does. With
+        --dvc the jobs find DVC, a shared cache and the remote's credentials ready."""
         from cmlinfra.bootstrap.startup import decode
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.launch import LaunchOptions
@@ -178,6 +192,18 @@ def register(root: typer.Typer) -> None:
         from cmlinfra.ui import emit
 
         values = dict(locals())
+        if (dvc or dvc_remote) and not cloud:
+            from cmlinfra.errors import UsageError
+
+            raise UsageError(
+                "--dvc prepares a cloud machine for DVC; without --cloud the jobs run here, "
+                "with this machine's own DVC and credentials",
+                "add --cloud lxd|aws|…, or drop --dvc",
+            )
+        if dvc_remote and not dvc:
+            from cmlinfra.errors import UsageError
+
+            raise UsageError("--dvc-remote names the remote for --dvc", "add --dvc")
         if count > 1 and not cloud:
             from cmlinfra.errors import UsageError
 
@@ -212,6 +238,8 @@ def register(root: typer.Typer) -> None:
             runner_group=runner_group,
             startup_script=startup,
             no_retry=no_retry,
+            dvc=dvc,
+            dvc_remote=dvc_remote,
         )
         if count > 1:
             from cmlinfra.runner.fleet import launch_many
