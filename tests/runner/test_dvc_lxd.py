@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cmlinfra.stack.service import provider_mirror
+
 from tests.fixtures.cli import REPO_ROOT, cli_env, run_cli
 from tests.fixtures.dvc_repo import DvcProject, git, make_project, run
 from tests.fixtures.moto import AWS_ENV, create_bucket, moto_on_bridge
@@ -67,6 +69,7 @@ def world(lxd, tmp_path_factory) -> Iterator[World]:  # type: ignore[no-untyped-
             "CMLINFRA_HOME": str(tmp / "home"),
             # the toolboxes (DVC, TensorBoard for the machine) are built once per checkout
             "CMLINFRA_CACHE": str(REPO_ROOT / ".cache" / "cmlinfra"),
+            "CMLINFRA_PROVIDER_MIRROR": str(provider_mirror()),  # still localcloud.sh's
         }
         yield World(project, origin, env, str(tmp / "state"), lxd.prefix, tmp)
 
