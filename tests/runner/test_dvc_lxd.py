@@ -26,7 +26,6 @@ import pytest
 import yaml
 
 from cmlinfra.stack.service import provider_mirror
-
 from tests.fixtures.cli import REPO_ROOT, cli_env, run_cli
 from tests.fixtures.dvc_repo import DvcProject, git, make_project, run
 from tests.fixtures.moto import AWS_ENV, create_bucket, moto_on_bridge
