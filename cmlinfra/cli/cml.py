@@ -67,7 +67,7 @@ FORWARDED = ("--driver", "--repo", "--token", "--driver-token")  # CML's global 
 # flags take neither form, except where it has a --no- switch of its own
 BOOLEANS = (
     "publish", "pr", "update", "watch", "md", "native", "publish-native", "rm-watermark",
-    "gitlab-uploads", "single", "reuse", "reuse-idle", "no-retry", "cloud-spot", "skip-ci",
+    "gitlab-uploads", "single", "reuse", "reuse-idle", "no-retry", "skip-ci",
     "merge", "rebase", "squash", "auto-merge", "unshallow",
 )  # fmt: skip
 NEGATABLE = ("publish",)  # cmlinfra options with a --no-NAME form
@@ -95,6 +95,29 @@ def _booleans(args: list[str]) -> list[str]:
 
 
 TRUTH = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+SPOT = "--cloud-spot"  # CML's switch; cmlinfra's also takes a value: auto (docs/failover.md)
+SPOT_VALUES = frozenset({"auto", "true", "false", "yes", "no", "on", "off", "1", "0"})
+
+
+def normalize_spot(args: list[str]) -> list[str]:
+    """``--cloud-spot`` alone → ``--cloud-spot=true``; followed by one of its values (``auto``,
+    ``true``…) → ``--cloud-spot=VALUE``; ``--no-cloud-spot`` → left out. Click options take a
+    value or not, never maybe; this keeps CML's bare switch and gives it cmlinfra's values."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return out + args[i:]
+        following = args[i + 1] if i + 1 < len(args) else ""
+        if arg == SPOT and following.lower() in SPOT_VALUES:
+            out.append(f"{SPOT}={following}")
+            i += 2
+            continue
+        if arg != f"--no-{SPOT[2:]}":
+            out.append(f"{SPOT}=true" if arg == SPOT else arg)
+        i += 1
+    return out
 
 
 @dataclass
@@ -142,7 +165,7 @@ def translate(argv: Sequence[str], prog: str = "cml") -> Translated:
     """CML's command line → cmlinfra's (see the module docstring)."""
     from cmlinfra.errors import CmlinfraError
 
-    args = _booleans(list(argv))
+    args = normalize_spot(_booleans(list(argv)))
     # --log anywhere (CML takes it after the command too) → the root's
     args, logs = _value_options(args, ["--log"])
     head_n = _leading(args)

@@ -67,3 +67,27 @@ def allow_world_ssh_option() -> Any:
         help="AWS: open the machine's SSH port to every address (0.0.0.0/0 and ::/0), and "
         "accept a --ssh-cidr wider than a /16. Off by default: SSH admits the launcher only.",
     )
+
+
+# the failover's list options (docs/failover.md), one wording for runner launch, exec and stack
+CLOUD_LIST_HELP = (
+    "Several, comma-separated (aws,gcp), are tried in turn when one has no capacity or quota "
+    "(docs/failover.md)."
+)
+TYPE_HELP = (
+    "Size (m, l, xl) or the cloud's own type; several, comma-separated (m+t4,m+a10g), are "
+    "candidates tried cheapest first."
+)
+REGION_HELP = (
+    "Region (the cloud's default); several, comma-separated (us-west,us-east), or 'any' (the "
+    "cloud's list): when one has no capacity or quota the next is tried, cheapest first. On "
+    "lxd: 'local' or an LXD project."
+)
+SPOT_HELP = (
+    "Spot/preemptible machine. Alone (CML's flag) or 'true': spot only; 'auto': spot first, "
+    "then on-demand if no spot machine can be had."
+)
+SPOT_PRICE_HELP = (
+    "Max spot price in USD/hour (-1: the on-demand price); with --cloud-spot auto it also caps "
+    "what an on-demand candidate may cost."
+)

@@ -9,7 +9,7 @@ from typing import Any
 # clouds' own options, in values["cloud_options"], None when not given)
 CLOUD_ONLY: dict[str, object] = {
     "cloud_type": "m", "cloud_gpu": "", "cloud_region": "", "cloud_hdd_size": None,
-    "cloud_spot": False, "cloud_spot_price": "", "cloud_image": "", "cloud_permission_set": "",
+    "cloud_spot": "", "cloud_spot_price": "", "cloud_image": "", "cloud_permission_set": "",
     "cloud_metadata": [], "ssh_cidr": None, "state": "", "terraform": "",
     "cloud_startup_script": "",
 }  # fmt: skip

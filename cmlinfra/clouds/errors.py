@@ -30,7 +30,8 @@ class Rule:
 
 def error_text(error: BaseException | str) -> str:
     """Everything an error says: a botocore ``ClientError``'s code and message, a
-    ``CmlinfraError``'s problem and fix, the chain of causes (a wrapped API error)."""
+    ``CmlinfraError``'s problem and fix (and a Terraform diagnostic's ``detail``), the chain
+    of causes (a wrapped API error)."""
     if isinstance(error, str):
         return error
     parts: list[str] = []
@@ -46,6 +47,9 @@ def error_text(error: BaseException | str) -> str:
             parts.append(f"{current.problem}; {current.fix}")
         else:
             parts.append(str(current))
+        detail = getattr(current, "detail", None)  # a Terraform diagnostic's body
+        if isinstance(detail, str) and detail:
+            parts.append(detail)
         current = current.__cause__ or current.__context__
     return "\n".join(parts)
 

@@ -11,6 +11,9 @@ import os
 from cmlinfra.errors import CmlinfraError
 
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
+# CML's named regions, its default first: what --cloud-region any stands for on a public cloud
+# that maps them (each to its own region or zone; docs/failover.md)
+CML_REGIONS = ("us-west", "us-east", "eu-west", "eu-north")
 PUBLIC_IP_ENV = "CMLINFRA_PUBLIC_IP_URL"
 
 

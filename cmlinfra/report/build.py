@@ -42,6 +42,7 @@ class BuildRequest:
     dvc: bool = False  # dvc.yaml's metrics, params and plots (vs base_ref when given)
     dvc_root: Path = Path(".")
     tensorboard: list[Path] = field(default_factory=list)  # log directories
+    launches: list[Path] = field(default_factory=list)  # --json of exec / runner launch
 
 
 def _png_name(kind: str, source: Path, taken: set[str]) -> str:
@@ -82,6 +83,10 @@ def build_report(request: BuildRequest, env: Mapping[str, str] = os.environ) -> 
             raise CmlinfraError(f"image {image} does not exist", "check the path")
     report = Report(title=request.title, metrics=_tables(request))
     sections = [section_from_file(p, request.collapse_lines, out.parent) for p in request.sections]
+    if request.launches:
+        from cmlinfra.report.launch import section as launch_section
+
+        sections = [launch_section(p) for p in request.launches] + sections
     series = [(p, load_series(p)) for p in request.plots]  # read everything before drawing
     matrices = [(p, load_confusion(p)) for p in request.confusions]
     try:

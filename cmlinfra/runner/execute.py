@@ -43,6 +43,8 @@ class ExecOptions:
     commit: bool = False  # push dvc.lock and the metrics to the branch afterwards
     tensorboard: str = ""  # LOGDIR, served live over SSH and brought back
     tensorboard_port: int = 0  # the local port; 0: any free one
+    spot: str = ""  # --cloud-spot's value: "", true, auto… (stack.candidates.spot_choices)
+    candidates: Any = None  # stack.candidates.Candidate list; None: built from the above
 
 
 @dataclass
@@ -52,6 +54,8 @@ class ExecResult:
     timings: dict[str, float]
     artifacts: list[str]
     notes: list[str] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=dict)  # where it ran: cloud, region, type…
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # the failover's candidates
 
     def breakdown(self) -> str:
         return ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
@@ -64,7 +68,15 @@ class ExecResult:
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "artifacts": self.artifacts,
             "notes": self.notes,
+            "machine": self.machine,
+            "attempts": self.attempts,
         }
+
+    def where(self) -> str:
+        """The machine it ran on, for the summary line (runner/records.py's words)."""
+        from cmlinfra.runner.records import where
+
+        return where(self.machine, self.attempts)
 
 
 def tree_files(root: Path) -> list[str]:
@@ -140,12 +152,11 @@ def _fetch(session: Any, opts: ExecOptions, extra: list[str]) -> list[str]:
 
 
 def execute(opts: ExecOptions) -> ExecResult:
-    from cmlinfra.bootstrap.steps import Options, build_steps
     from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
     from cmlinfra.runner import ahead
     from cmlinfra.runner.machine import Session
     from cmlinfra.runner.signals import cancellable
-    from cmlinfra.stack import service
+    from cmlinfra.stack import candidates, failover
 
     ahead.start(opts.terraform)  # overlaps the checks below
     use_dvc = opts.dvc if opts.dvc is not None else (opts.workdir / "dvc.yaml").is_file()
@@ -159,26 +170,31 @@ def execute(opts: ExecOptions) -> ExecResult:
             "no command to run", "put it after --, e.g. cmlinfra exec -- python train.py"
         )
     store = open_store(opts.state)
-    request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
-    prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
-    gpu = prepared.machine.gpu_count > 0
-    container = prepared.cloud.info.capabilities.container
-    if container and opts.docker_image:
-        raise UsageError(
-            f"--docker-image: on --cloud {opts.cloud} the command already runs in a container",
-            "give the image as --cloud-image instead",
-        )
-    wanted = opts.bootstrap_steps or (("detect", "docker") if opts.docker_image else ("detect",))
-    if gpu and not opts.bootstrap_steps and not container:
-        wanted = ()  # every default step: driver, container toolkit, check (the node has them)
-    steps = build_steps(Options(gpu=gpu), only=list(wanted) or None)
+    machines = failover.plan(
+        opts.cloud,
+        opts.request,
+        opts.candidates or candidates.build(opts.request, opts.cloud, opts.spot or None),
+        terraform=opts.terraform,
+        state=opts.state,
+        role=lambda request: with_role(request, RUNNER_ROLE),  # gc: no record, it is garbage
+    )
+    prepared = machines.lookup()  # every candidate checked and ordered; nothing created
+    for option in machines.options:
+        if option.prepared.cloud.info.capabilities.container and opts.docker_image:
+            raise UsageError(
+                f"--docker-image: on --cloud {option.candidate.cloud} the command already runs "
+                "in a container",
+                "give the image as --cloud-image instead",
+            )
     started = time.monotonic()
     session = Session.begin(store, prepared, mode="exec", labels=[], single=True, idle_timeout=0)
+    session.failover = machines
     code, fetched, notes = -1, [], list[str]()
     with cancellable():
         try:
             address = session.apply()
             session.connect(address)
+            gpu, steps = _steps(opts, session.prepared)  # the candidate it landed on
             session.bootstrap(steps)
             _sync(session, opts)
             code, extra = _run(session, opts, plan, gpu, notes)
@@ -191,7 +207,32 @@ def execute(opts: ExecOptions) -> ExecResult:
 
         message = f"cmlinfra exec {session.record.name}: {' '.join(opts.command)}"
         notes.append(commit(opts.workdir, target, fetched, message))
-    return ExecResult(session.record.name, code, session.timings, fetched, notes)
+    result = ExecResult(session.record.name, code, session.timings, fetched, notes)
+    result.machine, result.attempts = _machine(session.record), session.record.attempts
+    return result
+
+
+def _steps(opts: ExecOptions, prepared: Any) -> tuple[bool, list[Any]]:
+    """Whether the machine has a GPU, and the bootstrap steps it needs."""
+    from cmlinfra.bootstrap.steps import Options, build_steps
+
+    gpu = prepared.machine.gpu_count > 0
+    container = prepared.cloud.info.capabilities.container
+    wanted = opts.bootstrap_steps or (("detect", "docker") if opts.docker_image else ("detect",))
+    if gpu and not opts.bootstrap_steps and not container:
+        wanted = ()  # every default step: driver, container toolkit, check (the node has them)
+    return gpu, build_steps(Options(gpu=gpu), only=list(wanted) or None)
+
+
+def _machine(record: Any) -> dict[str, Any]:
+    """Where the command ran (the candidate it landed on)."""
+    return {
+        "cloud": record.cloud,
+        "region": record.region,
+        "type": record.instance_type,
+        "spot": record.spot,
+        "hourly_price": record.hourly_price,
+    }
 
 
 def _dvc_checks(opts: ExecOptions, use_dvc: bool) -> tuple[Any, str]:

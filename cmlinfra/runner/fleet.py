@@ -51,7 +51,14 @@ def launch_many(opts: LaunchOptions, count: int) -> list[LaunchResult]:
         )
     checked = check(opts)
     first = replace(opts, request=replace(opts.request, name=names(opts.request.name, count)[0]))
-    template = prepare(first, checked)  # also: the first name is free at the forge
+    plan = prepare(first, checked)  # also: the first name is free at the forge
+    if not plan.single:
+        raise UsageError(
+            "--count launches every runner on one machine type, region and pricing",
+            "give one --cloud-region, --cloud-type and --cloud-spot value with --count, or "
+            "launch the runners one by one to let each fail over",
+        )
+    template = plan.options[0].prepared
     others = names(opts.request.name, count)[1:]
     registered = {runner.name for runner in checked.forge.list_runners()}
     for name in others:

@@ -43,6 +43,8 @@ class LaunchOptions:
     dvc: bool = False  # DVC ready for the jobs (runner/dvc_runner.py); CML's default: nothing
     dvc_remote: str = ""  # "": the repository's core.remote
     dvc_root: str = "."  # the DVC repository whose remote the jobs use
+    spot: str = ""  # --cloud-spot's value: "", true, auto… (stack.candidates.spot_choices)
+    candidates: Any = None  # stack.candidates.Candidate list; None: built from the above
 
 
 @dataclass
@@ -58,7 +60,11 @@ class LaunchResult:
             **asdict(self.record),
             "reused": self.reused,
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "machine": self.record.machine(),
         }
+
+    def where(self) -> str:
+        return self.record.where()
 
 
 def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerRecord | None:
@@ -217,22 +223,31 @@ def check(opts: LaunchOptions) -> Checked:
 
 
 def prepare(opts: LaunchOptions, checked: Checked) -> Any:
-    """The machine request checked against the cloud (nothing created yet); then the forge
-    access: a wrong organization, group or repository, a token without the runner permission
-    or an unknown runner group fails here with the forge's one-line error instead of after a
-    machine has been paid for (GitLab also settles project vs group)."""
+    """Every candidate machine checked against its cloud and ordered (nothing created yet;
+    a ``cmlinfra.stack.failover.Failover``); then the forge access: a wrong organization,
+    group or repository, a token without the runner permission or an unknown runner group
+    fails here with the forge's one-line error instead of after a machine has been paid for
+    (GitLab also settles project vs group)."""
     from cmlinfra.clouds.tags import RUNNER_ROLE, with_role
-    from cmlinfra.stack import service
+    from cmlinfra.stack import candidates, failover
 
-    request = with_role(opts.request, RUNNER_ROLE)  # gc: without a record, it is garbage
-    prepared = service.prepare(request, opts.cloud, terraform=opts.terraform, state=opts.state)
+    plan = failover.plan(
+        opts.cloud,
+        opts.request,
+        opts.candidates or candidates.build(opts.request, opts.cloud, opts.spot or None),
+        terraform=opts.terraform,
+        state=opts.state,
+        role=lambda request: with_role(request, RUNNER_ROLE),  # gc: no record, it is garbage
+    )
+    plan.lookup()
     checked.forge.check_runner_access()
     name_free(checked.forge, opts.request.name)
-    return prepared
+    return plan
 
 
-def begin(opts: LaunchOptions, checked: Checked, prepared: Any) -> Any:
-    """Lock the runner's name and write its record: from here on a failure tears down."""
+def begin(opts: LaunchOptions, checked: Checked, prepared: Any, plan: Any = None) -> Any:
+    """Lock the runner's name and write its record: from here on a failure tears down.
+    ``plan``: the failover whose candidates ``apply()`` tries (None: ``prepared`` only)."""
     from cmlinfra.runner.machine import Session
 
     session = Session.begin(
@@ -246,6 +261,7 @@ def begin(opts: LaunchOptions, checked: Checked, prepared: Any) -> Any:
         repo=checked.context.repo_url,
         scope=checked.context.scope,
     )
+    session.failover = plan
     if opts.no_retry:
         session.record.no_retry = True
         session.save()
@@ -291,7 +307,8 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     found = _reusable(checked.store, opts, checked.forge)
     if found is not None:
         return LaunchResult(found, {}, reused=True)
-    session = begin(opts, checked, prepare(opts, checked))
+    plan = prepare(opts, checked)
+    session = begin(opts, checked, plan.options[0].prepared, plan)
     with cancellable():
         try:
             bring_up(session, opts, checked.dvc)

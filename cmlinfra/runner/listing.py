@@ -1,4 +1,5 @@
-"""``runner list``: what is running, for how long, until when, and what it has cost so far."""
+"""``runner list``: what is running, where (the candidate its launch landed on, and how many it
+tried: docs/failover.md), for how long, until when, and what it has cost so far."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import RunnerStore, locks, records
 
-COLUMNS = ("NAME", "CLOUD", "TYPE", "SCOPE", "PHASE", "AGE", "IDLE", "EXPIRES IN", "COST")
+COLUMNS = (
+    "NAME", "CLOUD", "REGION", "TYPE", "SCOPE", "PHASE", "AGE", "IDLE", "EXPIRES IN", "COST",
+    "TRIED",
+)  # fmt: skip
 
 
 def human(seconds: float | None) -> str:
@@ -41,6 +45,9 @@ def row(record: RunnerRecord, now: float, locked: bool) -> dict[str, Any]:
         "idle_timeout_seconds": record.idle_timeout,
         "expires_in_seconds": None if record.expires is None else round(record.expires - now),
         "hourly_price_usd": record.hourly_price,
+        "spot": record.spot,
+        # the candidates its launch tried or set aside, the last one the machine it runs on
+        "attempts": record.attempts,
         "cost_so_far_usd": record.cost_so_far(now),
         "host": record.host,
         "instance_id": record.instance_id,
@@ -66,13 +73,15 @@ def table(rows: list[dict[str, Any]]) -> str:
         [
             r["name"],
             r["cloud"],
-            r["type"] or "-",
+            r["region"] or "-",
+            (r["type"] or "-") + ("(spot)" if r["spot"] else ""),
             r["scope"] or "-",
             r["phase"],
             human(r["age_seconds"]),
             human(r["idle_seconds"]),
             human(r["expires_in_seconds"]) if r["expires_in_seconds"] is not None else "never",
             "-" if r["cost_so_far_usd"] is None else f"${r['cost_so_far_usd']:.2f}",
+            str(len(r["attempts"])) if r["attempts"] else "-",
         ]
         for r in rows
     ]

@@ -40,6 +40,7 @@ class Session:
     ssh: Any = None  # cmlinfra.bootstrap.ssh.SshTransport
     stop: threading.Event | None = None  # set: stop at the next stage (runner/fleet.py)
     torn_down: bool = False  # fail() destroyed everything
+    failover: Any = None  # cmlinfra.stack.failover.Failover: the candidates apply() tries
     _stack: ExitStack = field(default_factory=ExitStack)
 
     @classmethod
@@ -82,6 +83,7 @@ class Session:
             idle_timeout=idle_timeout,
             single=single,
             hourly_price=machine.hourly_price,
+            spot=machine.request.spot,
             forge=getattr(forge, "name", "") if forge is not None else "",
             repo=repo,
             scope=scope,
@@ -108,6 +110,31 @@ class Session:
         return timed(name, self.timings)
 
     def apply(self) -> Any:
+        """The machine, on the first of the launch's candidates that can be had
+        (``failover``; docs/failover.md): one record and one stack name throughout, each
+        refused attempt's stack destroyed before the next, the attempts kept in the record."""
+        if self.failover is None:
+            return self._apply()
+        try:
+            return self.failover.run(lambda prepared: self._apply(), switch=self.use)
+        finally:
+            self.record.attempts = [a.to_dict() for a in self.failover.attempts]
+            self.save()
+
+    def use(self, prepared: Any) -> None:
+        """Make ``prepared`` (another candidate) this session's machine, in the record too."""
+        self.prepared = prepared
+        machine = prepared.machine
+        record = self.record
+        record.cloud, record.instance_type, record.region = (
+            machine.cloud,
+            machine.instance_type,
+            machine.region,
+        )
+        record.hourly_price, record.spot = machine.hourly_price, machine.request.spot
+        self.save()
+
+    def _apply(self) -> Any:
         from cmlinfra.runner import stacks
         from cmlinfra.stack import service
 

@@ -44,6 +44,10 @@ class RunnerRecord:
     error: str = ""  # why the last launch/destroy failed, one line
     # CML's --no-retry: a job lost with this runner (a spot reclaim) is not re-run (failover)
     no_retry: bool = False
+    spot: bool = False  # a spot / preemptible machine
+    # every candidate the launch tried or set aside, in order (stack.failover.Attempt.to_dict):
+    # cloud, region, type, spot, price, outcome, error, seconds, tries; [] before the apply
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -60,11 +64,38 @@ class RunnerRecord:
     def expired(self, now: float | None = None) -> bool:
         return self.expires is not None and (now or time.time()) >= self.expires
 
+    def machine(self) -> dict[str, Any]:
+        """Where it runs: the candidate the launch landed on."""
+        return {
+            "cloud": self.cloud,
+            "region": self.region,
+            "type": self.instance_type,
+            "spot": self.spot,
+            "hourly_price": self.hourly_price,
+        }
+
+    def where(self) -> str:
+        return where(self.machine(), self.attempts)
+
     def cost_so_far(self, now: float | None = None) -> float | None:
         """Estimated USD spent: hourly price x age (billing granularity ignored)."""
         if self.hourly_price is None:
             return None
         return round(self.hourly_price * self.age(now) / 3600, 4)
+
+
+def where(machine: dict[str, Any], attempts: list[dict[str, Any]]) -> str:
+    """``lxd fo-c m, $0/h, after 2 refused candidates``: a summary line's machine."""
+    if not machine.get("cloud"):
+        return ""
+    price = machine.get("hourly_price")
+    text = " ".join(
+        str(w) for w in (machine["cloud"], machine.get("region"), machine.get("type")) if w
+    )
+    text += " spot" if machine.get("spot") else ""
+    text += "" if price is None else f", ${price:.4g}/h"
+    refused = sum(a.get("outcome") != "launched" for a in attempts)
+    return text + (f", after {refused} refused candidate{'s' * (refused != 1)}" if refused else "")
 
 
 def this_holder() -> str:

@@ -212,7 +212,11 @@ def explain(
             if first.filename
             else "run with --log debug for terraform's full message"
         )
-        return CmlinfraError(f"terraform {command} failed: {first.one_line()}{more}", fix)
+        error = CmlinfraError(f"terraform {command} failed: {first.one_line()}{more}", fix)
+        # the body of terraform's message, for whoever must tell what it means (a cloud's
+        # error classification: a provisioner's output, a provider's detail, lives there)
+        error.detail = "\n".join(d.detail for d in errors if d.detail)  # type: ignore[attr-defined]
+        return error
     last = next((ln for ln in reversed(stderr.strip().splitlines()) if ln.strip()), "")
     return CmlinfraError(
         f"terraform {command} failed" + (f": {last.strip()}" if last else ""),

@@ -69,7 +69,9 @@ def parse(argv: list[str]) -> str:
 
 def _parse(argv: list[str]) -> str:
     from cmlinfra.cli.app import build_command
+    from cmlinfra.cli.cml import normalize_spot
 
+    argv = normalize_spot(list(argv))  # as main() does first: a bare --cloud-spot is "true"
     command: Any = build_command()
     try:
         ctx = command.make_context("cmlinfra", list(argv))

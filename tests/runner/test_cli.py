@@ -63,6 +63,12 @@ def test_runner_list_shows_age_expiry_and_cost(cli, tmp_path) -> None:
             expires=now + 3600,
             hourly_price=1.006,
             last_activity=now - 120,
+            region="us-east-1",
+            spot=True,
+            attempts=[
+                {"region": "us-west-1", "outcome": "capacity"},
+                {"region": "us-east-1", "outcome": "launched"},
+            ],
         )
     )
     store.put(RunnerRecord(name="cml-local", cloud="lxd", instance_type="s", created=now - 30))
@@ -72,6 +78,7 @@ def test_runner_list_shows_age_expiry_and_cost(cli, tmp_path) -> None:
     assert lines[0].split() == [
         "NAME",
         "CLOUD",
+        "REGION",
         "TYPE",
         "SCOPE",
         "PHASE",
@@ -80,14 +87,16 @@ def test_runner_list_shows_age_expiry_and_cost(cli, tmp_path) -> None:
         "EXPIRES",
         "IN",
         "COST",
+        "TRIED",
     ]
-    assert lines[1].split()[:5] == ["cml-gpu", "aws", "g5.xlarge", "-", "ready"]
-    assert lines[1].split()[5] in {"2h00m", "2h01m"}
-    assert lines[1].endswith("$2.01")
-    assert lines[2].split()[-2:] == ["never", "-"]
+    assert lines[1].split()[:6] == ["cml-gpu", "aws", "us-east-1", "g5.xlarge(spot)", "-", "ready"]
+    assert lines[1].split()[6] in {"2h00m", "2h01m"}
+    assert lines[1].endswith("$2.01  2")  # landed on the second candidate it tried
+    assert lines[2].split()[-3:] == ["never", "-", "-"]
     rows = json.loads(cli("--json", "runner", "list", "--state", str(tmp_path)).stdout)["runners"]
     assert rows[0]["cost_so_far_usd"] == pytest.approx(2.012, abs=0.01)
     assert rows[0]["idle_seconds"] >= 120
+    assert rows[0]["spot"] is True and rows[0]["attempts"][0]["outcome"] == "capacity"
 
 
 def _launch(cli, forge_repo, state, *extra: str):  # type: ignore[no-untyped-def]

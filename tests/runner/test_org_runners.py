@@ -96,7 +96,7 @@ def test_list_shows_scope_and_destroy_unregisters_at_the_organization(
     env = {"CMLINFRA_HOME": str(tmp_path / "home")}
 
     text = cli("runner", "list", "--state", str(tmp_path), env=env)
-    scopes = {line.split()[0]: line.split()[3] for line in text.stdout.splitlines()[1:]}
+    scopes = {line.split()[0]: line.split()[4] for line in text.stdout.splitlines()[1:]}
     assert scopes == {"cml-mine": "repository", "cml-pool": "organization"}
     rows = json.loads(cli("--json", "runner", "list", "--state", str(tmp_path)).stdout)["runners"]
     assert {r["name"]: r["repo"] for r in rows}["cml-pool"] == f"{repo.server.url}/acme"

@@ -24,7 +24,7 @@ def register(root: typer.Typer) -> None:
         cloud_gpu: str = M["cloud_gpu"],  # type: ignore[assignment]
         cloud_region: str = M["cloud_region"],  # type: ignore[assignment]
         cloud_hdd_size: int | None = M["cloud_hdd_size"],  # type: ignore[assignment]
-        cloud_spot: bool = M["cloud_spot"],  # type: ignore[assignment]
+        cloud_spot: str = M["cloud_spot"],  # type: ignore[assignment]
         cloud_spot_price: str = M["cloud_spot_price"],  # type: ignore[assignment]
         cloud_image: str = M["cloud_image"],  # type: ignore[assignment]
         cloud_permission_set: str = M["cloud_permission_set"],  # type: ignore[assignment]
@@ -90,10 +90,12 @@ def register(root: typer.Typer) -> None:
 
         values = dict(locals())
         as_json = settings(ctx).as_json
+        request = build_request(values, "exec")
         result = execute(
             ExecOptions(
                 cloud=cloud,
-                request=build_request(values, "exec"),
+                request=request,
+                spot=str(values["cloud_spot"] or ""),
                 command=list(command or []),
                 docker_image=docker_image,
                 artifacts=list(artifacts),
@@ -110,7 +112,8 @@ def register(root: typer.Typer) -> None:
                 tensorboard_port=tensorboard_port,
             )
         )
-        progress(f"exec {result.name}: exit {result.exit_code}; {result.breakdown()}")
+        where = f" on {result.where()}" if result.where() else ""
+        progress(f"exec {result.name}: exit {result.exit_code}{where}; {result.breakdown()}")
         if result.artifacts:
             progress(f"artifacts: {', '.join(result.artifacts)}")
         for note in result.notes:

@@ -86,6 +86,12 @@ def build(
     section: list[Path] = typer.Option(
         [], "--section", help="Markdown file (or a log, shown as code) added as a section."
     ),
+    launch: list[Path] = typer.Option(
+        [],
+        "--launch",
+        help="The --json output of exec, runner launch or stack apply: a Machine section says "
+        "where the job ran, at what price, and which candidates were refused first.",
+    ),
     title: str = typer.Option("Report", "--title", help="The report's heading."),
     out: Path = typer.Option(
         Path("report.md"), "--out", "-o", help="Where to write the report; plots go beside it."
@@ -118,10 +124,11 @@ def build(
             f"{len(base_metrics)} --base-metrics for {len(metrics)} --metrics",
             "give one base file per metrics file, in the same order",
         )
-    if not (metrics or plot or confusion or image or section or dvc or tensorboard):
+    if not (metrics or plot or confusion or image or section or dvc or tensorboard or launch):
         raise UsageError(
             "nothing to report",
-            "give --metrics, --plot, --confusion, --image, --section, --dvc or --tensorboard",
+            "give --metrics, --plot, --confusion, --image, --section, --dvc, --tensorboard or "
+            "--launch",
         )
     from cmlinfra.report.build import BuildRequest, build_report
 
@@ -141,6 +148,7 @@ def build(
             dvc=dvc,
             dvc_root=dvc_root,
             tensorboard=tensorboard,
+            launches=launch,
         )
     )
     from cmlinfra.ui import emit

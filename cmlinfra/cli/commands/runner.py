@@ -7,7 +7,16 @@ from typing import Any
 import typer
 
 from cmlinfra.cli.clouds import cloud_option, creating_cloud_help, with_cloud_options
-from cmlinfra.cli.common import MAX_TTL_HELP, allow_world_ssh_option, ssh_cidr_option
+from cmlinfra.cli.common import (
+    CLOUD_LIST_HELP,
+    MAX_TTL_HELP,
+    REGION_HELP,
+    SPOT_HELP,
+    SPOT_PRICE_HELP,
+    TYPE_HELP,
+    allow_world_ssh_option,
+    ssh_cidr_option,
+)
 from cmlinfra.cli.compat import RUNNER_LAUNCH, accepts
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 
@@ -26,16 +35,15 @@ def machine_options() -> dict[str, object]:
     """CML's --cloud-* options, fresh OptionInfo objects per command (each gets its own
     CML_<GROUP>_* variable)."""
     return {
-        "cloud": cloud_option(creating_cloud_help()),
+        "cloud": cloud_option(f"{creating_cloud_help()} {CLOUD_LIST_HELP}"),
         # runner launch only: no --cloud registers this machine (CML's on-premise runner)
-        "cloud_type": typer.Option("m", "--cloud-type", help="Size (m, l, xl) or cloud type."),
+        "cloud_type": typer.Option("m", "--cloud-type", help=TYPE_HELP),
         "cloud_gpu": typer.Option("", "--cloud-gpu", help="nogpu, or a GPU model (t4, a10g…)."),
-        "cloud_region": typer.Option("", "--cloud-region", help="Region (cloud default)."),
+        "cloud_region": typer.Option("", "--cloud-region", help=REGION_HELP),
         "cloud_hdd_size": typer.Option(None, "--cloud-hdd-size", help="Root disk in GB."),
-        "cloud_spot": typer.Option(False, "--cloud-spot", help="Spot/preemptible instance."),
-        "cloud_spot_price": typer.Option(
-            "", "--cloud-spot-price", help="Max spot price in USD/h (-1: on-demand price)."
-        ),
+        # a value is optional: cli/cml.py turns a bare --cloud-spot into --cloud-spot=true
+        "cloud_spot": typer.Option("", "--cloud-spot", metavar="[auto]", help=SPOT_HELP),
+        "cloud_spot_price": typer.Option("", "--cloud-spot-price", help=SPOT_PRICE_HELP),
         "cloud_image": typer.Option("", "--cloud-image", help="Image (AMI, LXD alias)."),
         "cloud_permission_set": typer.Option(
             "", "--cloud-permission-set", help="AWS instance profile ARN for the machine."
@@ -52,26 +60,28 @@ def machine_options() -> dict[str, object]:
 
 
 def build_request(values: dict[str, object], command: str) -> Any:
-    """The machine request of ``runner launch`` / ``exec`` (``command``), checked."""
+    """The machine request of ``runner launch`` / ``exec`` (``command``), checked; its region
+    and type may still be comma-separated lists (:func:`build_candidates` splits them)."""
     from cmlinfra.cli.clouds import cloud_option_values
     from cmlinfra.clouds import cloud_info
     from cmlinfra.errors import UsageError
+    from cmlinfra.stack.candidates import parse_list, spot_choices
     from cmlinfra.stack.request import build_request as build
 
-    cloud = str(values["cloud"])
-    if not cloud_info(cloud).capabilities.creates_machines:  # it has no --host/--host-key here
-        raise UsageError(
-            f"{command} creates its machine; --cloud {cloud} is for a machine you already have",
-            "bootstrap it with 'cmlinfra bootstrap HOST', or create its stack with "
-            f"'cmlinfra stack apply --cloud {cloud} --host HOST --host-key KEY'",
-        )
+    for cloud in parse_list(str(values["cloud"]), "--cloud"):
+        if not cloud_info(cloud).capabilities.creates_machines:  # no --host/--host-key here
+            raise UsageError(
+                f"{command} creates its machine; --cloud {cloud} is for a machine you already have",
+                "bootstrap it with 'cmlinfra bootstrap HOST', or create its stack with "
+                f"'cmlinfra stack apply --cloud {cloud} --host HOST --host-key KEY'",
+            )
     return build(
         name=str(values["name"]) or None,
         cloud_type=str(values["cloud_type"]),
         gpu=str(values["cloud_gpu"]) or None,
         region=str(values["cloud_region"]) or None,
         hdd_size=values["cloud_hdd_size"],  # type: ignore[arg-type]
-        spot=bool(values["cloud_spot"]),
+        spot=any(spot_choices(str(values["cloud_spot"] or ""))),
         spot_price=str(values["cloud_spot_price"]) or None,
         image=str(values["cloud_image"]) or None,
         permission_set=str(values["cloud_permission_set"]) or None,
@@ -106,7 +116,7 @@ def register(root: typer.Typer) -> None:
         cloud_gpu: str = M["cloud_gpu"],  # type: ignore[assignment]
         cloud_region: str = M["cloud_region"],  # type: ignore[assignment]
         cloud_hdd_size: int | None = M["cloud_hdd_size"],  # type: ignore[assignment]
-        cloud_spot: bool = M["cloud_spot"],  # type: ignore[assignment]
+        cloud_spot: str = M["cloud_spot"],  # type: ignore[assignment]
         cloud_spot_price: str = M["cloud_spot_price"],  # type: ignore[assignment]
         cloud_image: str = M["cloud_image"],  # type: ignore[assignment]
         cloud_permission_set: str = M["cloud_permission_set"],  # type: ignore[assignment]
@@ -223,6 +233,7 @@ def register(root: typer.Typer) -> None:
         options = LaunchOptions(
             cloud=cloud,
             request=build_request(values, "runner launch"),
+            spot=str(values["cloud_spot"] or ""),
             labels=[label.strip() for label in labels.split(",") if label.strip()],
             idle_timeout=parse_duration(idle_timeout, "--idle-timeout"),
             single=single,
@@ -251,10 +262,8 @@ def register(root: typer.Typer) -> None:
         for result in results:
             verb = "reusing" if result.reused else "launched"
             breakdown = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
-            lines.append(
-                f"{verb} runner {result.record.name} ({result.record.cloud} "
-                f"{result.record.instance_type}) {breakdown}".rstrip()
-            )
+            where = f" ({result.where()})" if result.where() else ""
+            lines.append(f"{verb} runner {result.record.name}{where} {breakdown}".rstrip())
         # one runner: the same document as always; several: {"runners": [those documents]}
         many = {"runners": [r.to_dict() for r in results]}
         document = results[0].to_dict() if count == 1 else many

@@ -10,7 +10,17 @@ from typing import Any
 import typer
 
 from cmlinfra.cli.clouds import cloud_list, cloud_option, with_cloud_options
-from cmlinfra.cli.common import MAX_TTL_HELP, allow_world_ssh_option, settings, ssh_cidr_option
+from cmlinfra.cli.common import (
+    CLOUD_LIST_HELP,
+    MAX_TTL_HELP,
+    REGION_HELP,
+    SPOT_HELP,
+    SPOT_PRICE_HELP,
+    TYPE_HELP,
+    allow_world_ssh_option,
+    settings,
+    ssh_cidr_option,
+)
 from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 
 HELP = """One runner machine as a Terraform stack, without bootstrapping it (runner launch does
@@ -20,15 +30,14 @@ a crashed launcher. Stacks live in $CMLINFRA_HOME/stacks/NAME."""
 app = typer.Typer(help=HELP, no_args_is_help=True)
 
 NAME = typer.Option(None, "--name", help="Stack (and machine) name; default cml-<random>.")
-CLOUD = cloud_option(f"Cloud: {cloud_list()}.")
-TYPE = typer.Option("m", "--cloud-type", help="Machine size: m, l, xl, or a cloud's own type.")
+CLOUD = cloud_option(f"Cloud: {cloud_list()}. {CLOUD_LIST_HELP}")
+TYPE = typer.Option("m", "--cloud-type", help=TYPE_HELP)
 GPU = typer.Option(None, "--cloud-gpu", help="GPU: nogpu, or a model (e.g. t4, v100, h100).")
-REGION = typer.Option(None, "--cloud-region", help="Region; each cloud has its default.")
+REGION = typer.Option(None, "--cloud-region", help=REGION_HELP)
 HDD = typer.Option(None, "--cloud-hdd-size", help="Root disk size in GB.")
-SPOT = typer.Option(False, "--cloud-spot", help="Use a spot/preemptible instance.")
-SPOT_PRICE = typer.Option(
-    None, "--cloud-spot-price", help="Max spot price in USD/hour; -1 caps at the on-demand price."
-)
+# a value is optional: cli/cml.py turns a bare --cloud-spot into --cloud-spot=true
+SPOT = typer.Option("", "--cloud-spot", metavar="[auto]", help=SPOT_HELP)
+SPOT_PRICE = typer.Option(None, "--cloud-spot-price", help=SPOT_PRICE_HELP)
 IMAGE = typer.Option(None, "--cloud-image", help="Image (AMI id/name, LXD alias).")
 PERMISSION = typer.Option(
     None, "--cloud-permission-set", help="Instance profile / role for the machine."
@@ -82,7 +91,7 @@ def _run(
     cloud_gpu: str | None = GPU,
     cloud_region: str | None = REGION,
     cloud_hdd_size: int | None = HDD,
-    cloud_spot: bool = SPOT,
+    cloud_spot: str = SPOT,
     cloud_spot_price: str | None = SPOT_PRICE,
     cloud_image: str | None = IMAGE,
     cloud_permission_set: str | None = PERMISSION,
@@ -158,7 +167,7 @@ def _execute(
 ) -> None:
     from cmlinfra.cli.clouds import cloud_option_values
     from cmlinfra.clouds.tags import ROLE_KEY, STACK_ROLE
-    from cmlinfra.stack import service
+    from cmlinfra.stack import candidates, failover, service
     from cmlinfra.stack.request import build_request, key_file
     from cmlinfra.ui import emit
 
@@ -169,7 +178,7 @@ def _execute(
         gpu=o["cloud_gpu"],
         region=o["cloud_region"],
         hdd_size=o["cloud_hdd_size"],
-        spot=o["cloud_spot"],
+        spot=any(candidates.spot_choices(o["cloud_spot"] or "")),
         spot_price=o["cloud_spot_price"],
         image=o["cloud_image"],
         permission_set=o["cloud_permission_set"],
@@ -186,9 +195,12 @@ def _execute(
     identity = key_file(o["ssh_key_file"])
     where = _connect_review(request.name, review) if review else None
     cloud = o["cloud"]
-    prepared = service.prepare(request, cloud, terraform=o["terraform"], state=o["state"])
+    found = candidates.build(request, cloud, o["cloud_spot"] or "")
+    machines = failover.plan(cloud, request, found, terraform=o["terraform"], state=o["state"])
+    prepared = machines.lookup()  # every candidate checked, the cheapest first; none created
     as_json = settings(ctx).as_json
-    result: dict[str, Any] = {"name": request.name, "cloud": cloud}
+    named = cloud if machines.single else prepared.cloud.name  # as given, for one candidate
+    result: dict[str, Any] = {"name": request.name, "cloud": named}
     if action == "render":
         path = service.render(prepared, ssh_key_file=identity)
         result["file"] = str(path)
@@ -213,14 +225,41 @@ def _execute(
             text += f"\nplan comment {verb}: {posted.comment.url or posted.target}"
         emit(result, as_json=as_json, text=text)
     else:
-        address = service.apply(prepared, ssh_key_file=identity)
-        result.update(address=address, stack_dir=str(prepared.stack.root))
+        try:
+            address = machines.run(lambda chosen: service.apply(chosen, ssh_key_file=identity))
+        finally:  # the attempts, said per line already, are kept with the stack
+            _remember(machines)
+        chosen = machines.chosen.prepared if machines.chosen else prepared
+        machine = chosen.machine
+        result.update(
+            address=address,
+            stack_dir=str(chosen.stack.root),
+            cloud=named if machines.single else chosen.cloud.name,
+            machine={
+                "cloud": machine.cloud,
+                "region": machine.region,
+                "type": machine.instance_type,
+                "spot": machine.request.spot,
+                "hourly_price": machine.hourly_price,
+            },
+            attempts=[a.to_dict() for a in machines.attempts],
+        )
         emit(
             result,
             as_json=as_json,
             text=f"{request.name}: {address.user}@{address.host}:{address.port} "
             f"({address.instance_id})",
         )
+
+
+def _remember(machines: Any) -> None:
+    """The attempts in the applied stack's metadata (``stack show``)."""
+    chosen = machines.chosen
+    if chosen is None or not chosen.prepared.stack.exists():
+        return
+    target = chosen.prepared.stack
+    attempts = [a.to_dict() for a in machines.attempts]
+    target.write_metadata({**target.read_metadata(), "attempts": attempts})
 
 
 @app.command("destroy")

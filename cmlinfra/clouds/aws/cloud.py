@@ -74,6 +74,12 @@ class AwsCloud:
             "ssh_cidr": ssh_cidr,
         }
 
+    def any_regions(self) -> tuple[str, ...]:
+        """``--cloud-region any``: CML's four regions, its default first (docs/failover.md)."""
+        from cmlinfra.clouds.shared import CML_REGIONS
+
+        return CML_REGIONS
+
     def resolve(self, request: MachineRequest) -> ResolvedMachine:
         checked = self.validate(request)
         spec: catalog.InstanceSpec = checked["spec"]

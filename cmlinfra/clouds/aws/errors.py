@@ -45,7 +45,8 @@ RULES = (
         "capacity-not-available",
         "Unsupported",  # the type is not offered in that zone (the message names others)
     ),
-    Rule(ErrorKind.CAPACITY, r" is not offered in [a-z]{2}-[a-z]+-\d"),  # resolve()'s check
+    # resolve()'s checks: the type in no zone of the region, or not in the zone asked for
+    Rule(ErrorKind.CAPACITY, r" is not offered in (?:the zone )?[a-z]{2}-[a-z]+-\d"),
     _codes(
         ErrorKind.AUTH,
         "AuthFailure",

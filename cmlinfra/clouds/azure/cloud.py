@@ -97,6 +97,12 @@ class AzureCloud:
             "subnet": options.chosen_subnet(request),
         }
 
+    def any_regions(self) -> tuple[str, ...]:
+        """``--cloud-region any``: CML's four regions, its default first (docs/failover.md)."""
+        from cmlinfra.clouds.shared import CML_REGIONS
+
+        return CML_REGIONS
+
     def resolve(self, request: MachineRequest) -> ResolvedMachine:
         checked = self.validate(request)
         spec: catalog.SizeSpec = checked["spec"]

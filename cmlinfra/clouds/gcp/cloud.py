@@ -125,6 +125,12 @@ class GcpCloud:
                     "--cloud-region",
                 )
 
+    def any_regions(self) -> tuple[str, ...]:
+        """``--cloud-region any``: CML's four regions, its default first (docs/failover.md)."""
+        from cmlinfra.clouds.shared import CML_REGIONS
+
+        return CML_REGIONS
+
     def resolve(self, request: MachineRequest) -> ResolvedMachine:
         checked = self.validate(request)
         spec: catalog.MachineSpec = checked["spec"]

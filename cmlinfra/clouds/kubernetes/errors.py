@@ -40,8 +40,12 @@ RULES = (
 
 
 def classify_error(error: BaseException | str) -> ErrorKind:
-    """The kind of a Kubernetes error; a :class:`~.pods.PodWaitError` knows its own."""
-    kind = getattr(error, "kind", None)
-    if isinstance(kind, ErrorKind):
-        return kind
+    """The kind of a Kubernetes error; a :class:`~.pods.PodWaitError` knows its own, also
+    when it is the cause of another (a failed apply wraps what its pod wait raised)."""
+    current: BaseException | str | None = error
+    while isinstance(current, BaseException):
+        kind = getattr(current, "kind", None)
+        if isinstance(kind, ErrorKind):
+            return kind
+        current = current.__cause__
     return classify(error, RULES)

@@ -55,9 +55,22 @@ class LxdNotFound(Exception):
 class LxdApi:
     """Synchronous calls to one LXD daemon."""
 
-    def __init__(self, path: Path | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, path: Path | None = None, timeout: float = 10.0, project: str = "") -> None:
         self.path = path or socket_path()
         self.timeout = timeout
+        self.project = project  # "" or "default": LXD's default project
+
+    def in_project(self, project: str) -> LxdApi:
+        """The same daemon, with instance and image calls made in ``project``."""
+        return LxdApi(self.path, self.timeout, project)
+
+    def _scoped(self, url: str) -> str:
+        """``url`` with ``?project=`` added for an instance or image call outside the default
+        project (the API's own way to address a project)."""
+        if self.project in ("", "default") or not url.startswith(("/1.0/instances", "/1.0/images")):
+            return url
+        joiner = "&" if "?" in url else "?"
+        return f"{url}{joiner}project={urllib.parse.quote(self.project)}"
 
     def _request(
         self, method: str, url: str, body: Any = None, timeout: float | None = None
@@ -66,7 +79,7 @@ class LxdApi:
         try:
             payload = json.dumps(body) if body is not None else None
             headers = {"Content-Type": "application/json"} if payload else {}
-            conn.request(method, url, body=payload, headers=headers)
+            conn.request(method, self._scoped(url), body=payload, headers=headers)
             response = conn.getresponse()
             return response.status, response.read()
         except OSError as exc:
@@ -121,6 +134,18 @@ class LxdApi:
     def instance_names(self) -> list[str]:
         urls = self.get("/1.0/instances") or []
         return [str(u).rsplit("/", 1)[-1] for u in urls]
+
+    def projects(self) -> list[str]:
+        """The daemon's project names."""
+        urls = self.get("/1.0/projects") or []
+        return [urllib.parse.unquote(str(u).rsplit("/", 1)[-1]) for u in urls]
+
+    def project_exists(self, name: str) -> bool:
+        try:
+            self.get(f"/1.0/projects/{urllib.parse.quote(name)}")
+            return True
+        except LxdNotFound:
+            return False
 
     def image_exists(self, alias: str) -> bool:
         try:

@@ -34,11 +34,10 @@ def size(name: str) -> Size:
 
 
 def region(name: str | None) -> str:
-    if name in (None, "", *REGIONS):
-        return REGIONS[0]
-    raise UsageError(
-        f"unknown region {name!r} for the lxd cloud", "use --cloud-region local (or leave it out)"
-    )
+    """``local`` (LXD's default project) or the name of an LXD project (``projects.py``)."""
+    from cmlinfra.clouds.lxd.projects import region as project_region
+
+    return project_region(name)
 
 
 def _describe(card: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from cmlinfra.clouds.base import (
     StackSpec,
     SweepScope,
 )
-from cmlinfra.clouds.lxd import INFO, catalog, errors
+from cmlinfra.clouds.lxd import INFO, catalog, errors, projects
 from cmlinfra.clouds.lxd.api import FIX, LxdApi, LxdNotFound
 from cmlinfra.clouds.lxd.tags import OWNER_LABEL, STACK_LABEL
 from cmlinfra.clouds.modules import module_path
@@ -68,9 +68,20 @@ class LxdCloud:
         size, region = self.validate(request)
         card = catalog.gpu(request.gpu, self.api.gpus() if request.gpu else [])
         image = request.image or catalog.DEFAULT_IMAGE
-        if not self.api.image_exists(image):
+        project = projects.project(region)
+        if project != projects.DEFAULT_PROJECT and not self.api.project_exists(project):
+            raise UsageError(
+                f"LXD project {project!r} does not exist (--cloud-region {region})",
+                f"create it: lxc project create {project} -c features.images=false "
+                "-c features.profiles=false, or pick another --cloud-region",
+            )
+        if not self.api.in_project(project).image_exists(image):
             fix = FIX if image == catalog.DEFAULT_IMAGE else "import it with 'lxc image import'"
-            raise UsageError(f"LXD image {image!r} does not exist", fix)
+            where = "" if project == projects.DEFAULT_PROJECT else f" in LXD project {project}"
+            if where:
+                fix = "create the project with features.images=false (it then shares the "
+                fix += "default project's images), or import the image into it"
+            raise UsageError(f"LXD image {image!r} does not exist{where}", fix)
         return ResolvedMachine(
             request=request,
             cloud=self.name,
@@ -82,7 +93,10 @@ class LxdCloud:
             memory_gib=size.memory_gib,
             hourly_price=0.0,  # the host is already paid for
             image=image,
-            extra={"gpu_pci": "" if card is None else str(card.get("pci_address") or "")},
+            extra={
+                "gpu_pci": "" if card is None else str(card.get("pci_address") or ""),
+                "project": project,
+            },
         )
 
     def stack(self, machine: ResolvedMachine, ssh_public_key: str) -> StackSpec:
@@ -110,22 +124,27 @@ class LxdCloud:
             "expires": str(int(expires)) if expires else "",
             "labels": labels,
         }
+        provider: dict[str, Any] = {
+            "generate_client_certificates": False,
+            "accept_remote_certificate": False,
+            # the provider sleeps this long before its first look at a container it started
+            # or stopped (later looks are 3 s apart whatever it is): the default 10s adds ~15s
+            # to create and destroy, 1s still adds 1s to each
+            "refresh_interval": REFRESH_INTERVAL,
+        }
+        outputs = {name: f"module.runner.{name}" for name in OUTPUTS}
+        project = str(machine.extra.get("project") or projects.DEFAULT_PROJECT)
+        if project != projects.DEFAULT_PROJECT:  # the default project's stack is unchanged
+            variables.update(remote=project, project=project)
+            provider["config_dir"] = str(projects.client_config(project, self.api.path))
+            outputs["project"] = "module.runner.project"
         return StackSpec(
             name=request.name,
             cloud=self.name,
             modules={"runner": (module_path("lxd", "runner"), variables)},
-            providers={
-                "lxd": {
-                    "generate_client_certificates": False,
-                    "accept_remote_certificate": False,
-                    # the provider sleeps this long before its first look at a container it
-                    # started or stopped (later looks are 3 s apart whatever it is): the
-                    # default 10s adds ~15s to create and destroy, 1s still adds 1s to each
-                    "refresh_interval": REFRESH_INTERVAL,
-                }
-            },
+            providers={"lxd": provider},
             required_providers={"lxd": dict(PROVIDER)},
-            outputs={name: f"module.runner.{name}" for name in OUTPUTS},
+            outputs=outputs,
         )
 
     def address(self, outputs: dict[str, Any]) -> MachineAddress:
@@ -133,10 +152,11 @@ class LxdCloud:
         right after the boot unit that writes it) and eth0 has its address. Both are read from
         LXD, polled every 0.1 s: the provider does not wait for the network (see stack())."""
         name = str(outputs["instance_id"])
+        api = self.api.in_project(str(outputs.get("project") or projects.DEFAULT_PROJECT))
         with span("lxd: host key + address"):
-            raw = self.api.wait_for_file(name, HOST_KEY_PATH, timeout=BOOT_TIMEOUT).decode()
-            host = self.api.wait_for(
-                lambda: self._bridge_address(name),
+            raw = api.wait_for_file(name, HOST_KEY_PATH, timeout=BOOT_TIMEOUT).decode()
+            host = api.wait_for(
+                lambda: self._bridge_address(name, api),
                 f"container {name} has no IPv4 address on eth0",
                 f"check its network with 'lxc exec {name} -- ip addr'",
                 timeout=BOOT_TIMEOUT,
@@ -151,13 +171,13 @@ class LxdCloud:
             host_keys=(f"{key_type} {key}",),
         )
 
-    def _bridge_address(self, name: str) -> str | None:
+    def _bridge_address(self, name: str, api: LxdApi | None = None) -> str | None:
         """eth0's IPv4 address, from LXD. terraform-lxd 1.5.0's ``ipv4_address`` is the first
         IPv4 address of *any* interface: on an image where Docker starts at boot (a baked one)
         that can be docker0's 172.17.0.1, which is not reachable from the launcher. A profile
         whose NIC has another name: the first global IPv4 address of a non-loopback interface."""
         try:
-            state = self.api.get(f"/1.0/instances/{name}/state") or {}
+            state = (api or self.api).get(f"/1.0/instances/{name}/state") or {}
         except LxdNotFound:
             return None  # wait_for() tells a vanished container from a slow one
         network = state.get("network") or {}
@@ -190,21 +210,32 @@ class LxdCloud:
             if resource.get("type") != "lxd_container":
                 continue
             name = str(values.get("name", ""))
-            record = self.api.instance(name)
+            # a remote of ours is named after its project ("" or local: the default project)
+            project = projects.project(str(values.get("remote") or ""))
+            api = self.api.in_project(project)
+            if project != projects.DEFAULT_PROJECT:
+                projects.client_config(project, self.api.path)  # the provider reads it to destroy
+            record = api.instance(name)
             if record is None:
                 vanished.append(str(resource["address"]))
             else:
                 if record.get("ephemeral"):
-                    self.api.patch(f"/1.0/instances/{name}", {"ephemeral": False})
+                    api.patch(f"/1.0/instances/{name}", {"ephemeral": False})
                 if record.get("status") == "Running":
-                    self.api.stop(name)  # LXD's stop takes ≈ 1 s, the provider's ≈ 10 s
+                    api.stop(name)  # LXD's stop takes ≈ 1 s, the provider's ≈ 10 s
         return vanished
+
+    def any_regions(self) -> tuple[str, ...]:
+        """What ``--cloud-region any`` means here: ``local`` (the default project), then every
+        other project of the daemon by name."""
+        others = sorted(p for p in self.api.projects() if p != projects.DEFAULT_PROJECT)
+        return (projects.LOCAL, *others)
 
     def instance_exists(self, name: str) -> bool:
         return self.api.instance(name) is not None
 
     def inventory(self, scope: SweepScope) -> Inventory:
-        """Every container of the local daemon (it has no regions)."""
+        """Every container of the local daemon, in every project (its regions)."""
         from cmlinfra.clouds.lxd.inventory import LxdInventory
 
         return LxdInventory()

@@ -1,5 +1,6 @@
-"""The LXD inventory: containers carrying ``user.cmlinfra.stack``, through the ``lxc`` client
-(what ``gc`` compares with the registry, and the fast way to delete a runner's container)."""
+"""The LXD inventory: containers carrying ``user.cmlinfra.stack`` in every project (the lxd
+cloud's regions), through the ``lxc`` client (what ``gc`` compares with the registry, what a
+failover checks after a refused apply, and the fast way to delete a runner's container)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 
 from cmlinfra.clouds.base import Machine
+from cmlinfra.clouds.lxd.projects import DEFAULT_PROJECT, project, region_of
 from cmlinfra.clouds.lxd.tags import EXPIRES_KEY, ROLE_CONFIG_KEY, STACK_KEY
 from cmlinfra.clouds.tags import parse_expiry
 from cmlinfra.errors import CmlinfraError
@@ -35,7 +37,8 @@ class LxdInventory:
         return result.stdout
 
     def machines(self) -> list[Machine]:
-        listing = json.loads(self._lxc("list", self.remote, "--format", "json") or "[]")
+        args = ("list", self.remote, "--all-projects", "--format", "json")
+        listing = json.loads(self._lxc(*args) or "[]")
         found = []
         for item in listing:
             config = item.get("config", {})
@@ -46,6 +49,7 @@ class LxdInventory:
                     cloud="lxd",
                     id=item["name"],
                     stack=config[STACK_KEY],
+                    region=region_of(str(item.get("project") or DEFAULT_PROJECT)),
                     state=str(item.get("status", "")).lower(),
                     expires=parse_expiry(config.get(EXPIRES_KEY)),
                     role=config.get(ROLE_CONFIG_KEY, ""),
@@ -55,7 +59,8 @@ class LxdInventory:
 
     def delete(self, machine: Machine) -> None:
         try:
-            self._lxc("delete", "--force", f"{self.remote}{machine.id}")
+            where = ("--project", project(machine.region))
+            self._lxc("delete", "--force", *where, f"{self.remote}{machine.id}")
         except CmlinfraError as exc:
             if "not found" not in exc.problem.lower():  # an ephemeral one that just went
                 raise

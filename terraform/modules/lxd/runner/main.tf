@@ -18,6 +18,7 @@ locals {
 
 resource "lxd_container" "this" {
   name             = var.name
+  remote           = var.remote == "" ? null : var.remote
   image            = var.image
   profiles         = var.profiles
   ephemeral        = var.ephemeral

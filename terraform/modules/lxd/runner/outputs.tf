@@ -17,3 +17,8 @@ output "ssh_port" {
   description = "SSH port."
   value       = 22
 }
+
+output "project" {
+  description = "The LXD project the container is in."
+  value       = var.project
+}

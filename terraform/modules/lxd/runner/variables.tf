@@ -84,3 +84,15 @@ variable "wait_for_network" {
   type        = bool
   default     = true
 }
+
+variable "remote" {
+  description = "The provider's LXD remote to create the container on; empty: the provider's default. A remote in the provider's config_dir may name an LXD project (cmlinfra names each after its project)."
+  type        = string
+  default     = ""
+}
+
+variable "project" {
+  description = "The LXD project the remote points at, echoed as the project output (terraform-lxd 1.5.0 has no project argument of its own)."
+  type        = string
+  default     = "default"
+}
