@@ -57,7 +57,7 @@ bridge=$(lxc network get cmlbr0 ipv4.address) && host=${bridge%/*}
 port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$PYTHON" -m moto.server -H "$host" -p "$port" >"$OUT/moto.log" 2>&1 &
 MOTO_PID=$!
-export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=us-east-1 \
+export AWS_ACCESS_KEY_ID=cmlinfra-demo-key AWS_SECRET_ACCESS_KEY=cmlinfra-demo-secret AWS_DEFAULT_REGION=us-east-1 \
   AWS_EC2_METADATA_DISABLED=true DVC_NO_ANALYTICS=1
 endpoint="http://$host:$port"
 "$PYTHON" - "$endpoint" <<'PY'
@@ -123,7 +123,7 @@ echo "containers named $NAME: $running; stack directory: gone" >&2
 
 say "time breakdown"
 printf '  %s\n' "${STAGES[@]}" >&2
-breakdown=$(grep -o "exec $NAME: exit [0-9]*; .*" "$OUT/exec.log" | tail -n1 || true)
+breakdown=$(grep -o "exec $NAME: exit [0-9]*[^;]*; .*" "$OUT/exec.log" | tail -n1 || true)
 [[ -z $breakdown ]] || printf '  inside exec: %s\n' "${breakdown#*; }" >&2
 printf '  %-34s %5ds\n' "total" $((SECONDS - start_all)) >&2
 

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from typing import TYPE_CHECKING
 
 from cmlinfra.errors import CmlinfraError
+
+if TYPE_CHECKING:
+    from cmlinfra.clouds.base import ResolvedMachine
 
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 # CML's named regions, its default first: what --cloud-region any stands for on a public cloud
@@ -66,3 +70,23 @@ def owner_repo() -> str:
     if env.get("BITBUCKET_REPO_FULL_NAME"):
         return f"bitbucket.org/{env['BITBUCKET_REPO_FULL_NAME']}"
     return ""
+
+
+class PublicCloud:
+    """What the public clouds' ``Cloud`` classes answer alike: ``--cloud-region any`` means
+    CML's four named regions (each cloud maps them to its own), and the plan's cost note names
+    the machine type, its region and where the price came from (the committed snapshot or the
+    cloud's price API, in ``extra["price_source"]``)."""
+
+    def any_regions(self) -> tuple[str, ...]:
+        """``--cloud-region any``: CML's four regions, its default first (docs/failover.md)."""
+        return CML_REGIONS
+
+    def cost_note(self, machine: ResolvedMachine) -> str:
+        source = str(machine.extra.get("price_source") or "")
+        what = f"{machine.instance_type} in {self.cost_where(machine)}"
+        return f"{what}, {source}" if source else what
+
+    def cost_where(self, machine: ResolvedMachine) -> str:
+        """Where the machine runs, for the cost note: its region (a cloud may say its zone)."""
+        return machine.region

@@ -78,6 +78,18 @@ class DvcPlan:
         config[f'remote "{self.remote}"'] = dict(self.options)
         return Secret("\n".join(config.write()) + "\n")
 
+    def remote_config(self) -> Secret | None:
+        """Only the remote's section (its credentials and launcher-side options), for a config
+        level that DVC merges with the repository's own (``runner launch --dvc`` writes it as
+        the job user's global config); None when there is nothing to add."""
+        if not self.options:
+            return None
+        from configobj import ConfigObj
+
+        config = ConfigObj()
+        config[f'remote "{self.remote}"'] = dict(self.options)
+        return Secret("\n".join(config.write()) + "\n")
+
 
 def _repo(root: Path) -> Any:
     try:
@@ -186,8 +198,17 @@ def _fetch_paths(repo: Any) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def plan(root: Path, command: list[str], *, remote: str = "", identity: bool = False) -> DvcPlan:
-    """Everything ``exec --dvc`` needs from the launcher's checkout, or a one-line error."""
+def plan(
+    root: Path,
+    command: list[str],
+    *,
+    remote: str = "",
+    identity: bool = False,
+    secrets_dir: str = SECRETS_DIR,
+) -> DvcPlan:
+    """Everything ``exec --dvc`` (and ``runner launch --dvc``) needs from the launcher's
+    checkout, or a one-line error. Key files named by the remote's options go to
+    ``secrets_dir`` on the machine."""
     repo = _repo(root)
     try:
         name, section = _remote(repo, root, remote)
@@ -209,7 +230,7 @@ def plan(root: Path, command: list[str], *, remote: str = "", identity: bool = F
                     raise CmlinfraError(
                         f"DVC remote {name!r}: {key} {local} does not exist", "fix the path"
                     )
-                remote_path = f"{SECRETS_DIR}/{key}"
+                remote_path = f"{secrets_dir}/{key}"
                 files[remote_path] = Secret(local.read_text())
                 options[key] = remote_path
         if identity:

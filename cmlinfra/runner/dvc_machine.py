@@ -33,18 +33,24 @@ def _has_dvc(ssh: Any, scheme: str) -> str:
     return version if version and (scheme in schemes or scheme in ("http", "https")) else ""
 
 
+def install(ssh: Any, plan: DvcPlan) -> None:
+    """DVC on the machine: the image's when it supports the remote's scheme, else sent from
+    the launcher (:mod:`cmlinfra.runner.toolbox`) as ``/usr/local/bin/dvc``."""
+    found = _has_dvc(ssh, plan.scheme)
+    if found:
+        progress(f"dvc: the image has DVC {found} with {plan.scheme} support")
+        return
+    target = toolbox.probe(ssh)
+    tarball = toolbox.bundle("dvc", [plan.requirement], target)
+    toolbox.install(ssh, "dvc", tarball, {"dvc": ("dvc.cli", "main")})
+    progress(f"dvc: installed {plan.requirement} from the launcher")
+
+
 def setup(session: Any, plan: DvcPlan, workdir: str) -> None:
     """DVC on the machine (the image's, else sent from the launcher) and ``config.local``."""
     ssh = session.ssh
     with session.step("dvc setup"):
-        found = _has_dvc(ssh, plan.scheme)
-        if found:
-            progress(f"dvc: the image has DVC {found} with {plan.scheme} support")
-        else:
-            target = toolbox.probe(ssh)
-            tarball = toolbox.bundle("dvc", [plan.requirement], target)
-            toolbox.install(ssh, "dvc", tarball, {"dvc": ("dvc.cli", "main")})
-            progress(f"dvc: installed {plan.requirement} from the launcher")
+        install(ssh, plan)
         for path, content in plan.files.items():
             ssh.put_secret(content, path)
         ssh.put_secret(plan.config_local(), f"{workdir}/.dvc/config.local")

@@ -75,7 +75,7 @@ def launch_many(opts: LaunchOptions, count: int) -> list[LaunchResult]:
             checked.store.delete(session.record.name)
         raise
     with cancellable():
-        failures = _bring_up_all(sessions, opts)
+        failures = _bring_up_all(sessions, opts, checked.dvc)
     if not failures:
         for session in sessions:
             session.handed_over()
@@ -111,7 +111,9 @@ def renamed(prepared: Any, name: str) -> Any:
     return Prepared(prepared.cloud, machine, prepared.binary, backend, prepared.state, target)
 
 
-def _bring_up_all(sessions: list[Any], opts: LaunchOptions) -> dict[str, BaseException]:
+def _bring_up_all(
+    sessions: list[Any], opts: LaunchOptions, dvc: Any = None
+) -> dict[str, BaseException]:
     """Every bring-up in its own thread; the first failure stops the others at their next
     stage. Returns the failures by runner name: a cancellation counts for every runner; a
     runner stopped by another's failure is left out (see :func:`_why`).
@@ -127,7 +129,7 @@ def _bring_up_all(sessions: list[Any], opts: LaunchOptions) -> dict[str, BaseExc
     def run(session: Any) -> None:
         try:
             session.stop = stop
-            bring_up(session, opts)
+            bring_up(session, opts, dvc)
             outcome[session.record.name] = None
         except BaseException as exc:
             outcome[session.record.name] = exc

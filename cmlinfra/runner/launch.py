@@ -40,6 +40,9 @@ class LaunchOptions:
     runner_group: str = ""  # GitHub organization runners only: a group name or id
     startup_script: bytes | None = None  # CML's --cloud-startup-script, decoded: a last step
     no_retry: bool = False  # CML's --no-retry, kept in the record for the failover
+    dvc: bool = False  # DVC ready for the jobs (runner/dvc_runner.py); CML's default: nothing
+    dvc_remote: str = ""  # "": the repository's core.remote
+    dvc_root: str = "."  # the DVC repository whose remote the jobs use
     spot: str = ""  # --cloud-spot's value: "", true, auto… (stack.candidates.spot_choices)
     candidates: Any = None  # stack.candidates.Candidate list; None: built from the above
 
@@ -155,7 +158,7 @@ def _register(session: Any, opts: LaunchOptions) -> Any:
     return agent
 
 
-def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
+def _arm(session: Any, opts: LaunchOptions, agent: Any, forget: tuple[str, ...] = ()) -> None:
     from cmlinfra.runner.agents import UNIT
     from cmlinfra.runner.watchdog import WatchdogPolicy, render_install
 
@@ -171,6 +174,7 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any) -> None:
         busy_probe=agent.busy_probe,
         unregister=agent.unregister,
         end_script=capabilities.watchdog_end,
+        forget=forget,
     )
     with session.step("watchdog"):
         if capabilities.container:  # no systemd: a supervisor becomes the container's PID 1
@@ -214,6 +218,7 @@ class Checked:
     context: Any  # cmlinfra.forges.context.ForgeContext
     forge: Any  # a Forge whose token may register runners here
     store: RunnerStore
+    dvc: Any = None  # cmlinfra.runner.dvc.DvcPlan with --dvc
 
 
 def check(opts: LaunchOptions) -> Checked:
@@ -229,10 +234,17 @@ def check(opts: LaunchOptions) -> Checked:
             "--idle-timeout never without --single or --max-ttl would never end",
             "add --max-ttl (e.g. 24h) so the machine cannot run forever",
         )
+    dvc = None
+    if opts.dvc:  # no remote, a local one, a missing key file: one line, before the forge
+        from pathlib import Path
+
+        from cmlinfra.runner import dvc_runner
+
+        dvc = dvc_runner.plan(Path(opts.dvc_root), opts.dvc_remote, opts.request)
     context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
     labels.check(context.driver, opts.labels)  # they reach the forge and the agent's env file
     context = context.in_runner_group(opts.runner_group)
-    return Checked(context, connect(context), open_store(opts.state))
+    return Checked(context, connect(context), open_store(opts.state), dvc)
 
 
 def prepare(opts: LaunchOptions, checked: Checked) -> Any:
@@ -281,9 +293,10 @@ def begin(opts: LaunchOptions, checked: Checked, prepared: Any, plan: Any = None
     return session
 
 
-def bring_up(session: Any, opts: LaunchOptions) -> None:
-    """Machine → SSH → bootstrap → registration → watchdog armed → agent started; the SSH
-    connection is closed at the end. Raises on failure (the caller tears down)."""
+def bring_up(session: Any, opts: LaunchOptions, dvc: Any = None) -> None:
+    """Machine → SSH → bootstrap → registration → (``--dvc``: DVC for the agent's user) →
+    watchdog armed → agent started; the SSH connection is closed at the end. Raises on
+    failure (the caller tears down)."""
     from cmlinfra.bootstrap.startup import startup_step
     from cmlinfra.bootstrap.steps import Options, build_steps
 
@@ -302,7 +315,12 @@ def bring_up(session: Any, opts: LaunchOptions) -> None:
         steps.append(startup_step(opts.startup_script))
     session.bootstrap(steps)
     agent = _register(session, opts)
-    _arm(session, opts, agent)
+    forget: tuple[str, ...] = ()
+    if dvc is not None:  # after the agent's user exists, before any job can start
+        from cmlinfra.runner import dvc_runner
+
+        forget = dvc_runner.setup(session, dvc, agent.user)
+    _arm(session, opts, agent, forget)
     session.timings["total"] = time.monotonic() - started
     session.close_ssh()
 
@@ -318,7 +336,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     session = begin(opts, checked, plan.options[0].prepared, plan)
     with cancellable():
         try:
-            bring_up(session, opts)
+            bring_up(session, opts, checked.dvc)
             session.handed_over()
         except BaseException as exc:
             raise session.fail(exc) from None

@@ -142,9 +142,9 @@ class Session:
         from cmlinfra.stack import service
 
         with self.step("apply"):
-            service.render(self.prepared)
+            service.render(self.prepared)  # begin() took the name: locked
             stacks.save(self.store, self.record.name)  # before anything exists: gc can destroy
-            address = service.apply(self.prepared, locked=True)  # begin() took the name
+            address = service.apply(self.prepared, locked=True, rendered_here=True)
         self.record.host, self.record.instance_id = address.host, address.instance_id
         self.save()
         return address

@@ -71,6 +71,10 @@ class WatchdogPolicy:
     # how the machine ends (the cloud's Capabilities.watchdog_end): power off by default; ""
     # leaves it running (someone's own machine) and only disables the watchdog
     end_script: str = POWER_OFF
+    # files and directories removed at teardown, once the agent (and so its job) has stopped:
+    # credentials that must not outlive the runner (runner launch --dvc), above all where the
+    # machine itself stays up (end_script "")
+    forget: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         from cmlinfra.clouds.validate import duration
@@ -85,6 +89,9 @@ class WatchdogPolicy:
         duration(self.max_ttl, "--max-ttl")
         if self.idle_timeout < 0 or self.max_ttl < 0:
             raise UsageError("a watchdog duration cannot be negative", "give 0 for never")
+        for path in self.forget:
+            if not path.startswith("/") or path == "/" or any(c in path for c in "\n\r\0"):
+                raise ValueError(f"the watchdog cannot forget {path!r}: not an absolute path")
         if self.unregister and not self.unregister.startswith("#!"):
             raise ValueError("the unregister script needs a #! line")
 
@@ -121,6 +128,7 @@ def render_scripts(policy: WatchdogPolicy) -> dict[str, tuple[str, str]]:
                 agent_unit=policy.agent_unit,
                 busy_probe=policy.busy_probe,
                 end_script=policy.end_script.strip(),
+                forget=policy.forget,
             ),
         ),
         "job-started.sh": ("0755", render_template("hook.sh.j2", event="started")),

@@ -168,7 +168,9 @@ def plan_text(prepared: Prepared) -> str:
     return _workspace(prepared.binary, prepared.stack.workdir, prepared.cloud).plan_text()
 
 
-def apply(prepared: Prepared, *, locked: bool = False, **render_args: Any) -> MachineAddress:
+def apply(
+    prepared: Prepared, *, locked: bool = False, rendered_here: bool = False, **render_args: Any
+) -> MachineAddress:
     """Create (or update) the machine and return how to reach it. On failure, whatever was
     created is destroyed and the error is raised with that said.
 
@@ -177,9 +179,11 @@ def apply(prepared: Prepared, *, locked: bool = False, **render_args: Any) -> Ma
     that is summarized before it is applied. Either way a request terraform refuses leaves
     nothing behind. ``locked``: the caller holds the name's lock in the runner registry, so
     no other cmlinfra run writes this stack's state meanwhile, and a remote state (S3) found
-    empty counts as holding nothing too."""
+    empty counts as holding nothing too. ``rendered_here``: the caller rendered the stack for
+    this apply (a launch), so a refusal that created nothing removes it, as for a fresh one —
+    the failover then sees nothing left of the candidate."""
     target = prepared.stack
-    fresh = not target.exists()
+    fresh = rendered_here or not target.exists()
     workspace = _initialized(prepared, fresh, **render_args)
     if _holds_nothing(prepared, workspace, locked):
         try:

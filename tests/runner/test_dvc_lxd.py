@@ -25,12 +25,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cmlinfra.stack.service import provider_mirror
 from tests.fixtures.cli import REPO_ROOT, cli_env, run_cli
 from tests.fixtures.dvc_repo import DvcProject, git, make_project, run
-from tests.fixtures.moto import AWS_ENV, free_port
+from tests.fixtures.moto import AWS_ENV, create_bucket, moto_on_bridge
 
 pytestmark = [pytest.mark.lxd, pytest.mark.slow]
-BRIDGE = "cmlbr0"  # scripts/localcloud.sh
 
 
 @dataclass
@@ -57,22 +57,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(lxd, tmp_path_factory) -> Iterator[World]:  # type: ignore[no-untyped-def]
-    from moto.server import ThreadedMotoServer
-
-    address = subprocess.run(["lxc", "network", "get", BRIDGE, "ipv4.address"],
-                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    host = address.split("/")[0]
-    port = free_port()
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://{host}:{port}"
-        import boto3
-
+    with moto_on_bridge() as endpoint:
         bucket = f"e2e-{secrets.token_hex(3)}"
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                     aws_access_key_id="testing", aws_secret_access_key="testing",
-                     ).create_bucket(Bucket=bucket)  # fmt: skip
+        create_bucket(endpoint, bucket)
         tmp = tmp_path_factory.mktemp("dvclxd")
         origin = tmp / "origin.git"
         project = make_project(tmp / "project", endpoint, bucket, AWS_ENV, origin)
@@ -81,10 +68,9 @@ def world(lxd, tmp_path_factory) -> Iterator[World]:  # type: ignore[no-untyped-
             "CMLINFRA_HOME": str(tmp / "home"),
             # the toolboxes (DVC, TensorBoard for the machine) are built once per checkout
             "CMLINFRA_CACHE": str(REPO_ROOT / ".cache" / "cmlinfra"),
+            "CMLINFRA_PROVIDER_MIRROR": str(provider_mirror()),  # still localcloud.sh's
         }
         yield World(project, origin, env, str(tmp / "state"), lxd.prefix, tmp)
-    finally:
-        server.stop()
 
 
 def _md5(path: Path) -> str:

@@ -270,3 +270,28 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_duration_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="--idle-timeout '5 fortnights' is not a duration"):
         parse_duration("5 fortnights", "--idle-timeout")
+
+
+def test_teardown_forgets_the_credentials_even_where_the_machine_stays(node) -> None:
+    """runner launch --dvc: the remote's credentials go at teardown, after the agent stops,
+    also on someone's own machine (no power-off) where the files would otherwise outlive it."""
+    config, keys = "/home/runner/.config/dvc/config", "/etc/cmlinfra/dvc"
+    n = node(single=True, agent_unit="cmlinfra-agent.service", end_script="",
+             forget=(config, keys))  # fmt: skip
+    for path in (n.root / config.lstrip("/"), n.root / keys.lstrip("/") / "keyfile"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("secret\n")
+    n.hook("started")
+    n.run("check")
+    assert (n.root / config.lstrip("/")).exists()  # a job is running: kept
+    n.hook("completed")
+    n.run("check")
+    assert not (n.root / config.lstrip("/")).exists()
+    assert not (n.root / keys.lstrip("/")).exists()
+    assert "systemctl stop cmlinfra-agent.service" in n.recorded()
+
+
+def test_forget_takes_absolute_paths_only() -> None:
+    for bad in ("relative/config", "/", "/etc/x\nrm -rf /"):
+        with pytest.raises(ValueError):
+            WatchdogPolicy(forget=(bad,))

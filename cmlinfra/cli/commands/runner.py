@@ -175,11 +175,25 @@ def register(root: typer.Typer) -> None:
             help="CML's: do not re-run the workflow when the runner is lost (a spot reclaim). "
             "Recorded with the runner; see docs/migrating-from-cml.md.",
         ),
+        dvc: bool = typer.Option(
+            False,
+            "--dvc",
+            help="Make DVC ready for the jobs (dvc pull / repro / push in the workflow): DVC "
+            "with the remote's extra on PATH, the machine-wide cache /var/cache/cmlinfra/dvc, "
+            "and the remote's credentials as 0600 files of the job user's (none with "
+            "--cloud-permission-set), removed when the runner goes. The remote is read from the "
+            "DVC repository in the current directory. Off by default, as in CML. See "
+            "docs/dvc.md.",
+        ),
+        dvc_remote: str = typer.Option(
+            "", "--dvc-remote", help="With --dvc: the DVC remote (default: core.remote)."
+        ),
         **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
         """Provision a machine, register it as a CI runner, and leave it a watchdog that
         unregisters it and powers it off (a pod: ends its Job) when idle, after --single's job,
-        or at --max-ttl. Without --cloud: register this machine instead, as CML does."""
+        or at --max-ttl. Without --cloud: register this machine instead, as CML does. With
+        --dvc the jobs find DVC, a shared cache and the remote's credentials ready."""
         from cmlinfra.bootstrap.startup import decode
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.launch import LaunchOptions
@@ -188,6 +202,18 @@ def register(root: typer.Typer) -> None:
         from cmlinfra.ui import emit
 
         values = dict(locals())
+        if (dvc or dvc_remote) and not cloud:
+            from cmlinfra.errors import UsageError
+
+            raise UsageError(
+                "--dvc prepares a cloud machine for DVC; without --cloud the jobs run here, "
+                "with this machine's own DVC and credentials",
+                "add --cloud lxd|aws|…, or drop --dvc",
+            )
+        if dvc_remote and not dvc:
+            from cmlinfra.errors import UsageError
+
+            raise UsageError("--dvc-remote names the remote for --dvc", "add --dvc")
         if count > 1 and not cloud:
             from cmlinfra.errors import UsageError
 
@@ -204,37 +230,44 @@ def register(root: typer.Typer) -> None:
             emit(done, as_json=settings(ctx).as_json, text=text.rstrip())
             return
         startup = decode(cloud_startup_script) if cloud_startup_script else None
-        request = build_request(values, "runner launch")
-        result = run_launch(
-            LaunchOptions(
-                cloud=cloud,
-                request=request,
-                spot=str(values["cloud_spot"] or ""),
-                labels=[label.strip() for label in labels.split(",") if label.strip()],
-                idle_timeout=parse_duration(idle_timeout, "--idle-timeout"),
-                single=single,
-                reuse=reuse,
-                reuse_idle=reuse_idle,
-                driver=driver or None,
-                repo=repo or None,
-                token=token or None,
-                state=state or None,
-                terraform=terraform or None,
-                bootstrap_steps=tuple(s.strip() for s in bootstrap.split(",") if s.strip()),
-                watchdog_interval=watchdog_interval,
-                runner_group=runner_group,
-                startup_script=startup,
-                no_retry=no_retry,
-            )
+        options = LaunchOptions(
+            cloud=cloud,
+            request=build_request(values, "runner launch"),
+            spot=str(values["cloud_spot"] or ""),
+            labels=[label.strip() for label in labels.split(",") if label.strip()],
+            idle_timeout=parse_duration(idle_timeout, "--idle-timeout"),
+            single=single,
+            reuse=reuse,
+            reuse_idle=reuse_idle,
+            driver=driver or None,
+            repo=repo or None,
+            token=token or None,
+            state=state or None,
+            terraform=terraform or None,
+            bootstrap_steps=tuple(s.strip() for s in bootstrap.split(",") if s.strip()),
+            watchdog_interval=watchdog_interval,
+            runner_group=runner_group,
+            startup_script=startup,
+            no_retry=no_retry,
+            dvc=dvc,
+            dvc_remote=dvc_remote,
         )
-        verb = "reusing" if result.reused else "launched"
-        breakdown = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
-        where = f" ({result.where()})" if result.where() else ""
-        emit(
-            result.to_dict(),
-            as_json=settings(ctx).as_json,
-            text=f"{verb} runner {result.record.name}{where} {breakdown}".rstrip(),
-        )
+        if count > 1:
+            from cmlinfra.runner.fleet import launch_many
+
+            results = launch_many(options, count)
+        else:
+            results = [run_launch(options)]
+        lines = []
+        for result in results:
+            verb = "reusing" if result.reused else "launched"
+            breakdown = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+            where = f" ({result.where()})" if result.where() else ""
+            lines.append(f"{verb} runner {result.record.name}{where} {breakdown}".rstrip())
+        # one runner: the same document as always; several: {"runners": [those documents]}
+        many = {"runners": [r.to_dict() for r in results]}
+        document = results[0].to_dict() if count == 1 else many
+        emit(document, as_json=settings(ctx).as_json, text="\n".join(lines))
 
     @group.command("destroy")
     def destroy(

@@ -11,20 +11,17 @@ exist; we use ``p3.2xlarge``.
 
 from __future__ import annotations
 
-import difflib
-import json
 import math
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from cmlinfra.clouds import catalogs
+from cmlinfra.clouds.catalogs import DEFAULT_REGION, SIZES
 from cmlinfra.errors import UsageError
 
-SIZES = ("s", "m", "l", "xl")
 GPUS = ("k80", "t4", "v100", "a10g", "a100")
-GPU_ALIASES = {"tesla": "v100", "nogpu": None, "none": None, "": None}
 TYPES: dict[tuple[str, str | None], str] = {
     ("s", None): "t2.micro",
     ("m", None): "m5.2xlarge",
@@ -50,8 +47,6 @@ REGION_ALIASES = {
     "eu-west": "eu-west-1",
     "eu-north": "eu-north-1",
 }
-DEFAULT_REGION = "us-west"  # CML's default --cloud-region
-DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
 MAX_HDD_GB = 16384  # largest gp3 volume
 RAW_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9-]+")
 ZONE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+[a-z]")  # us-east-1a, ap-southeast-2b
@@ -73,52 +68,23 @@ class InstanceSpec:
 @cache
 def price_table() -> dict[str, Any]:
     """The committed on-demand table (data/instance-types.json) with its date and source."""
-    text = resources.files(__package__).joinpath("data/instance-types.json").read_text()
-    return json.loads(text)
-
-
-def _suggest(value: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
+    return catalogs.load_json(__package__, "data/instance-types.json")
 
 
 def normalize_gpu(gpu: str | None) -> str | None:
     """``--cloud-gpu`` value → canonical GPU name or None (``nogpu``)."""
-    if gpu is None:
-        return None
-    key = gpu.strip().lower()
-    if key in GPU_ALIASES:
-        return GPU_ALIASES[key]
-    if key not in GPUS:
-        raise UsageError(
-            f"unknown GPU {gpu!r}",
-            f"{_suggest(key, list(GPUS))}choose one of {', '.join(GPUS)} or nogpu",
-        )
-    return key
+    return catalogs.normalize_gpu(gpu, GPUS)
 
 
 def instance_spec(cloud_type: str, gpu: str | None = None) -> InstanceSpec:
     """Resolve ``--cloud-type`` (``m``, ``l+t4``, or a raw type like ``g5.2xlarge``) and
     ``--cloud-gpu`` to an instance type, or raise a one-line UsageError."""
     text = cloud_type.strip().lower()
-    size, plus, type_gpu = text.partition("+")
-    wanted_gpu = normalize_gpu(gpu)
-    if plus:
-        type_gpu_norm = normalize_gpu(type_gpu)
-        if wanted_gpu is not None and wanted_gpu != type_gpu_norm:
-            raise UsageError(
-                f"--cloud-type {cloud_type} and --cloud-gpu {gpu} disagree",
-                "give the GPU in one place only",
-            )
-        wanted_gpu = type_gpu_norm
+    size, plus, wanted_gpu = catalogs.split_type(
+        text, cloud_type, gpu, normalize_gpu(gpu), normalize_gpu
+    )
     if size in SIZES:
-        instance_type = TYPES.get((size, wanted_gpu))
-        if instance_type is None:
-            sizes = [s for s in SIZES if (s, wanted_gpu) in TYPES]
-            raise UsageError(
-                f"size {size!r} has no {wanted_gpu} GPU on AWS",
-                f"use {' or '.join(f'{s}+{wanted_gpu}' for s in sizes)}, or a raw instance type",
-            )
+        instance_type = catalogs.sized_type(size, wanted_gpu, TYPES, "AWS", "raw instance type")
         known = price_table()["types"][instance_type]
         return InstanceSpec(
             instance_type,
@@ -130,10 +96,8 @@ def instance_spec(cloud_type: str, gpu: str | None = None) -> InstanceSpec:
             size,
         )
     if plus or not RAW_TYPE.fullmatch(text):
-        raise UsageError(
-            f"unknown --cloud-type {cloud_type!r}",
-            f"{_suggest(size, list(SIZES))}use s, m, l or xl (optionally +{'/+'.join(GPUS)}) "
-            "or an EC2 instance type such as g5.2xlarge",
+        raise catalogs.unknown_type(
+            cloud_type, size, GPUS, " or an EC2 instance type such as g5.2xlarge"
         )
     if wanted_gpu is not None:  # as TPI: a raw type decides the GPU, --cloud-gpu is ignored
         import logging
@@ -183,26 +147,19 @@ def split_zone(region: str | None) -> tuple[str | None, str | None]:
 def region_name(region: str | None) -> str:
     """CML alias (``us-west``), raw region or zone → AWS region, or a one-line UsageError."""
     value = (split_zone(region)[0] or DEFAULT_REGION).strip().lower()
-    value = REGION_ALIASES.get(value, value)
-    regions = known_regions()
-    if value not in regions:
-        raise UsageError(
-            f"unknown AWS region {region!r}",
-            f"{_suggest(value, sorted(regions | set(REGION_ALIASES)))}"
-            f"use one of {', '.join(REGION_ALIASES)} or an AWS region such as eu-central-1",
-        )
-    return value
+    return catalogs.resolve_region(
+        value,
+        region,
+        REGION_ALIASES,
+        known_regions(),
+        "AWS region",
+        "an AWS region such as eu-central-1",
+    )
 
 
 def hdd_size(size_gb: int | None) -> int:
     """``--cloud-hdd-size`` in GB (CML default 35), within what EBS allows."""
-    if size_gb is None:
-        return DEFAULT_HDD_GB
-    if not 8 <= size_gb <= MAX_HDD_GB:
-        raise UsageError(
-            f"--cloud-hdd-size {size_gb} is out of range", f"give 8 to {MAX_HDD_GB} (GB)"
-        )
-    return size_gb
+    return catalogs.hdd_size(size_gb, 8, MAX_HDD_GB)
 
 
 def parse_spot_price(text: str | float | None) -> float | None:

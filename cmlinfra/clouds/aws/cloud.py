@@ -16,7 +16,7 @@ from typing import Any
 from cmlinfra.clouds import validate
 from cmlinfra.clouds.aws import INFO, catalog, errors, hostkeys, lookups, options, userdata
 from cmlinfra.clouds.aws import stack as stack_builder
-from cmlinfra.clouds.aws.request import NAME, image_source, instance_profile, owner_repo
+from cmlinfra.clouds.aws.request import NAME, image_source, instance_profile
 from cmlinfra.clouds.base import (
     CloudInfo,
     ErrorKind,
@@ -28,13 +28,14 @@ from cmlinfra.clouds.base import (
     StackSpec,
     SweepScope,
 )
+from cmlinfra.clouds.shared import PublicCloud, launcher_cidr, owner_repo
 from cmlinfra.errors import CmlinfraError, UsageError
 
 HOST_KEY_WAIT_ENV = "CMLINFRA_AWS_HOST_KEY_WAIT"
 
 
 @dataclass
-class AwsCloud:
+class AwsCloud(PublicCloud):
     """CML-compatible AWS runners: see docs/aws.md."""
 
     name: str = INFO.name
@@ -73,12 +74,6 @@ class AwsCloud:
             "max_ttl_seconds": userdata.max_ttl(request.max_ttl_seconds),
             "ssh_cidr": ssh_cidr,
         }
-
-    def any_regions(self) -> tuple[str, ...]:
-        """``--cloud-region any``: CML's four regions, its default first (docs/failover.md)."""
-        from cmlinfra.clouds.shared import CML_REGIONS
-
-        return CML_REGIONS
 
     def resolve(self, request: MachineRequest) -> ResolvedMachine:
         checked = self.validate(request)
@@ -135,9 +130,7 @@ class AwsCloud:
                 client, region, group, network[0], request.port, request.allow_world_ssh
             )
         # the user's own group decides who reaches SSH: no need to learn our address then
-        ssh_cidr = checked["ssh_cidr"] or (
-            None if group else lookups.launcher_cidr(self.public_ip_url)
-        )
+        ssh_cidr = checked["ssh_cidr"] or (None if group else launcher_cidr(self.public_ip_url))
         ttl = checked["max_ttl_seconds"]
         expires = (datetime.now(UTC) + timedelta(seconds=ttl)).strftime("%Y-%m-%dT%H:%M:%SZ")
         return ResolvedMachine(
@@ -203,11 +196,6 @@ class AwsCloud:
         from cmlinfra.clouds.aws.images import AwsImages
 
         return AwsImages(catalog.region_name(region) if region else None)
-
-    def cost_note(self, machine: ResolvedMachine) -> str:
-        source = str(machine.extra.get("price_source") or "")
-        what = f"{machine.instance_type} in {machine.region}"
-        return f"{what}, {source}" if source else what
 
     def classify_error(self, error: BaseException | str) -> ErrorKind:
         return errors.classify_error(error)

@@ -8,7 +8,6 @@ provider init. boto3 honours ``AWS_ENDPOINT_URL``, which is how the tests point 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
 from collections.abc import Iterator
@@ -16,9 +15,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from cmlinfra.errors import CmlinfraError, UsageError
-
-PUBLIC_IP_URL = "https://checkip.amazonaws.com"
-PUBLIC_IP_ENV = "CMLINFRA_PUBLIC_IP_URL"
 
 
 def ec2_client(region: str) -> Any:
@@ -209,25 +205,6 @@ def given_subnet(
             f"choose a subnet in {', '.join(zones)}",
         )
     return subnet["VpcId"], subnet_id
-
-
-def launcher_cidr(url: str | None = None, timeout: float = 10) -> str:
-    """This machine's public address as a /32 (or /128), asked of an echo service, so the
-    security group admits SSH from the launcher only."""
-    import requests
-
-    url = url or os.environ.get(PUBLIC_IP_ENV) or PUBLIC_IP_URL
-    try:
-        response = requests.get(url, timeout=timeout)
-        response.raise_for_status()
-        address = ipaddress.ip_address(response.text.strip())
-    except (requests.RequestException, ValueError) as exc:
-        raise CmlinfraError(
-            f"could not learn this machine's public address from {url} ({type(exc).__name__})",
-            f"pass the SSH source range with --ssh-cidr, or point {PUBLIC_IP_ENV} "
-            "at a service that echoes the caller's address",
-        ) from None
-    return f"{address}/{address.max_prefixlen}"
 
 
 def given_security_group(

@@ -3,7 +3,6 @@ repository tag, parsed without credentials or network."""
 
 from __future__ import annotations
 
-import os
 import re
 
 from cmlinfra.errors import UsageError
@@ -67,16 +66,3 @@ def instance_profile(permission_set: str | None) -> str | None:
         f"--cloud-permission-set {permission_set!r} is not an instance profile",
         "give arn:aws:iam::ACCOUNT:instance-profile/NAME or the profile's name",
     )
-
-
-def owner_repo() -> str:
-    """The repository that launches the runner, from the CI's own variables (tag only)."""
-    env = os.environ
-    if env.get("GITHUB_REPOSITORY"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com").split("://")[-1]
-        return f"{server}/{env['GITHUB_REPOSITORY']}"
-    if env.get("CI_PROJECT_URL"):
-        return env["CI_PROJECT_URL"].split("://")[-1]
-    if env.get("BITBUCKET_REPO_FULL_NAME"):
-        return f"bitbucket.org/{env['BITBUCKET_REPO_FULL_NAME']}"
-    return ""

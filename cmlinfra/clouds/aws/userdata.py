@@ -8,50 +8,32 @@ shellcheck on it and execute it with shims for the commands that would power thi
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 
+from cmlinfra.clouds import firstboot
+from cmlinfra.clouds.firstboot import DEFAULT_MAX_TTL_SECONDS
 from cmlinfra.clouds.validate import duration
 from cmlinfra.errors import UsageError
 
-DEFAULT_MAX_TTL_SECONDS = 24 * 3600
-MIN_MAX_TTL_SECONDS = 10 * 60
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")
 
 
-@cache
 def _template() -> Any:
-    from jinja2 import Environment, PackageLoader, StrictUndefined
-
-    env = Environment(
-        loader=PackageLoader("cmlinfra.clouds.aws", "templates"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # a shell script, not HTML; every value is validated below
-    )
-    return env.get_template("user_data.sh.j2")
+    return firstboot.template_env("cmlinfra.clouds.aws").get_template("user_data.sh.j2")
 
 
 def max_ttl(seconds: int | None) -> int:
     """The hard lifetime in seconds (default 24 h), rounded up to whole minutes."""
     value = DEFAULT_MAX_TTL_SECONDS if seconds is None else int(seconds)
     duration(value, "--max-ttl")  # user-data's timer and the expiry tag: at most 30 days
-    if value < MIN_MAX_TTL_SECONDS:
-        raise UsageError(
-            f"max TTL of {value} s is too short for a runner to boot and work",
-            f"give --max-ttl of at least {MIN_MAX_TTL_SECONDS // 60}m",
-        )
-    return -(-value // 60) * 60
+    return firstboot.max_ttl(value)
 
 
 def render(name: str, max_ttl_seconds: int, expires_at: str, ssh_port: int = 22) -> str:
     """The user-data script. Only validated, non-secret values go in."""
     if not _NAME.fullmatch(name):
         raise UsageError(f"runner name {name!r} is not usable on AWS", "use letters, digits, -")
-    if not re.fullmatch(r"[0-9T:+\-Z]*", expires_at):
-        raise ValueError(f"expires_at {expires_at!r} is not an RFC 3339 time")
+    firstboot.check_expiry(expires_at)
     seconds = max_ttl(max_ttl_seconds)
     return str(
         _template().render(

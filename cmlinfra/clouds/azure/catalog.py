@@ -13,19 +13,16 @@ Our additions, for current GPUs: ``l+t4``, ``+a10`` (NVadsA10 v5), ``+a100`` (NC
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from cmlinfra.clouds import catalogs
+from cmlinfra.clouds.catalogs import DEFAULT_REGION, SIZES
 from cmlinfra.errors import UsageError
 
-SIZES = ("s", "m", "l", "xl")
 GPUS = ("k80", "t4", "v100", "a10", "a100", "h100")
-GPU_ALIASES = {"tesla": "v100", "nogpu": None, "none": None, "": None}
 TYPES: dict[tuple[str, str | None], str] = {
     # terraform-provider-iterative's table, unchanged
     ("s", None): "Standard_B1s",
@@ -56,8 +53,6 @@ REGION_ALIASES = {
     "eu-north": "northeurope",
     "eu-west": "westeurope",
 }
-DEFAULT_REGION = "us-west"  # CML's default --cloud-region
-DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
 MAX_HDD_GB = 4095  # largest managed OS disk
 RAW_SIZE = re.compile(r"^(standard|basic)_[a-z0-9_]+\Z", re.I)
 # --cloud-image aliases: (publisher, offer, sku, version, smallest OS disk in GB); all Gen2
@@ -107,35 +102,18 @@ class ImageChoice:
 @cache
 def names() -> dict[str, Any]:
     """Azure's locations and the admin user names it refuses (data/names.json)."""
-    text = resources.files(__package__).joinpath("data/names.json").read_text()
-    return json.loads(text)
+    return catalogs.load_json(__package__, "data/names.json")
 
 
 @cache
 def price_table() -> dict[str, Any]:
     """The committed size table (data/vm-sizes.json) with its date and source."""
-    text = resources.files(__package__).joinpath("data/vm-sizes.json").read_text()
-    return json.loads(text)
-
-
-def _suggest(value: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
+    return catalogs.load_json(__package__, "data/vm-sizes.json")
 
 
 def normalize_gpu(gpu: str | None) -> str | None:
     """``--cloud-gpu`` value → canonical GPU name or None (``nogpu``)."""
-    if gpu is None:
-        return None
-    key = gpu.strip().lower()
-    if key in GPU_ALIASES:
-        return GPU_ALIASES[key]
-    if key not in GPUS:
-        raise UsageError(
-            f"unknown GPU {gpu!r}",
-            f"{_suggest(key, list(GPUS))}choose one of {', '.join(GPUS)} or nogpu",
-        )
-    return key
+    return catalogs.normalize_gpu(gpu, GPUS)
 
 
 def _known(vm_size: str, size: str | None) -> SizeSpec:
@@ -160,30 +138,14 @@ def size_spec(cloud_type: str, gpu: str | None = None) -> SizeSpec:
     """``--cloud-type`` (``m``, ``l+t4``, or a raw size like ``Standard_NC4as_T4_v3``) and
     ``--cloud-gpu`` → a VM size, or a one-line UsageError."""
     text = cloud_type.strip()
-    size, plus, type_gpu = text.lower().partition("+")
-    wanted_gpu = normalize_gpu(gpu)
-    if plus:
-        type_gpu_norm = normalize_gpu(type_gpu)
-        if wanted_gpu is not None and wanted_gpu != type_gpu_norm:
-            raise UsageError(
-                f"--cloud-type {cloud_type} and --cloud-gpu {gpu} disagree",
-                "give the GPU in one place only",
-            )
-        wanted_gpu = type_gpu_norm
+    size, plus, wanted_gpu = catalogs.split_type(
+        text.lower(), cloud_type, gpu, normalize_gpu(gpu), normalize_gpu
+    )
     if size in SIZES:
-        vm_size = TYPES.get((size, wanted_gpu))
-        if vm_size is None:
-            sizes = [s for s in SIZES if (s, wanted_gpu) in TYPES]
-            raise UsageError(
-                f"size {size!r} has no {wanted_gpu} GPU on Azure",
-                f"use {' or '.join(f'{s}+{wanted_gpu}' for s in sizes)}, or a raw VM size",
-            )
-        return _known(vm_size, size)
+        return _known(catalogs.sized_type(size, wanted_gpu, TYPES, "Azure", "raw VM size"), size)
     if plus or not RAW_SIZE.match(text):
-        raise UsageError(
-            f"unknown --cloud-type {cloud_type!r}",
-            f"{_suggest(size, list(SIZES))}use s, m, l or xl (optionally +{'/+'.join(GPUS)}) "
-            "or an Azure VM size such as Standard_NC4as_T4_v3",
+        raise catalogs.unknown_type(
+            cloud_type, size, GPUS, " or an Azure VM size such as Standard_NC4as_T4_v3"
         )
     if wanted_gpu is not None:
         raise UsageError(
@@ -196,27 +158,19 @@ def size_spec(cloud_type: str, gpu: str | None = None) -> SizeSpec:
 def location(region: str | None) -> str:
     """CML alias (``us-west``) or Azure location (``westus2``, ``West US 2``) → location."""
     value = re.sub(r"\s+", "", (region or DEFAULT_REGION).strip().lower())
-    value = REGION_ALIASES.get(value, value)
-    known = frozenset(names()["locations"])
-    if value not in known:
-        raise UsageError(
-            f"unknown Azure location {region!r}",
-            f"{_suggest(value, sorted(known | set(REGION_ALIASES)))}"
-            f"use one of {', '.join(REGION_ALIASES)} or an Azure location such as swedencentral",
-        )
-    return value
+    return catalogs.resolve_region(
+        value,
+        region,
+        REGION_ALIASES,
+        frozenset(names()["locations"]),
+        "Azure location",
+        "an Azure location such as swedencentral",
+    )
 
 
 def hdd_size(size_gb: int | None, minimum: int = 30) -> int:
     """``--cloud-hdd-size`` in GB (CML default 35; never below what the image needs)."""
-    if size_gb is None:
-        return max(DEFAULT_HDD_GB, minimum)
-    if not minimum <= size_gb <= MAX_HDD_GB:
-        raise UsageError(
-            f"--cloud-hdd-size {size_gb} is out of range for this image",
-            f"give {minimum} to {MAX_HDD_GB} (GB)",
-        )
-    return size_gb
+    return catalogs.hdd_size(size_gb, minimum, MAX_HDD_GB, " for this image")
 
 
 def image_choice(image: str | None, gpu: str | None, user: str | None = None) -> ImageChoice:

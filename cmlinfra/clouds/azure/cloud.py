@@ -28,7 +28,7 @@ from cmlinfra.clouds.base import (
     StackSpec,
     SweepScope,
 )
-from cmlinfra.clouds.shared import check_cidr, launcher_cidr, owner_repo
+from cmlinfra.clouds.shared import PublicCloud, check_cidr, launcher_cidr, owner_repo
 from cmlinfra.errors import CmlinfraError, UsageError
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]\Z")
@@ -56,7 +56,7 @@ def identities(permission_set: str | None) -> tuple[str, ...]:
 
 
 @dataclass
-class AzureCloud:
+class AzureCloud(PublicCloud):
     """CML-compatible Azure runners: see docs/azure.md."""
 
     name: str = INFO.name
@@ -96,12 +96,6 @@ class AzureCloud:
             "ssh_cidr": ssh_cidr,
             "subnet": options.chosen_subnet(request),
         }
-
-    def any_regions(self) -> tuple[str, ...]:
-        """``--cloud-region any``: CML's four regions, its default first (docs/failover.md)."""
-        from cmlinfra.clouds.shared import CML_REGIONS
-
-        return CML_REGIONS
 
     def resolve(self, request: MachineRequest) -> ResolvedMachine:
         checked = self.validate(request)
@@ -200,11 +194,6 @@ class AzureCloud:
         from cmlinfra.clouds.azure.images import AzureImages
 
         return AzureImages(catalog.location(region) if region else None)
-
-    def cost_note(self, machine: ResolvedMachine) -> str:
-        source = str(machine.extra.get("price_source") or "")
-        what = f"{machine.instance_type} in {machine.region}"
-        return f"{what}, {source}" if source else what
 
     def classify_error(self, error: BaseException | str) -> ErrorKind:
         return errors.classify_error(error)

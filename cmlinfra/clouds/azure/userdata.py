@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import re
 import shlex
-from functools import cache
 from typing import Any
 
+from cmlinfra.clouds import firstboot
+from cmlinfra.clouds.firstboot import LIB, max_ttl
 from cmlinfra.errors import UsageError
 
-DEFAULT_MAX_TTL_SECONDS = 24 * 3600
-MIN_MAX_TTL_SECONDS = 10 * 60
-LIB = "/usr/local/lib/cmlinfra"
 IMDS = "http://169.254.169.254"
 ARM = "https://management.azure.com"
 GROUP_DELETE_API = "2024-03-01"  # Microsoft.Resources, ResourceGroups_Delete
@@ -25,31 +23,8 @@ CUSTOM_DATA_LIMIT = 65535 * 3 // 4  # Azure: 64 KiB once base64-encoded
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]\Z")
 
 
-@cache
 def _env() -> Any:
-    from jinja2 import Environment, PackageLoader, StrictUndefined
-
-    env = Environment(
-        loader=PackageLoader("cmlinfra.clouds.azure", "templates"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # shell scripts; every value is validated or quoted
-    )
-    env.filters["shquote"] = lambda value: shlex.quote(str(value))
-    return env
-
-
-def max_ttl(seconds: int | None) -> int:
-    """The hard lifetime in seconds (default 24 h), rounded up to whole minutes."""
-    value = DEFAULT_MAX_TTL_SECONDS if seconds is None else int(seconds)
-    if value < MIN_MAX_TTL_SECONDS:
-        raise UsageError(
-            f"max TTL of {value} s is too short for a runner to boot and work",
-            f"give --max-ttl of at least {MIN_MAX_TTL_SECONDS // 60}m",
-        )
-    return -(-value // 60) * 60
+    return firstboot.template_env("cmlinfra.clouds.azure")
 
 
 def end_script(imds: str = IMDS, arm: str = ARM) -> str:
@@ -68,8 +43,7 @@ def render(
     files it writes (tests run it on this machine)."""
     if not _NAME.match(name):
         raise UsageError(f"runner name {name!r} is not usable on Azure", "use a-z, 0-9 and -")
-    if not re.fullmatch(r"[0-9T:+\-Z]*", expires_at):
-        raise ValueError(f"expires_at {expires_at!r} is not an RFC 3339 time")
+    firstboot.check_expiry(expires_at)
     seconds = max_ttl(max_ttl_seconds)
     text = str(
         _env()

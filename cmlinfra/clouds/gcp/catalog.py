@@ -12,17 +12,15 @@ e2-custom-8-32768/e2-custom-32-131072/n2-custom-64-262144, ``+t4`` one T4 on n1-
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from cmlinfra.clouds import catalogs
+from cmlinfra.clouds.catalogs import SIZES
 from cmlinfra.errors import UsageError
 
-SIZES = ("s", "m", "l", "xl")
 GPU_ALIASES = {
     "tesla": "v100",
     "a100-40gb": "a100",
@@ -88,17 +86,11 @@ class MachineSpec:
 @cache
 def price_table() -> dict[str, Any]:
     """The committed price and shape snapshot (data/machine-types.json) with its date."""
-    text = resources.files(__package__).joinpath("data/machine-types.json").read_text()
-    return json.loads(text)
+    return catalogs.load_json(__package__, "data/machine-types.json")
 
 
 def gpu_table() -> dict[str, dict[str, Any]]:
     return price_table()["gpus"]
-
-
-def _suggest(value: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def gpu_names() -> list[str]:
@@ -120,7 +112,7 @@ def normalize_gpu(gpu: str | None) -> str | None:
     if key not in by_name:
         raise UsageError(
             f"unknown GPU {gpu!r}",
-            f"{_suggest(key, gpu_names())}choose one of {', '.join(gpu_names())} or nogpu",
+            f"{catalogs.suggest(key, gpu_names())}choose one of {', '.join(gpu_names())} or nogpu",
         )
     return by_name[key]
 
@@ -172,29 +164,16 @@ def _parse(text: str, wanted_gpu: str | None, cloud_type: str, gpu: str | None) 
         if wanted_gpu is not None:
             raise UsageError(f"--cloud-type {cloud_type} already names its GPU", "drop --cloud-gpu")
         return match.group(1), normalize_gpu(match.group(2)), int(match.group(3)), None
-    size, plus, type_gpu = text.partition("+")
-    if plus:
-        from_type = normalize_gpu(type_gpu)
-        if wanted_gpu is not None and wanted_gpu != from_type:
-            raise UsageError(
-                f"--cloud-type {cloud_type} and --cloud-gpu {gpu} disagree",
-                "give the GPU in one place only",
-            )
-        wanted_gpu = from_type
+    size, plus, wanted_gpu = catalogs.split_type(text, cloud_type, gpu, wanted_gpu, normalize_gpu)
     if size in SIZES:
         name = gpu_table()[wanted_gpu]["name"] if wanted_gpu else None
-        entry = TYPES.get((size, name))
-        if entry is None:
-            sizes = [s for s in SIZES if (s, name) in TYPES]
-            raise UsageError(
-                f"size {size!r} has no {name} GPU on Google Cloud",
-                f"use {' or '.join(f'{s}+{name}' for s in sizes)}, or a raw machine type",
-            )
+        entry = catalogs.sized_type(size, name, TYPES, "Google Cloud", "raw machine type")
         return (*entry, size)
     if plus or not RAW_TYPE.match(text):
-        raise UsageError(
-            f"unknown --cloud-type {cloud_type!r}",
-            f"{_suggest(size, list(SIZES))}use s, m, l or xl (optionally +{'/+'.join(gpu_names())})"
+        raise catalogs.unknown_type(
+            cloud_type,
+            size,
+            gpu_names(),
             ", a machine type such as g2-standard-8, or n1-standard-8+nvidia-tesla-t4*2",
         )
     # TPI: a raw type with --cloud-gpu gets one of that GPU attached

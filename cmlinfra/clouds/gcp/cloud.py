@@ -28,14 +28,14 @@ from cmlinfra.clouds.base import (
 from cmlinfra.clouds.gcp import INFO, catalog, errors, lookups, options, startup
 from cmlinfra.clouds.gcp import request as req
 from cmlinfra.clouds.gcp import stack as stack_builder
-from cmlinfra.clouds.shared import check_cidr
+from cmlinfra.clouds.shared import PublicCloud, check_cidr
 from cmlinfra.errors import CmlinfraError, UsageError
 
 HOST_KEY_WAIT_ENV = "CMLINFRA_GCP_HOST_KEY_WAIT"
 
 
 @dataclass
-class GcpCloud:
+class GcpCloud(PublicCloud):
     """CML-compatible Google Cloud runners: see docs/gcp.md."""
 
     name: str = INFO.name
@@ -125,12 +125,6 @@ class GcpCloud:
                     "--cloud-region",
                 )
 
-    def any_regions(self) -> tuple[str, ...]:
-        """``--cloud-region any``: CML's four regions, its default first (docs/failover.md)."""
-        from cmlinfra.clouds.shared import CML_REGIONS
-
-        return CML_REGIONS
-
     def resolve(self, request: MachineRequest) -> ResolvedMachine:
         checked = self.validate(request)
         spec: catalog.MachineSpec = checked["spec"]
@@ -214,11 +208,9 @@ class GcpCloud:
 
         return GcpImages(region)
 
-    def cost_note(self, machine: ResolvedMachine) -> str:
-        source = str(machine.extra.get("price_source") or "")
-        where = machine.extra.get("zone") or machine.region
-        what = f"{machine.instance_type} in {where}"
-        return f"{what}, {source}" if source else what
+    def cost_where(self, machine: ResolvedMachine) -> str:
+        """The zone when the machine has one (GCP machines live in a zone), else the region."""
+        return str(machine.extra.get("zone") or machine.region)
 
     def classify_error(self, error: BaseException | str) -> ErrorKind:
         return errors.classify_error(error)
@@ -244,6 +236,6 @@ class GcpCloud:
 
 def _launcher_cidr(url: str | None) -> str:
     """This machine's public address /32 (the same echo service every cloud asks)."""
-    from cmlinfra.clouds.aws.lookups import launcher_cidr
+    from cmlinfra.clouds.shared import launcher_cidr
 
     return launcher_cidr(url)

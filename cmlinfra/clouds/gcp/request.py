@@ -4,10 +4,11 @@ cloud runs these before any credential is used."""
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 
+from cmlinfra.clouds.catalogs import DEFAULT_REGION, suggest
+from cmlinfra.clouds.catalogs import hdd_size as _hdd_size
 from cmlinfra.clouds.gcp.tags import IMAGE_FAMILY, label_value
 from cmlinfra.errors import UsageError
 
@@ -17,17 +18,10 @@ REGION_ALIASES = {
     "eu-north": "europe-north1-a",
     "eu-west": "europe-west1-d",
 }  # CML's regions are terraform-provider-iterative's zones on GCP
-DEFAULT_REGION = "us-west"  # CML's default --cloud-region
-DEFAULT_HDD_GB = 35  # CML's default --cloud-hdd-size
 MAX_HDD_GB = 65536
 REGION = re.compile(r"^[a-z]+-[a-z]+\d+\Z")
 ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]\Z")
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}\Z")
-
-
-def _suggest(value: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def location(region: str | None) -> tuple[str, str | None]:
@@ -40,20 +34,14 @@ def location(region: str | None) -> tuple[str, str | None]:
         return value, None
     raise UsageError(
         f"--cloud-region {region!r} is not a Google Cloud region or zone",
-        f"{_suggest(value, list(REGION_ALIASES))}use {', '.join(REGION_ALIASES)}, a region such "
+        f"{suggest(value, REGION_ALIASES)}use {', '.join(REGION_ALIASES)}, a region such "
         "as us-central1 or a zone such as us-central1-a",
     )
 
 
 def hdd_size(size_gb: int | None) -> int:
     """``--cloud-hdd-size`` in GB (CML default 35), within what a boot disk allows."""
-    if size_gb is None:
-        return DEFAULT_HDD_GB
-    if not 10 <= size_gb <= MAX_HDD_GB:
-        raise UsageError(
-            f"--cloud-hdd-size {size_gb} is out of range", f"give 10 to {MAX_HDD_GB} (GB)"
-        )
-    return size_gb
+    return _hdd_size(size_gb, 10, MAX_HDD_GB)
 
 
 def spot_price(price: float | None) -> None:

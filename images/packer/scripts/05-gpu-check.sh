@@ -183,8 +183,16 @@ image=ubuntu:24.04
 if ((check_only)) && ! docker image inspect "$image" >/dev/null 2>&1; then
   die "the image $image is not on this host and --check pulls nothing; run 'docker pull $image', or the gpu-check step without --check"
 fi
+# Docker's own diagnosis is kept as the step's last line: it may print a less useful line
+# after it ("error waiting for container: context canceled"), and its exit code stays.
+errors=$(mktemp) && trap 'rm -f "$errors"' EXIT
 seen=$(docker run --rm --gpus all "$image" sh -c \
   'nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total,compute_cap --format=csv 2>/dev/null ||
-   nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total --format=csv')
+   nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total --format=csv' 2>"$errors") || {
+  code=$?
+  cat "$errors" >&2
+  grep -m1 'could not select device driver' "$errors" >&2 || true
+  exit "$code"
+}
 printf '%s\n' "$seen"
 log "ok: a container ($image) sees $(awk 'END { print NR - 1 }' <<<"$seen") GPU(s)"

@@ -19,7 +19,7 @@ from cmlinfra.clouds.aws import make_cloud
 from cmlinfra.clouds.aws.cloud import AwsCloud
 from cmlinfra.clouds.base import Cloud, MachineRequest, Ref
 from cmlinfra.errors import CmlinfraError, UsageError
-from tests.clouds.aws.conftest import EchoServer
+from tests.clouds.echo import EchoServer
 from tests.clouds.hclschema import load_snapshot, provider_block_problems
 from tests.fixtures.moto import MotoServer
 

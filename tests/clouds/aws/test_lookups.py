@@ -6,9 +6,10 @@ import time
 
 import pytest
 
+from cmlinfra.clouds import shared
 from cmlinfra.clouds.aws import hostkeys, lookups
 from cmlinfra.errors import CmlinfraError, UsageError
-from tests.clouds.aws.conftest import EchoServer
+from tests.clouds.echo import EchoServer
 from tests.fixtures.moto import MotoServer
 
 REGION = "us-east-1"
@@ -83,25 +84,25 @@ def test_no_default_vpc_means_the_module_creates_one(moto: MotoServer) -> None:
 
 
 def test_launcher_address_from_an_echo_service(echo_ip: EchoServer) -> None:
-    assert lookups.launcher_cidr(echo_ip.url) == "203.0.113.9/32"
+    assert shared.launcher_cidr(echo_ip.url) == "203.0.113.9/32"
     echo_ip.answer = "2001:db8::7\n"
-    assert lookups.launcher_cidr(echo_ip.url) == "2001:db8::7/128"
+    assert shared.launcher_cidr(echo_ip.url) == "2001:db8::7/128"
     assert echo_ip.requests == 2
 
 
 def test_launcher_address_url_from_the_environment(
     echo_ip: EchoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(lookups.PUBLIC_IP_ENV, echo_ip.url)
-    assert lookups.launcher_cidr() == "203.0.113.9/32"
+    monkeypatch.setenv(shared.PUBLIC_IP_ENV, echo_ip.url)
+    assert shared.launcher_cidr() == "203.0.113.9/32"
 
 
 def test_launcher_address_failures_are_one_line(echo_ip: EchoServer, closed_port_url: str) -> None:
     echo_ip.answer = "<html>not an address</html>"
     with pytest.raises(CmlinfraError, match=r"could not learn .* --ssh-cidr"):
-        lookups.launcher_cidr(echo_ip.url)
+        shared.launcher_cidr(echo_ip.url)
     with pytest.raises(CmlinfraError, match="could not learn"):
-        lookups.launcher_cidr(closed_port_url, timeout=2)
+        shared.launcher_cidr(closed_port_url, timeout=2)
 
 
 def test_reachable_and_unreachable_endpoint(

@@ -4,11 +4,11 @@ prints it on the serial console."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.clouds.echo import running
 
 KEYS = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOc5mzB2xF5Wm0vJ1aEIMHkq4Xy3r9d0wEKj2yQ8Uq8a",
@@ -28,25 +28,6 @@ SERIAL_LOG = (
 @pytest.fixture
 def echo_ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A loopback "what is my IP" service answering 203.0.113.9; $CMLINFRA_PUBLIC_IP_URL."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"203.0.113.9\n"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    monkeypatch.setenv("CMLINFRA_PUBLIC_IP_URL", url)
-    try:
-        yield url
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running() as echo:
+        monkeypatch.setenv("CMLINFRA_PUBLIC_IP_URL", echo.url)
+        yield echo.url

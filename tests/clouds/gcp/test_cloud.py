@@ -13,8 +13,8 @@ from cmlinfra.clouds.base import Cloud, MachineRequest, Ref
 from cmlinfra.clouds.gcp import make_cloud
 from cmlinfra.clouds.gcp.cloud import GcpCloud
 from cmlinfra.errors import CmlinfraError, UsageError
-from tests.clouds.aws.conftest import EchoServer
 from tests.clouds.aws.test_cloud import module_interface
+from tests.clouds.echo import EchoServer
 from tests.clouds.hclschema import load_snapshot, provider_block_problems
 from tests.fixtures.gcp import GcpApi
 

@@ -47,6 +47,7 @@ resource "lxd_container" "this" {
 resource "lxd_container_file" "authorized_keys" {
   remote             = var.remote == "" ? null : var.remote # the container's project (failover)
   container_name     = lxd_container.this.name
+  remote             = var.remote == "" ? null : var.remote
   target_file        = "/root/.ssh/authorized_keys"
   content            = "${trimspace(var.ssh_public_key)}\n"
   mode               = "0600"
