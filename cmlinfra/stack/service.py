@@ -186,14 +186,7 @@ def apply(
     fresh = rendered_here or not target.exists()
     workspace = _initialized(prepared, fresh, **render_args)
     if _holds_nothing(prepared, workspace, locked):
-        try:
-            outputs = _create(prepared, workspace, fresh)
-        except (CmlinfraError, KeyboardInterrupt) as exc:
-            if not locked:
-                raise
-            # a launch's refused create leaves nothing, stack folder included: the failover
-            # checks that before trying the next candidate (stack apply's caller cleans up)
-            raise _undo(prepared, workspace, exc) from exc
+        outputs = _create(prepared, workspace, fresh)
     else:
         planned = _plan(prepared, workspace, fresh)  # a fresh stack that fails leaves nothing
         progress(f"stack {target.name}: {planned.summary.headline()}")

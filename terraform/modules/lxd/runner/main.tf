@@ -45,7 +45,6 @@ resource "lxd_container" "this" {
 # (measured: start 1.85 s after a push, 0.85 s without; the push itself ≈ 0.05 s either way).
 # sshd starts only after the container generated its host keys, later than this push.
 resource "lxd_container_file" "authorized_keys" {
-  remote             = var.remote == "" ? null : var.remote # the container's project (failover)
   container_name     = lxd_container.this.name
   remote             = var.remote == "" ? null : var.remote
   target_file        = "/root/.ssh/authorized_keys"
