@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
+import threading
 import time
+from collections.abc import Iterable
 
 import pytest
 
@@ -30,24 +33,50 @@ PHASES = [
 
 
 def kill_during(lc, name: str, marker: str, kind: str, delay: float) -> str:  # type: ignore[no-untyped-def]
+    """SIGKILL the command ``delay`` seconds after its ``marker`` line — or at the next phase's
+    line, when that comes first: a launch's later phases take a tenth of a second each, so a
+    fixed delay would often land after the runner was handed over (a healthy runner, which gc
+    rightly leaves), not inside the phase."""
     if kind == "launch":
         args = lc.launch_args(name, "--single", "--idle-timeout", "1h")
     else:
         args = ["exec", "--cloud", "lxd", "--name", name, "--state", lc.state, "--", "sleep", "600"]
     proc = lc.popen(*args)
     assert proc.stderr is not None
-    seen = []
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_read, args=(proc.stderr, lines), daemon=True).start()
+    seen: list[str] = []
     try:
-        for line in proc.stderr:
+        while (line := lines.get(timeout=300)) is not None:
             seen.append(line)
             if line.strip().startswith(marker):
-                time.sleep(delay)  # the seeded moment inside the phase, not synchronisation
                 break
         else:
             raise AssertionError(f"{name} ended before {marker!r}: {''.join(seen)[-2000:]}")
+        deadline = time.monotonic() + delay  # the seeded moment inside the phase
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None or _starts_a_phase(line):
+                break  # the phase ended first: kill at its end, still before the hand-over
+            seen.append(line)
     finally:
         lc.kill_job(proc)
     return "".join(seen)
+
+
+def _read(stream: Iterable[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def _starts_a_phase(line: str) -> bool:
+    """The launcher's progress lines that start a step end with an ellipsis (``bootstrap…``)."""
+    text = line.strip()
+    return text.endswith("…") and not text.startswith("[")
 
 
 def test_gc_cleans_up_after_launchers_killed_in_every_phase(lifecycle, cli) -> None:
