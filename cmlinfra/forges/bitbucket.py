@@ -23,6 +23,7 @@ from cmlinfra.forges.base import (
     AutoMerge,
     Comment,
     FileChange,
+    LostJob,
     PullRequest,
     Runner,
     RunnerRegistration,
@@ -220,6 +221,16 @@ class Bitbucket:
             "workflow rerun",
             "Bitbucket Pipelines can only start a new pipeline; rerun it from the web UI",
         )
+
+    def lost_jobs(self, runner_name: str, runner_id: str, since: float) -> list[LostJob]:
+        raise unsupported(
+            "Bitbucket",
+            "re-running a step lost with its runner",
+            "Bitbucket Pipelines can only start a new pipeline; rerun it from the web UI",
+        )
+
+    def rerun_job(self, job: LostJob) -> None:
+        self.lost_jobs("", "", 0.0)
 
     def runner_registration(
         self, *, name: str, labels: list[str], jit: bool = True

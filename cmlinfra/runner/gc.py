@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from cmlinfra.clouds.base import Inventory, Machine
 from cmlinfra.clouds.tags import RUNNER_ROLE
 from cmlinfra.runner.records import RunnerRecord
+from cmlinfra.runner.rerun import Outcome, wanted
 from cmlinfra.runner.store import RunnerStore, locks, records
 
 log = logging.getLogger("cmlinfra.runner.gc")
@@ -51,13 +52,15 @@ class Finding:
     error: str = ""
     machine: Machine | None = field(default=None, repr=False)
     runner_id: str = ""
+    reruns: list[dict[str, str]] = field(default_factory=list)  # cmlinfra.runner.rerun.Rerun
+    gone: bool = field(default=False, repr=False)  # a record's machine is not in its cloud
 
     def __post_init__(self) -> None:
         self.action = self.action or KINDS[self.kind]
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         keys = ("kind", "name", "cloud", "detail", "action", "status", "error")
-        return {key: str(getattr(self, key)) for key in keys}
+        return {**{key: str(getattr(self, key)) for key in keys}, "reruns": self.reruns}
 
 
 class ForgeRunners(Protocol):
@@ -76,6 +79,8 @@ class Sweeper:
     inventories: Sequence[Inventory] = ()
     forges: Sequence[ForgeRunners] = ()
     teardown: Callable[[RunnerRecord], None] | None = None  # full destroy of one record
+    # re-runs the jobs a vanished spot machine's runner lost, before its teardown (rerun.py)
+    rerun: Callable[[RunnerRecord], Outcome] | None = None
     lock_max_age: float = 3600.0
     prefix: str = ""  # only names starting with this (several registries in one account)
     runner_prefix: str = ""  # forge runners ours without a record; default: prefix or "cml-"
@@ -147,14 +152,18 @@ class Sweeper:
         if record.expired(self.now):
             late = (self.now - (record.expires or self.now)) / 60
             return Finding("expired", record.name, record.cloud, f"expired {late:.0f} min ago")
+        gone = record.cloud in swept and not machines
         if record.phase in ("launching", "destroying", "failed"):
             detail = f"left in phase {record.phase!r} by {record.launcher or 'a launcher'}"
-            return Finding("abandoned", record.name, record.cloud, detail)
-        if record.cloud in swept and not machines:
-            return Finding(
-                "machine-gone", record.name, record.cloud, "its machine no longer exists"
-            )
-        return None
+            finding = Finding("abandoned", record.name, record.cloud, detail, gone=gone)
+        elif gone:
+            detail = "its machine no longer exists"
+            finding = Finding("machine-gone", record.name, record.cloud, detail, gone=True)
+        else:
+            return None
+        if gone and self.rerun is not None and not wanted(record):
+            finding.action = f"re-run the jobs it lost (spot), {finding.action}"
+        return finding
 
     def _orphan_runners(self, skip: set[str], by_stack: dict[str, list[Machine]]) -> list[Finding]:
         """A runner named like ours with no record and no machine serves nothing — unless it
@@ -213,6 +222,11 @@ class Sweeper:
             return  # someone else finished it meanwhile
         if self.teardown is None:
             raise RuntimeError("no teardown available for records")
+        outcome = None
+        if finding.gone and self.rerun is not None:
+            outcome = self.rerun(record)  # first: the teardown forgets the runner's name
+            finding.reruns = outcome.to_dicts()
+            finding.detail += f"; {outcome.note}" if outcome.note else ""
         try:
             self.teardown(record)
         except Exception:
@@ -222,3 +236,5 @@ class Sweeper:
                 if machine.stack == record.name:
                     inventory.delete(machine)  # type: ignore[union-attr]
             raise
+        if outcome is not None and outcome.error:
+            raise RuntimeError(f"torn down, but {outcome.error}")

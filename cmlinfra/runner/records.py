@@ -45,6 +45,10 @@ class RunnerRecord:
     # CML's --no-retry: a job lost with this runner (a spot reclaim) is not re-run (failover)
     no_retry: bool = False
     spot: bool = False  # a spot / preemptible machine
+    # gc looked up (and re-ran) the jobs this runner lost when its spot machine vanished: a
+    # second gc after a failed teardown must not re-run them again; ``reran``: their job ids
+    rerun_done: bool = False
+    reran: list[str] = field(default_factory=list)
     # every candidate the launch tried or set aside, in order (stack.failover.Attempt.to_dict):
     # cloud, region, type, spot, price, outcome, error, seconds, tries; [] before the apply
     attempts: list[dict[str, Any]] = field(default_factory=list)

@@ -1,0 +1,125 @@
+"""Re-running the CI jobs a reclaimed spot runner lost, once, so the pull request still gets
+its report (``cmlinfra gc``, on a ``machine-gone`` finding; ``--no-rerun`` turns it off).
+
+The reclaim watcher on the machine stops the agent and ends the machine; the job it was running
+ends failed or cancelled at the forge, and nothing on the machine survives to ask for a re-run.
+gc is the one that sees the record outlive its machine, so it asks the forge which jobs ran on
+that runner (by its id, else its name) since the record was written and ended that way, and
+re-runs each one (GitHub: that job; GitLab: a retry of it). Only our runner's jobs are touched.
+
+Once, in two ways: the record is marked ``rerun_done`` (with the job ids) before the first
+re-run is asked for, so a teardown that fails and a second gc do not ask again; and the forge's
+own history says whether a job is already a re-run (GitHub attempt > 1, a GitLab job with a
+same-named sibling in its pipeline), so a job lost twice is not re-run a second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cmlinfra.errors import CmlinfraError
+from cmlinfra.forges.base import LostJob, Unsupported
+from cmlinfra.runner.records import RunnerRecord
+from cmlinfra.runner.store import RunnerStore
+
+log = logging.getLogger("cmlinfra.runner.gc")
+
+
+@dataclass
+class Rerun:
+    """One lost job and what gc did about it (``gc --json``'s ``reruns``)."""
+
+    job: str
+    run: str
+    name: str
+    url: str
+    outcome: str  # rerun | skipped | failed
+    why: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def line(self) -> str:
+        what = f"job {self.job} ({self.name or '?'}) of run {self.run}"
+        if self.outcome == "rerun":
+            return f"re-ran {what}" + (f": {self.url}" if self.url else "")
+        verb = "left" if self.outcome == "skipped" else "FAILED to re-run"
+        return f"{verb} {what}: {self.why}"
+
+
+def wanted(record: RunnerRecord) -> str:
+    """Why ``record``'s lost jobs are not looked up ("" when they are)."""
+    if record.mode != "runner" or not record.forge:
+        return "not a CI runner"
+    if not record.spot:
+        return "not a spot machine"
+    if record.no_retry:
+        return "launched with --no-retry"
+    if record.rerun_done:
+        ids = ", ".join(record.reran) or "none"
+        return f"an earlier gc looked up its lost jobs already (re-ran: {ids})"
+    return ""
+
+
+@dataclass
+class Outcome:
+    """What :func:`rerun_lost` did for one record: the jobs, a note for the finding's detail,
+    and an error that makes the finding fail (after its teardown)."""
+
+    reruns: list[Rerun]
+    note: str = ""
+    error: str = ""
+
+    def to_dicts(self) -> list[dict[str, str]]:
+        return [r.to_dict() for r in self.reruns]
+
+
+def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any]) -> Outcome:
+    """Look up and re-run the jobs ``record``'s runner lost. ``forge``: resolves the driver
+    its runner is registered with (it may raise: another forge, another host). Never raises:
+    a forge that cannot, or a forge error, is the outcome's note or error."""
+    why = wanted(record)
+    if why:
+        quiet = why in ("not a CI runner", "not a spot machine")
+        return Outcome([], "" if quiet else f"lost jobs not re-run: {why}")
+    try:
+        driver = forge()
+        if driver is None:
+            return Outcome([], "lost jobs not re-run: no connection to its forge")
+        if getattr(getattr(driver, "ctx", None), "owner_level", False):
+            return Outcome(
+                [],
+                f"lost jobs not re-run: a runner of {record.repo} serves all its repositories, "
+                "so its jobs could be in any of them",
+            )
+        jobs: list[LostJob] = driver.lost_jobs(record.name, record.runner_id, record.created)
+    except Unsupported as exc:
+        return Outcome([], f"lost jobs not re-run: {exc.problem}")
+    except Exception as exc:  # a forge error, a bad answer: reported, the teardown goes on
+        return Outcome([], error=f"looking up the jobs it lost: {_one_line(exc)}")
+    todo = [job for job in jobs if not job.retried]
+    record.rerun_done, record.reran = True, [job.id for job in todo]
+    store.put(record)  # before asking: a second gc must not ask again
+    reruns = [Rerun(j.id, j.run_id, j.name, j.url, "skipped", j.retried) for j in jobs if j.retried]
+    failed = []
+    for job in todo:
+        try:
+            driver.rerun_job(job)
+        except Exception as exc:
+            reruns.append(Rerun(job.id, job.run_id, job.name, job.url, "failed", _one_line(exc)))
+            failed.append(job.id)
+            continue
+        log.info("gc: re-ran job %s of run %s, lost with %s", job.id, job.run_id, record.name)
+        reruns.append(Rerun(job.id, job.run_id, job.name, job.url, "rerun"))
+    done = sum(r.outcome == "rerun" for r in reruns)
+    note = f"re-ran {done} lost job{'s' * (done != 1)}" if jobs else "no lost job found"
+    error = f"could not re-run job {', '.join(failed)}" if failed else ""
+    return Outcome(reruns, note, error)
+
+
+def _one_line(exc: Exception) -> str:
+    text = exc.line() if isinstance(exc, CmlinfraError) else str(exc) or type(exc).__name__
+    return " ".join(text.split())[:300]
