@@ -196,6 +196,7 @@ def test_ids_from_the_api_are_checked_before_they_go_into_a_url(world: World) ->
 
     world.record("cmlf-spot")
     world.repo.state.jobs.clear()
+    world.job(940, "lint", "../cmlf-spot", "completed", conclusion="failure")  # not ours
     world.job(941, "train", "cmlf-spot", "completed", conclusion="failure", job_id="7/../../x")
     report = world.gc("--yes", code=1)
     assert "is not a positive number" in report["findings"][0]["error"]
@@ -203,6 +204,19 @@ def test_ids_from_the_api_are_checked_before_they_go_into_a_url(world: World) ->
     paths = [c.path for c in world.repo.server.api_calls("github")]
     assert not [p for p in paths if ".." in p or "evil" in p or "%2F" in p], paths
     assert world.repo.state.job_reruns == []
+
+
+def test_an_organization_runners_jobs_are_not_looked_up(world: World, cli: CliRunner) -> None:
+    """A runner of an organization's pool serves all its repositories: gc says it does not
+    look for its jobs, tears it down, and the text report says so too."""
+    world.record("cmlf-spot", repo=world.repo.context().repo_url.rsplit("/", 1)[0])
+    world.job(961, "train", "cmlf-spot", "completed", conclusion="failure")
+    result = cli("gc", "--state", world.state, "--yes", env=world.env)
+    assert result.returncode == 0, result.stderr
+    assert "lost jobs not re-run: a runner of https://github.test/octo serves all" in (
+        result.stdout
+    )
+    assert world.repo.state.job_reruns == [] and world.store.names() == []
 
 
 @pytest.mark.parametrize("world", ["gitlab"], indirect=True)
@@ -221,6 +235,17 @@ def test_gitlab_retries_the_lost_job_once(world: World) -> None:
     assert outcomes[str(ours)] == "rerun" and outcomes[str(twice)] == "skipped"
     assert world.repo.state.job_reruns == [ours]
     assert world.gc("--yes")["findings"] == []
+    assert world.repo.state.job_reruns == [ours]
+
+    world.record("cmlf-spot")  # its retry, lost in turn with the next spot runner
+    [retry] = [j for j in world.repo.state.jobs if j.id not in (ours, twice) and j.attempt > 1]
+    retry.runner_id, retry.runner_name, retry.status = RUNNER_ID, "cmlf-spot", "failed"
+    retry.started_at = stamp(world.created + 120)
+    text = world.run_cli("gc", "--state", world.state, "--yes", env=world.env)
+    assert text.returncode == 0, text.stderr
+    assert f"left job {retry.id} (train) of run 951: already retried, or itself a retry" in (
+        text.stdout
+    )
     assert world.repo.state.job_reruns == [ours]
 
 
