@@ -2,7 +2,8 @@
 adding to them: cdktn's start-up (its import starts node and loads the assembly, ≈ 0.5 s) and
 ``terraform version`` (a process, ≈ 0.1 s). Both results are remembered in the process, and
 both calls are made again, in order, where they are needed: an error raised ahead is dropped
-here and raised there, where it belongs."""
+here and raised there, where it belongs. Neither thread is a daemon: both end within a second,
+and a process that exits early waits for them instead of cutting them off mid-way."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def start(terraform: str | None) -> None:
     from cmlinfra.stack.compose import prewarm
 
     prewarm()
-    threading.Thread(target=_find, args=(terraform,), name="terraform-ahead", daemon=True).start()
+    threading.Thread(target=_find, args=(terraform,), name="terraform-ahead").start()
 
 
 def _find(terraform: str | None) -> None:

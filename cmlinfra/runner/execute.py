@@ -8,12 +8,8 @@ cancellation) → exit with the command's exit code. The time of each stage is r
 
 from __future__ import annotations
 
-import io
 import shlex
-import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,8 +17,7 @@ from typing import Any, TextIO
 
 from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.runner.store import open_store
-
-WORKDIR = "/opt/cmlinfra/work"
+from cmlinfra.runner.worktree import WORKDIR, fetch_artifacts, send_tree
 
 
 @dataclass(frozen=True)
@@ -83,34 +78,6 @@ class ExecResult:
         return where(self.machine, self.attempts)
 
 
-def tree_files(root: Path) -> list[str]:
-    """The files to send: git's tracked and untracked-but-not-ignored files, or everything
-    outside ``.git`` when ``root`` is not in a git work tree — or is a folder its enclosing
-    repository ignores (a scratch folder such as ``.cache/run``: git would list nothing)."""
-    ignored = subprocess.run(
-        ["git", "-C", str(root), "check-ignore", "-q", "."], capture_output=True, check=False
-    )
-    listed = subprocess.run(
-        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        check=False,
-    )
-    if listed.returncode == 0 and ignored.returncode != 0:
-        names = [n for n in listed.stdout.decode().split("\0") if n]
-        return sorted(n for n in names if (root / n).is_file())
-    return sorted(
-        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts
-    )
-
-
-def pack(root: Path, names: list[str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name in names:
-            tar.add(root / name, arcname=name, recursive=False)
-    return buffer.getvalue()
-
-
 def _command(opts: ExecOptions, gpu: bool) -> str:
     inner = shlex.join(opts.command) if len(opts.command) > 1 else opts.command[0]
     if not opts.docker_image:
@@ -120,39 +87,6 @@ def _command(opts: ExecOptions, gpu: bool) -> str:
         f"docker run --rm {gpus}-v {WORKDIR}:/work -w /work "
         f"{shlex.quote(opts.docker_image)} bash -c {shlex.quote(inner)}"
     )
-
-
-def _sync(session: Any, opts: ExecOptions) -> int:
-    names = tree_files(opts.workdir)
-    with session.step("sync"):
-        remote = session.ssh.put_file(pack(opts.workdir, names), "tree.tgz", 0o600)
-        session.root(f"mkdir -p {WORKDIR} && tar -xzf {remote} -C {WORKDIR}", "sync")
-    return len(names)
-
-
-def _fetch(session: Any, opts: ExecOptions, extra: list[str]) -> list[str]:
-    wanted = list(dict.fromkeys([*opts.artifacts, *extra]))
-    if not wanted:
-        return []
-    globs = " ".join(shlex.quote(g) for g in wanted)
-    bundle = "/tmp/cmlinfra-artifacts.tgz"
-    script = (
-        f"shopt -s globstar nullglob; cd {WORKDIR}; files=(); "
-        f'for g in {globs}; do for f in $g; do [ -e "$f" ] && files+=("$f"); done; done; '
-        # a file two globs match goes once; a path that is not there (yet) is no error
-        f'{{ ((${{#files[@]}})) && printf "%s\\0" "${{files[@]}}"; }} | sort -zu | '
-        f"tar -czf {bundle} --null -T -; "
-        f"chmod 0644 {bundle}"
-    )
-    with session.step("fetch"):
-        session.root(script, "fetch")
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "artifacts.tgz"
-            local.write_bytes(session.ssh.get_file(bundle))  # SFTP, or a pod's exec stdout
-            with tarfile.open(local) as tar:
-                members = list(dict.fromkeys(m.name for m in tar.getmembers() if m.isfile()))
-                tar.extractall(opts.workdir, filter="data")  # no absolute paths, no ../
-    return members
 
 
 def execute(opts: ExecOptions) -> ExecResult:
@@ -211,11 +145,12 @@ def execute(opts: ExecOptions) -> ExecResult:
                 session.connect(address)
                 gpu, steps = _steps(opts, session.prepared)  # the candidate it landed on
                 session.bootstrap(steps)
-                _sync(session, opts)
+                send_tree(session, opts.workdir)
                 relaunch.arm(session, WORKDIR)
                 code, extra = _run(session, opts, plan, gpu, notes, relaunch.wrap)
                 reclaimed = relaunch.heard(session)
-                fetched = [] if reclaimed else _fetch(session, opts, extra)
+                wanted = [*opts.artifacts, *extra]
+                fetched = [] if reclaimed else fetch_artifacts(session, opts.workdir, wanted)
             except BaseException as exc:
                 raise session.fail(exc) from None
         _finish(session, started)

@@ -26,9 +26,9 @@ from cmlinfra.runner.launch import (
     begin,
     bring_up,
     check,
-    name_free,
     prepare,
 )
+from cmlinfra.runner.reuse import name_free
 
 MAX_COUNT = 64
 

@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.errors import UsageError
 from cmlinfra.runner.records import RunnerRecord
-from cmlinfra.runner.store import RunnerStore, open_store, records
+from cmlinfra.runner.reuse import name_free, reusable
+from cmlinfra.runner.store import RunnerStore, open_store
 from cmlinfra.trace import span
 
 
@@ -65,79 +66,6 @@ class LaunchResult:
 
     def where(self) -> str:
         return self.record.where()
-
-
-def _reusable(store: RunnerStore, opts: LaunchOptions, forge: Any) -> RunnerRecord | None:
-    """CML's --reuse (a runner with this name, or an online one with all the labels) and
-    --reuse-idle (one the forge reports online and not busy), asked of the forge itself as CML
-    does, so a runner launched elsewhere (another registry, another tool, by hand) counts too;
-    the local registry's ready runners serving this repository count as well."""
-    if not (opts.reuse or opts.reuse_idle):
-        return None
-    found = reusable_at_forge(forge, opts.request.name, opts.labels, opts.reuse, opts.reuse_idle)
-    if found is not None:
-        at = {r.name: r for r in records(store)}
-        return at.get(found.name) or RunnerRecord(
-            name=found.name,
-            cloud="",
-            labels=list(found.labels),
-            phase="ready",
-            forge=forge.name,
-            repo=forge.ctx.repo_url,
-            runner_id=found.id,
-        )
-    if not opts.reuse:
-        return None
-    wanted = set(opts.labels)
-    candidates = [
-        r
-        for r in records(store)
-        if r.phase == "ready"
-        and r.mode == "runner"
-        and not r.expired()
-        and r.forge == forge.name
-        and forge.ctx.served_by(r.repo)
-        and (r.name == opts.request.name or wanted <= set(r.labels))
-    ]
-    return candidates[0] if candidates else None
-
-
-def name_free(forge: Any, name: str) -> None:
-    """As CML: a runner name already registered at the forge is refused (without --reuse)."""
-    if any(r.name == name for r in forge.list_runners()):
-        raise UsageError(
-            f"a runner named {name!r} is already registered at {forge.ctx.repo_url}",
-            "pick another --name, remove it ('cmlinfra runner destroy'), or pass --reuse",
-        )
-
-
-def reusable_at_forge(
-    forge: Any, name: str, labels: list[str], reuse: bool, reuse_idle: bool
-) -> Any:
-    """The forge's runner to reuse instead of launching (a ``forges.base.Runner``), or None.
-
-    As CML: a runner already registered under this name is reused with --reuse and refused
-    otherwise (two runners cannot share a name); with --reuse an online runner carrying every
-    label will do; with --reuse-idle only an online one that is not busy."""
-    if reuse_idle and forge.name == "bitbucket":
-        raise UsageError(
-            "--reuse-idle is not supported on Bitbucket: its API does not say whether a runner "
-            "is busy",
-            "use --reuse, or leave it out",
-        )
-    runners = forge.list_runners()
-    same = next((r for r in runners if r.name == name), None)
-    if same is not None:
-        if not reuse:
-            name_free(forge, name)
-        return same
-    wanted = set(labels)
-    matching = [r for r in runners if wanted <= set(r.labels) and r.status == "online"]
-    if reuse:
-        return matching[0] if matching else None
-    if reuse_idle:
-        return next((r for r in matching if not r.busy), None)
-    return None
 
 
 def _register(session: Any, opts: LaunchOptions) -> Any:
@@ -329,7 +257,7 @@ def launch(opts: LaunchOptions) -> LaunchResult:
     from cmlinfra.runner.signals import cancellable
 
     checked = check(opts)
-    found = _reusable(checked.store, opts, checked.forge)
+    found = reusable(checked.store, opts, checked.forge)
     if found is not None:
         return LaunchResult(found, {}, reused=True)
     plan = prepare(opts, checked)
@@ -349,48 +277,3 @@ def _agent_install(forge: str) -> str:
     from cmlinfra.runner.agents import STANDIN_VARIABLE
 
     return "none" if os.environ.get(STANDIN_VARIABLE) == "1" else forge
-
-
-def destroy(names: list[str], *, all_: bool, state: str | None, forge_spec: Any) -> list[str]:
-    """``runner destroy NAME… | --all``: unregister and destroy; returns the names destroyed."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from cmlinfra.runner.signals import shielded
-    from cmlinfra.runner.teardown import destroy_record
-
-    store = open_store(state)
-    targets = [r for r in records(store) if all_ or r.name in names]
-    missing = sorted(set(names) - {r.name for r in targets})
-    if missing:
-        raise CmlinfraError(
-            f"no runner named {', '.join(map(repr, missing))} in {store.url}",
-            "list them with 'cmlinfra runner list'",
-        )
-    forge = _forge_or_none(*forge_spec) if targets else None
-    with shielded(), ThreadPoolExecutor(max_workers=4) as pool:  # separate stacks: in parallel
-        futures = {
-            record.name: pool.submit(destroy_record, store, record, forge=forge)
-            for record in targets
-        }
-    failed = {name: f.exception() for name, f in futures.items() if f.exception()}
-    if failed:
-        name, exc = next(iter(failed.items()))
-        if len(failed) == 1 and isinstance(exc, CmlinfraError):  # its own fix says what to do
-            raise CmlinfraError(f"destroying {name} failed: {exc.problem}", exc.fix)
-        raise CmlinfraError(
-            f"destroying {', '.join(failed)} failed ({name}: {exc})",
-            "re-run 'cmlinfra runner destroy', or 'cmlinfra gc --yes'",
-        )
-    return [record.name for record in targets]
-
-
-def _forge_or_none(driver: str | None, repo: str | None, token: str | None) -> Any:
-    from cmlinfra.forges import connect
-    from cmlinfra.forges.context import detect
-    from cmlinfra.ui import progress
-
-    try:
-        return connect(detect(driver=driver, repo=repo, token=token, owner_ok=True))
-    except CmlinfraError as exc:
-        progress(f"not unregistering at the forge ({exc.problem}); 'cmlinfra gc' can later")
-        return None

@@ -76,7 +76,7 @@ def run_local(opts: LocalOptions) -> dict[str, Any]:
     """Register this machine, run the agent until the runner must go; returns what happened."""
     from cmlinfra.forges import connect, labels
     from cmlinfra.forges.context import detect
-    from cmlinfra.runner.launch import name_free, reusable_at_forge
+    from cmlinfra.runner.reuse import name_free, reusable_at_forge
 
     context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
     labels.check(context.driver, opts.labels)  # as each forge defines them, before anything

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from cmlinfra.errors import CmlinfraError
 from cmlinfra.runner.records import RunnerRecord
-from cmlinfra.runner.store import RunnerStore, holding
+from cmlinfra.runner.store import RunnerStore, holding, open_store, records
 
 log = logging.getLogger("cmlinfra.runner")
 
@@ -89,3 +90,47 @@ def destroy_record(
     destroy_machine(store, record)
     store.delete(record.name)
     log.info("runner %s destroyed", record.name)
+
+
+def destroy(names: list[str], *, all_: bool, state: str | None, forge_spec: Any) -> list[str]:
+    """``runner destroy NAME… | --all``: unregister and destroy; returns the names destroyed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cmlinfra.runner.signals import shielded
+
+    store = open_store(state)
+    targets = [r for r in records(store) if all_ or r.name in names]
+    missing = sorted(set(names) - {r.name for r in targets})
+    if missing:
+        raise CmlinfraError(
+            f"no runner named {', '.join(map(repr, missing))} in {store.url}",
+            "list them with 'cmlinfra runner list'",
+        )
+    forge = _forge_or_none(*forge_spec) if targets else None
+    with shielded(), ThreadPoolExecutor(max_workers=4) as pool:  # separate stacks: in parallel
+        futures = {
+            record.name: pool.submit(destroy_record, store, record, forge=forge)
+            for record in targets
+        }
+    failed = {name: f.exception() for name, f in futures.items() if f.exception()}
+    if failed:
+        name, exc = next(iter(failed.items()))
+        if len(failed) == 1 and isinstance(exc, CmlinfraError):  # its own fix says what to do
+            raise CmlinfraError(f"destroying {name} failed: {exc.problem}", exc.fix)
+        raise CmlinfraError(
+            f"destroying {', '.join(failed)} failed ({name}: {exc})",
+            "re-run 'cmlinfra runner destroy', or 'cmlinfra gc --yes'",
+        )
+    return [record.name for record in targets]
+
+
+def _forge_or_none(driver: str | None, repo: str | None, token: str | None) -> Any:
+    from cmlinfra.forges import connect
+    from cmlinfra.forges.context import detect
+    from cmlinfra.ui import progress
+
+    try:
+        return connect(detect(driver=driver, repo=repo, token=token, owner_ok=True))
+    except CmlinfraError as exc:
+        progress(f"not unregistering at the forge ({exc.problem}); 'cmlinfra gc' can later")
+        return None

@@ -76,11 +76,16 @@ def prewarm() -> None:
     jsii's node child and loads the assembly, ≈ 0.5 s of which most is waiting on node; a
     launcher calls this first, so that wait overlaps its forge and cloud checks instead of
     adding to them. :func:`synthesize` imports cdktn as usual: Python's import lock makes it
-    wait for a prewarm in progress, and a prewarm that failed changes nothing."""
+    wait for a prewarm in progress, and a prewarm that failed changes nothing.
+
+    The thread is not a daemon: a launcher that refuses its input within that half second
+    exits only once the import is done. A daemon thread would be cut off while jsii unpacks
+    its runtime into a temporary folder, and that folder's clean-up at exit then fails and
+    prints a traceback under the one-line error."""
     with _prewarm:
         if _prewarmed:
             return
-        thread = threading.Thread(target=_import_cdktn, name="cdktn-prewarm", daemon=True)
+        thread = threading.Thread(target=_import_cdktn, name="cdktn-prewarm")
         _prewarmed.append(thread)
         thread.start()
 

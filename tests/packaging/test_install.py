@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import venv
@@ -19,6 +20,7 @@ import yaml
 from dockerfile_parse import DockerfileParser
 
 ROOT = Path(__file__).resolve().parents[2]
+HANG = 400  # seconds; the slowest step (a pip install from the cache) takes ~30 s
 pytestmark = pytest.mark.slow
 
 CHECK_MODULES = """
@@ -54,7 +56,27 @@ def _clean_env(venv_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+    """``cmd``, which must succeed. One that hangs is made to say where: Python's faulthandler
+    prints every thread's stack on SIGABRT, and the processes it started are listed (a CI run
+    once saw `stack render` from the wheel hang past the test's timeout; it takes 1 s here)."""
+    proc = subprocess.Popen(
+        cmd, env={**env, "PYTHONFAULTHANDLER": "1"}, cwd=cwd, text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        stdout, stderr = proc.communicate(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        tree = subprocess.run(
+            ["ps", "-eo", "pid,ppid,etimes,stat,args", "--forest"], capture_output=True, text=True
+        ).stdout
+        proc.send_signal(signal.SIGABRT)
+        try:
+            stdout, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+        pytest.fail(f"{cmd} hung for {HANG} s:\n{stderr[-6000:]}\n{stdout[-1000:]}\n{tree[-6000:]}")
+    result = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     assert result.returncode == 0, f"{cmd}:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
     return result
 

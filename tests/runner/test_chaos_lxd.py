@@ -63,6 +63,9 @@ def test_gc_cleans_up_after_launchers_killed_in_every_phase(lifecycle, cli) -> N
     assert report.returncode == 0, f"seed {seed}: {report.stdout}{report.stderr[-2000:]}"
     store = open_store(lc.state)
     left = (containers(lc.prefix), lc.runners(), store.names(), store.lock_names())
-    assert left == ([], [], [], []), f"seed {seed}: left behind {left}"
+    held = [store.read_lock(name) for name in left[3]]  # whose lock gc judged alive, and why
+    assert left == ([], [], [], []), (
+        f"seed {seed}: left behind {left}; locks {held}\n{report.stdout}{report.stderr[-3000:]}"
+    )
     again = json.loads(cli(*lc.gc_args(), env=lc.env()).stdout)
     assert again["findings"] == [], f"seed {seed}: second sweep found {again['findings']}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from cmlinfra.runner.execute import tree_files
+from cmlinfra.runner.worktree import tree_files
 
 
 def _repo(root: Path) -> Path:

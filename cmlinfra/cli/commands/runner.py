@@ -289,7 +289,7 @@ def register(root: typer.Typer) -> None:
         """Unregister runners at the forge and destroy their machines."""
         from cmlinfra.cli.common import settings
         from cmlinfra.errors import UsageError
-        from cmlinfra.runner.launch import destroy as run_destroy
+        from cmlinfra.runner.teardown import destroy as run_destroy
         from cmlinfra.ui import emit
 
         if not names and not all_:
