@@ -77,6 +77,9 @@ class LostJob:
     url: str = ""
     conclusion: str = ""  # failure | cancelled (GitHub), failed | canceled (GitLab)
     retried: str = ""  # why it is not re-run again; "" when it may be
+    # the job of the same run that launched the runner (``runner launch`` in CI): re-run with
+    # it, or the re-run job would wait for a runner nobody launches
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,14 +159,21 @@ class Forge(Protocol):
 
     def rerun_workflow(self, run_id: str) -> None: ...
 
-    def lost_jobs(self, runner_name: str, runner_id: str, since: float) -> list[LostJob]:
+    # re-running a job also re-runs the jobs that need it (GitHub), or only that job (GitLab)
+    rerun_brings_dependents: bool
+
+    def lost_jobs(
+        self, runner_name: str, runner_id: str, since: float, launched_by: dict[str, str]
+    ) -> list[LostJob]:
         """Jobs that ran on this runner (by id when known, else by name), started at or after
         ``since`` (epoch seconds: when the runner's record was written) and ended failed or
-        cancelled. Raises CmlinfraError where the forge cannot tell (Bitbucket)."""
+        cancelled; ``launched_by`` (the record's) names the CI job that launched the runner,
+        found as each lost job's ``via`` when it is of the same run. Raises CmlinfraError
+        where the forge cannot tell (Bitbucket)."""
         ...
 
     def rerun_job(self, job: LostJob) -> None:
-        """Re-run one job of :meth:`lost_jobs` (and, on GitHub, the jobs that depend on it)."""
+        """Re-run one job (by ``job.id``; on GitHub with the jobs that need it)."""
         ...
 
     def runner_registration(

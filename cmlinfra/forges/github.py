@@ -88,6 +88,7 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
 class GitHub:
     name = "github"
     comment_limit = COMMENT_LIMIT
+    rerun_brings_dependents = True
 
     def __init__(self, context: ForgeContext) -> None:
         self.ctx = context
@@ -216,8 +217,12 @@ class GitHub:
         run = paths.number(run_id, "workflow run id")
         self.http.request("POST", f"{self.repo}/actions/runs/{run}/rerun")
 
-    def lost_jobs(self, runner_name: str, runner_id: str, since: float) -> list[LostJob]:
-        return github_jobs.lost_jobs(self.http, self.repo, runner_name, runner_id, since)
+    def lost_jobs(
+        self, runner_name: str, runner_id: str, since: float, launched_by: dict[str, str]
+    ) -> list[LostJob]:
+        return github_jobs.lost_jobs(
+            self.http, self.repo, runner_name, runner_id, since, launched_by
+        )
 
     def rerun_job(self, job: LostJob) -> None:
         github_jobs.rerun_job(self.http, self.repo, job)

@@ -41,7 +41,9 @@ def _ours(job: dict[str, Any], name: str, runner_id: str, since: float) -> bool:
     return started is not None and started >= since
 
 
-def lost_jobs(http: ForgeHTTP, repo: str, name: str, runner_id: str, since: float) -> list[LostJob]:
+def lost_jobs(
+    http: ForgeHTTP, repo: str, name: str, runner_id: str, since: float, launched_by: dict[str, str]
+) -> list[LostJob]:
     """Completed, failed or cancelled jobs of runner ``name`` started at or after ``since``,
     from the repository's runs updated since then (``filter=latest``: a job already re-run
     shows as its newer attempt, which ran elsewhere or not yet)."""
@@ -55,9 +57,14 @@ def lost_jobs(http: ForgeHTTP, repo: str, name: str, runner_id: str, since: floa
         if updated is not None and updated < since:
             continue  # nothing happened in it since the runner existed
         run_id = paths.number(run.get("id"), "workflow run id")
-        jobs = http.paginate(
-            f"{repo}/actions/runs/{run_id}/jobs", {"filter": "latest", "per_page": 100}, key="jobs"
+        jobs = list(
+            http.paginate(
+                f"{repo}/actions/runs/{run_id}/jobs",
+                {"filter": "latest", "per_page": 100},
+                key="jobs",
+            )
         )
+        via = _launch_job(jobs, run_id, launched_by)
         for job in jobs:
             if job.get("status") != "completed" or job.get("conclusion") not in LOST:
                 continue
@@ -72,9 +79,21 @@ def lost_jobs(http: ForgeHTTP, repo: str, name: str, runner_id: str, since: floa
                     url=str(job.get("html_url") or ""),
                     conclusion=str(job["conclusion"]),
                     retried=f"already a re-run (attempt {attempt})" if attempt > 1 else "",
+                    via=via,
                 )
             )
     return found
+
+
+def _launch_job(jobs: list[dict[str, Any]], run_id: str, launched_by: dict[str, str]) -> str:
+    """The id of the job of this run that launched the runner: it ran on the (GitHub-hosted)
+    runner ``RUNNER_NAME`` named when it launched. Re-running it re-runs the jobs that need
+    it, the lost one with them, on the runner it launches again."""
+    if launched_by.get("run") != run_id or not launched_by.get("runner"):
+        return ""
+    found = [j for j in jobs if j.get("runner_name") == launched_by["runner"]]
+    named = [j for j in found if j.get("name") == launched_by.get("name")] or found
+    return paths.number(str(named[0].get("id")), "job id") if len(named) == 1 else ""
 
 
 def rerun_job(http: ForgeHTTP, repo: str, job: LostJob) -> None:

@@ -39,7 +39,12 @@ def _retried(http: ForgeHTTP, project: str, pipeline: str, job: dict[str, Any]) 
 
 
 def lost_jobs(
-    http: ForgeHTTP, project: str, name: str, runner_id: str, since: float
+    http: ForgeHTTP,
+    project: str,
+    name: str,
+    runner_id: str,
+    since: float,
+    launched_by: dict[str, str],
 ) -> list[LostJob]:
     """Failed or canceled jobs of the runner started at or after ``since``. The listing is
     newest first; it stops at the first job created a queue limit before ``since``."""
@@ -62,6 +67,9 @@ def lost_jobs(
                 url=str(job.get("web_url") or ""),
                 conclusion=str(job["status"]),
                 retried=_retried(http, project, pipeline, job),
+                # CI_JOB_ID of the launch, in the same pipeline: retried first, it launches a
+                # runner for the retried job (a retry does not bring the jobs it needs)
+                via=launched_by.get("job", "") if launched_by.get("run") == pipeline else "",
             )
         )
     return found

@@ -49,6 +49,9 @@ class RunnerRecord:
     # second gc after a failed teardown must not re-run them again; ``reran``: their job ids
     rerun_done: bool = False
     reran: list[str] = field(default_factory=list)
+    # the CI job that ran ``runner launch`` (cmlinfra.runner.rerun.launcher_job): run, runner,
+    # name (GitHub) or run, job (GitLab); {} outside CI
+    launched_by: dict[str, str] = field(default_factory=dict)
     # every candidate the launch tried or set aside, in order (stack.failover.Attempt.to_dict):
     # cloud, region, type, spot, price, outcome, error, seconds, tries; [] before the apply
     attempts: list[dict[str, Any]] = field(default_factory=list)

@@ -16,8 +16,9 @@ same-named sibling in its pipeline), so a job lost twice is not re-run a second 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from cmlinfra.errors import CmlinfraError
@@ -45,7 +46,8 @@ class Rerun:
     def line(self) -> str:
         what = f"job {self.job} ({self.name or '?'}) of run {self.run}"
         if self.outcome == "rerun":
-            return f"re-ran {what}" + (f": {self.url}" if self.url else "")
+            how = f" {self.why}" if self.why else ""
+            return f"re-ran {what}{how}" + (f": {self.url}" if self.url else "")
         verb = "left" if self.outcome == "skipped" else "FAILED to re-run"
         return f"{verb} {what}: {self.why}"
 
@@ -95,7 +97,9 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
                 f"lost jobs not re-run: a runner of {record.repo} serves all its repositories, "
                 "so its jobs could be in any of them",
             )
-        jobs: list[LostJob] = driver.lost_jobs(record.name, record.runner_id, record.created)
+        jobs: list[LostJob] = driver.lost_jobs(
+            record.name, record.runner_id, record.created, dict(record.launched_by)
+        )
     except Unsupported as exc:
         return Outcome([], f"lost jobs not re-run: {exc.problem}")
     except Exception as exc:  # a forge error, a bad answer: reported, the teardown goes on
@@ -104,20 +108,51 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
     record.rerun_done, record.reran = True, [job.id for job in todo]
     store.put(record)  # before asking: a second gc must not ask again
     reruns = [Rerun(j.id, j.run_id, j.name, j.url, "skipped", j.retried) for j in jobs if j.retried]
-    failed = []
+    launched: dict[str, str] = {}  # launch job id → "" once re-run, else why it failed
     for job in todo:
         try:
-            driver.rerun_job(job)
+            why = _rerun(driver, job, launched)
         except Exception as exc:
             reruns.append(Rerun(job.id, job.run_id, job.name, job.url, "failed", _one_line(exc)))
-            failed.append(job.id)
             continue
         log.info("gc: re-ran job %s of run %s, lost with %s", job.id, job.run_id, record.name)
-        reruns.append(Rerun(job.id, job.run_id, job.name, job.url, "rerun"))
+        reruns.append(Rerun(job.id, job.run_id, job.name, job.url, "rerun", why))
     done = sum(r.outcome == "rerun" for r in reruns)
+    failed = [r.job for r in reruns if r.outcome == "failed"]
     note = f"re-ran {done} lost job{'s' * (done != 1)}" if jobs else "no lost job found"
     error = f"could not re-run job {', '.join(failed)}" if failed else ""
     return Outcome(reruns, note, error)
+
+
+def _rerun(driver: Any, job: LostJob, launched: dict[str, str]) -> str:
+    """Re-run ``job``, with the job that launched its runner when that is of the same run
+    (once per run); returns how, for the report."""
+    if not job.via:
+        driver.rerun_job(job)
+        return ""
+    if job.via not in launched:
+        launched[job.via] = "failed"
+        driver.rerun_job(replace(job, id=job.via, via=""))
+        launched[job.via] = ""
+    elif launched[job.via]:
+        raise CmlinfraError(f"re-running launch job {job.via} failed (see above)")
+    if driver.rerun_brings_dependents:
+        return f"with launch job {job.via}, which it needs"
+    driver.rerun_job(job)
+    return f"after launch job {job.via}, which launches a runner for it"
+
+
+def launcher_job(forge: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The CI job running ``runner launch`` (``launched_by`` in the record), so that gc can
+    re-run it with a job its runner lost: that job launches a runner again."""
+    env = os.environ if env is None else env
+    if forge == "github" and env.get("GITHUB_ACTIONS") == "true":
+        found = {"run": "GITHUB_RUN_ID", "runner": "RUNNER_NAME", "name": "GITHUB_JOB"}
+    elif forge == "gitlab" and env.get("GITLAB_CI") == "true":
+        found = {"run": "CI_PIPELINE_ID", "job": "CI_JOB_ID"}
+    else:
+        return {}
+    return {key: env[var] for key, var in found.items() if env.get(var)}
 
 
 def _one_line(exc: Exception) -> str:

@@ -19,6 +19,7 @@ import pytest
 
 from cmlinfra.clouds import PLUGINS_ENV
 from cmlinfra.runner.records import RunnerRecord
+from cmlinfra.runner.rerun import launcher_job
 from cmlinfra.runner.store import RunnerStore, open_store
 from tests.clouds.contract.fakecloud import api
 from tests.clouds.contract.harness_fake import PLUGIN
@@ -219,9 +220,39 @@ def test_an_organization_runners_jobs_are_not_looked_up(world: World, cli: CliRu
     assert world.repo.state.job_reruns == [] and world.store.names() == []
 
 
+def test_the_job_that_launched_the_runner_is_rerun_with_the_lost_one(world: World) -> None:
+    """CML's pattern: a GitHub-hosted job launches the runner, the next job of the same run
+    trains on it. Re-running the training job alone would wait for a runner nobody launches;
+    gc re-runs the launch job, which brings the jobs that need it (GitHub's job re-run)."""
+    launched_by = {"run": "971", "runner": "GitHub Actions 3", "name": "launch"}
+    world.record("cmlf-spot", launched_by=launched_by)
+    launch = world.job(971, "launch", "GitHub Actions 3", "completed", conclusion="success")
+    ours = world.job(971, "train", "cmlf-spot", "completed", conclusion="failure")
+    report = world.gc("--yes")
+    [rerun] = report["findings"][0]["reruns"]
+    assert (rerun["job"], rerun["outcome"]) == (str(ours), "rerun")
+    assert rerun["why"] == f"with launch job {launch}, which it needs"
+    assert world.repo.state.job_reruns == [launch]
+
+
+def test_the_launcher_job_is_what_the_ci_says() -> None:
+    github = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "9", "RUNNER_NAME": "GitHub Actions 3"}
+    assert launcher_job("github", {**github, "GITHUB_JOB": "launch"}) == {
+        "run": "9",
+        "runner": "GitHub Actions 3",
+        "name": "launch",
+    }
+    gitlab = {"GITLAB_CI": "true", "CI_PIPELINE_ID": "12", "CI_JOB_ID": "34"}
+    assert launcher_job("gitlab", gitlab) == {"run": "12", "job": "34"}
+    assert launcher_job("github", gitlab) == {} and launcher_job("bitbucket", {}) == {}
+
+
 @pytest.mark.parametrize("world", ["gitlab"], indirect=True)
 def test_gitlab_retries_the_lost_job_once(world: World) -> None:
-    world.record("cmlf-spot")
+    """With the job that launched its runner first (a retry does not bring the jobs it
+    needs): that one launches a runner for it."""
+    world.record("cmlf-spot", launched_by={"run": "951", "job": "950"})
+    launch = world.job(951, "launch", "shared-runner", "success", job_id=950)
     ours = world.job(951, "train", "cmlf-spot", "failed")
     world.job(951, "lint", "someone-else", "failed")
     # a job lost before, already retried once: its retry (same name, same pipeline) lost too
@@ -233,12 +264,12 @@ def test_gitlab_retries_the_lost_job_once(world: World) -> None:
     assert finding["status"] == "fixed"
     outcomes = dict(reruns(report))
     assert outcomes[str(ours)] == "rerun" and outcomes[str(twice)] == "skipped"
-    assert world.repo.state.job_reruns == [ours]
+    assert world.repo.state.job_reruns == [launch, ours]
     assert world.gc("--yes")["findings"] == []
-    assert world.repo.state.job_reruns == [ours]
+    assert world.repo.state.job_reruns == [launch, ours]
 
     world.record("cmlf-spot")  # its retry, lost in turn with the next spot runner
-    [retry] = [j for j in world.repo.state.jobs if j.id not in (ours, twice) and j.attempt > 1]
+    [retry] = [j for j in world.repo.state.jobs if j.name == "train" and j.attempt > 1]
     retry.runner_id, retry.runner_name, retry.status = RUNNER_ID, "cmlf-spot", "failed"
     retry.started_at = stamp(world.created + 120)
     text = world.run_cli("gc", "--state", world.state, "--yes", env=world.env)
@@ -246,7 +277,7 @@ def test_gitlab_retries_the_lost_job_once(world: World) -> None:
     assert f"left job {retry.id} (train) of run 951: already retried, or itself a retry" in (
         text.stdout
     )
-    assert world.repo.state.job_reruns == [ours]
+    assert world.repo.state.job_reruns == [launch, ours]
 
 
 @pytest.mark.parametrize("world", ["bitbucket"], indirect=True)
