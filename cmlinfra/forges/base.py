@@ -80,6 +80,9 @@ class LostJob:
     # the job of the same run that launched the runner (``runner launch`` in CI): re-run with
     # it, or the re-run job would wait for a runner nobody launches
     via: str = ""
+    # why it cannot be re-run yet ("" when it can): still running at the forge (which has not
+    # noticed its runner is gone), or its GitHub run has not finished
+    pending: str = ""
 
 
 @dataclass(frozen=True)
@@ -167,9 +170,9 @@ class Forge(Protocol):
     ) -> list[LostJob]:
         """Jobs that ran on this runner (by id when known, else by name), started at or after
         ``since`` (epoch seconds: when the runner's record was written) and ended failed or
-        cancelled; ``launched_by`` (the record's) names the CI job that launched the runner,
-        found as each lost job's ``via`` when it is of the same run. Raises CmlinfraError
-        where the forge cannot tell (Bitbucket)."""
+        cancelled, and those still running there (``pending``). ``launched_by`` (the
+        record's) names the CI job that launched the runner: each lost job's ``via`` when it
+        is of the same run. Raises CmlinfraError where the forge cannot tell (Bitbucket)."""
         ...
 
     def rerun_job(self, job: LostJob) -> None:

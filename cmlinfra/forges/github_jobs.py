@@ -17,6 +17,7 @@ from cmlinfra.forges.base import LostJob
 from cmlinfra.forges.http import ForgeHTTP
 
 LOST = ("failure", "cancelled")
+RUNNING = ("in_progress", "queued", "waiting", "requested", "pending")
 # A job waits at most a day in the queue (GitHub cancels it then): a run created earlier than
 # that before the runner existed cannot have handed it a job.
 QUEUE_LIMIT = 24 * 3600
@@ -44,8 +45,9 @@ def _ours(job: dict[str, Any], name: str, runner_id: str, since: float) -> bool:
 def lost_jobs(
     http: ForgeHTTP, repo: str, name: str, runner_id: str, since: float, launched_by: dict[str, str]
 ) -> list[LostJob]:
-    """Completed, failed or cancelled jobs of runner ``name`` started at or after ``since``,
-    from the repository's runs updated since then (``filter=latest``: a job already re-run
+    """Failed or cancelled jobs of runner ``name`` started at or after ``since`` (and its
+    jobs still running: the forge notices a lost runner minutes later), from the repository's
+    runs updated since then (``filter=latest``: a job already re-run
     shows as its newer attempt, which ran elsewhere or not yet)."""
     found: list[LostJob] = []
     runs = http.paginate(f"{repo}/actions/runs", {"per_page": 100}, key="workflow_runs")
@@ -66,20 +68,25 @@ def lost_jobs(
         )
         via = _launch_job(jobs, run_id, launched_by)
         for job in jobs:
-            if job.get("status") != "completed" or job.get("conclusion") not in LOST:
+            running = job.get("status") in RUNNING
+            if not running and job.get("conclusion") not in LOST:
                 continue
             if not _ours(job, name, runner_id, since):
                 continue
             attempt = int(job.get("run_attempt") or 1)
+            pending = "it is still running at the forge" if running else ""
+            if not pending and run.get("status") != "completed":
+                pending = "its run has not finished (GitHub re-runs jobs of finished runs)"
             found.append(
                 LostJob(
                     id=paths.number(job.get("id"), "job id"),
                     run_id=run_id,
                     name=str(job.get("name") or ""),
                     url=str(job.get("html_url") or ""),
-                    conclusion=str(job["conclusion"]),
+                    conclusion=str(job.get("conclusion") or job.get("status")),
                     retried=f"already a re-run (attempt {attempt})" if attempt > 1 else "",
                     via=via,
+                    pending=pending,
                 )
             )
     return found

@@ -16,6 +16,7 @@ from cmlinfra.forges.github_jobs import QUEUE_LIMIT, epoch
 from cmlinfra.forges.http import ForgeHTTP
 
 LOST = ("failed", "canceled")
+RUNNING = "running"  # the forge has not noticed yet that its runner is gone
 
 
 def _ours(job: dict[str, Any], name: str, runner_id: str, since: float) -> bool:
@@ -46,16 +47,18 @@ def lost_jobs(
     since: float,
     launched_by: dict[str, str],
 ) -> list[LostJob]:
-    """Failed or canceled jobs of the runner started at or after ``since``. The listing is
+    """Failed or canceled jobs of the runner started at or after ``since``, and its running
+    ones (``pending``: GitLab fails them only once it notices the runner is gone). The listing is
     newest first; it stops at the first job created a queue limit before ``since``."""
     # ``scope[]`` as GitLab documents it: Rails reads a repeated ``scope=`` as its last value
-    query = {"scope[]": list(LOST), "per_page": 100}
+    query = {"scope[]": [*LOST, RUNNING], "per_page": 100}
     found: list[LostJob] = []
     for job in http.paginate(f"{project}/jobs", query):
         created = epoch(job.get("created_at"))
         if created is not None and created < since - QUEUE_LIMIT:
             break
-        if job.get("status") not in LOST or not _ours(job, name, runner_id, since):
+        running = job.get("status") == RUNNING
+        if not (running or job.get("status") in LOST) or not _ours(job, name, runner_id, since):
             continue
         job_id = paths.number(job.get("id"), "job id")
         pipeline = paths.number(str((job.get("pipeline") or {}).get("id")), "pipeline id")
@@ -70,6 +73,7 @@ def lost_jobs(
                 # CI_JOB_ID of the launch, in the same pipeline: retried first, it launches a
                 # runner for the retried job (a retry does not bring the jobs it needs)
                 via=launched_by.get("job", "") if launched_by.get("run") == pipeline else "",
+                pending="it is still running at the forge" if running else "",
             )
         )
     return found

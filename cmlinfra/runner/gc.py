@@ -48,7 +48,7 @@ class Finding:
     cloud: str
     detail: str
     action: str = ""
-    status: str = "found"  # found | fixed | failed
+    status: str = "found"  # found | fixed | failed | waiting (a lost job has not ended yet)
     error: str = ""
     machine: Machine | None = field(default=None, repr=False)
     runner_id: str = ""
@@ -202,6 +202,7 @@ class Sweeper:
         inventories = {inv.cloud: inv for inv in self.inventories}
         for finding in sorted(findings, key=lambda f: order.index(f.kind)):
             try:
+                done = True
                 if finding.kind == "stale-lock":
                     self.store.unlock(finding.name)
                 elif finding.machine is not None:  # orphan-machine, expired-machine
@@ -209,17 +210,18 @@ class Sweeper:
                 elif finding.kind == "orphan-runner":
                     forges[finding.cloud].remove_runner(finding.runner_id)
                 else:
-                    self._teardown(finding)
-                finding.status = "fixed"
+                    done = self._teardown(finding)
+                finding.status = "fixed" if done else "waiting"
             except Exception as exc:  # reported per finding; the sweep goes on
                 finding.status, finding.error = "failed", " ".join(str(exc).split())[:300]
                 log.warning("gc: %s %s: %s", finding.kind, finding.name, finding.error)
         return findings
 
-    def _teardown(self, finding: Finding) -> None:
+    def _teardown(self, finding: Finding) -> bool:
+        """Destroy a record's runner; False when it waits for a lost job to end (rerun.py)."""
         record = self.store.get(finding.name)
         if record is None:
-            return  # someone else finished it meanwhile
+            return True  # someone else finished it meanwhile
         if self.teardown is None:
             raise RuntimeError("no teardown available for records")
         outcome = None
@@ -227,6 +229,8 @@ class Sweeper:
             outcome = self.rerun(record)  # first: the teardown forgets the runner's name
             finding.reruns = outcome.to_dicts()
             finding.detail += f"; {outcome.note}" if outcome.note else ""
+            if outcome.defer:
+                return False
         try:
             self.teardown(record)
         except Exception:
@@ -238,3 +242,4 @@ class Sweeper:
             raise
         if outcome is not None and outcome.error:
             raise RuntimeError(f"torn down, but {outcome.error}")
+        return True

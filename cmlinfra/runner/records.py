@@ -49,6 +49,9 @@ class RunnerRecord:
     # second gc after a failed teardown must not re-run them again; ``reran``: their job ids
     rerun_done: bool = False
     reran: list[str] = field(default_factory=list)
+    # when gc first found a job of it still running at the forge (which had not noticed the
+    # machine is gone): gc waits for the job to end, up to rerun.WAIT_LIMIT from then
+    rerun_waiting_since: float | None = None
     # the CI job that ran ``runner launch`` (cmlinfra.runner.rerun.launcher_job): run, runner,
     # name (GitHub) or run, job (GitLab); {} outside CI
     launched_by: dict[str, str] = field(default_factory=dict)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -28,6 +29,9 @@ from cmlinfra.runner.store import RunnerStore
 
 log = logging.getLogger("cmlinfra.runner.gc")
 
+WAIT_LIMIT = 2 * 3600  # seconds gc waits for a lost job to end at the forge (GitLab's default
+# job timeout is 1 h; GitHub fails a job whose runner is gone within minutes)
+
 
 @dataclass
 class Rerun:
@@ -37,7 +41,7 @@ class Rerun:
     run: str
     name: str
     url: str
-    outcome: str  # rerun | skipped | failed
+    outcome: str  # rerun | skipped | failed | waiting
     why: str = ""
 
     def to_dict(self) -> dict[str, str]:
@@ -48,7 +52,8 @@ class Rerun:
         if self.outcome == "rerun":
             how = f" {self.why}" if self.why else ""
             return f"re-ran {what}{how}" + (f": {self.url}" if self.url else "")
-        verb = "left" if self.outcome == "skipped" else "FAILED to re-run"
+        verbs = {"skipped": "left", "waiting": "waiting for", "failed": "FAILED to re-run"}
+        verb = verbs[self.outcome]
         return f"{verb} {what}: {self.why}"
 
 
@@ -74,6 +79,7 @@ class Outcome:
     reruns: list[Rerun]
     note: str = ""
     error: str = ""
+    defer: bool = False  # a lost job is still running at the forge: tear down later
 
     def to_dicts(self) -> list[dict[str, str]]:
         return [r.to_dict() for r in self.reruns]
@@ -104,6 +110,9 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
         return Outcome([], f"lost jobs not re-run: {exc.problem}")
     except Exception as exc:  # a forge error, a bad answer: reported, the teardown goes on
         return Outcome([], error=f"looking up the jobs it lost: {_one_line(exc)}")
+    jobs, waiting = _waited(store, record, jobs)
+    if waiting is not None:
+        return waiting
     todo = [job for job in jobs if not job.retried]
     record.rerun_done, record.reran = True, [job.id for job in todo]
     store.put(record)  # before asking: a second gc must not ask again
@@ -122,6 +131,30 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
     note = f"re-ran {done} lost job{'s' * (done != 1)}" if jobs else "no lost job found"
     error = f"could not re-run job {', '.join(failed)}" if failed else ""
     return Outcome(reruns, note, error)
+
+
+def _waited(
+    store: RunnerStore, record: RunnerRecord, jobs: list[LostJob]
+) -> tuple[list[LostJob], Outcome | None]:
+    """The forge notices a vanished runner minutes after the machine is gone (GitHub: when
+    it misses the heartbeats; GitLab: at the job's timeout): a job still running then is lost
+    too, and tearing the record down now would forget it. So gc waits, the record kept, until
+    the job has ended; up to :data:`WAIT_LIMIT`, then it gives that job up and goes on."""
+    pending = [job for job in jobs if job.pending and not job.retried]
+    if not pending:
+        return jobs, None
+    now = time.time()
+    if record.rerun_waiting_since is None:
+        record.rerun_waiting_since = now
+        store.put(record)
+    if now - record.rerun_waiting_since < WAIT_LIMIT:
+        reruns = [Rerun(j.id, j.run_id, j.name, j.url, "waiting", j.pending) for j in pending]
+        note = (
+            "a job it lost has not ended at the forge yet: a later gc re-runs it, then tears down"
+        )
+        return jobs, Outcome(reruns, note, defer=True)
+    gave_up = f"still not ended {WAIT_LIMIT // 3600} h after gc first saw it: given up"
+    return [replace(j, retried=gave_up) if j.pending else j for j in jobs], None
 
 
 def _rerun(driver: Any, job: LostJob, launched: dict[str, str]) -> str:

@@ -45,6 +45,7 @@ class GcReport:
                 "found": f"would {f.action}",
                 "fixed": "fixed",
                 "failed": f"FAILED: {f.error}",
+                "waiting": "left for a later gc",
             }
             lines.append(f"{f.kind:15} {f.name}{where}: {f.detail} — {outcome[f.status]}")
             lines += [f"{'':15} {Rerun(**r).line()}" for r in f.reruns]

@@ -235,6 +235,41 @@ def test_the_job_that_launched_the_runner_is_rerun_with_the_lost_one(world: Worl
     assert world.repo.state.job_reruns == [launch]
 
 
+def test_a_job_still_running_at_the_forge_is_waited_for(world: World) -> None:
+    """The forge notices the runner is gone minutes after the machine: until the job has
+    ended, gc keeps the record (status waiting, exit 0), then re-runs it and tears down; a job
+    that never ends is given up after the wait limit."""
+    world.record("cmlf-spot")
+    ours = world.job(981, "train", "cmlf-spot", "in_progress")
+    report = world.gc("--yes")
+    [finding] = report["findings"]
+    assert finding["status"] == "waiting" and reruns(report) == [(str(ours), "waiting")]
+    assert "has not ended at the forge yet" in finding["detail"]
+    assert world.store.names() == ["cmlf-spot"] and world.repo.state.runners
+    [job] = [j for j in world.repo.state.jobs if j.id == ours]
+    job.status, job.conclusion = "completed", "failure"
+    # another job of its run still runs: GitHub re-runs jobs of finished runs only
+    other = world.job(981, "report", "someone-else", "in_progress")
+    report = world.gc("--yes")
+    assert reruns(report) == [(str(ours), "waiting")]
+    assert "its run has not finished" in report["findings"][0]["reruns"][0]["why"]
+    [job] = [j for j in world.repo.state.jobs if j.id == other]
+    job.status, job.conclusion = "completed", "success"
+    report = world.gc("--yes")
+    assert [f["status"] for f in report["findings"]] == ["fixed"]
+    assert reruns(report) == [(str(ours), "rerun")] and world.repo.state.job_reruns == [ours]
+    assert world.store.names() == []
+
+    record = world.record("cmlf-spot")
+    record.rerun_waiting_since = time.time() - 3 * 3600
+    world.store.put(record)
+    stuck = world.job(982, "train", "cmlf-spot", "in_progress")
+    report = world.gc("--yes")
+    assert [f["status"] for f in report["findings"]] == ["fixed"]
+    assert reruns(report) == [(str(stuck), "skipped")]
+    assert "given up" in report["findings"][0]["reruns"][0]["why"]
+
+
 def test_the_launcher_job_is_what_the_ci_says() -> None:
     github = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "9", "RUNNER_NAME": "GitHub Actions 3"}
     assert launcher_job("github", {**github, "GITHUB_JOB": "launch"}) == {
@@ -253,7 +288,9 @@ def test_gitlab_retries_the_lost_job_once(world: World) -> None:
     needs): that one launches a runner for it."""
     world.record("cmlf-spot", launched_by={"run": "951", "job": "950"})
     launch = world.job(951, "launch", "shared-runner", "success", job_id=950)
-    ours = world.job(951, "train", "cmlf-spot", "failed")
+    ours = world.job(951, "train", "cmlf-spot", "running")
+    assert world.gc("--yes")["findings"][0]["status"] == "waiting"  # not failed yet
+    world.repo.state.jobs[-1].status = "failed"  # GitLab noticed: runner_system_failure
     world.job(951, "lint", "someone-else", "failed")
     # a job lost before, already retried once: its retry (same name, same pipeline) lost too
     world.job(952, "eval", "cmlf-spot", "canceled")
