@@ -51,6 +51,10 @@ GITHUB_OPS = {
     R + "/pulls/{pull_number}/merge": ["put"],
     R + "/check-runs": ["post"],
     R + "/actions/runs/{run_id}/rerun": ["post"],
+    # gc re-runs the jobs a reclaimed spot runner lost (cmlinfra.forges.github_jobs)
+    R + "/actions/runs": ["get"],
+    R + "/actions/runs/{run_id}/jobs": ["get"],
+    R + "/actions/jobs/{job_id}/rerun": ["post"],
     R + "/actions/runners": ["get"],
     R + "/actions/runners/generate-jitconfig": ["post"],
     R + "/actions/runners/registration-token": ["post"],
@@ -80,6 +84,10 @@ GITLAB_OPS = {
     P + "/merge_requests": ["get", "post"],
     P + "/merge_requests/{merge_request_iid}/merge": ["put"],
     P + "/pipelines/{pipeline_id}/retry": ["post"],
+    # gc retries the jobs a reclaimed spot runner lost (cmlinfra.forges.gitlab_jobs)
+    P + "/jobs": ["get"],
+    P + "/jobs/{job_id}/retry": ["post"],
+    P + "/pipelines/{pipeline_id}/jobs": ["get"],
     P + "/runners": ["get"],
     "/api/v4/user/runners": ["post"],
     "/api/v4/runners/{id}": ["get", "delete"],

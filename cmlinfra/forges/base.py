@@ -65,6 +65,27 @@ class Runner:
 
 
 @dataclass(frozen=True)
+class LostJob:
+    """A CI job that ran on one of our runners and ended failed or cancelled: what a reclaimed
+    spot machine leaves behind. ``retried``: the forge says it was re-run already, or is itself
+    a re-run (GitHub attempt > 1, a same-named job in its GitLab pipeline), so ``gc`` leaves it:
+    a job is re-run once, not once per reclaim."""
+
+    id: str  # the forge's job id (digits, checked again where it goes into a URL)
+    run_id: str  # its workflow run (GitHub) or pipeline (GitLab)
+    name: str
+    url: str = ""
+    conclusion: str = ""  # failure | cancelled (GitHub), failed | canceled (GitLab)
+    retried: str = ""  # why it is not re-run again; "" when it may be
+    # the job of the same run that launched the runner (``runner launch`` in CI): re-run with
+    # it, or the re-run job would wait for a runner nobody launches
+    via: str = ""
+    # why it cannot be re-run yet ("" when it can): still running at the forge (which has not
+    # noticed its runner is gone), or its GitHub run has not finished
+    pending: str = ""
+
+
+@dataclass(frozen=True)
 class RunnerRegistration:
     """What a machine needs to register as a runner. ``token`` is a JIT config (GitHub
     ``--jitconfig``), a registration token (GitHub ``config.sh --token``), a runner
@@ -141,6 +162,23 @@ class Forge(Protocol):
 
     def rerun_workflow(self, run_id: str) -> None: ...
 
+    # re-running a job also re-runs the jobs that need it (GitHub), or only that job (GitLab)
+    rerun_brings_dependents: bool
+
+    def lost_jobs(
+        self, runner_name: str, runner_id: str, since: float, launched_by: dict[str, str]
+    ) -> list[LostJob]:
+        """Jobs that ran on this runner (by id when known, else by name), started at or after
+        ``since`` (epoch seconds: when the runner's record was written) and ended failed or
+        cancelled, and those still running there (``pending``). ``launched_by`` (the
+        record's) names the CI job that launched the runner: each lost job's ``via`` when it
+        is of the same run. Raises CmlinfraError where the forge cannot tell (Bitbucket)."""
+        ...
+
+    def rerun_job(self, job: LostJob) -> None:
+        """Re-run one job (by ``job.id``; on GitHub with the jobs that need it)."""
+        ...
+
     def runner_registration(
         self, *, name: str, labels: list[str], jit: bool = True
     ) -> RunnerRegistration:
@@ -161,9 +199,14 @@ class Forge(Protocol):
     def remove_runner(self, runner_id: str) -> None: ...
 
 
+class Unsupported(CmlinfraError):
+    """An operation the forge's API does not offer: a caller that can do without it (``gc``
+    re-running lost jobs on Bitbucket) says so in one line instead of failing."""
+
+
 def unsupported(forge: str, what: str, instead: str = "") -> CmlinfraError:
     """The error for an operation a forge's API does not offer."""
-    return CmlinfraError(
+    return Unsupported(
         f"{what} is not supported on {forge}: its API has no such operation",
         instead or "run this step on GitHub, or leave it out of the workflow",
     )

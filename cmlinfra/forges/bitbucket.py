@@ -23,6 +23,7 @@ from cmlinfra.forges.base import (
     AutoMerge,
     Comment,
     FileChange,
+    LostJob,
     PullRequest,
     Runner,
     RunnerRegistration,
@@ -84,6 +85,7 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
 class Bitbucket:
     name = "bitbucket"
     comment_limit = COMMENT_LIMIT
+    rerun_brings_dependents = False
 
     def __init__(self, context: ForgeContext) -> None:
         self.ctx = context
@@ -220,6 +222,18 @@ class Bitbucket:
             "workflow rerun",
             "Bitbucket Pipelines can only start a new pipeline; rerun it from the web UI",
         )
+
+    def lost_jobs(
+        self, runner_name: str, runner_id: str, since: float, launched_by: dict[str, str]
+    ) -> list[LostJob]:
+        raise unsupported(
+            "Bitbucket",
+            "re-running a step lost with its runner",
+            "Bitbucket Pipelines can only start a new pipeline; rerun it from the web UI",
+        )
+
+    def rerun_job(self, job: LostJob) -> None:
+        self.lost_jobs("", "", 0.0, {})
 
     def runner_registration(
         self, *, name: str, labels: list[str], jit: bool = True

@@ -19,12 +19,13 @@ from typing import Any
 import requests
 
 from cmlinfra.errors import CmlinfraError
-from cmlinfra.forges import github_automerge, github_git, github_runners, paths
+from cmlinfra.forges import github_automerge, github_git, github_jobs, github_runners, paths
 from cmlinfra.forges.base import (
     Author,
     AutoMerge,
     Comment,
     FileChange,
+    LostJob,
     PullRequest,
     Runner,
     RunnerRegistration,
@@ -87,6 +88,7 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
 class GitHub:
     name = "github"
     comment_limit = COMMENT_LIMIT
+    rerun_brings_dependents = True
 
     def __init__(self, context: ForgeContext) -> None:
         self.ctx = context
@@ -214,6 +216,16 @@ class GitHub:
     def rerun_workflow(self, run_id: str) -> None:
         run = paths.number(run_id, "workflow run id")
         self.http.request("POST", f"{self.repo}/actions/runs/{run}/rerun")
+
+    def lost_jobs(
+        self, runner_name: str, runner_id: str, since: float, launched_by: dict[str, str]
+    ) -> list[LostJob]:
+        return github_jobs.lost_jobs(
+            self.http, self.repo, runner_name, runner_id, since, launched_by
+        )
+
+    def rerun_job(self, job: LostJob) -> None:
+        github_jobs.rerun_job(self.http, self.repo, job)
 
     # -- runners (the repository's, or an organization's: cmlinfra.forges.github_runners) --
     def runner_registration(

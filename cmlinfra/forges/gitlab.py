@@ -17,12 +17,13 @@ from urllib.parse import quote
 import requests
 
 from cmlinfra.errors import CmlinfraError
-from cmlinfra.forges import gitlab_runners, paths
+from cmlinfra.forges import gitlab_jobs, gitlab_runners, paths
 from cmlinfra.forges.base import (
     Author,
     AutoMerge,
     Comment,
     FileChange,
+    LostJob,
     PullRequest,
     Runner,
     RunnerRegistration,
@@ -59,6 +60,7 @@ def _errors(response: requests.Response, runner_owner: str = "") -> CmlinfraErro
 class GitLab:
     name = "gitlab"
     comment_limit = COMMENT_LIMIT
+    rerun_brings_dependents = False
 
     def __init__(self, context: ForgeContext) -> None:
         self.ctx = context
@@ -276,6 +278,16 @@ class GitLab:
     def rerun_workflow(self, run_id: str) -> None:
         pipeline = paths.number(run_id, "pipeline id")
         self.http.request("POST", f"{self.project}/pipelines/{pipeline}/retry")
+
+    def lost_jobs(
+        self, runner_name: str, runner_id: str, since: float, launched_by: dict[str, str]
+    ) -> list[LostJob]:
+        return gitlab_jobs.lost_jobs(
+            self.http, self.project, runner_name, runner_id, since, launched_by
+        )
+
+    def rerun_job(self, job: LostJob) -> None:
+        gitlab_jobs.retry_job(self.http, self.project, job)
 
     # -- runners (a project's or a group's: cmlinfra.forges.gitlab_runners) ---------------
     def runner_registration(

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from cmlinfra.clouds.base import Inventory, Machine
 from cmlinfra.clouds.tags import RUNNER_ROLE
 from cmlinfra.runner.records import RunnerRecord
+from cmlinfra.runner.rerun import Outcome, wanted
 from cmlinfra.runner.store import RunnerStore, locks, records
 
 log = logging.getLogger("cmlinfra.runner.gc")
@@ -47,17 +48,19 @@ class Finding:
     cloud: str
     detail: str
     action: str = ""
-    status: str = "found"  # found | fixed | failed
+    status: str = "found"  # found | fixed | failed | waiting (a lost job has not ended yet)
     error: str = ""
     machine: Machine | None = field(default=None, repr=False)
     runner_id: str = ""
+    reruns: list[dict[str, str]] = field(default_factory=list)  # cmlinfra.runner.rerun.Rerun
+    gone: bool = field(default=False, repr=False)  # a record's machine is not in its cloud
 
     def __post_init__(self) -> None:
         self.action = self.action or KINDS[self.kind]
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         keys = ("kind", "name", "cloud", "detail", "action", "status", "error")
-        return {key: str(getattr(self, key)) for key in keys}
+        return {**{key: str(getattr(self, key)) for key in keys}, "reruns": self.reruns}
 
 
 class ForgeRunners(Protocol):
@@ -76,6 +79,8 @@ class Sweeper:
     inventories: Sequence[Inventory] = ()
     forges: Sequence[ForgeRunners] = ()
     teardown: Callable[[RunnerRecord], None] | None = None  # full destroy of one record
+    # re-runs the jobs a vanished spot machine's runner lost, before its teardown (rerun.py)
+    rerun: Callable[[RunnerRecord], Outcome] | None = None
     lock_max_age: float = 3600.0
     prefix: str = ""  # only names starting with this (several registries in one account)
     runner_prefix: str = ""  # forge runners ours without a record; default: prefix or "cml-"
@@ -147,14 +152,18 @@ class Sweeper:
         if record.expired(self.now):
             late = (self.now - (record.expires or self.now)) / 60
             return Finding("expired", record.name, record.cloud, f"expired {late:.0f} min ago")
+        gone = record.cloud in swept and not machines
         if record.phase in ("launching", "destroying", "failed"):
             detail = f"left in phase {record.phase!r} by {record.launcher or 'a launcher'}"
-            return Finding("abandoned", record.name, record.cloud, detail)
-        if record.cloud in swept and not machines:
-            return Finding(
-                "machine-gone", record.name, record.cloud, "its machine no longer exists"
-            )
-        return None
+            finding = Finding("abandoned", record.name, record.cloud, detail, gone=gone)
+        elif gone:
+            detail = "its machine no longer exists"
+            finding = Finding("machine-gone", record.name, record.cloud, detail, gone=True)
+        else:
+            return None
+        if gone and self.rerun is not None and not wanted(record):
+            finding.action = f"re-run the jobs it lost (spot), {finding.action}"
+        return finding
 
     def _orphan_runners(self, skip: set[str], by_stack: dict[str, list[Machine]]) -> list[Finding]:
         """A runner named like ours with no record and no machine serves nothing — unless it
@@ -193,6 +202,7 @@ class Sweeper:
         inventories = {inv.cloud: inv for inv in self.inventories}
         for finding in sorted(findings, key=lambda f: order.index(f.kind)):
             try:
+                done = True
                 if finding.kind == "stale-lock":
                     self.store.unlock(finding.name)
                 elif finding.machine is not None:  # orphan-machine, expired-machine
@@ -200,19 +210,27 @@ class Sweeper:
                 elif finding.kind == "orphan-runner":
                     forges[finding.cloud].remove_runner(finding.runner_id)
                 else:
-                    self._teardown(finding)
-                finding.status = "fixed"
+                    done = self._teardown(finding)
+                finding.status = "fixed" if done else "waiting"
             except Exception as exc:  # reported per finding; the sweep goes on
                 finding.status, finding.error = "failed", " ".join(str(exc).split())[:300]
                 log.warning("gc: %s %s: %s", finding.kind, finding.name, finding.error)
         return findings
 
-    def _teardown(self, finding: Finding) -> None:
+    def _teardown(self, finding: Finding) -> bool:
+        """Destroy a record's runner; False when it waits for a lost job to end (rerun.py)."""
         record = self.store.get(finding.name)
         if record is None:
-            return  # someone else finished it meanwhile
+            return True  # someone else finished it meanwhile
         if self.teardown is None:
             raise RuntimeError("no teardown available for records")
+        outcome = None
+        if finding.gone and self.rerun is not None:
+            outcome = self.rerun(record)  # first: the teardown forgets the runner's name
+            finding.reruns = outcome.to_dicts()
+            finding.detail += f"; {outcome.note}" if outcome.note else ""
+            if outcome.defer:
+                return False
         try:
             self.teardown(record)
         except Exception:
@@ -222,3 +240,6 @@ class Sweeper:
                 if machine.stack == record.name:
                     inventory.delete(machine)  # type: ignore[union-attr]
             raise
+        if outcome is not None and outcome.error:
+            raise RuntimeError(f"torn down, but {outcome.error}")
+        return True

@@ -70,6 +70,8 @@ class Session:
                 f"a stack named {name!r} already exists ({prepared.stack.root})",
                 f"pick another --name, or remove it with 'cmlinfra stack destroy --name {name}'",
             )
+        from cmlinfra.runner.rerun import launcher_job
+
         ttl = machine.request.max_ttl_seconds
         now = time.time()
         record = RunnerRecord(
@@ -89,6 +91,7 @@ class Session:
             repo=repo,
             scope=scope,
             launcher=this_holder(),
+            launched_by=launcher_job(getattr(forge, "name", "")) if forge is not None else {},
         )
         session = cls(store, prepared, record, forge)
         session._stack.enter_context(holding(store, record.name, mode))

@@ -45,6 +45,16 @@ class RunnerRecord:
     # CML's --no-retry: a job lost with this runner (a spot reclaim) is not re-run (failover)
     no_retry: bool = False
     spot: bool = False  # a spot / preemptible machine
+    # gc looked up (and re-ran) the jobs this runner lost when its spot machine vanished: a
+    # second gc after a failed teardown must not re-run them again; ``reran``: their job ids
+    rerun_done: bool = False
+    reran: list[str] = field(default_factory=list)
+    # when gc first found a job of it still running at the forge (which had not noticed the
+    # machine is gone): gc waits for the job to end, up to rerun.WAIT_LIMIT from then
+    rerun_waiting_since: float | None = None
+    # the CI job that ran ``runner launch`` (cmlinfra.runner.rerun.launcher_job): run, runner,
+    # name (GitHub) or run, job (GitLab); {} outside CI
+    launched_by: dict[str, str] = field(default_factory=dict)
     # every candidate the launch tried or set aside, in order (stack.failover.Attempt.to_dict):
     # cloud, region, type, spot, price, outcome, error, seconds, tries; [] before the apply
     attempts: list[dict[str, Any]] = field(default_factory=list)

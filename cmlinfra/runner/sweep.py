@@ -10,6 +10,7 @@ from cmlinfra.clouds.base import Inventory
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.runner.gc import Finding, ForgeRunners, Sweeper
 from cmlinfra.runner.records import RunnerRecord
+from cmlinfra.runner.rerun import Rerun, rerun_lost
 from cmlinfra.runner.store import RunnerStore, open_store, records
 
 log = logging.getLogger("cmlinfra.runner.gc")
@@ -30,6 +31,7 @@ class GcReport:
             "findings": [f.to_dict() for f in self.findings],
             "fixed": sum(f.status == "fixed" for f in self.findings),
             "failed": len(self.failed),
+            "reruns": sum(r["outcome"] == "rerun" for f in self.findings for r in f.reruns),
             "notes": self.notes,
         }
 
@@ -43,8 +45,10 @@ class GcReport:
                 "found": f"would {f.action}",
                 "fixed": "fixed",
                 "failed": f"FAILED: {f.error}",
+                "waiting": "left for a later gc",
             }
             lines.append(f"{f.kind:15} {f.name}{where}: {f.detail} — {outcome[f.status]}")
+            lines += [f"{'':15} {Rerun(**r).line()}" for r in f.reruns]
         if not self.fixed_requested:
             lines.append("run again with --yes to fix these")
         return "\n".join(lines)
@@ -117,8 +121,11 @@ def run_gc(
     lock_max_age: float,
     forge: ForgeSpec | None,
     fix: bool,
+    rerun: bool = True,
 ) -> GcReport:
-    from cmlinfra.runner.teardown import destroy_record
+    """``rerun``: re-run, once, the jobs lost with a spot runner whose machine vanished
+    (needs the forge: without ``forge`` nothing is re-run)."""
+    from cmlinfra.runner.teardown import destroy_record, forge_for
 
     store = open_store(state)
     report = GcReport(fixed_requested=fix)
@@ -128,6 +135,11 @@ def run_gc(
         inventories=_inventories(store, clouds, regions),
         forges=forges,
         teardown=lambda record: destroy_record(store, record, forge=_forge_of(record, forges)),
+        rerun=(
+            (lambda r: rerun_lost(store, r, lambda: forge_for(_forge_of(r, forges), r)))
+            if rerun and forges
+            else None
+        ),
         lock_max_age=lock_max_age,
         prefix=prefix,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tests.forge_server import jobs
 from tests.forge_server.github_git import (
     create_blob,
     create_commit,
@@ -259,6 +260,9 @@ ROUTES = {
     ("put", R + "/pulls/{pull_number}/merge"): merge_pull,
     ("post", R + "/check-runs"): create_check_run,
     ("post", R + "/actions/runs/{run_id}/rerun"): rerun,
+    ("get", R + "/actions/runs"): jobs.list_runs,
+    ("get", R + "/actions/runs/{run_id}/jobs"): jobs.list_run_jobs,
+    ("post", R + "/actions/jobs/{job_id}/rerun"): jobs.rerun_github_job,
     ("get", R + "/actions/runners"): list_runners,
     ("post", R + "/actions/runners/generate-jitconfig"): jit_config,
     ("post", R + "/actions/runners/registration-token"): registration_token,

@@ -6,6 +6,7 @@ import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from tests.forge_server import jobs
 from tests.forge_server.gitlab_runners import (
     G,
     create_runner,
@@ -302,6 +303,9 @@ ROUTES = {
     ("post", P + "/merge_requests"): create_mr,
     ("put", P + "/merge_requests/{merge_request_iid}/merge"): merge_mr,
     ("post", P + "/pipelines/{pipeline_id}/retry"): retry_pipeline,
+    ("get", P + "/jobs"): jobs.list_project_jobs,
+    ("get", P + "/pipelines/{pipeline_id}/jobs"): jobs.list_pipeline_jobs,
+    ("post", P + "/jobs/{job_id}/retry"): jobs.retry_gitlab_job,
     ("get", P + "/runners"): list_runners,
     ("post", "/api/v4/user/runners"): create_runner,
     ("get", "/api/v4/runners/{id}"): get_runner,

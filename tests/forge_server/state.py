@@ -60,6 +60,24 @@ class StoredRunner:
 
 
 @dataclass
+class StoredJob:
+    """A CI job (GitHub Actions job / GitLab CI job) and the runner it ran on. ``run`` is its
+    workflow run (GitHub) or pipeline (GitLab); ``attempt`` the GitHub run attempt it belongs
+    to. A re-run adds a new job (same run and name) and leaves this one as it was."""
+
+    id: int
+    run: int
+    name: str
+    runner_id: int | None
+    runner_name: str | None
+    status: str  # GitHub: completed | queued …; GitLab: failed | canceled | pending …
+    conclusion: str | None = None  # GitHub only: failure | cancelled | success …
+    started_at: str = "2026-01-01T00:00:00Z"
+    created_at: str = "2026-01-01T00:00:00Z"
+    attempt: int = 1
+
+
+@dataclass
 class Git:
     blobs: dict[str, bytes] = field(default_factory=dict)
     trees: dict[str, dict[str, str]] = field(default_factory=dict)  # sha → {path: blob sha}
@@ -105,6 +123,8 @@ class Repo:
     check_runs: list[dict[str, object]] = field(default_factory=list)
     reruns: list[str] = field(default_factory=list)
     runners: dict[int, StoredRunner] = field(default_factory=dict)
+    jobs: list[StoredJob] = field(default_factory=list)
+    job_reruns: list[int] = field(default_factory=list)  # ids of the jobs re-run / retried
     allow_auto_merge: bool = False  # GitHub's repository setting (off unless turned on)
     merge_state: str = "blocked"  # the merge state new pull requests get (GitHub, GitLab)
     # base branches with protection rules (GitHub): required checks, auto-merge possible

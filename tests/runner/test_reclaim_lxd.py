@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from cmlinfra.runner.store import open_store
+from tests.forge_server.state import StoredJob
 from tests.runner.conftest import lxc, wait_until
 
 pytestmark = pytest.mark.lxd
@@ -154,9 +156,17 @@ def test_a_reclaimed_runner_unregisters_and_ends_its_machine(lifecycle, cli) -> 
     name = f"{lc.prefix}rr"
     env = {**lc.env(), "CMLINFRA_INTERRUPTION": "aws",
            "CMLINFRA_METADATA_URL": f"http://127.0.0.1:{PORT}"}  # fmt: skip
-    launched = cli(*lc.launch_args(name, "--single", "--idle-timeout", "1h"), env=env)
+    # launched by a GitHub Actions job (run 981, on a hosted runner): the record says which
+    ci = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "981", "RUNNER_NAME": "GitHub Actions 5"}
+    launched = cli(*lc.launch_args(name, "--single", "--idle-timeout", "1h"), env={**env, **ci})
     assert launched.returncode == 0, launched.stderr[-3000:]
     assert lc.runners() == [name]
+    store = open_store(lc.state)
+    record = store.get(name)
+    assert record is not None and record.launched_by == {"run": "981", "runner": ci["RUNNER_NAME"]}
+    # LXD has no spot machines (the watcher is forced here): the record says spot, as on AWS
+    record.spot = True
+    store.put(record)
     quiet = _in("default", name, "/usr/local/lib/cmlinfra/reclaim", "check")
     assert quiet.stdout.strip() == "no notice"  # nothing announced: nothing done
     _announce("default", name)
@@ -166,7 +176,23 @@ def test_a_reclaimed_runner_unregisters_and_ends_its_machine(lifecycle, cli) -> 
         120,
         "the container to end itself",
     )
-    # a GitHub runner's own credentials cannot unregister it: gc does, as after any end
+    # the job it ran is lost; the launch job before it, of the same run, succeeded
+    repo = lc.forge.state.repo("github", "acme/ml")
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created + 1))
+    for job_id, job_name, runner, conclusion in (
+        (9810, "launch", ci["RUNNER_NAME"], "success"),
+        (9811, "train", name, "failure"),
+    ):
+        runner_id = int(record.runner_id) if runner == name else 3
+        job = StoredJob(job_id, 981, job_name, runner_id, runner, "completed", conclusion)
+        job.started_at = job.created_at = when
+        repo.jobs.append(job)
+    # a GitHub runner's own credentials cannot unregister it: gc does, as after any end, and
+    # first re-runs the launch job, which brings the lost job that needs it
     report = json.loads(cli(*lc.gc_args("--yes"), env=lc.env()).stdout)
     assert [(f["kind"], f["status"]) for f in report["findings"]] == [("machine-gone", "fixed")]
+    assert [(r["job"], r["outcome"]) for r in report["findings"][0]["reruns"]] == [
+        ("9811", "rerun")
+    ]
+    assert repo.job_reruns == [9810]
     assert lc.runners() == [] and open_store(lc.state).names() == []

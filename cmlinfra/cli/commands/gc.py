@@ -10,7 +10,8 @@ from cmlinfra.cli.forge_common import driver_option, repo_option, token_option
 HELP = """Find runners, machines, locks and forge registrations that no launcher will clean up:
 expired runners, records whose machine is gone, launches abandoned by a killed launcher, machines
 tagged by cmlinfra that no record claims, stale locks, and runners registered at the forge with
-no machine. Reports only, unless --yes. Idempotent and safe as a scheduled CI job."""
+no machine. A spot runner's lost CI jobs are re-run once (--no-rerun: not). Reports only,
+unless --yes. Idempotent and safe as a scheduled CI job."""
 
 
 def register(root: typer.Typer) -> None:
@@ -50,6 +51,12 @@ def register(root: typer.Typer) -> None:
             "URL whose shared runners to sweep."
         ),
         token: str = token_option("Forge token that may remove orphaned runners."),
+        rerun: bool = typer.Option(
+            True,
+            "--rerun/--no-rerun",
+            help="With --yes: re-run, once, the CI jobs a spot runner lost when its machine "
+            "was reclaimed (GitHub, GitLab; not runners launched with --no-retry).",
+        ),
         yes: bool = typer.Option(False, "--yes", "-y", help="Fix what is found (else: report)."),
     ) -> None:
         from cmlinfra.cli.common import settings
@@ -65,6 +72,7 @@ def register(root: typer.Typer) -> None:
             lock_max_age=parse_duration(lock_max_age, "--lock-max-age") or 3600,
             forge=(driver or None, repo or None, token or None) if forge else None,
             fix=yes,
+            rerun=rerun,
         )
         emit(report.to_dict(), as_json=settings(ctx).as_json, text=report.text())
         if report.failed:
