@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from cmlinfra.clouds.base import Inventory, Machine
 from cmlinfra.clouds.tags import RUNNER_ROLE
 from cmlinfra.runner.records import RunnerRecord
-from cmlinfra.runner.rerun import Outcome, wanted
+from cmlinfra.runner.rerun import Outcome, why_not_rerun
 from cmlinfra.runner.store import RunnerStore, locks, records
 
 log = logging.getLogger("cmlinfra.runner.gc")
@@ -161,7 +161,7 @@ class Sweeper:
             finding = Finding("machine-gone", record.name, record.cloud, detail, gone=True)
         else:
             return None
-        if gone and self.rerun is not None and not wanted(record):
+        if gone and self.rerun is not None and not why_not_rerun(record):
             finding.action = f"re-run the jobs it lost (spot), {finding.action}"
         return finding
 

@@ -57,7 +57,7 @@ class Rerun:
         return f"{verb} {what}: {self.why}"
 
 
-def wanted(record: RunnerRecord) -> str:
+def why_not_rerun(record: RunnerRecord) -> str:
     """Why ``record``'s lost jobs are not looked up ("" when they are)."""
     if record.mode != "runner" or not record.forge:
         return "not a CI runner"
@@ -89,7 +89,7 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
     """Look up and re-run the jobs ``record``'s runner lost. ``forge``: resolves the driver
     its runner is registered with (it may raise: another forge, another host). Never raises:
     a forge that cannot, or a forge error, is the outcome's note or error."""
-    why = wanted(record)
+    why = why_not_rerun(record)
     if why:
         quiet = why in ("not a CI runner", "not a spot machine")
         return Outcome([], "" if quiet else f"lost jobs not re-run: {why}")
