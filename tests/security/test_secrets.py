@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -91,6 +92,17 @@ def test_a_users_own_jsii_node_is_scrubbed_too(tmp_path: Path) -> None:
     _synth_children(tmp_path, JSII_NODE=str(node))
     assert seen.is_file(), "the user's JSII_NODE was not used"
     assert CANARY not in seen.read_text()
+
+
+def test_another_installs_jsii_node_inherited_is_run_once(tmp_path: Path) -> None:
+    """A cmlinfra started by another install inherits that install's JSII_NODE: its own copy of
+    the jsii-node script. Both scripts then run, once each, and Node.js starts (the CI suite
+    once hung 400 s here: the two scripts exec'd each other forever)."""
+    other = tmp_path / "other-install" / "jsii-node"
+    other.parent.mkdir()
+    shutil.copy(REPO_ROOT / "cmlinfra" / "stack" / "jsii-node", other)
+    children = _synth_children(tmp_path, JSII_NODE=str(other))
+    assert any("node" in command and "jsii" in command for command in children), children.keys()
 
 
 def test_short_secrets_are_masked_as_words() -> None:
