@@ -40,7 +40,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         timeout=900,
         check=False,
     )
-    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n---- stderr:\n{result.stderr[-4000:]}"
     report = (out / "report.md").read_text()
     assert result.stdout.endswith(report)
     assert re.search(r"\| `accuracy` \| 0\.96\d* \|", report), report
