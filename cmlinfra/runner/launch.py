@@ -46,6 +46,7 @@ class LaunchOptions:
     dvc_root: str = "."  # the DVC repository whose remote the jobs use
     spot: str = ""  # --cloud-spot's value: "", true, auto… (stack.candidates.spot_choices)
     candidates: Any = None  # stack.candidates.Candidate list; None: built from the above
+    checkpoint_dir: str = ""  # saved to the registry on a reclaim (runner/checkpoints.py)
 
 
 @dataclass
@@ -111,11 +112,11 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any, forget: tuple[str, ...] 
             session.root(supervisor.render_install(policy, agent), "supervisor-install")
             return
         session.root(render_install(policy), "watchdog-install")
-        _watch_reclaims(session, policy)
+        _watch_reclaims(session, policy, opts)
         session.root(agent.start_script(), "agent-start")
 
 
-def _watch_reclaims(session: Any, policy: Any) -> None:
+def _watch_reclaims(session: Any, policy: Any, opts: LaunchOptions) -> None:
     """On a spot machine of a cloud that announces reclaims: the reclaim watcher, which on
     the notice stops the agent (no other job lands here), unregisters the runner and ends the
     machine (docs/reclaim.md)."""
@@ -129,12 +130,19 @@ def _watch_reclaims(session: Any, policy: Any) -> None:
     if found is None or not (session.prepared.machine.request.spot or forced):
         return
     interruption, url = found
+    upload = ""
+    if opts.checkpoint_dir:  # the presigned URLs the watcher uploads the checkpoint to
+        from cmlinfra.runner import checkpoints
+
+        upload = checkpoints.send(session, opts.request.max_ttl_seconds or 0)
     watch = reclaim.Watch(
         interruption,
         url,
+        checkpoint_dir=opts.checkpoint_dir,
         runner=True,
         agent_unit=policy.agent_unit,
         end_script=policy.end_script,
+        upload=upload,
     )
     session.root(reclaim.install_script(watch, policy.agent_user, LIB), "reclaim-watch")
 
@@ -155,7 +163,9 @@ def check(opts: LaunchOptions) -> Checked:
     from cmlinfra.forges import connect, labels
     from cmlinfra.forges.context import detect
     from cmlinfra.runner import ahead
+    from cmlinfra.runner.checkpoints import check as check_checkpoint
 
+    check_checkpoint(opts)  # before anything: the registry, the cloud, spot
     ahead.start(opts.terraform)
     if opts.idle_timeout == 0 and not opts.single and not opts.request.max_ttl_seconds:
         raise UsageError(

@@ -40,6 +40,7 @@ class Watch:
     runner: bool = False  # unregister and end the machine (runner mode); exec: the launcher does
     agent_unit: str = ""  # runner mode: stopped on notice (the job with it)
     end_script: str = ""
+    upload: str = ""  # runner mode: the root-only file of presigned PUT URLs (checkpoints.py)
     interval: int = 2
 
     @property
@@ -98,6 +99,7 @@ def render(watch: Watch) -> str:
         agent_unit=watch.agent_unit,
         runner=watch.runner,
         end_script=watch.end_script.strip(),
+        upload=watch.upload,
         probe=watch.interruption.probe.rstrip("\n"),
         watched=watch.interruption.watched,
     )

@@ -24,6 +24,7 @@ from typing import Any
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.forges.base import LostJob, Unsupported
+from cmlinfra.runner.checkpoints import keep_for_rerun
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import RunnerStore
 
@@ -43,6 +44,7 @@ class Rerun:
     url: str
     outcome: str  # rerun | skipped | failed | waiting
     why: str = ""
+    checkpoint: str = ""  # the key its checkpoint waits at for it (runner/checkpoints.py)
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -51,7 +53,8 @@ class Rerun:
         what = f"job {self.job} ({self.name or '?'}) of run {self.run}"
         if self.outcome == "rerun":
             how = f" {self.why}" if self.why else ""
-            return f"re-ran {what}{how}" + (f": {self.url}" if self.url else "")
+            saved = f" (its checkpoint at {self.checkpoint})" if self.checkpoint else ""
+            return f"re-ran {what}{how}{saved}" + (f": {self.url}" if self.url else "")
         verbs = {"skipped": "left", "waiting": "waiting for", "failed": "FAILED to re-run"}
         verb = verbs[self.outcome]
         return f"{verb} {what}: {self.why}"
@@ -117,6 +120,8 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
     record.rerun_done, record.reran = True, [job.id for job in todo]
     store.put(record)  # before asking: a second gc must not ask again
     reruns = [Rerun(j.id, j.run_id, j.name, j.url, "skipped", j.retried) for j in jobs if j.retried]
+    # the watcher's checkpoint (--checkpoint-dir) moved where the re-run attempt finds it, first
+    kept_run, kept = keep_for_rerun(store, record, [job.run_id for job in todo])
     launched: dict[str, str] = {}  # launch job id → "" once re-run, else why it failed
     for job in todo:
         try:
@@ -125,7 +130,8 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
             reruns.append(Rerun(job.id, job.run_id, job.name, job.url, "failed", _one_line(exc)))
             continue
         log.info("gc: re-ran job %s of run %s, lost with %s", job.id, job.run_id, record.name)
-        reruns.append(Rerun(job.id, job.run_id, job.name, job.url, "rerun", why))
+        saved = kept if job.run_id == kept_run else ""
+        reruns.append(Rerun(job.id, job.run_id, job.name, job.url, "rerun", why, saved))
     done = sum(r.outcome == "rerun" for r in reruns)
     failed = [r.job for r in reruns if r.outcome == "failed"]
     note = f"re-ran {done} lost job{'s' * (done != 1)}" if jobs else "no lost job found"

@@ -226,7 +226,9 @@ class S3Store:
         )
 
     def delete(self, name: str) -> None:
-        for leaf in (TFSTATE, STACK, RECORD):  # the state is empty: its stack was destroyed
+        # the state is empty: its stack was destroyed; a reclaim's checkpoint (checkpoints.py)
+        leaves = (TFSTATE, STACK, "checkpoint.tgz", "checkpoint.env", RECORD)
+        for leaf in leaves:
             self._s3.delete_object(Bucket=self.bucket, Key=self._key(name, leaf))
 
     def try_lock(self, info: LockInfo) -> LockInfo | None:

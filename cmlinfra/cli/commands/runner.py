@@ -188,6 +188,14 @@ def register(root: typer.Typer) -> None:
         dvc_remote: str = typer.Option(
             "", "--dvc-remote", help="With --dvc: the DVC remote (default: core.remote)."
         ),
+        checkpoint_dir: str = typer.Option(
+            "",
+            "--checkpoint-dir",
+            help="Spot runners: on a reclaim notice the machine uploads this folder of the "
+            "job's workspace to the --state bucket (s3:// only) through a presigned URL, and "
+            "'gc' keeps it for the job's re-run, which gets it back with 'cmlinfra checkpoint "
+            "restore'. See docs/reclaim.md.",
+        ),
         **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
         """Provision a machine, register it as a CI runner, and leave it a watchdog that
@@ -214,6 +222,14 @@ def register(root: typer.Typer) -> None:
             from cmlinfra.errors import UsageError
 
             raise UsageError("--dvc-remote names the remote for --dvc", "add --dvc")
+        if checkpoint_dir and not cloud:
+            from cmlinfra.errors import UsageError
+
+            raise UsageError(
+                "--checkpoint-dir is for a cloud's spot machine; without --cloud nothing "
+                "reclaims this one",
+                "add --cloud aws|gcp|azure --cloud-spot, or drop --checkpoint-dir",
+            )
         if count > 1 and not cloud:
             from cmlinfra.errors import UsageError
 
@@ -251,6 +267,7 @@ def register(root: typer.Typer) -> None:
             no_retry=no_retry,
             dvc=dvc,
             dvc_remote=dvc_remote,
+            checkpoint_dir=checkpoint_dir.strip(),
         )
         if count > 1:
             from cmlinfra.runner.fleet import launch_many

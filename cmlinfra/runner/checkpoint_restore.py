@@ -1,0 +1,103 @@
+"""``cmlinfra checkpoint restore``: the job's side of ``runner launch --checkpoint-dir``.
+
+A job re-run after its spot runner was reclaimed (``gc``, rerun.py) starts on a fresh machine
+with an empty workspace. Its checkpoint waits in the runner registry at a key that its own CI
+environment names (checkpoints.job_key: forge, repository, run or pipeline id, job name), so
+the job restores it with one step before training, and resumes instead of starting over. The
+archive came from a machine: it is extracted with tarfile's ``data`` filter into a fresh folder
+first, and only moved into place when every member passed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from cmlinfra.errors import CmlinfraError, UsageError
+
+_RUN_VARS = {
+    "github": "GITHUB_REPOSITORY, GITHUB_RUN_ID and GITHUB_JOB",
+    "gitlab": "CI_PROJECT_PATH, CI_PIPELINE_ID and CI_JOB_NAME",
+}
+
+
+def ci_forge(env: Mapping[str, str]) -> str:
+    if env.get("GITHUB_ACTIONS") == "true":
+        return "github"
+    if env.get("GITLAB_CI") == "true":
+        return "gitlab"
+    raise UsageError(
+        "checkpoint restore finds the checkpoint by the CI job it runs in, and this is not a "
+        "GitHub Actions or GitLab CI job",
+        "run it as a step of the job that was launched with 'runner launch --checkpoint-dir'",
+    )
+
+
+def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> str:
+    """Download this job's checkpoint (if gc kept one for it) into ``target``; one line."""
+    from cmlinfra.runner.checkpoints import env_job, job_key
+    from cmlinfra.runner.store import S3Store, open_store
+
+    env = os.environ if env is None else env
+    forge = ci_forge(env)
+    if not state.strip().startswith("s3://"):
+        raise UsageError(
+            f"--state {state!r}: checkpoints are kept in an s3:// runner registry",
+            "give the --state the runner was launched with (s3://BUCKET/PREFIX?region=…)",
+        )
+    found = env_job(forge, env)
+    if found is None:
+        raise UsageError(f"{_RUN_VARS[forge]} are not all set", "run it as a step of a CI job")
+    repo, run, job = found
+    store = open_store(state)
+    assert isinstance(store, S3Store)
+    key = job_key(store, forge, repo, run, job)
+    if key is None:
+        raise UsageError(
+            f"job {job!r} of run {run!r} in {repo!r} cannot name a checkpoint",
+            "use plain job names (letters, digits, . _ - and spaces)",
+        )
+    try:
+        body = store._s3.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+    except store._s3.exceptions.NoSuchKey:
+        return f"no checkpoint for job {job} of run {run}: {target} starts empty"
+    count = _extract(bytes(body), target)
+    return (
+        f"restored the checkpoint of job {job} of run {run} ({count} files, "
+        f"{len(body)} bytes) into {target}"
+    )
+
+
+def _extract(data: bytes, target: Path) -> int:
+    """Every member checked (``data`` filter: no absolute paths, no ``..``, no links out, no
+    devices) into a temporary folder beside ``target``, then moved in; nothing on refusal."""
+    target = target.absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".cmlinfra-checkpoint-", dir=target.parent))
+    try:
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+                tar.extractall(staging, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            raise CmlinfraError(
+                f"the checkpoint archive was refused: {exc}",
+                "nothing was restored; delete the archive from the registry and run the job "
+                "again from the start",
+            ) from None
+        target.mkdir(parents=True, exist_ok=True)
+        count = sum(1 for p in staging.rglob("*") if p.is_file())
+        for entry in sorted(staging.iterdir()):
+            dest = target / entry.name
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            elif dest.exists() or dest.is_symlink():
+                dest.unlink()
+            os.replace(entry, dest)
+        return count
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,181 @@
+"""``runner launch --checkpoint-dir``: a reclaimed runner's checkpoint, kept for the job's re-run.
+
+In runner mode nobody on this side is there when the cloud takes the machine back: the
+launcher is long gone. So the machine's reclaim watcher uploads the job's checkpoint itself, to
+the runner registry (``--state s3://…``), without holding any credential: at launch the
+launcher presigns two PUTs (``NAME/checkpoint.tgz`` and ``NAME/checkpoint.env``, which says
+which run and job it is) and sends the URLs as a root-only secret file over SFTP, like the agent's
+environment. ``gc``, when it re-runs the lost job (rerun.py), copies the archive to a key that
+the re-run attempt can name from its own CI environment (:func:`job_key`), and the job restores
+it with ``cmlinfra checkpoint restore`` (checkpoint_restore.py). docs/reclaim.md, "Runner mode".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from cmlinfra.errors import UsageError
+
+log = logging.getLogger("cmlinfra.runner.gc")
+
+ARCHIVE = "checkpoint.tgz"
+ABOUT = "checkpoint.env"  # run_id=, job=, at= lines the watcher writes next to the archive
+URL_FILE = "/usr/local/lib/cmlinfra/checkpoint.url"  # root 0600: the two presigned PUT URLs
+MAX_EXPIRY = 7 * 24 * 3600  # the longest a SigV4 presigned URL lives
+_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")  # a run id, job name, repo part
+
+
+def checked_dir(value: str) -> str:
+    """``--checkpoint-dir``: relative to the CI job's workspace, inside it."""
+    from cmlinfra.runner import reclaim
+
+    if value.strip().startswith("-"):
+        raise UsageError(
+            f"--checkpoint-dir {value!r} starts with '-'",
+            "give a folder of the job's workspace, such as checkpoints/",
+        )
+    return reclaim.checked_dir(value)
+
+
+def check(opts: Any) -> None:
+    """Refuse ``--checkpoint-dir`` (nothing created yet) unless the watcher can upload it: an
+    S3 registry to presign for, and a spot machine of a cloud that announces reclaims."""
+    if not opts.checkpoint_dir:
+        return
+    checked_dir(opts.checkpoint_dir)
+    scheme = urlsplit((opts.state or "").strip()).scheme
+    if scheme == "gs":
+        raise UsageError(
+            "--checkpoint-dir with a gs:// registry is not supported yet (the machine uploads "
+            "through a presigned S3 URL)",
+            "use --state s3://BUCKET/PREFIX?region=REGION, or drop --checkpoint-dir",
+        )
+    if scheme != "s3":
+        raise UsageError(
+            "--checkpoint-dir needs the runner registry in S3: the reclaimed machine uploads "
+            "its checkpoint there, and the re-run job restores it from there",
+            "add --state s3://BUCKET/PREFIX?region=REGION, or drop --checkpoint-dir",
+        )
+    from cmlinfra.clouds import cloud_info
+    from cmlinfra.runner import reclaim
+
+    found = reclaim.interruption(cloud_info(opts.cloud).capabilities)
+    if found is None:
+        raise UsageError(
+            f"--checkpoint-dir: cloud {opts.cloud!r} announces no reclaim, so nothing would "
+            "ever save the checkpoint",
+            "use a cloud with spot machines (aws, gcp, azure) with --cloud-spot, or drop "
+            "--checkpoint-dir",
+        )
+    forced = bool(os.environ.get("CMLINFRA_INTERRUPTION", "").strip())
+    if not (opts.request.spot or forced):
+        raise UsageError(
+            "--checkpoint-dir saves a checkpoint when a spot machine is reclaimed, and this "
+            "machine is on-demand",
+            "add --cloud-spot, or drop --checkpoint-dir",
+        )
+
+
+def presign(store: Any, name: str, ttl: int) -> tuple[str, str]:
+    """PUT URLs for ``NAME/checkpoint.tgz`` and ``NAME/checkpoint.env``, valid for the
+    runner's life (its max TTL; else, and at most, 7 days). Bearer credentials: registered as
+    secrets, so that a log line holding one is masked."""
+    import boto3
+    from botocore.config import Config
+
+    from cmlinfra.secrets import REGISTRY
+
+    expiry = min(ttl, MAX_EXPIRY) if ttl > 0 else MAX_EXPIRY
+    # SigV4 (an expiry in seconds, capped at 7 days; every region accepts it), not boto3's
+    # default for S3 presigning
+    signer = boto3.client(
+        "s3",
+        region_name=store.region,
+        endpoint_url=store.endpoint,
+        config=Config(signature_version="s3v4"),
+    )
+    urls = tuple(
+        str(
+            signer.generate_presigned_url(
+                "put_object",
+                Params={"Bucket": store.bucket, "Key": store._key(name, leaf)},
+                ExpiresIn=expiry,
+            )
+        )
+        for leaf in (ARCHIVE, ABOUT)
+    )
+    for url in urls:
+        REGISTRY.add(url)
+        REGISTRY.add(urlsplit(url).query)  # the signature, wherever the URL is cut
+    return urls[0], urls[1]
+
+
+def send(session: Any, ttl: int) -> str:
+    """Presign and put the URLs on the machine (SFTP, root 0600); returns the file's path for
+    the watcher. Never in user-data, argv, logs or Terraform state."""
+    from cmlinfra.runner.store import S3Store
+    from cmlinfra.secrets import Secret
+
+    store = session.store
+    if not isinstance(store, S3Store):  # check() refused this before anything was created
+        raise UsageError("--checkpoint-dir needs an s3:// registry", "add --state s3://…")
+    archive, about = presign(store, session.record.name, ttl)
+    with session.step("checkpoint url"):
+        session.ssh.put_secret(Secret(f"{archive}\n{about}\n"), URL_FILE)
+    return URL_FILE
+
+
+def job_key(store: Any, forge: str, repo: str, run: str, job: str) -> str | None:
+    """Where a job's checkpoint waits for its re-run, from what both sides know: the forge,
+    the repository's path, the run (GitHub) or pipeline (GitLab) id and the job's name. None
+    when a part is not a plain name (nothing from a machine or an API goes into a key unchecked)."""
+    slug = urlsplit(repo).path.strip("/").removesuffix(".git") if "://" in repo else repo
+    parts = [forge, *slug.split("/"), run, job]
+    if not slug or not all(_WORD.match(part) and ".." not in part for part in parts):
+        return None
+    return "/".join(p for p in (store.prefix, "checkpoints", *parts[:-1], f"{job}.tgz") if p)
+
+
+def env_job(forge: str, env: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """(repository, run, job) of the CI job running this process, or None outside CI."""
+    if forge == "github":
+        names = ("GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_JOB")
+    else:
+        names = ("CI_PROJECT_PATH", "CI_PIPELINE_ID", "CI_JOB_NAME")
+    values = tuple(env.get(name, "").strip() for name in names)
+    return (values[0], values[1], values[2]) if all(values) else None
+
+
+def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
+    """Before gc re-runs the jobs ``record``'s runner lost: move the watcher's checkpoint (if
+    any, and if of one of ``runs``) to the key the re-run attempt restores from. Returns
+    (run, key), ("", "") when there is none; never raises (the re-run matters more)."""
+    from cmlinfra.runner.reclaim import parse
+    from cmlinfra.runner.store import S3Store
+
+    if not isinstance(store, S3Store):
+        return "", ""
+    try:
+        text = store.get_blob(record.name, ABOUT)
+        about = parse(text.decode(errors="replace")) if text else {}
+        run, job = about.get("run_id", ""), about.get("job", "")
+        if not about or run not in runs:
+            return "", ""
+        key = job_key(store, record.forge, record.repo, run, job)
+        if key is None:
+            log.warning("gc: checkpoint of %s not kept: run %r / job %r", record.name, run, job)
+            return "", ""
+        source = {"Bucket": store.bucket, "Key": store._key(record.name, ARCHIVE)}
+        store._s3.copy_object(Bucket=store.bucket, Key=key, CopySource=source)
+    except Exception as exc:  # no archive (upload failed), a bucket error: re-run anyway
+        log.warning("gc: checkpoint of %s not kept: %s", record.name, exc)
+        return "", ""
+    for leaf in (ARCHIVE, ABOUT):
+        store._s3.delete_object(Bucket=store.bucket, Key=store._key(record.name, leaf))
+    log.info("gc: kept the checkpoint of %s for run %s at %s", record.name, run, key)
+    return run, key

@@ -1,0 +1,237 @@
+"""``runner launch --checkpoint-dir``: the refusals (nothing created), the presigned URLs (a
+secret: masked, never on a command line), the machine's watcher uploading through them to a
+real S3 server (moto), and ``checkpoint restore`` on the job's side (a hostile archive
+refused). gc's copy for the re-run is in test_checkpoints_gc.py."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from cmlinfra.clouds import cloud_info
+from cmlinfra.clouds.base import MachineRequest
+from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.runner import checkpoints, reclaim
+from cmlinfra.runner.checkpoint_restore import restore
+from cmlinfra.runner.launch import LaunchOptions
+from cmlinfra.runner.store import S3Store, open_store
+from cmlinfra.secrets import redact
+from tests.fixtures.cli import CliRunner
+from tests.runner.metadata_server import serve
+
+BUCKET = "ckpt-runners"
+
+
+@pytest.fixture
+def s3(moto) -> tuple[S3Store, str]:  # type: ignore[no-untyped-def]
+    moto.client("s3").create_bucket(Bucket=BUCKET)
+    url = f"s3://{BUCKET}/team?region=us-east-1&endpoint={moto.endpoint}"
+    store = open_store(url)
+    assert isinstance(store, S3Store)
+    return store, url
+
+
+def _objects(store: S3Store) -> list[str]:
+    listed = store._s3.list_objects_v2(Bucket=store.bucket).get("Contents", [])
+    return sorted(item["Key"] for item in listed)
+
+
+def _options(**kw: object) -> LaunchOptions:
+    request = MachineRequest(name="ckpt-a", spot=True, max_ttl_seconds=3600)
+    base = LaunchOptions(cloud="aws", request=request, state="s3://b/p", checkpoint_dir="ckpt")
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"checkpoint_dir": "/abs"}, "not a folder inside the working tree"),
+        ({"checkpoint_dir": "a/../../b"}, "not a folder inside the working tree"),
+        ({"checkpoint_dir": "-rf"}, "starts with '-'"),
+        ({"state": None}, "needs the runner registry in S3"),
+        ({"state": "/tmp/registry"}, "needs the runner registry in S3"),
+        ({"state": "gs://b/p"}, "gs:// registry is not supported yet"),
+        ({"cloud": "lxd"}, "cloud 'lxd' announces no reclaim"),
+        ({"request": MachineRequest(name="ckpt-a")}, "this machine is on-demand"),
+    ],
+)
+def test_refusals_name_the_fix(
+    change: dict[str, object], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CMLINFRA_INTERRUPTION", raising=False)
+    with pytest.raises(UsageError, match=message) as caught:
+        checkpoints.check(_options(**change))
+    assert "\n" not in caught.value.line()
+    checkpoints.check(_options())  # the good case passes
+    monkeypatch.setenv("CMLINFRA_INTERRUPTION", "aws")  # forced: the tests' LXD machines
+    checkpoints.check(_options(cloud="lxd", request=MachineRequest(name="ckpt-a")))
+
+
+def test_the_cli_refuses_before_creating_anything(
+    cli: CliRunner, s3: tuple[S3Store, str], tmp_path: Path
+) -> None:
+    store, url = s3
+    env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    local = tmp_path / "registry"
+    for args, message in [
+        (["--cloud", "lxd", "--state", url], "cloud 'lxd' announces no reclaim"),
+        (["--cloud", "lxd", "--state", str(local)], "needs the runner registry in S3"),
+        ([], "without --cloud nothing reclaims this one"),
+    ]:
+        result = cli(
+            "runner", "launch", "--name", "ckpt-cli", "--checkpoint-dir", "ckpt", *args, env=env
+        )
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) <= 2  # the problem, the fix
+    assert _objects(store) == [] and not local.exists()
+
+
+def test_presigned_urls_are_secrets_and_upload_to_the_registry(s3: tuple[S3Store, str]) -> None:
+    store, _ = s3
+    archive, about = checkpoints.presign(store, "ckpt-a", 30 * 24 * 3600)
+    for url in (archive, about):
+        assert redact(f"PUT {url} failed") == "PUT *** failed"
+        assert redact(urlsplit(url).query) == "***"
+    query = parse_qs(urlsplit(archive).query)
+    assert query["X-Amz-Expires"] == [str(7 * 24 * 3600)]  # capped at SigV4's longest
+    short, _ = checkpoints.presign(store, "ckpt-a", 3600)
+    assert parse_qs(urlsplit(short).query)["X-Amz-Expires"] == ["3600"]
+    assert "/team/ckpt-a/checkpoint.tgz?" in archive and "/team/ckpt-a/checkpoint.env?" in about
+    kind = {"Content-Type": "application/octet-stream"}
+    urllib.request.urlopen(urllib.request.Request(archive, b"tgz", kind, method="PUT"))
+    assert store.get_blob("ckpt-a", "checkpoint.tgz") == b"tgz"
+
+
+@pytest.fixture
+def metadata() -> Iterator[str]:
+    server = serve(0, "aws", notice=True)  # announcing from the start
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("fetch", ["curl", "python3"])
+def test_the_runner_watcher_uploads_the_jobs_checkpoint(
+    s3: tuple[S3Store, str], metadata: str, fetch: str, tmp_path: Path
+) -> None:
+    """Runner mode as launched: the hooks' job.env names the job and its workspace; on the
+    notice the watcher packs WORKSPACE/ckpt and PUTs it (and what it is) to the URLs in the
+    root-only file. The URLs never show in the watcher's output or record."""
+    store, _ = s3
+    interruption = cloud_info("aws").capabilities.interruption
+    watch = reclaim.Watch(
+        interruption, metadata, checkpoint_dir="ckpt", runner=True, upload=checkpoints.URL_FILE
+    )
+    script = tmp_path / "reclaim"
+    script.write_text(reclaim.render(watch))
+    script.chmod(0o755)
+    state = tmp_path / "var/lib/cmlinfra"
+    state.mkdir(parents=True)
+    workspace = tmp_path / "work/repo"
+    (workspace / "ckpt").mkdir(parents=True)
+    (workspace / "ckpt/step").write_text("3\n")
+    (state / "job.env").write_text(f"run_id=4242\njob=train\nworkspace={workspace}\n")
+    urls = checkpoints.presign(store, "ckpt-a", 3600)
+    secret = tmp_path / checkpoints.URL_FILE.lstrip("/")
+    secret.parent.mkdir(parents=True)
+    secret.write_text("\n".join(urls) + "\n")
+    env = {**os.environ, "CMLINFRA_ROOT": str(tmp_path)}
+    if fetch == "python3":
+        env["CMLINFRA_NO_CURL"] = "1"
+    heard = subprocess.run([script, "check"], env=env, capture_output=True, text=True)
+    assert heard.returncode == 0, heard.stderr
+    mark_text = (state / "reclaim").read_text()
+    mark = reclaim.parse(mark_text)
+    assert (mark["run_id"], mark["job"], mark["checkpoint"]) == ("4242", "train", "saved")
+    assert mark["checkpoint_upload"] == "ok" and mark["done"] == "1"
+    about = reclaim.parse(store.get_blob("ckpt-a", "checkpoint.env").decode())  # type: ignore[union-attr]
+    assert (about["run_id"], about["job"]) == ("4242", "train")
+    data = store.get_blob("ckpt-a", "checkpoint.tgz")
+    with tarfile.open(fileobj=io.BytesIO(data or b"")) as tar:
+        assert sorted(tar.getnames()) == [".", "./step"]
+    signature = parse_qs(urlsplit(urls[0]).query)["X-Amz-Signature"][0]
+    assert signature not in heard.stdout + heard.stderr + mark_text
+
+
+def _tgz(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+GITHUB = {
+    "GITHUB_ACTIONS": "true",
+    "GITHUB_REPOSITORY": "acme/train",
+    "GITHUB_RUN_ID": "4242",
+    "GITHUB_JOB": "train",
+}
+
+
+def test_restore_brings_the_checkpoint_back_or_says_there_is_none(
+    s3: tuple[S3Store, str], tmp_path: Path
+) -> None:
+    store, url = s3
+    target = tmp_path / "ws/ckpt"
+    line = restore(url, target, GITHUB)
+    assert line == f"no checkpoint for job train of run 4242: {target} starts empty"
+    key = checkpoints.job_key(store, "github", "acme/train", "4242", "train")
+    assert key == "team/checkpoints/github/acme/train/4242/train.tgz"
+    store._s3.put_object(Bucket=BUCKET, Key=key, Body=_tgz({"./step": b"3\n", "./d/x": b"x"}))
+    line = restore(url, target, GITHUB)
+    assert line.startswith("restored the checkpoint of job train of run 4242 (2 files")
+    assert (target / "step").read_text() == "3\n" and (target / "d/x").read_text() == "x"
+
+
+def test_restore_refuses_an_archive_that_climbs_out(
+    s3: tuple[S3Store, str], tmp_path: Path
+) -> None:
+    store, url = s3
+    key = checkpoints.job_key(store, "github", "acme/train", "4242", "train")
+    evil = _tgz({"./ok": b"fine", "../../evil": b"owned"})
+    store._s3.put_object(Bucket=BUCKET, Key=key, Body=evil)
+    target = tmp_path / "ws/ckpt"
+    with pytest.raises(CmlinfraError, match="the checkpoint archive was refused"):
+        restore(url, target, GITHUB)
+    assert not target.exists() and not (tmp_path / "evil").exists()
+    assert sorted(p.name for p in (tmp_path / "ws").iterdir()) == []  # no staging left
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "not a GitHub Actions or GitLab CI job"),
+        ({"GITHUB_ACTIONS": "true"}, "GITHUB_REPOSITORY, GITHUB_RUN_ID and GITHUB_JOB"),
+        ({**GITHUB, "GITHUB_JOB": "../x"}, "cannot name a checkpoint"),
+    ],
+)
+def test_restore_outside_a_job_is_one_line(
+    env: dict[str, str], message: str, s3: tuple[S3Store, str], tmp_path: Path
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        restore(s3[1], tmp_path / "ckpt", env)
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_restore_command_line(cli: CliRunner, s3: tuple[S3Store, str], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    result = cli("checkpoint", "restore", "--state", s3[1], "ckpt", env={**env, **GITHUB})
+    assert result.returncode == 0 and "ckpt starts empty" in result.stdout, result.stderr
+    result = cli("checkpoint", "restore", "--state", str(tmp_path), "ckpt", env={**env, **GITHUB})
+    assert result.returncode != 0 and "kept in an s3:// runner registry" in result.stderr
+    assert "GITHUB_RUN_ID" in cli("checkpoint", "restore", "--help").stdout
