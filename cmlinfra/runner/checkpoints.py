@@ -42,11 +42,19 @@ def checked_dir(value: str) -> str:
     return reclaim.checked_dir(value)
 
 
-def check(opts: Any) -> None:
+def check(opts: Any, forge: str = "") -> None:
     """Refuse ``--checkpoint-dir`` (nothing created yet) unless the watcher can upload it: an
-    S3 registry to presign for, and a spot machine of a cloud that announces reclaims."""
+    S3 registry to presign for, and a spot machine of a cloud that announces reclaims. With
+    ``forge`` (once known): one whose agent runs the job hooks that tell the watcher which job
+    runs and where its workspace is (GitHub Actions; GitLab's and Bitbucket's run none)."""
     if not opts.checkpoint_dir:
         return
+    if forge and forge != "github":
+        raise UsageError(
+            f"--checkpoint-dir needs the runner agent's job hooks, and the {forge} runner has "
+            "none that say which job runs where (GitHub Actions' has)",
+            "drop --checkpoint-dir on this forge (docs/reclaim.md)",
+        )
     checked_dir(opts.checkpoint_dir)
     scheme = urlsplit((opts.state or "").strip()).scheme
     if scheme == "gs":

@@ -181,6 +181,7 @@ def check(opts: LaunchOptions) -> Checked:
         dvc = dvc_runner.plan(Path(opts.dvc_root), opts.dvc_remote, opts.request)
     context = detect(driver=opts.driver, repo=opts.repo, token=opts.token, owner_ok=True)
     labels.check(context.driver, opts.labels)  # they reach the forge and the agent's env file
+    check_checkpoint(opts, context.driver)
     context = context.in_runner_group(opts.runner_group)
     return Checked(context, connect(context), open_store(opts.state), dvc)
 

@@ -72,7 +72,9 @@ def test_refusals_name_the_fix(
     with pytest.raises(UsageError, match=message) as caught:
         checkpoints.check(_options(**change))
     assert "\n" not in caught.value.line()
-    checkpoints.check(_options())  # the good case passes
+    checkpoints.check(_options(), "github")  # the good case passes
+    with pytest.raises(UsageError, match="the gitlab runner has none"):
+        checkpoints.check(_options(), "gitlab")  # no job hooks: the watcher knows no job
     monkeypatch.setenv("CMLINFRA_INTERRUPTION", "aws")  # forced: the tests' LXD machines
     checkpoints.check(_options(cloud="lxd", request=MachineRequest(name="ckpt-a")))
 

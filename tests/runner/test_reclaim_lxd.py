@@ -196,3 +196,72 @@ def test_a_reclaimed_runner_unregisters_and_ends_its_machine(lifecycle, cli) -> 
     ]
     assert repo.job_reruns == [9810]
     assert lc.runners() == [] and open_store(lc.state).names() == []
+
+
+def test_a_reclaimed_runner_saves_the_jobs_checkpoint_for_its_rerun(lifecycle, cli) -> None:  # type: ignore[no-untyped-def]
+    """``runner launch --checkpoint-dir`` with the registry in S3 (moto on the LXD bridge, which
+    the container reaches): a job starts (its hook records run, name and workspace) and writes
+    a checkpoint; on the notice the watcher uploads it through the presigned URLs it was given
+    (root-only, no credential on the machine); gc re-runs the lost job and moves the checkpoint
+    to the job's key; the re-run's ``checkpoint restore`` gets it back."""
+    from tests.fixtures.moto import AWS_ENV, create_bucket, moto_on_bridge
+
+    lc = lifecycle
+    name = f"{lc.prefix}rk"
+    with moto_on_bridge() as endpoint:
+        create_bucket(endpoint, "ckpt-state")
+        lc.state = f"s3://ckpt-state/runners?region=us-east-1&endpoint={endpoint}&lock=lockfile"
+        lc.extra_env.update(AWS_ENV)
+        env = {**lc.env(), "CMLINFRA_INTERRUPTION": "aws",
+               "CMLINFRA_METADATA_URL": f"http://127.0.0.1:{PORT}"}  # fmt: skip
+        args = lc.launch_args(name, "--single", "--idle-timeout", "1h", "--checkpoint-dir", "ckpt")
+        launched = cli(*args, env=env)
+        assert launched.returncode == 0, launched.stderr[-3000:]
+        store = open_store(lc.state)
+        record = store.get(name)
+        assert record is not None
+        record.spot = True  # LXD has no spot machines (the watcher is forced here)
+        store.put(record)
+        url_file = _in(
+            "default", name, "stat", "-c", "%U %a", "/usr/local/lib/cmlinfra/checkpoint.url"
+        )
+        assert url_file.stdout.split() == ["root", "600"], url_file.stderr
+        assert "X-Amz-Signature" not in launched.stdout + launched.stderr  # never logged
+        # a job of run 982 starts, as the agent does it: the hook as the agent's user, then
+        # the job writes its checkpoint into its workspace
+        ws = "/tmp/work/ml/ml"
+        job = (
+            f"mkdir -p {ws}/ckpt && echo 3 > {ws}/ckpt/counter && GITHUB_RUN_ID=982 "
+            f"GITHUB_JOB=train GITHUB_WORKSPACE={ws} bash /usr/local/lib/cmlinfra/job-started.sh"
+        )
+        started = _in("default", name, "runuser", "-u", "runner", "--", "bash", "-c", job)
+        assert started.returncode == 0, started.stderr
+        _announce("default", name)
+        wait_until(
+            lambda: name not in lxc("list", "--format", "csv", "-c", "n").split(),
+            120,
+            "the container to end itself",
+        )
+        about = store.get_blob(name, "checkpoint.env")
+        assert about is not None and b"run_id=982\njob=train\n" in about
+        repo = lc.forge.state.repo("github", "acme/ml")
+        lost = StoredJob(9821, 982, "train", int(record.runner_id), name, "completed", "failure")
+        lost.started_at = lost.created_at = time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created + 1)
+        )
+        repo.jobs.append(lost)
+        report = json.loads(cli(*lc.gc_args("--yes"), env=lc.env()).stdout)
+        [rerun] = report["findings"][0]["reruns"]
+        key = "runners/checkpoints/github/acme/ml/982/train.tgz"
+        assert (rerun["job"], rerun["outcome"], rerun["checkpoint"]) == ("9821", "rerun", key)
+        assert repo.job_reruns == [9821]
+        # the re-run attempt: same run, same job name
+        ci = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/ml", "GITHUB_RUN_ID": "982",
+              "GITHUB_JOB": "train"}  # fmt: skip
+        work = lc.home / "rerun"
+        work.mkdir(parents=True)
+        restored = cli("checkpoint", "restore", "--state", lc.state, "ckpt",
+                       env={**lc.env(), **ci}, cwd=work)  # fmt: skip
+        assert restored.returncode == 0 and "restored the checkpoint" in restored.stdout
+        assert (work / "ckpt/counter").read_text().strip() == "3"
+        assert lc.runners() == [] and store.names() == []
