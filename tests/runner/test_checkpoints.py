@@ -237,3 +237,18 @@ def test_restore_command_line(cli: CliRunner, s3: tuple[S3Store, str], tmp_path:
     result = cli("checkpoint", "restore", "--state", str(tmp_path), "ckpt", env={**env, **GITHUB})
     assert result.returncode != 0 and "kept in an s3:// runner registry" in result.stderr
     assert "GITHUB_RUN_ID" in cli("checkpoint", "restore", "--help").stdout
+
+
+def test_the_job_hooks_record_the_running_job_and_forget_it_when_it_ends(tmp_path: Path) -> None:
+    from cmlinfra.runner.watchdog import render_template
+
+    (tmp_path / "var/lib/cmlinfra").mkdir(parents=True)
+    for event in ("started", "completed"):
+        (tmp_path / f"{event}.sh").write_text(render_template("hook.sh.j2", event=event))
+    env = {**os.environ, "CMLINFRA_ROOT": str(tmp_path), "GITHUB_RUN_ID": "5",
+           "GITHUB_JOB": "train", "GITHUB_WORKSPACE": "/w/repo"}  # fmt: skip
+    job = tmp_path / "var/lib/cmlinfra/job.env"
+    subprocess.run(["bash", str(tmp_path / "started.sh")], env=env, check=True)
+    assert job.read_text() == "run_id=5\njob=train\nworkspace=/w/repo\n"
+    subprocess.run(["bash", str(tmp_path / "completed.sh")], env=env, check=True)
+    assert job.read_text() == ""  # a reclaim while idle saves nothing
