@@ -42,6 +42,14 @@ def checked_dir(value: str) -> str:
     return reclaim.checked_dir(value)
 
 
+def refuse_here() -> None:
+    """``runner launch`` without ``--cloud`` (this machine is the runner): nothing reclaims it."""
+    raise UsageError(
+        "--checkpoint-dir is for a cloud's spot machine; without --cloud nothing reclaims this one",
+        "add --cloud aws|gcp|azure --cloud-spot, or drop --checkpoint-dir",
+    )
+
+
 def check(opts: Any, forge: str = "") -> None:
     """Refuse ``--checkpoint-dir`` (nothing created yet) unless the watcher can upload it: an
     S3 registry to presign for, and a spot machine of a cloud that announces reclaims. With
@@ -180,10 +188,10 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
             return "", ""
         source = {"Bucket": store.bucket, "Key": store._key(record.name, ARCHIVE)}
         store._s3.copy_object(Bucket=store.bucket, Key=key, CopySource=source)
+        for leaf in (ARCHIVE, ABOUT):  # moved (the teardown would delete them anyway)
+            store._s3.delete_object(Bucket=store.bucket, Key=store._key(record.name, leaf))
     except Exception as exc:  # no archive (upload failed), a bucket error: re-run anyway
         log.warning("gc: checkpoint of %s not kept: %s", record.name, exc)
         return "", ""
-    for leaf in (ARCHIVE, ABOUT):
-        store._s3.delete_object(Bucket=store.bucket, Key=store._key(record.name, leaf))
     log.info("gc: kept the checkpoint of %s for run %s at %s", record.name, run, key)
     return run, key

@@ -191,10 +191,9 @@ def register(root: typer.Typer) -> None:
         checkpoint_dir: str = typer.Option(
             "",
             "--checkpoint-dir",
-            help="Spot runners: on a reclaim notice the machine uploads this folder of the "
-            "job's workspace to the --state bucket (s3:// only) through a presigned URL, and "
-            "'gc' keeps it for the job's re-run, which gets it back with 'cmlinfra checkpoint "
-            "restore'. See docs/reclaim.md.",
+            help="Spot runners (GitHub): on a reclaim notice the machine uploads this folder "
+            "of the job's workspace to the s3:// --state through a presigned URL; 'gc' keeps it "
+            "for the job's re-run, whose 'checkpoint restore' gets it back (docs/reclaim.md).",
         ),
         **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
@@ -223,13 +222,9 @@ def register(root: typer.Typer) -> None:
 
             raise UsageError("--dvc-remote names the remote for --dvc", "add --dvc")
         if checkpoint_dir and not cloud:
-            from cmlinfra.errors import UsageError
+            from cmlinfra.runner.checkpoints import refuse_here
 
-            raise UsageError(
-                "--checkpoint-dir is for a cloud's spot machine; without --cloud nothing "
-                "reclaims this one",
-                "add --cloud aws|gcp|azure --cloud-spot, or drop --checkpoint-dir",
-            )
+            refuse_here()
         if count > 1 and not cloud:
             from cmlinfra.errors import UsageError
 
