@@ -198,7 +198,9 @@ def test_a_reclaimed_runner_unregisters_and_ends_its_machine(lifecycle, cli) -> 
     assert lc.runners() == [] and open_store(lc.state).names() == []
 
 
-def test_a_reclaimed_runner_saves_the_jobs_checkpoint_for_its_rerun(lifecycle, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_reclaimed_runner_saves_the_jobs_checkpoint_for_its_rerun(
+    lifecycle, cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     """``runner launch --checkpoint-dir`` with the registry in S3 (moto on the LXD bridge, which
     the container reaches): a job starts (its hook records run, name and workspace) and writes
     a checkpoint; on the notice the watcher uploads it through the presigned URLs it was given
@@ -212,6 +214,8 @@ def test_a_reclaimed_runner_saves_the_jobs_checkpoint_for_its_rerun(lifecycle, c
         create_bucket(endpoint, "ckpt-state")
         lc.state = f"s3://ckpt-state/runners?region=us-east-1&endpoint={endpoint}&lock=lockfile"
         lc.extra_env.update(AWS_ENV)
+        for key, value in AWS_ENV.items():  # this process reads the registry too
+            monkeypatch.setenv(key, value)
         env = {**lc.env(), "CMLINFRA_INTERRUPTION": "aws",
                "CMLINFRA_METADATA_URL": f"http://127.0.0.1:{PORT}"}  # fmt: skip
         args = lc.launch_args(name, "--single", "--idle-timeout", "1h", "--checkpoint-dir", "ckpt")
