@@ -10,6 +10,18 @@ from pathlib import Path
 
 import typer
 
+# one paragraph per line of --help: typer keeps the line breaks of every paragraph after the first
+RESTORE_HELP = (
+    "Restore this job's checkpoint, if its last attempt's spot runner saved one.\n\n"
+    "When a runner launched with 'runner launch --checkpoint-dir DIR' is reclaimed, its "
+    "machine uploads DIR of the running job's workspace to the registry, and 'gc' re-runs the"
+    " lost job and keeps the checkpoint for it. Run this as a step before training: it finds "
+    "the job's checkpoint from the CI environment (GitHub: GITHUB_REPOSITORY, GITHUB_RUN_ID, "
+    "GITHUB_JOB; GitLab: CI_PROJECT_PATH, CI_PIPELINE_ID, CI_JOB_NAME) and extracts it into "
+    "FOLDER, refusing any member that would land outside it. Without a checkpoint it says so "
+    "and exits 0, so the same step serves the first attempt too."
+)
+
 
 def register(root: typer.Typer) -> None:
     group = typer.Typer(
@@ -17,7 +29,7 @@ def register(root: typer.Typer) -> None:
         no_args_is_help=True,
     )
 
-    @group.command("restore")
+    @group.command("restore", help=RESTORE_HELP)
     def restore(
         ctx: typer.Context,
         folder: Path = typer.Argument(
@@ -29,15 +41,7 @@ def register(root: typer.Typer) -> None:
             help="The runner registry the runner was launched with (s3://BUCKET/PREFIX?region=…).",
         ),
     ) -> None:
-        """Restore this job's checkpoint, if its last attempt's spot runner saved one.
-
-        When a runner launched with 'runner launch --checkpoint-dir DIR' is reclaimed, its
-        machine uploads DIR of the running job's workspace to the registry, and 'gc' re-runs
-        the lost job and keeps the checkpoint for it. Run this as a step before training: it
-        finds the job's checkpoint from the CI environment (GitHub: GITHUB_REPOSITORY,
-        GITHUB_RUN_ID, GITHUB_JOB; GitLab: CI_PROJECT_PATH, CI_PIPELINE_ID, CI_JOB_NAME) and
-        extracts it into FOLDER, refusing any member that would land outside it. Without a
-        checkpoint it says so and exits 0, so the same step serves the first attempt too."""
+        """The job-side half of runner-mode checkpoints (see RESTORE_HELP)."""
         from cmlinfra.cli.common import settings
         from cmlinfra.runner.checkpoint_restore import restore as run_restore
         from cmlinfra.ui import emit
