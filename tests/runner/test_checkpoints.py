@@ -26,6 +26,7 @@ from cmlinfra.runner.checkpoint_restore import restore
 from cmlinfra.runner.launch import LaunchOptions
 from cmlinfra.runner.store import S3Store, open_store
 from cmlinfra.secrets import redact
+from tests.archives import tgz
 from tests.fixtures.cli import CliRunner
 from tests.runner.metadata_server import serve
 
@@ -167,16 +168,6 @@ def test_the_runner_watcher_uploads_the_jobs_checkpoint(
     assert signature not in heard.stdout + heard.stderr + mark_text
 
 
-def _tgz(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 GITHUB = {
     "GITHUB_ACTIONS": "true",
     "GITHUB_REPOSITORY": "acme/train",
@@ -194,7 +185,7 @@ def test_restore_brings_the_checkpoint_back_or_says_there_is_none(
     assert line == f"no checkpoint for job train of run 4242: {target} starts empty"
     key = checkpoints.job_key(store, "github", "acme/train", "4242", "train")
     assert key == "team/checkpoints/github/acme/train/4242/train.tgz"
-    store._s3.put_object(Bucket=BUCKET, Key=key, Body=_tgz({"./step": b"3\n", "./d/x": b"x"}))
+    store._s3.put_object(Bucket=BUCKET, Key=key, Body=tgz({"./step": b"3\n", "./d/x": b"x"}))
     line = restore(url, target, GITHUB)
     assert line.startswith("restored the checkpoint of job train of run 4242 (2 files")
     assert (target / "step").read_text() == "3\n" and (target / "d/x").read_text() == "x"
@@ -205,7 +196,7 @@ def test_restore_refuses_an_archive_that_climbs_out(
 ) -> None:
     store, url = s3
     key = checkpoints.job_key(store, "github", "acme/train", "4242", "train")
-    evil = _tgz({"./ok": b"fine", "../../evil": b"owned"})
+    evil = tgz({"./ok": b"fine", "../../evil": b"owned"})
     store._s3.put_object(Bucket=BUCKET, Key=key, Body=evil)
     target = tmp_path / "ws/ckpt"
     with pytest.raises(CmlinfraError, match="the checkpoint archive was refused"):

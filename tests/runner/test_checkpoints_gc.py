@@ -4,9 +4,7 @@ re-run attempt then restores it from its own CI environment (same run id, same j
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 
 from cmlinfra.runner.checkpoint_restore import restore
 from cmlinfra.runner.store import S3Store, open_store
+from tests.archives import tgz
 from tests.runner.test_gc_rerun import World, reruns, world  # noqa: F401  (the fixture)
 
 BUCKET = "ckpt-gc"
@@ -27,16 +26,6 @@ def s3world(world: World, moto) -> World:  # type: ignore[no-untyped-def]  # noq
     return replace(world, store=open_store(url), state=url, env={**world.env, **aws})
 
 
-def _tgz(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def test_gc_keeps_the_checkpoint_for_the_rerun_and_the_job_restores_it(
     s3world: World, tmp_path: Path
 ) -> None:
@@ -46,7 +35,7 @@ def test_gc_keeps_the_checkpoint_for_the_rerun_and_the_job_restores_it(
     w.record("cmlf-spot")
     ours = w.job(901, "train", "cmlf-spot", "completed", conclusion="failure")
     # what the reclaimed machine's watcher uploaded through its presigned URLs
-    store.put_blob("cmlf-spot", "checkpoint.tgz", _tgz({"./step": b"3\n"}))
+    store.put_blob("cmlf-spot", "checkpoint.tgz", tgz({"./step": b"3\n"}))
     store.put_blob("cmlf-spot", "checkpoint.env", b"run_id=901\njob=train\nat=1\n")
 
     report = w.gc("--yes")

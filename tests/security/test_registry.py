@@ -12,10 +12,8 @@ the orphaned resource is still destroyed, the runner is forgotten.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from cmlinfra.clouds.base import MachineRequest
 from cmlinfra.clouds.ssh.cloud import SshCloud
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import STACK, open_store
+from tests.archives import tgz
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZ5bMgD0aRVMZgTmHHkf0PcgbEFf8Rsd3h7ZeuQD8mH"
 NAME = "cmlt-tampered"
@@ -45,16 +44,6 @@ def _metadata(name: str, state: str) -> dict[str, Any]:
         "state": state,
         "status": "applied",
     }
-
-
-def _archive(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def _evil_configuration(marker: Path) -> dict[str, Any]:
@@ -103,7 +92,7 @@ def test_a_tampered_stack_in_the_bucket_never_runs(cli, moto, registry, tmp_path
     store.put_blob(
         NAME,
         STACK,
-        _archive(
+        tgz(
             {
                 "metadata.json": json.dumps(_metadata(NAME, state)).encode(),
                 "terraform/stack.tf.json": evil,
@@ -138,7 +127,7 @@ def test_a_record_that_cannot_be_rebuilt_is_not_run(
     state, store = registry
     store.put(RunnerRecord(name=NAME, cloud="ssh", mode="exec", phase="ready"))
     metadata = {**_metadata(NAME, state), **damage}
-    store.put_blob(NAME, STACK, _archive({"metadata.json": json.dumps(metadata).encode()}))
+    store.put_blob(NAME, STACK, tgz({"metadata.json": json.dumps(metadata).encode()}))
     env = {**moto.env, "CMLINFRA_HOME": str(tmp_path / "sweeper"), "CML_LOG": "warn"}
     result = cli("runner", "destroy", NAME, "--state", state, env=env)
     assert result.returncode == 0, result.stderr
