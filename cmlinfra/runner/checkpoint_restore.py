@@ -5,7 +5,8 @@ with an empty workspace. Its checkpoint waits in the runner registry at a key th
 environment names (checkpoints.job_key: forge, repository, run or pipeline id, job name), so
 the job restores it with one step before training, and resumes instead of starting over. The
 archive came from a machine: it is extracted with tarfile's ``data`` filter into a fresh folder
-first, and only moved into place when every member passed.
+first, and only moved into place when every member passed. A restored archive is deleted:
+the key then waits for the checkpoint of another leg of the same matrix job, if one is lost.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def ci_forge(env: Mapping[str, str]) -> str:
 
 def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> str:
     """Download this job's checkpoint (if gc kept one for it) into ``target``; one line."""
-    from cmlinfra.runner.checkpoints import env_job, job_key
+    from cmlinfra.runner.checkpoints import ambiguous_key, env_job, job_key
     from cmlinfra.runner.store import S3Store, open_store
 
     env = os.environ if env is None else env
@@ -63,13 +64,27 @@ def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> s
             "use plain job names (letters, digits, . _ - and spaces)",
         )
     try:
+        store._s3.head_object(Bucket=store.bucket, Key=ambiguous_key(key))
+    except store._s3.exceptions.ClientError:
+        pass
+    else:
+        return (
+            f"several legs of job {job} of run {run} lost their runners, and which checkpoint "
+            f"is this leg's cannot be told (a matrix): {target} starts empty"
+        )
+    try:
         body = store._s3.get_object(Bucket=store.bucket, Key=key)["Body"].read()
     except store._s3.exceptions.NoSuchKey:
         return f"no checkpoint for job {job} of run {run}: {target} starts empty"
     count = _extract(bytes(body), target)
+    kept = ""
+    try:  # restored once: the key is free for another leg's checkpoint (checkpoints.py)
+        store._s3.delete_object(Bucket=store.bucket, Key=key)
+    except Exception as exc:  # read-only credentials: restored all the same
+        kept = f"; the archive stays in the registry ({' '.join(str(exc).split())[:120]})"
     return (
         f"restored the checkpoint of job {job} of run {run} ({count} files, "
-        f"{len(body)} bytes) into {target}"
+        f"{len(body)} bytes) into {target}{kept}"
     )
 
 

@@ -27,6 +27,7 @@ ARCHIVE = "checkpoint.tgz"
 ABOUT = "checkpoint.env"  # run_id=, job=, at= lines the watcher writes next to the archive
 URL_FILE = "/usr/local/lib/cmlinfra/checkpoint.url"  # root 0600: the two presigned PUT URLs
 MAX_EXPIRY = 7 * 24 * 3600  # the longest a SigV4 presigned URL lives
+KEEP = 7 * 24 * 3600  # gc deletes kept checkpoints older than this
 _WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")  # a run id, job name, repo part
 
 
@@ -170,7 +171,15 @@ def env_job(forge: str, env: Mapping[str, str]) -> tuple[str, str, str] | None:
 def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
     """Before gc re-runs the jobs ``record``'s runner lost: move the watcher's checkpoint (if
     any, and if of one of ``runs``) to the key the re-run attempt restores from. Returns
-    (run, key), ("", "") when there is none; never raises (the re-run matters more)."""
+    (run, key), ("", "") when there is none; never raises (the re-run matters more).
+
+    The key names the job as its YAML does (``GITHUB_JOB``), the same for every leg of a
+    matrix, and no leg knows its matrix values from its environment. GitHub re-runs a job only
+    in a finished run, so legs lost together are re-run one after another, and each re-run's
+    restore deletes the archive it took. A key still holding another runner's archive when a
+    second one comes means that restore never happened, and neither can be told apart: both are
+    dropped, and an ``.ambiguous`` marker makes ``checkpoint restore`` start the leg empty
+    rather than resume it from another leg's checkpoint."""
     from cmlinfra.runner.reclaim import parse
     from cmlinfra.runner.store import S3Store
 
@@ -186,12 +195,72 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
         if key is None:
             log.warning("gc: checkpoint of %s not kept: run %r / job %r", record.name, run, job)
             return "", ""
-        source = {"Bucket": store.bucket, "Key": store._key(record.name, ARCHIVE)}
-        store._s3.copy_object(Bucket=store.bucket, Key=key, CopySource=source)
-        for leaf in (ARCHIVE, ABOUT):  # moved (the teardown would delete them anyway)
+        other = _holder(store, key)
+        clash = other is not None and other != record.name
+        ambiguous = clash or _holder(store, ambiguous_key(key)) is not None
+        if clash:
+            _mark_ambiguous(store, key, [str(other), record.name])
+            log.warning(
+                "gc: runners %s and %s both lost job %s of run %s (legs of a matrix): neither "
+                "checkpoint is kept, every leg re-runs from the start",
+                other, record.name, job, run,
+            )  # fmt: skip
+        elif not ambiguous:
+            source = {"Bucket": store.bucket, "Key": store._key(record.name, ARCHIVE)}
+            store._s3.copy_object(
+                Bucket=store.bucket, Key=key, CopySource=source,
+                Metadata={"runner": record.name}, MetadataDirective="REPLACE",
+            )  # fmt: skip
+        for leaf in (ARCHIVE, ABOUT):  # moved or dropped (the teardown would delete them anyway)
             store._s3.delete_object(Bucket=store.bucket, Key=store._key(record.name, leaf))
+        if ambiguous:
+            return "", ""
     except Exception as exc:  # no archive (upload failed), a bucket error: re-run anyway
         log.warning("gc: checkpoint of %s not kept: %s", record.name, exc)
         return "", ""
     log.info("gc: kept the checkpoint of %s for run %s at %s", record.name, run, key)
     return run, key
+
+
+def ambiguous_key(key: str) -> str:
+    """The marker beside a job's key once two runners' checkpoints claimed it."""
+    return key.removesuffix(".tgz") + ".ambiguous"
+
+
+def _holder(store: Any, key: str) -> str | None:
+    """The runner whose checkpoint ``key`` holds ("?" if unsaid), None when there is none."""
+    try:
+        head = store._s3.head_object(Bucket=store.bucket, Key=key)
+    except store._s3.exceptions.ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return str(head.get("Metadata", {}).get("runner", "?"))
+
+
+def _mark_ambiguous(store: Any, key: str, runners: list[str]) -> None:
+    body = "".join(f"runner={name}\n" for name in runners).encode()
+    store._s3.put_object(Bucket=store.bucket, Key=ambiguous_key(key), Body=body)
+    store._s3.delete_object(Bucket=store.bucket, Key=key)
+
+
+def expired(store: Any, now: float, keep: float = KEEP) -> list[tuple[str, float]]:
+    """Kept checkpoints (and markers) older than ``keep`` seconds: (key, age in days). A
+    re-run restores within hours; after a week the archive only costs storage."""
+    from cmlinfra.runner.store import S3Store
+
+    if not isinstance(store, S3Store):
+        return []
+    root = "/".join(p for p in (store.prefix, "checkpoints") if p) + "/"
+    found = []
+    pages = store._s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=root)
+    for page in pages:
+        for item in page.get("Contents", []):
+            age = now - item["LastModified"].timestamp()
+            if age > keep:
+                found.append((str(item["Key"]), age / 86400))
+    return found
+
+
+def forget(store: Any, key: str) -> None:
+    store._s3.delete_object(Bucket=store.bucket, Key=key)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from cmlinfra.clouds.base import Inventory, Machine
 from cmlinfra.clouds.tags import RUNNER_ROLE
+from cmlinfra.runner import checkpoints
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.rerun import Outcome, why_not_rerun
 from cmlinfra.runner.store import RunnerStore, locks, records
@@ -38,6 +39,7 @@ KINDS = {
     "orphan-machine": "delete the machine through the cloud API",
     "expired-machine": "delete the expired machine through the cloud API",
     "orphan-runner": "unregister the runner at the forge",
+    "expired-checkpoint": "delete the kept checkpoint archive (its job's re-run is long past)",
 }
 
 
@@ -125,6 +127,10 @@ class Sweeper:
                 if finding:
                     findings.append(finding)
         findings += self._orphan_runners(set(known) | live_locks, by_stack)
+        if not self.prefix:  # kept per registry, not per runner: a --prefix sweep leaves them
+            for key, days in checkpoints.expired(self.store, self.now):
+                detail = f"kept {days:.0f} days ago for a re-run (--checkpoint-dir)"
+                findings.append(Finding("expired-checkpoint", key, "", detail))
         return findings
 
     def _recordless(self, machine: Machine) -> Finding | None:
@@ -209,6 +215,8 @@ class Sweeper:
                     inventories[finding.machine.cloud].delete(finding.machine)
                 elif finding.kind == "orphan-runner":
                     forges[finding.cloud].remove_runner(finding.runner_id)
+                elif finding.kind == "expired-checkpoint":
+                    checkpoints.forget(self.store, finding.name)
                 else:
                     done = self._teardown(finding)
                 finding.status = "fixed" if done else "waiting"

@@ -5,6 +5,7 @@ re-run attempt then restores it from its own CI environment (same run id, same j
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -65,3 +66,88 @@ def test_a_checkpoint_of_another_run_is_left_and_the_rerun_goes_on(s3world: Worl
     assert reruns(report) == [(str(ours), "rerun")]
     assert report["findings"][0]["reruns"][0]["checkpoint"] == ""
     assert store._s3.list_objects_v2(Bucket=BUCKET).get("Contents", []) == []  # torn down
+
+
+def _two_lost_legs(w: World) -> None:
+    """Two legs of matrix job ``train`` in run 903, each lost with its own spot runner; both
+    watchers uploaded a checkpoint saying job=train (GITHUB_JOB is the same for every leg)."""
+    store = w.store
+    for leg, runner_id in (("a", 4712), ("b", 4713)):
+        name = f"cmlf-{leg}"
+        w.record(name, runner_id=str(runner_id))
+        w.job(903, f"train ({leg})", name, "completed", conclusion="failure", runner_id=runner_id)
+        store.put_blob(name, "checkpoint.tgz", tgz({"./leg": leg.encode()}))
+        store.put_blob(name, "checkpoint.env", b"run_id=903\njob=train\nat=1\n")
+
+
+def _finish_the_rerun(w: World) -> None:
+    """The re-run attempt of the first leg ends: GitHub re-runs a job only in a finished run."""
+    for job in w.repo.state.jobs:
+        if job.status == "queued":
+            job.status, job.conclusion = "completed", "success"
+
+
+def _restore(w: World, target: Path) -> str:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": w.repo.name, "GITHUB_RUN_ID": "903"}
+    return restore(w.state, target, {**env, "GITHUB_JOB": "train"})
+
+
+def _keys(w: World) -> list[str]:
+    s3 = w.store._s3  # type: ignore[attr-defined]
+    return [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def test_matrix_legs_lost_together_each_resume_from_their_own_checkpoint(
+    s3world: World, tmp_path: Path
+) -> None:
+    w = s3world
+    _two_lost_legs(w)
+    key = f"reg/checkpoints/github/{w.repo.name}/903/train.tgz"
+    first = w.gc("--yes")  # one leg re-run; the other waits for the run to finish
+    assert sorted(outcome for _, outcome in reruns(first)) == ["rerun", "waiting"]
+    assert _restore(w, tmp_path / "one").startswith("restored")
+    restored_first = (tmp_path / "one/leg").read_text()
+    assert key not in _keys(w)  # restored once: taken
+    _finish_the_rerun(w)
+
+    second = w.gc("--yes")
+    assert [outcome for _, outcome in reruns(second)] == ["rerun"]
+    assert [r["checkpoint"] for f in second["findings"] for r in f["reruns"]] == [key]
+    assert _restore(w, tmp_path / "two").startswith("restored")
+    assert {restored_first, (tmp_path / "two/leg").read_text()} == {"a", "b"}
+
+
+def test_a_checkpoint_no_rerun_took_makes_the_other_legs_start_empty(
+    s3world: World, tmp_path: Path
+) -> None:
+    """The first leg's re-run never restored (no restore step, or it failed before it): the
+    two archives cannot be told apart, so neither leg resumes from the other's."""
+    w = s3world
+    _two_lost_legs(w)
+    w.gc("--yes")
+    _finish_the_rerun(w)
+    second = w.gc("--yes")
+    assert [r["checkpoint"] for f in second["findings"] for r in f["reruns"]] == [""]
+    stem = f"reg/checkpoints/github/{w.repo.name}/903/train"
+    assert _keys(w) == [f"{stem}.ambiguous"]
+    line = _restore(w, tmp_path / "ckpt")
+    assert "cannot be told" in line and "starts empty" in line
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_gc_deletes_a_kept_checkpoint_once_a_week_old(s3world: World) -> None:
+    from cmlinfra.runner.gc import Sweeper
+
+    store = s3world.store
+    assert isinstance(store, S3Store)
+    key = "reg/checkpoints/github/o/r/904/train.tgz"
+    store._s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    assert Sweeper(store).find() == []  # a fresh one waits for its re-run
+    week = time.time() + 8 * 86400
+    assert Sweeper(store, prefix="cmlf-", now=week).find() == []  # not a runner's: no --prefix
+    sweeper = Sweeper(store, now=week)
+    [finding] = sweeper.find()
+    assert (finding.kind, finding.name) == ("expired-checkpoint", key)
+    assert "kept 8 days ago" in finding.detail
+    assert [f.status for f in sweeper.fix([finding])] == ["fixed"]
+    assert store._s3.list_objects_v2(Bucket=BUCKET).get("Contents", []) == []
