@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cmlinfra.errors import CmlinfraError
+from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.runner.records import LockInfo, RunnerRecord
 
 RECORD, LOCK, TFSTATE, STACK = "runner.json", "launcher.lock", "terraform.tfstate", "stack.tar.gz"
@@ -44,6 +46,7 @@ class BlobStore:
     prefix: str
     url: str = ""
     _client: Any = field(default=None, repr=False)
+    _credential: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         from azure.storage.blob import ContainerClient
@@ -56,6 +59,7 @@ class BlobStore:
             from azure.identity import DefaultAzureCredential
 
             credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+        self._credential = credential
         self._client = ContainerClient(
             endpoint, self.container, credential=credential, connection_timeout=10,
             read_timeout=60, retry_total=3,
@@ -101,7 +105,8 @@ class BlobStore:
         self._write(self._key(record.name, RECORD), record.to_json().encode())
 
     def delete(self, name: str) -> None:
-        for leaf in (TFSTATE, STACK, RECORD):  # the state is empty: its stack was destroyed
+        # the state is empty: its stack was destroyed; a reclaim's checkpoint (checkpoints.py)
+        for leaf in (TFSTATE, STACK, "checkpoint.tgz", "checkpoint.env", RECORD):
             self._remove(self._key(name, leaf))
 
     def try_lock(self, info: LockInfo) -> LockInfo | None:
@@ -130,6 +135,78 @@ class BlobStore:
 
     def get_blob(self, name: str, leaf: str) -> bytes | None:
         return self._read(self._key(name, leaf))
+
+    # what --checkpoint-dir needs at any key of the container (checkpoints.KeyStore)
+
+    def presign_put(self, key: str, seconds: int) -> str:
+        """A blob SAS URL that may create or overwrite ``key`` only (the upload must say
+        ``x-ms-blob-type: BlockBlob``: :meth:`put_headers`)."""
+        from azure.storage.blob import BlobSasPermissions
+
+        return self._sas_url(key, BlobSasPermissions(create=True, write=True), seconds)
+
+    def put_headers(self) -> tuple[str, ...]:
+        return ("x-ms-blob-type: BlockBlob",)  # Put Blob refuses a PUT without it
+
+    def _sas_url(self, key: str, permission: Any, seconds: int) -> str:
+        """Signed with the account key when there is one, else with a user delegation key
+        (Entra credentials; at most 7 days, as the key itself). A bearer credential: it is
+        registered as a secret, so an error that quotes it is masked."""
+        from azure.core.exceptions import AzureError
+        from azure.storage.blob import BlobServiceClient, generate_blob_sas
+
+        from cmlinfra.secrets import REGISTRY
+
+        now = datetime.now(UTC)
+        expiry = now + timedelta(seconds=seconds)
+        signer: dict[str, Any] = {"account_key": account_key()}
+        if not signer["account_key"]:
+            endpoint = f"https://{self.account}.blob.core.windows.net"
+            service = BlobServiceClient(endpoint, credential=self._credential)
+            try:
+                delegation = service.get_user_delegation_key(now - timedelta(minutes=5), expiry)
+            except AzureError as exc:
+                raise UsageError(
+                    f"cannot sign the checkpoint's upload URL for storage account "
+                    f"{self.account!r}: no user delegation key ({type(exc).__name__})",
+                    "set ARM_ACCESS_KEY to the account key, or give the principal 'Storage "
+                    "Blob Data Contributor' on the account; or drop --checkpoint-dir",
+                ) from None
+            signer = {"user_delegation_key": delegation}
+        sas = generate_blob_sas(
+            self.account, self.container, key, permission=permission, expiry=expiry, **signer
+        )
+        REGISTRY.add(sas)
+        return f"{self._client.get_blob_client(key).url}?{sas}"
+
+    def read_key(self, key: str) -> bytes | None:
+        return self._read(key)
+
+    def write_key(self, key: str, data: bytes, metadata: Mapping[str, str] | None = None) -> None:
+        self._client.upload_blob(key, data, overwrite=True, metadata=dict(metadata or {}))
+
+    def delete_key(self, key: str) -> None:
+        self._remove(key)
+
+    def copy_key(self, source: str, key: str, metadata: Mapping[str, str]) -> None:
+        """Through this process, in chunks (a server-side Copy Blob would need the source
+        reachable by URL, a SAS or the account key, and Azurite cannot copy by a real
+        account's URL, so that path could not be tested); a kept checkpoint is copied once."""
+        chunks = self._client.download_blob(source).chunks()
+        self._client.upload_blob(key, chunks, overwrite=True, metadata=dict(metadata))
+
+    def key_metadata(self, key: str) -> dict[str, str] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            found = self._client.get_blob_client(key).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        return {str(k): str(v) for k, v in (found.metadata or {}).items()}
+
+    def list_keys(self, prefix: str) -> list[tuple[str, float]]:
+        listed = self._client.list_blobs(name_starts_with=prefix)
+        return [(str(blob.name), float(blob.last_modified.timestamp())) for blob in listed]
 
     def check(self) -> None:
         """The container must exist and be reachable with these credentials."""

@@ -41,22 +41,25 @@ def ci_forge(env: Mapping[str, str]) -> str:
 
 def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> str:
     """Download this job's checkpoint (if gc kept one for it) into ``target``; one line."""
-    from cmlinfra.runner.checkpoints import ambiguous_key, env_job, job_key
-    from cmlinfra.runner.store import S3Store, open_store
+    from urllib.parse import urlsplit
+
+    from cmlinfra.runner.checkpoints import REGISTRIES, ambiguous_key, env_job, job_key, key_store
+    from cmlinfra.runner.store import open_store
 
     env = os.environ if env is None else env
     forge = ci_forge(env)
-    if not state.strip().startswith("s3://"):
+    if urlsplit(state.strip()).scheme not in REGISTRIES:
         raise UsageError(
-            f"--state {state!r}: checkpoints are kept in an s3:// runner registry",
-            "give the --state the runner was launched with (s3://BUCKET/PREFIX?region=…)",
+            f"--state {state!r}: checkpoints are kept in an s3:// runner registry (or a gs:// "
+            "or azurerm:// one)",
+            "give the --state the runner was launched with",
         )
     found = env_job(forge, env)
     if found is None:
         raise UsageError(f"{_RUN_VARS[forge]} are not all set", "run it as a step of a CI job")
     repo, run, job = found
-    store = open_store(state)
-    assert isinstance(store, S3Store)
+    store = key_store(open_store(state))
+    assert store is not None  # every registry of REGISTRIES has the key operations
     key = job_key(store, forge, repo, run, job)
     if key is None:
         raise UsageError(
@@ -64,22 +67,21 @@ def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> s
             "use plain job names (letters, digits, . _ - and spaces)",
         )
     try:
-        store._s3.head_object(Bucket=store.bucket, Key=ambiguous_key(key))
-    except store._s3.exceptions.ClientError:
-        pass
-    else:
+        marked = store.key_metadata(ambiguous_key(key)) is not None
+    except Exception:  # unreadable: the checkpoint's own read says what is wrong
+        marked = False
+    if marked:
         return (
             f"several legs of job {job} of run {run} lost their runners, and which checkpoint "
             f"is this leg's cannot be told (a matrix): {target} starts empty"
         )
-    try:
-        body = store._s3.get_object(Bucket=store.bucket, Key=key)["Body"].read()
-    except store._s3.exceptions.NoSuchKey:
+    body = store.read_key(key)
+    if body is None:
         return f"no checkpoint for job {job} of run {run}: {target} starts empty"
     count = _extract(bytes(body), target)
     kept = ""
     try:  # restored once: the key is free for another leg's checkpoint (checkpoints.py)
-        store._s3.delete_object(Bucket=store.bucket, Key=key)
+        store.delete_key(key)
     except Exception as exc:  # read-only credentials: restored all the same
         kept = f"; the archive stays in the registry ({' '.join(str(exc).split())[:120]})"
     return (

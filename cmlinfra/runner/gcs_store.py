@@ -9,8 +9,10 @@ gcloud); ``STORAGE_EMULATOR_HOST`` or ``?endpoint=`` points it at another server
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,6 +21,12 @@ from cmlinfra.runner.records import LockInfo, RunnerRecord
 
 RECORD, LOCK, STACK = "runner.json", "launcher.lock", "stack.tar.gz"
 TFSTATE = "default.tfstate"  # the gcs backend's name for the default workspace's state
+SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
+SIGN_FIX = (
+    "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key, or use a service account "
+    "(workload identity federation with impersonation, GCE) that has "
+    "roles/iam.serviceAccountTokenCreator on itself"
+)
 
 
 @dataclass
@@ -79,7 +87,8 @@ class GcsStore:
         blob.upload_from_string(record.to_json(), content_type="application/json")
 
     def delete(self, name: str) -> None:
-        for leaf in (TFSTATE, STACK, RECORD):  # the state is empty: its stack was destroyed
+        # the state is empty: its stack was destroyed; a reclaim's checkpoint (checkpoints.py)
+        for leaf in (TFSTATE, STACK, "checkpoint.tgz", "checkpoint.env", RECORD):
             self._delete(self._key(name, leaf))
 
     def try_lock(self, info: LockInfo) -> LockInfo | None:
@@ -114,6 +123,100 @@ class GcsStore:
             return bytes(self._bucket.blob(self._key(name, leaf)).download_as_bytes())
         except NotFound:
             return None
+
+    # what --checkpoint-dir needs at any key of the bucket (checkpoints.KeyStore)
+
+    def presign_put(self, key: str, seconds: int) -> str:
+        """A V4 signed PUT URL (at most 7 days). Signed locally with a service-account key, else
+        by IAM signBlob as the service account a token stands for (:meth:`_signing`)."""
+        from google.auth.exceptions import GoogleAuthError
+
+        base = urlsplit(self._bucket.client._connection.API_BASE_URL)
+        signing = self._signing()
+        try:
+            return str(
+                self._bucket.blob(key).generate_signed_url(
+                    version="v4", method="PUT", expiration=timedelta(seconds=seconds),
+                    api_access_endpoint=f"{base.scheme}://{base.netloc}", **signing,
+                )
+            )  # fmt: skip
+        except GoogleAuthError as exc:  # signBlob refused: no Token Creator role, API off
+            raise UsageError(
+                f"cannot sign the checkpoint's upload URL for gs://{self.bucket}: "
+                f"{' '.join(str(exc).split())[:200]}",
+                f"{SIGN_FIX}, or drop --checkpoint-dir",
+            ) from None
+
+    def _signing(self) -> dict[str, Any]:
+        """How to sign: credentials that hold a key (a service-account key file), or the
+        e-mail and token of the service account that a token stands for (GCE's metadata
+        server, workload identity federation impersonating a service account), which signs
+        through IAM. User credentials cannot sign: a one-line error naming the fix."""
+        import google.auth
+        from google.auth import credentials as auth
+        from google.auth.exceptions import GoogleAuthError
+        from google.auth.transport.requests import Request
+
+        creds = self._bucket.client._credentials
+        try:
+            if isinstance(creds, auth.AnonymousCredentials):  # an emulator: sign with ADC
+                creds, _ = google.auth.default(scopes=[SCOPE])
+            if isinstance(creds, auth.Signing):
+                return {"credentials": creds}
+            if hasattr(creds, "service_account_email"):
+                if not creds.valid:  # GCE says "default" until it has asked the metadata server
+                    creds.refresh(Request())
+                email = creds.service_account_email
+                if email and email != "default":
+                    return {"service_account_email": email, "access_token": creds.token}
+        except GoogleAuthError as exc:
+            raise UsageError(
+                f"no Google credentials to sign the checkpoint's upload URL: "
+                f"{' '.join(str(exc).split())[:200]}",
+                f"{SIGN_FIX}, or drop --checkpoint-dir",
+            ) from None
+        raise UsageError(
+            f"the Google credentials here ({type(creds).__name__}) cannot sign the "
+            "checkpoint's upload URL: they are no service account's",
+            f"{SIGN_FIX}, or drop --checkpoint-dir",
+        )
+
+    def put_headers(self) -> tuple[str, ...]:
+        return ()  # no content type was signed: a plain PUT of the body
+
+    def read_key(self, key: str) -> bytes | None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return bytes(self._bucket.blob(key).download_as_bytes())
+        except NotFound:
+            return None
+
+    def write_key(self, key: str, data: bytes, metadata: Mapping[str, str] | None = None) -> None:
+        blob = self._bucket.blob(key)
+        if metadata:
+            blob.metadata = dict(metadata)
+        blob.upload_from_string(data)
+
+    def delete_key(self, key: str) -> None:
+        self._delete(key)
+
+    def copy_key(self, source: str, key: str, metadata: Mapping[str, str]) -> None:
+        """A server-side rewrite; a large object takes several calls, each with the token of
+        the last."""
+        target = self._bucket.blob(key)
+        target.metadata = dict(metadata)
+        token, _, _ = target.rewrite(self._bucket.blob(source))
+        while token is not None:
+            token, _, _ = target.rewrite(self._bucket.blob(source), token=token)
+
+    def key_metadata(self, key: str) -> dict[str, str] | None:
+        blob = self._bucket.get_blob(key)
+        return None if blob is None else {str(k): str(v) for k, v in (blob.metadata or {}).items()}
+
+    def list_keys(self, prefix: str) -> list[tuple[str, float]]:
+        listed = self._bucket.client.list_blobs(self._bucket, prefix=prefix)
+        return [(str(blob.name), float(blob.updated.timestamp())) for blob in listed]
 
     def check(self) -> None:
         """The bucket exists and these credentials may use it: one-line error otherwise."""

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.runner.records import LockInfo, RunnerRecord, this_holder
+from cmlinfra.runner.s3_keys import S3Keys
 
 RECORD = "runner.json"
 LOCK = "launcher.lock"
@@ -177,8 +178,9 @@ class LocalStore:
 
 
 @dataclass
-class S3Store:
-    """A bucket prefix shared by every CI job; atomic locks with S3 conditional writes."""
+class S3Store(S3Keys):
+    """A bucket prefix shared by every CI job; atomic locks with S3 conditional writes. The
+    checkpoints' key operations are S3Keys'."""
 
     bucket: str
     prefix: str

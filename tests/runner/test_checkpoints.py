@@ -61,7 +61,7 @@ def _options(**kw: object) -> LaunchOptions:
         ({"checkpoint_dir": "-rf"}, "starts with '-'"),
         ({"state": None}, "needs the runner registry in S3"),
         ({"state": "/tmp/registry"}, "needs the runner registry in S3"),
-        ({"state": "gs://b/p"}, "gs:// registry is not supported yet"),
+        ({"state": "file:///tmp/registry"}, "needs the runner registry in S3, Cloud Storage"),
         ({"cloud": "lxd"}, "cloud 'lxd' announces no reclaim"),
         ({"request": MachineRequest(name="ckpt-a")}, "this machine is on-demand"),
     ],

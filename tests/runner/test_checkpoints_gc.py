@@ -1,10 +1,11 @@
 """gc keeps a reclaimed runner's checkpoint for the re-run of the job it lost: through the real
-command, the fake cloud and fake forge of test_gc_rerun.py, and an S3 registry (moto). The
-re-run attempt then restores it from its own CI environment (same run id, same job name)."""
+command, the fake cloud and fake forge of test_gc_rerun.py, and each registry a machine can
+upload to, on its real server (registries.py: S3 on moto, GCS on fake-gcs-server, Azure Blob on
+Azurite). The re-run attempt then restores it from its own CI environment (same run id, same
+job name)."""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -12,19 +13,29 @@ from pathlib import Path
 import pytest
 
 from cmlinfra.runner.checkpoint_restore import restore
-from cmlinfra.runner.store import S3Store, open_store
+from cmlinfra.runner.checkpoints import KeyStore
+from cmlinfra.runner.store import open_store
 from tests.archives import tgz
+from tests.runner.registries import KINDS, registry
 from tests.runner.test_gc_rerun import World, reruns, world  # noqa: F401  (the fixture)
 
-BUCKET = "ckpt-gc"
+
+@pytest.fixture(params=KINDS)
+def s3world(
+    world: World,  # noqa: F811
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> World:
+    """The gc world with its runner registry on S3, GCS or Azure Blob (named for the first)."""
+    url = registry(request.param, request, monkeypatch, tmp_path)
+    return replace(world, store=open_store(url), state=url)
 
 
-@pytest.fixture
-def s3world(world: World, moto) -> World:  # type: ignore[no-untyped-def]  # noqa: F811
-    moto.client("s3").create_bucket(Bucket=BUCKET)
-    url = f"s3://{BUCKET}/reg?region=us-east-1&endpoint={moto.endpoint}"
-    aws = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-    return replace(world, store=open_store(url), state=url, env={**world.env, **aws})
+def _keys(w: World) -> list[str]:
+    store = w.store
+    assert isinstance(store, KeyStore)
+    return sorted(key for key, _ in store.list_keys(""))
 
 
 def test_gc_keeps_the_checkpoint_for_the_rerun_and_the_job_restores_it(
@@ -32,7 +43,6 @@ def test_gc_keeps_the_checkpoint_for_the_rerun_and_the_job_restores_it(
 ) -> None:
     w = s3world
     store = w.store
-    assert isinstance(store, S3Store)
     w.record("cmlf-spot")
     ours = w.job(901, "train", "cmlf-spot", "completed", conclusion="failure")
     # what the reclaimed machine's watcher uploaded through its presigned URLs
@@ -45,8 +55,7 @@ def test_gc_keeps_the_checkpoint_for_the_rerun_and_the_job_restores_it(
     repo = w.repo.name
     key = f"reg/checkpoints/github/{repo}/901/train.tgz"
     assert rerun["checkpoint"] == key
-    listed = store._s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-    assert [item["Key"] for item in listed] == [key]  # the runner's folder is gone
+    assert _keys(w) == [key]  # the runner's folder is gone
 
     env = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": repo, "GITHUB_RUN_ID": "901"}
     line = restore(w.state, tmp_path / "ckpt", {**env, "GITHUB_JOB": "train"})
@@ -57,7 +66,6 @@ def test_gc_keeps_the_checkpoint_for_the_rerun_and_the_job_restores_it(
 def test_a_checkpoint_of_another_run_is_left_and_the_rerun_goes_on(s3world: World) -> None:
     w = s3world
     store = w.store
-    assert isinstance(store, S3Store)
     w.record("cmlf-spot")
     ours = w.job(902, "train", "cmlf-spot", "completed", conclusion="failure")
     store.put_blob("cmlf-spot", "checkpoint.tgz", b"x")
@@ -65,7 +73,7 @@ def test_a_checkpoint_of_another_run_is_left_and_the_rerun_goes_on(s3world: Worl
     report = w.gc("--yes")
     assert reruns(report) == [(str(ours), "rerun")]
     assert report["findings"][0]["reruns"][0]["checkpoint"] == ""
-    assert store._s3.list_objects_v2(Bucket=BUCKET).get("Contents", []) == []  # torn down
+    assert _keys(w) == []  # torn down
 
 
 def _two_lost_legs(w: World) -> None:
@@ -90,11 +98,6 @@ def _finish_the_rerun(w: World) -> None:
 def _restore(w: World, target: Path) -> str:
     env = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": w.repo.name, "GITHUB_RUN_ID": "903"}
     return restore(w.state, target, {**env, "GITHUB_JOB": "train"})
-
-
-def _keys(w: World) -> list[str]:
-    s3 = w.store._s3  # type: ignore[attr-defined]
-    return [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 
 def test_matrix_legs_lost_together_each_resume_from_their_own_checkpoint(
@@ -139,9 +142,9 @@ def test_gc_deletes_a_kept_checkpoint_once_a_week_old(s3world: World) -> None:
     from cmlinfra.runner.gc import Sweeper
 
     store = s3world.store
-    assert isinstance(store, S3Store)
+    assert isinstance(store, KeyStore)
     key = "reg/checkpoints/github/o/r/904/train.tgz"
-    store._s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    store.write_key(key, b"x")
     assert Sweeper(store).find() == []  # a fresh one waits for its re-run
     week = time.time() + 8 * 86400
     assert Sweeper(store, prefix="cmlf-", now=week).find() == []  # not a runner's: no --prefix
@@ -150,4 +153,4 @@ def test_gc_deletes_a_kept_checkpoint_once_a_week_old(s3world: World) -> None:
     assert (finding.kind, finding.name) == ("expired-checkpoint", key)
     assert "kept 8 days ago" in finding.detail
     assert [f.status for f in sweeper.fix([finding])] == ["fixed"]
-    assert store._s3.list_objects_v2(Bucket=BUCKET).get("Contents", []) == []
+    assert _keys(s3world) == []

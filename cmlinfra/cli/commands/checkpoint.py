@@ -38,7 +38,8 @@ def register(root: typer.Typer) -> None:
         state: str = typer.Option(
             ...,
             "--state",
-            help="The runner registry the runner was launched with (s3://BUCKET/PREFIX?region=…).",
+            help="The runner registry the runner was launched with (s3://BUCKET/PREFIX?region=…, "
+            "gs://BUCKET/PREFIX or azurerm://ACCOUNT/CONTAINER/PREFIX).",
         ),
     ) -> None:
         """The job-side half of runner-mode checkpoints (see RESTORE_HELP)."""
