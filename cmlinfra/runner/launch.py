@@ -183,12 +183,13 @@ def check(opts: LaunchOptions) -> Checked:
     labels.check(context.driver, opts.labels)  # they reach the forge and the agent's env file
     check_checkpoint(opts, context.driver)
     context = context.in_runner_group(opts.runner_group)
+    forge = connect(context)
     store = open_store(opts.state)
     if opts.checkpoint_dir:  # these credentials can presign the watcher's upload URLs
         from cmlinfra.runner.checkpoints import check_store
 
         check_store(store)
-    return Checked(context, connect(context), store, dvc)
+    return Checked(context, forge, store, dvc)
 
 
 def prepare(opts: LaunchOptions, checked: Checked) -> Any:

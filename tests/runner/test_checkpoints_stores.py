@@ -18,13 +18,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from cmlinfra.clouds import cloud_info
-from cmlinfra.errors import UsageError
 from cmlinfra.runner import checkpoints, reclaim
 from cmlinfra.runner.checkpoints import KeyStore
 from cmlinfra.runner.store import open_store
 from cmlinfra.secrets import redact
 from tests.runner.registries import KINDS, registry
 from tests.runner.test_checkpoints import metadata  # noqa: F401  (the fixture)
+from tests.runner.test_gc_rerun import World, world  # noqa: F401  (the fixture)
 
 
 @pytest.fixture(params=KINDS)
@@ -106,10 +106,14 @@ def test_the_urls_are_secrets_valid_at_most_a_week(store: KeyStore) -> None:
 
 
 def test_google_credentials_that_cannot_sign_are_refused_first(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    world: World,  # noqa: F811
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    """A user's gcloud login (no service account behind it) cannot sign a URL: one line naming
-    the fix, when launch checks the registry, before any machine exists."""
+    """A user's gcloud login (no service account behind it) cannot sign a URL: ``runner
+    launch`` stops when it opens the registry, after the forge check and before any machine,
+    in one line naming the fix, with nothing in the bucket or at the forge."""
     url = registry("gs", request, monkeypatch, tmp_path)
     user = tmp_path / "user.json"
     user.write_text(json.dumps({
@@ -117,12 +121,16 @@ def test_google_credentials_that_cannot_sign_are_refused_first(
         "client_secret": "s", "refresh_token": "r",
     }))  # fmt: skip
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(user))
+    result = world.run_cli(
+        "runner", "launch", "--name", "ckpt-gs", "--cloud", "gcp", "--cloud-spot",
+        "--max-ttl", "1h", "--state", url, "--checkpoint-dir", "ckpt", env=world.env,
+    )  # fmt: skip
+    assert result.returncode != 0 and "cannot sign" in result.stderr, result.stderr
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     found = open_store(url)
-    with pytest.raises(UsageError, match="cannot sign") as caught:
-        checkpoints.check_store(found)
-    line = caught.value.line()
-    assert "\n" not in line and "GOOGLE_APPLICATION_CREDENTIALS" in line
     assert isinstance(found, KeyStore) and found.list_keys("") == []
+    assert world.repo.state.runners == {}
 
 
 def test_azurite_checks_the_sas_and_the_blob_type(
@@ -140,11 +148,12 @@ def test_azurite_checks_the_sas_and_the_blob_type(
     signature = parse_qs(urlsplit(url).query)["sig"][0]
     forged = url.replace(urlsplit(url).query.split("sig=")[1].split("&")[0], "A" * len(signature))
     blob_type = {"x-ms-blob-type": "BlockBlob"}
+    opener = urllib.request.build_opener()  # the proxy as set now (urlopen's is built once)
     for target, headers, code in [(forged, blob_type, 403), (url, {}, 400)]:
         put = urllib.request.Request(target, b"x", headers, method="PUT")
         with pytest.raises(urllib.error.HTTPError) as caught:
-            urllib.request.urlopen(put, timeout=30)
+            opener.open(put, timeout=30)
         assert caught.value.code == code
     assert found.read_key("reg/ckpt-a/checkpoint.tgz") is None
-    urllib.request.urlopen(urllib.request.Request(url, b"x", blob_type, method="PUT"), timeout=30)
+    opener.open(urllib.request.Request(url, b"x", blob_type, method="PUT"), timeout=30)
     assert found.read_key("reg/ckpt-a/checkpoint.tgz") == b"x"

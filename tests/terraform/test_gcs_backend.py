@@ -26,11 +26,11 @@ from tests.terraform.conftest import Background, stack_config, workspace
 # documented variable for a short-lived token (a CI job gets one from workload identity).
 ENV = {"GOOGLE_OAUTH_ACCESS_TOKEN": "not-a-real-token"}
 # Terraform's lock attempt gets 412 (the object exists) and refuses to run. It then reads the
-# lock's info to say who holds it; fake-gcs-server does not serve that read to terraform's Go
-# client ("storage: object doesn't exist"), so the message here is terraform's raw one. Against
-# Cloud Storage terraform prints its usual "Lock Info:" block, which cmlinfra turns into
-# "state is locked by WHO since WHEN" for every backend (tests/terraform/test_locking.py).
-LOCK_REFUSED = r"default\.tflock\" failed: googleapi: Error 412: Precondition failed"
+# lock's info to say who holds it, path-style (/BUCKET/OBJECT), which fake-gcs-server serves at
+# its -public-host (tests/fixtures/gcs.py), so terraform prints its usual "Lock Info:" block, as
+# against Cloud Storage, and cmlinfra turns it into "state is locked by WHO since WHEN" for
+# every backend (tests/terraform/test_locking.py).
+LOCK_REFUSED = r"state is locked by .+ \(apply, lock ID \d+\)"
 
 
 def test_state_url_and_block() -> None:
