@@ -60,8 +60,8 @@ def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> s
     key = job_key(store, forge, repo, run, job)
     if key is None:
         raise UsageError(
-            f"job {job!r} of run {run!r} in {repo!r} cannot name a checkpoint",
-            "use plain job names (letters, digits, . _ - and spaces)",
+            f"run {run!r} of {repo!r} cannot name a checkpoint",
+            f"run it as a step of the CI job, whose {_RUN_VARS[forge]} say which it is",
         )
     try:
         store._s3.head_object(Bucket=store.bucket, Key=ambiguous_key(key))

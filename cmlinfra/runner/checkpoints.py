@@ -12,6 +12,7 @@ it with ``cmlinfra checkpoint restore`` (checkpoint_restore.py). docs/reclaim.md
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -28,7 +29,9 @@ ABOUT = "checkpoint.env"  # run_id=, job=, at= lines the watcher writes next to 
 URL_FILE = "/usr/local/lib/cmlinfra/checkpoint.url"  # root 0600: the two presigned PUT URLs
 MAX_EXPIRY = 7 * 24 * 3600  # the longest a SigV4 presigned URL lives
 KEEP = 7 * 24 * 3600  # gc deletes kept checkpoints older than this
-_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")  # a run id, job name, repo part
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,199}")  # a run id, job name, repo part
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")  # what a job name's slug replaces (runs of)
+HOOKED = ("github", "gitlab")  # forges whose agent tells the watcher which job runs where
 
 
 def checked_dir(value: str) -> str:
@@ -55,14 +58,17 @@ def check(opts: Any, forge: str = "") -> None:
     """Refuse ``--checkpoint-dir`` (nothing created yet) unless the watcher can upload it: an
     S3 registry to presign for, and a spot machine of a cloud that announces reclaims. With
     ``forge`` (once known): one whose agent runs the job hooks that tell the watcher which job
-    runs and where its workspace is (GitHub Actions; GitLab's and Bitbucket's run none)."""
+    runs and where its workspace is: GitHub Actions' job hooks, GitLab Runner's
+    ``pre_build_script``/``post_build_script`` (agents.py). Bitbucket's runner has neither, and
+    a step lost with its runner cannot be re-run there anyway (rerun.py)."""
     if not opts.checkpoint_dir:
         return
-    if forge and forge != "github":
+    if forge and forge not in HOOKED:
         raise UsageError(
-            f"--checkpoint-dir needs the runner agent's job hooks, and the {forge} runner has "
-            "none that say which job runs where (GitHub Actions' has)",
-            "drop --checkpoint-dir on this forge (docs/reclaim.md)",
+            f"--checkpoint-dir keeps a checkpoint for the re-run of a lost job, and {forge} "
+            "can neither re-run a step lost with its runner nor tell the machine which runs",
+            "drop --checkpoint-dir on this forge, or checkpoint to your own storage from the "
+            "job (docs/reclaim.md)",
         )
     checked_dir(opts.checkpoint_dir)
     scheme = urlsplit((opts.state or "").strip()).scheme
@@ -150,12 +156,31 @@ def send(session: Any, ttl: int) -> str:
 def job_key(store: Any, forge: str, repo: str, run: str, job: str) -> str | None:
     """Where a job's checkpoint waits for its re-run, from what both sides know: the forge,
     the repository's path, the run (GitHub) or pipeline (GitLab) id and the job's name. None
-    when a part is not a plain name (nothing from a machine or an API goes into a key unchecked)."""
+    when the repository or run is not a plain name (nothing from a machine or an API goes into a
+    key unchecked). Any job name has a key (:func:`job_leaf`)."""
     slug = urlsplit(repo).path.strip("/").removesuffix(".git") if "://" in repo else repo
-    parts = [forge, *slug.split("/"), run, job]
-    if not slug or not all(_WORD.match(part) and ".." not in part for part in parts):
+    parts = [forge, *slug.split("/"), run]
+    if not slug or not job or not all(_plain(part) for part in parts):
         return None
-    return "/".join(p for p in (store.prefix, "checkpoints", *parts[:-1], f"{job}.tgz") if p)
+    return "/".join(p for p in (store.prefix, "checkpoints", *parts, job_leaf(job)) if p)
+
+
+def job_leaf(job: str) -> str:
+    """The archive's name for job ``job``: ``NAME.tgz`` for a plain name (letters, digits,
+    ``._ -``, starting with a letter or digit: GitHub's job ids, GitLab's plain names), else
+    ``_SLUG-HASH.tgz``, a readable slug of the name and 12 hex digits of its SHA-256. GitLab's
+    ``parallel`` legs (``train 1/3``) and ``parallel: matrix`` legs (``train: [a, 1]``) are
+    each their own job name: the hash keeps them apart however alike their slugs, and the
+    leading ``_`` keeps a slug from ever meeting a plain name."""
+    if _plain(job):
+        return f"{job}.tgz"
+    slug = re.sub(r"\.{2,}", ".", _UNSAFE.sub("-", job)).strip("-.")[:60].rstrip("-.") or "job"
+    digest = hashlib.sha256(job.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"_{slug}-{digest}.tgz"
+
+
+def _plain(part: str) -> bool:
+    return bool(_WORD.fullmatch(part)) and ".." not in part
 
 
 def env_job(forge: str, env: Mapping[str, str]) -> tuple[str, str, str] | None:
@@ -173,8 +198,10 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
     any, and if of one of ``runs``) to the key the re-run attempt restores from. Returns
     (run, key), ("", "") when there is none; never raises (the re-run matters more).
 
-    The key names the job as its YAML does (``GITHUB_JOB``), the same for every leg of a
-    matrix, and no leg knows its matrix values from its environment. GitHub re-runs a job only
+    The key names the job by what its re-run attempt's environment says: GitLab's
+    ``CI_JOB_NAME``, which differs for every leg of a ``parallel`` job, and GitHub's
+    ``GITHUB_JOB``, the job as its YAML names it, the same for every leg of a matrix (and no leg
+    knows its matrix values from its environment). GitHub re-runs a job only
     in a finished run, so legs lost together are re-run one after another, and each re-run's
     restore deletes the archive it took. A key still holding another runner's archive when a
     second one comes means that restore never happened, and neither can be told apart: both are
