@@ -25,17 +25,18 @@ CHECK = (
 )
 
 
-def hook_lines(root: Path) -> tuple[str, str]:
-    """``pre_build_script`` and ``post_build_script`` as registered, pointed at ``root``."""
+def hook_lines(root: Path | None) -> tuple[str, str]:
+    """``pre_build_script`` and ``post_build_script`` as registered, pointed at ``root``
+    (None: as they are, for a machine)."""
     runner = tomllib.loads(gitlab_template())["runners"][0]
-    moved = str(root) + LIB
+    moved = LIB if root is None else str(root) + LIB
     return (
         runner["pre_build_script"].replace(LIB, moved),
         runner["post_build_script"].replace(LIB, moved),
     )
 
 
-def step_script(root: Path, variables: dict[str, str], script: list[str]) -> str:
+def step_script(root: Path | None, variables: dict[str, str], script: list[str]) -> str:
     pre, post = hook_lines(root)
     lines = ["set -eo pipefail", "set +o noclobber"]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in variables.items()]
