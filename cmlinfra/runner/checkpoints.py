@@ -200,10 +200,10 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
 
     The key names the job by what its re-run attempt's environment says: GitLab's
     ``CI_JOB_NAME``, which differs for every leg of a ``parallel`` job, and GitHub's
-    ``GITHUB_JOB``, the job as its YAML names it, the same for every leg of a matrix (and no leg
-    knows its matrix values from its environment). GitHub re-runs a job only
-    in a finished run, so legs lost together are re-run one after another, and each re-run's
-    restore deletes the archive it took. A key still holding another runner's archive when a
+    ``GITHUB_JOB``, the job as its YAML names it, the same for every leg of a matrix (and no
+    leg knows its matrix values from its environment). GitHub re-runs a job only in a finished
+    run, so legs lost together are re-run one after another, and each re-run's restore deletes
+    the archive it took. A key still holding another runner's archive when a
     second one comes means that restore never happened, and neither can be told apart: both are
     dropped, and an ``.ambiguous`` marker makes ``checkpoint restore`` start the leg empty
     rather than resume it from another leg's checkpoint."""
