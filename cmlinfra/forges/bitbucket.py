@@ -30,9 +30,9 @@ from cmlinfra.forges.base import (
     Target,
     unsupported,
 )
+from cmlinfra.forges.bitbucket_runners import BitbucketRunners
 from cmlinfra.forges.context import ForgeContext
 from cmlinfra.forges.http import ForgeHTTP, merge_refused, message_of
-from cmlinfra.secrets import Secret
 
 COMMENT_LIMIT = 32_768  # conservative: Bitbucket documents no limit, large comments fail
 _COMMENT_TYPE = {"pr": "pullrequest_comment", "commit": "commit_comment", "issue": "issue_comment"}
@@ -101,9 +101,7 @@ class Bitbucket:
 
         self.http = ForgeHTTP(context.api_url, auth, forge="Bitbucket", errors=_errors)
         self.repo = f"/repositories/{context.repo}"
-        # runners: the repository's own, or the workspace's (``--repo .../WORKSPACE``)
-        owner = f"/workspaces/{context.repo}" if context.scope == "workspace" else self.repo
-        self.runners = f"{owner}/pipelines-config/runners"
+        self.runners = BitbucketRunners(self.http, context, self.repo)
 
     def pr_for_commit(self, sha: str) -> PullRequest | None:
         path = f"{self.repo}/commit/{paths.sha(sha)}/pullrequests"
@@ -235,72 +233,20 @@ class Bitbucket:
     def rerun_job(self, job: LostJob) -> None:
         self.lost_jobs("", "", 0.0, {})
 
+    # -- runners (a repository's or a workspace's: cmlinfra.forges.bitbucket_runners) -------
     def runner_registration(
         self, *, name: str, labels: list[str], jit: bool = True
     ) -> RunnerRegistration:
-        """A repository or workspace runner; Bitbucket answers with an OAuth client (id +
-        secret) that the runner uses to authenticate. The agent also needs the workspace's
-        UUID (its --accountUuid) and, for a repository runner, the repository's: they are
-        looked up first, so a failed lookup leaves no runner registered."""
-        uuids = self._runner_uuids()
-        result = self.http.json(
-            "POST",
-            self.runners,
-            json={"name": name, "labels": ["self.hosted", "linux", *labels]},
-        )
-        client = result.get("oauth_client") or {}
-        return RunnerRegistration(
-            forge=self.name,
-            kind="oauth-client",
-            url=self.ctx.repo_url,
-            token=Secret(client.get("secret", "")),
-            runner_id=result["uuid"],
-            labels=tuple(result.get("labels") or labels),
-            scope=self.ctx.scope,
-            extra={"client_id": client.get("id", ""), **uuids},  # the keys plan_agent reads
-        )
-
-    def _runner_uuids(self) -> dict[str, str]:
-        """``account_uuid`` (the workspace's) and, for a repository runner,
-        ``repository_uuid``, braced as Bitbucket writes them: one GET either way (a
-        repository's answer carries its workspace)."""
-        if self.ctx.scope == "workspace":
-            workspace = self.http.json("GET", f"/workspaces/{self.ctx.repo}") or {}
-            return {"account_uuid": _uuid(workspace.get("uuid"), f"workspace {self.ctx.repo}")}
-        repository = self.http.json("GET", self.repo) or {}
-        owner = repository.get("workspace") or {}
-        return {
-            "account_uuid": _uuid(owner.get("uuid"), f"workspace of {self.ctx.repo}"),
-            "repository_uuid": _uuid(repository.get("uuid"), f"repository {self.ctx.repo}"),
-        }
+        return self.runners.register(name, labels)
 
     def check_runner_access(self) -> None:
         self.list_runners()  # a listing needs the same owner and permission as a registration
 
     def list_runners(self) -> list[Runner]:
-        items = self.http.paginate(self.runners, key="values")
-        return [
-            Runner(
-                id=r["uuid"],
-                name=r.get("name", ""),
-                labels=tuple(r.get("labels") or ()),
-                status=str((r.get("state") or {}).get("status", "")).lower(),
-            )
-            for r in items
-        ]
+        return self.runners.list_all()
 
     def remove_runner(self, runner_id: str) -> None:
-        self.http.request("DELETE", f"{self.runners}/{paths.uuid(runner_id, 'runner id')}")
-
-
-def _uuid(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.strip("{}"):
-        raise CmlinfraError(
-            f"Bitbucket did not give the UUID of the {what}, which the runner needs",
-            "check that --repo names an existing workspace or repository and that the token "
-            "can read it",
-        )
-    return value if value.startswith("{") else "{" + value + "}"
+        self.runners.remove(runner_id)
 
 
 def _pull(p: dict[str, Any]) -> PullRequest:

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import requests
 
 from cmlinfra.errors import CmlinfraError
-from cmlinfra.forges import gitlab_jobs, gitlab_runners, paths
+from cmlinfra.forges import gitlab_jobs, gitlab_merge, gitlab_runners, paths
 from cmlinfra.forges.base import (
     Author,
     AutoMerge,
@@ -31,7 +31,8 @@ from cmlinfra.forges.base import (
     unsupported,
 )
 from cmlinfra.forges.context import ForgeContext
-from cmlinfra.forges.http import ForgeHTTP, left_open, merge_refused, message_of
+from cmlinfra.forges.gitlab_merge import mr_from
+from cmlinfra.forges.http import ForgeHTTP, message_of
 
 COMMENT_LIMIT = 1_000_000  # GitLab notes hold up to 1,000,000 characters
 
@@ -80,7 +81,7 @@ class GitLab:
         mrs = self.http.json("GET", path)
         opened = [m for m in mrs if m.get("state") == "opened"]
         best = [m for m in opened if m.get("sha") == sha] or opened
-        return _mr(best[0]) if best else None
+        return mr_from(best[0]) if best else None
 
     # -- comments -------------------------------------------------------------------------
     def _notes(self, target: Target) -> str:
@@ -163,9 +164,9 @@ class GitLab:
             found = existing[0]
             if auto_merge and found.get("merge_when_pipeline_succeeds"):
                 note, method = "already set", "squash" if found.get("squash") else "merge"
-                return _mr(found, "auto-merge-enabled", method, note=note, reused=True)
-            mr = dataclasses.replace(_mr(found), reused=True)
-            return self._merge(mr, auto_merge) if auto_merge else mr
+                return mr_from(found, "auto-merge-enabled", method, note=note, reused=True)
+            mr = dataclasses.replace(mr_from(found), reused=True)
+            return gitlab_merge.merge(self.http, self.project, mr, auto_merge) if auto_merge else mr
         actions: list[dict[str, object]] = []
         for change in files:
             if change.content is None:  # the description requires every field; GitLab ignores them
@@ -207,7 +208,7 @@ class GitLab:
                 **({"author_name": author[0], "author_email": author[1]} if author else {}),
             },
         )
-        mr = _mr(
+        mr = mr_from(
             self.http.json(
                 "POST",
                 f"{self.project}/merge_requests",
@@ -219,45 +220,7 @@ class GitLab:
                 },
             )
         )
-        return self._merge(mr, auto_merge) if auto_merge else mr
-
-    def _merge(self, mr: PullRequest, method: AutoMerge) -> PullRequest:
-        """Merge when the pipeline succeeds, or at once if there is none to wait for. Both
-        flags are sent: ``auto_merge`` (GitLab ≥ 17.11) and the older
-        ``merge_when_pipeline_succeeds`` — a server that knows only the older one would
-        otherwise ignore ``auto_merge`` and merge untested code at once. ``sha``: a push in
-        between is never merged unseen. What happened is read from GitLab's answer."""
-        pull = f"MR !{mr.number}"
-        response = self.http.request(
-            "PUT",
-            f"{self.project}/merge_requests/{paths.number(mr.number, 'merge request')}/merge",
-            json={
-                "auto_merge": True,
-                "merge_when_pipeline_succeeds": True,
-                "squash": method == "squash",
-                **({"sha": mr.head_sha} if mr.head_sha else {}),
-            },
-            allow=(405, 409, 422),
-        )
-        if response.status_code != 200:  # 405/422: not mergeable (draft, conflict, …); 409: sha
-            fix = (
-                "its branch was pushed to after it was opened: review the new commits and "
-                "merge the MR by hand"
-                if response.status_code == 409
-                else "do what GitLab names (a conflict, a draft, approvals, a failed pipeline) "
-                f"and merge the MR by hand, or drop --{method}"
-            )
-            raise merge_refused("GitLab", response, pull=pull, url=mr.url, fix=fix)
-        answer = response.json()
-        if answer.get("state") == "merged":
-            return _mr(answer, "merged", method, reused=mr.reused)
-        if answer.get("merge_when_pipeline_succeeds"):
-            return _mr(answer, "auto-merge-enabled", method, reused=mr.reused)
-        raise CmlinfraError(
-            f"GitLab neither merged {pull} nor set it to merge when the pipeline succeeds "
-            f"(state {answer.get('state')!r}); {left_open(pull, mr.url)}",
-            "check the MR on GitLab and merge it by hand",
-        )
+        return gitlab_merge.merge(self.http, self.project, mr, auto_merge) if auto_merge else mr
 
     def create_check(
         self,
@@ -306,24 +269,3 @@ class GitLab:
 
     def remove_runner(self, runner_id: str) -> None:
         self.runners.remove(runner_id)
-
-
-def _mr(
-    m: dict[str, Any],
-    merge: str = "",
-    merge_method: str = "",
-    *,
-    note: str = "",
-    reused: bool = False,
-) -> PullRequest:
-    return PullRequest(
-        number=int(m["iid"]),
-        url=m.get("web_url", ""),
-        head_branch=m.get("source_branch", ""),
-        base_branch=m.get("target_branch", ""),
-        head_sha=m.get("sha") or "",
-        merge=merge,
-        merge_method=merge_method,
-        merge_note=note,
-        reused=reused,
-    )

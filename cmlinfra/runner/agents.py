@@ -28,6 +28,7 @@ UNIT = "cmlinfra-agent.service"
 UNIT_DIR = "/etc/systemd/system/"
 ENV_FILE = "/etc/cmlinfra/secrets/agent.env"
 GITLAB_CONFIG = "/etc/cmlinfra/gitlab-runner.toml"
+GITLAB_TEMPLATE = "/etc/cmlinfra/gitlab-runner-template.toml"  # merged in at registration
 STANDIN_VARIABLE = "CMLINFRA_AGENT_STANDIN"  # tests only: see agent-standin.sh.j2
 BITBUCKET_START = f"{LIB}/bitbucket-runner"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -123,6 +124,19 @@ def bitbucket_start(env: dict[str, str], home: str, workdir: str) -> str:
     return render_template("bitbucket-runner.sh.j2", home=home, workdir=workdir)
 
 
+def gitlab_template() -> str:
+    """The ``[[runners]]`` settings ``gitlab-runner register --template-config`` merges into
+    the runner it registers: the job hooks, from inside each job (GitLab Runner has no hooks
+    around a job). ``pre_build_script`` and ``post_build_script`` run in the job's own shell,
+    as the runner's user, with the job's ``CI_*`` variables, before and after its script;
+    ``$$`` is that shell, by which the reclaim watcher tells whether the job still runs (a
+    script that fails or is cancelled never reaches ``post_build_script``). ``|| true``: a
+    hook never fails a job."""
+    return render_template(
+        "gitlab-runner-template.toml.j2", started=HOOK_STARTED, completed=HOOK_COMPLETED
+    )
+
+
 def plan_agent(registration: object, *, name: str, labels: list[str], single: bool) -> AgentPlan:
     """The agent for a :class:`cmlinfra.forges.base.RunnerRegistration`."""
     reg = registration
@@ -164,10 +178,14 @@ def plan_agent(registration: object, *, name: str, labels: list[str], single: bo
         return AgentPlan(forge, "github", "runner", env_file(env), {unit_path: ("0644", unit)})
     if forge == "gitlab":
         binary = "/usr/local/bin/gitlab-runner"
-        pre = (
-            f"{binary} register --non-interactive --config {GITLAB_CONFIG} --executor shell "
-            f"--name {name}"
+        # registered once: a restarted agent finds its runner in the config and does not add
+        # a second [[runners]] entry with the same token ("runners]]" is the end of that
+        # table's header, and no glob for the shell, no escape for systemd)
+        register = (
+            f"{binary} register --non-interactive --config {GITLAB_CONFIG} "
+            f"--template-config {GITLAB_TEMPLATE} --executor shell --name {name}"
         )
+        pre = f"/bin/bash -c 'grep -qsF runners]] {GITLAB_CONFIG} || exec {register}'"
         run = f"{binary} run --config {GITLAB_CONFIG} --user gitlab-runner"
         run += " --working-directory /home/gitlab-runner"
         env = {"CI_SERVER_URL": reg.url, "CI_SERVER_TOKEN": token}  # type: ignore[attr-defined]
@@ -176,7 +194,10 @@ def plan_agent(registration: object, *, name: str, labels: list[str], single: bo
             "gitlab",
             "gitlab-runner",
             env_file(env),
-            {unit_path: ("0644", _unit(forge, "root", "/", run, "on-failure", pre))},
+            {
+                GITLAB_TEMPLATE: ("0644", gitlab_template()),
+                unit_path: ("0644", _unit(forge, "root", "/", run, "on-failure", pre)),
+            },
             busy_probe="pgrep -u gitlab-runner",
             # the runner's own token (not the user's) is all 'unregister' needs
             unregister=f"#!/bin/bash\nexec {binary} unregister --config {GITLAB_CONFIG} "

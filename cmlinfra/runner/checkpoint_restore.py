@@ -63,8 +63,8 @@ def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> s
     key = job_key(store, forge, repo, run, job)
     if key is None:
         raise UsageError(
-            f"job {job!r} of run {run!r} in {repo!r} cannot name a checkpoint",
-            "use plain job names (letters, digits, . _ - and spaces)",
+            f"run {run!r} of {repo!r} cannot name a checkpoint",
+            f"run it as a step of the CI job, whose {_RUN_VARS[forge]} say which it is",
         )
     try:
         marked = store.key_metadata(ambiguous_key(key)) is not None

@@ -9,76 +9,40 @@ an Azure blob SAS) and sends the URLs, with any header the PUT needs, as a root-
 over SFTP, like the agent's environment. ``gc``, when it re-runs the lost job (rerun.py), copies
 the archive to a key that the re-run attempt can name from its own CI environment
 (:func:`job_key`), and the job restores it with ``cmlinfra checkpoint restore``
-(checkpoint_restore.py). Every registry does this through :class:`KeyStore`.
+(checkpoint_restore.py). Every registry does this through checkpoint_urls.KeyStore.
 docs/reclaim.md, "Runner mode".
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import urlsplit
 
 from cmlinfra.errors import UsageError
+from cmlinfra.runner.checkpoint_urls import ABOUT as ABOUT
+from cmlinfra.runner.checkpoint_urls import ARCHIVE as ARCHIVE
+from cmlinfra.runner.checkpoint_urls import MAX_EXPIRY as MAX_EXPIRY
+from cmlinfra.runner.checkpoint_urls import SIGNATURES as SIGNATURES
+from cmlinfra.runner.checkpoint_urls import KeyStore as KeyStore
+from cmlinfra.runner.checkpoint_urls import check_store as check_store
+from cmlinfra.runner.checkpoint_urls import key_store as key_store
+from cmlinfra.runner.checkpoint_urls import presign as presign
+from cmlinfra.runner.checkpoint_urls import runner_key as _runner_key
+from cmlinfra.runner.checkpoint_urls import url_file as url_file
 
 log = logging.getLogger("cmlinfra.runner.gc")
 
-ARCHIVE = "checkpoint.tgz"
-ABOUT = "checkpoint.env"  # run_id=, job=, at= lines the watcher writes next to the archive
 URL_FILE = "/usr/local/lib/cmlinfra/checkpoint.url"  # root 0600: two PUT URLs, then headers
-MAX_EXPIRY = 7 * 24 * 3600  # the longest a SigV4 or GCS V4 URL (or a delegation SAS) lives
 REGISTRIES = ("s3", "gs", "azurerm")  # the registries a machine can upload to
-SIGNATURES = ("X-Amz-Signature", "X-Goog-Signature", "sig")  # S3's, GCS's, a SAS's
 KEEP = 7 * 24 * 3600  # gc deletes kept checkpoints older than this
-_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")  # a run id, job name, repo part
-
-
-@runtime_checkable
-class KeyStore(Protocol):
-    """What checkpoints need of a runner registry, at any key under its prefix: S3Store
-    (s3_keys.py), GcsStore, BlobStore. A local registry has none: no machine reaches it."""
-
-    prefix: str
-
-    def presign_put(self, key: str, seconds: int) -> str:
-        """A URL that lets whoever holds it PUT ``key`` for ``seconds``; a UsageError naming
-        the fix when these credentials cannot sign one."""
-        ...
-
-    def put_headers(self) -> tuple[str, ...]:
-        """``Name: value`` headers that such a PUT must carry."""
-        ...
-
-    def read_key(self, key: str) -> bytes | None: ...
-    def write_key(
-        self, key: str, data: bytes, metadata: Mapping[str, str] | None = None
-    ) -> None: ...
-    def delete_key(self, key: str) -> None:
-        """Idempotent: nothing there is fine."""
-        ...
-
-    def copy_key(self, source: str, key: str, metadata: Mapping[str, str]) -> None:
-        """``key``'s metadata replaced by ``metadata`` (server-side, but Azure's)."""
-        ...
-
-    def key_metadata(self, key: str) -> dict[str, str] | None:
-        """None when there is no object at ``key``."""
-        ...
-
-    def list_keys(self, prefix: str) -> list[tuple[str, float]]:
-        """(key, last modified as a Unix time) under ``prefix``."""
-        ...
-
-
-def key_store(store: Any) -> KeyStore | None:
-    return store if isinstance(store, KeyStore) else None
-
-
-def _runner_key(store: KeyStore, name: str, leaf: str) -> str:
-    return "/".join(p for p in (store.prefix, name, leaf) if p)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,199}")  # a run id, job name, repo part
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")  # what a job name's slug replaces (runs of)
+HOOKED = ("github", "gitlab")  # forges whose agent tells the watcher which job runs where
 
 
 def checked_dir(value: str) -> str:
@@ -106,14 +70,17 @@ def check(opts: Any, forge: str = "") -> None:
     S3, GCS or Azure registry to presign for, and a spot machine of a cloud that announces
     reclaims (check_store: that these credentials can presign, once it is open). With
     ``forge`` (once known): one whose agent runs the job hooks that tell the watcher which job
-    runs and where its workspace is (GitHub Actions; GitLab's and Bitbucket's run none)."""
+    runs and where its workspace is: GitHub Actions' job hooks, GitLab Runner's
+    ``pre_build_script``/``post_build_script`` (agents.py). Bitbucket's runner has neither, and
+    a step lost with its runner cannot be re-run there anyway (rerun.py)."""
     if not opts.checkpoint_dir:
         return
-    if forge and forge != "github":
+    if forge and forge not in HOOKED:
         raise UsageError(
-            f"--checkpoint-dir needs the runner agent's job hooks, and the {forge} runner has "
-            "none that say which job runs where (GitHub Actions' has)",
-            "drop --checkpoint-dir on this forge (docs/reclaim.md)",
+            f"--checkpoint-dir keeps a checkpoint for the re-run of a lost job, and {forge} "
+            "can neither re-run a step lost with its runner nor tell the machine which runs",
+            "drop --checkpoint-dir on this forge, or checkpoint to your own storage from the "
+            "job (docs/reclaim.md)",
         )
     checked_dir(opts.checkpoint_dir)
     scheme = urlsplit((opts.state or "").strip()).scheme
@@ -145,53 +112,6 @@ def check(opts: Any, forge: str = "") -> None:
         )
 
 
-def check_store(store: Any) -> None:
-    """Before anything is created: these credentials can presign for this registry (a GCS
-    token of no service account, an Azure principal without a delegation key cannot)."""
-    keys = key_store(store)
-    if keys is None:  # check() refused this registry before it was opened
-        raise UsageError("--checkpoint-dir needs an s3://, gs:// or azurerm:// registry",
-                         "add --state s3://…")  # fmt: skip
-    _secret(keys.presign_put(_runner_key(keys, ".signing-check", ARCHIVE), 60))
-
-
-def _secret(url: str) -> str:
-    from cmlinfra.secrets import REGISTRY
-
-    REGISTRY.add(url)
-    query = urlsplit(url).query
-    REGISTRY.add(query)
-    for name, value in (part.partition("=")[::2] for part in query.split("&")):
-        if name in SIGNATURES:  # the signature, wherever the URL is cut (and decoded)
-            REGISTRY.add(value)
-            REGISTRY.add(unquote(value))
-    return url
-
-
-def presign(store: Any, name: str, ttl: int) -> tuple[str, str]:
-    """PUT URLs for ``NAME/checkpoint.tgz`` and ``NAME/checkpoint.env``, valid for the
-    runner's life (its max TTL; else, and at most, 7 days). Bearer credentials: registered as
-    secrets, so that a log line holding one is masked."""
-    keys = key_store(store)
-    if keys is None:
-        raise UsageError("--checkpoint-dir needs an s3://, gs:// or azurerm:// registry",
-                         "add --state s3://…")  # fmt: skip
-    expiry = min(ttl, MAX_EXPIRY) if ttl > 0 else MAX_EXPIRY
-    archive, about = (
-        _secret(keys.presign_put(_runner_key(keys, name, leaf), expiry))
-        for leaf in (ARCHIVE, ABOUT)
-    )
-    return archive, about
-
-
-def url_file(store: Any, name: str, ttl: int) -> str:
-    """The watcher's URL file: the archive's URL, the description's, then the headers every
-    PUT carries (Azure's blob type), one a line."""
-    urls = presign(store, name, ttl)
-    headers = key_store(store).put_headers()  # type: ignore[union-attr]  # presign checked
-    return "".join(f"{line}\n" for line in (*urls, *headers))
-
-
 def send(session: Any, ttl: int) -> str:
     """Presign and put the URLs on the machine (SFTP, root 0600); returns the file's path for
     the watcher. Never in user-data, argv, logs or Terraform state."""
@@ -206,12 +126,31 @@ def send(session: Any, ttl: int) -> str:
 def job_key(store: Any, forge: str, repo: str, run: str, job: str) -> str | None:
     """Where a job's checkpoint waits for its re-run, from what both sides know: the forge,
     the repository's path, the run (GitHub) or pipeline (GitLab) id and the job's name. None
-    when a part is not a plain name (nothing from a machine or an API goes into a key unchecked)."""
+    when the repository or run is not a plain name (nothing from a machine or an API goes into a
+    key unchecked). Any job name has a key (:func:`job_leaf`)."""
     slug = urlsplit(repo).path.strip("/").removesuffix(".git") if "://" in repo else repo
-    parts = [forge, *slug.split("/"), run, job]
-    if not slug or not all(_WORD.match(part) and ".." not in part for part in parts):
+    parts = [forge, *slug.split("/"), run]
+    if not slug or not job or not all(_plain(part) for part in parts):
         return None
-    return "/".join(p for p in (store.prefix, "checkpoints", *parts[:-1], f"{job}.tgz") if p)
+    return "/".join(p for p in (store.prefix, "checkpoints", *parts, job_leaf(job)) if p)
+
+
+def job_leaf(job: str) -> str:
+    """The archive's name for job ``job``: ``NAME.tgz`` for a plain name (letters, digits,
+    ``._ -``, starting with a letter or digit: GitHub's job ids, GitLab's plain names), else
+    ``_SLUG-HASH.tgz``, a readable slug of the name and 12 hex digits of its SHA-256. GitLab's
+    ``parallel`` legs (``train 1/3``) and ``parallel: matrix`` legs (``train: [a, 1]``) are
+    each their own job name: the hash keeps them apart however alike their slugs, and the
+    leading ``_`` keeps a slug from ever meeting a plain name."""
+    if _plain(job):
+        return f"{job}.tgz"
+    slug = re.sub(r"\.{2,}", ".", _UNSAFE.sub("-", job)).strip("-.")[:60].rstrip("-.") or "job"
+    digest = hashlib.sha256(job.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"_{slug}-{digest}.tgz"
+
+
+def _plain(part: str) -> bool:
+    return bool(_WORD.fullmatch(part)) and ".." not in part
 
 
 def env_job(forge: str, env: Mapping[str, str]) -> tuple[str, str, str] | None:
@@ -229,10 +168,12 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
     any, and if of one of ``runs``) to the key the re-run attempt restores from. Returns
     (run, key), ("", "") when there is none; never raises (the re-run matters more).
 
-    The key names the job as its YAML does (``GITHUB_JOB``), the same for every leg of a
-    matrix, and no leg knows its matrix values from its environment. GitHub re-runs a job only
-    in a finished run, so legs lost together are re-run one after another, and each re-run's
-    restore deletes the archive it took. A key still holding another runner's archive when a
+    The key names the job by what its re-run attempt's environment says: GitLab's
+    ``CI_JOB_NAME``, which differs for every leg of a ``parallel`` job, and GitHub's
+    ``GITHUB_JOB``, the job as its YAML names it, the same for every leg of a matrix (and no
+    leg knows its matrix values from its environment). GitHub re-runs a job only in a finished
+    run, so legs lost together are re-run one after another, and each re-run's restore deletes
+    the archive it took. A key still holding another runner's archive when a
     second one comes means that restore never happened, and neither can be told apart: both are
     dropped, and an ``.ambiguous`` marker makes ``checkpoint restore`` start the leg empty
     rather than resume it from another leg's checkpoint."""

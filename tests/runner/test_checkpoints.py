@@ -73,9 +73,11 @@ def test_refusals_name_the_fix(
     with pytest.raises(UsageError, match=message) as caught:
         checkpoints.check(_options(**change))
     assert "\n" not in caught.value.line()
-    checkpoints.check(_options(), "github")  # the good case passes
-    with pytest.raises(UsageError, match="the gitlab runner has none"):
-        checkpoints.check(_options(), "gitlab")  # no job hooks: the watcher knows no job
+    checkpoints.check(_options(), "github")  # the good cases pass
+    checkpoints.check(_options(), "gitlab")  # its pre/post_build_script call the job hooks
+    with pytest.raises(UsageError, match="bitbucket can neither re-run a step") as caught:
+        checkpoints.check(_options(), "bitbucket")
+    assert "\n" not in caught.value.line()
     monkeypatch.setenv("CMLINFRA_INTERRUPTION", "aws")  # forced: the tests' LXD machines
     checkpoints.check(_options(cloud="lxd", request=MachineRequest(name="ckpt-a")))
 
@@ -97,6 +99,28 @@ def test_the_cli_refuses_before_creating_anything(
         assert result.returncode != 0 and message in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) <= 2  # the problem, the fix
     assert _objects(store) == [] and not local.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("bitbucket", "bitbucket can neither re-run a step lost with its runner"),
+        # past the checkpoint's checks, to the next one: GitLab is taken
+        ("gitlab", "--runner-group gpu needs a GitHub organization"),
+    ],
+)
+def test_the_cli_takes_gitlab_and_refuses_bitbucket_before_creating_anything(
+    cli: CliRunner, s3: tuple[S3Store, str], forge_repo, kind: str, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    store, url = s3
+    env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    args = ["--cloud", "aws", "--cloud-spot", "--state", url, "--runner-group", "gpu"]
+    result = cli("runner", "launch", "--name", "ckpt-cli", "--checkpoint-dir", "ckpt", *args,
+                 env={**env, **forge_repo(kind).env()})  # fmt: skip
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2  # the problem, the fix
+    assert "--checkpoint-dir" not in result.stderr or kind == "bitbucket"
+    assert _objects(store) == []
 
 
 def test_presigned_urls_are_secrets_and_upload_to_the_registry(s3: tuple[S3Store, str]) -> None:
@@ -210,7 +234,7 @@ def test_restore_refuses_an_archive_that_climbs_out(
     [
         ({}, "not a GitHub Actions or GitLab CI job"),
         ({"GITHUB_ACTIONS": "true"}, "GITHUB_REPOSITORY, GITHUB_RUN_ID and GITHUB_JOB"),
-        ({**GITHUB, "GITHUB_JOB": "../x"}, "cannot name a checkpoint"),
+        ({**GITHUB, "GITHUB_RUN_ID": "../x"}, "cannot name a checkpoint"),
     ],
 )
 def test_restore_outside_a_job_is_one_line(

@@ -154,3 +154,39 @@ def test_gc_deletes_a_kept_checkpoint_once_a_week_old(s3world: World) -> None:
     assert "kept 8 days ago" in finding.detail
     assert [f.status for f in sweeper.fix([finding])] == ["fixed"]
     assert _keys(s3world) == []
+
+
+@pytest.mark.parametrize("world", ["gitlab"], indirect=True)
+def test_gitlab_keeps_the_lost_jobs_checkpoint_for_its_retry(
+    s3world: World, tmp_path: Path
+) -> None:
+    """A leg of a ``parallel: matrix`` job (its CI_JOB_NAME ``train: [a, 1]``), lost with its
+    runner: gc retries it and keeps the checkpoint at the key the retry names from its own
+    CI_PROJECT_PATH, CI_PIPELINE_ID and CI_JOB_NAME; the other leg has its own key."""
+    from cmlinfra.runner.checkpoints import job_key
+
+    w = s3world
+    store = w.store
+    name = "train: [a, 1]"
+    w.record("cmlf-spot")
+    ours = w.job(951, name, "cmlf-spot", "failed")
+    w.job(951, "train: [b, 2]", "someone-else", "failed")  # the other leg, another runner
+    store.put_blob("cmlf-spot", "checkpoint.tgz", tgz({"./step": b"3\n"}))
+    store.put_blob("cmlf-spot", "checkpoint.env", f"run_id=951\njob={name}\nat=1\n".encode())
+
+    report = w.gc("--yes")
+    assert reruns(report) == [(str(ours), "rerun")]
+    key = job_key(store, "gitlab", w.repo.name, "951", name)
+    assert key is not None and key.startswith(
+        "reg/checkpoints/gitlab/group/sub/demo/951/_train-a-1-"
+    )
+    assert report["findings"][0]["reruns"][0]["checkpoint"] == key
+    assert _keys(w) == [key]
+
+    env = {"GITLAB_CI": "true", "CI_PROJECT_PATH": w.repo.name, "CI_PIPELINE_ID": "951"}
+    other = restore(w.state, tmp_path / "b", {**env, "CI_JOB_NAME": "train: [b, 2]"})
+    assert other.startswith("no checkpoint for job train: [b, 2] of run 951")
+    line = restore(w.state, tmp_path / "ckpt", {**env, "CI_JOB_NAME": name})
+    assert line.startswith(f"restored the checkpoint of job {name} of run 951")
+    assert (tmp_path / "ckpt/step").read_text() == "3\n"
+    assert _keys(w) == []  # taken

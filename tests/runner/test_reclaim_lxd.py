@@ -9,6 +9,7 @@ checkpoint restored: it resumes at step 3 and finishes. Nothing is left anywhere
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import subprocess
@@ -198,18 +199,12 @@ def test_a_reclaimed_runner_unregisters_and_ends_its_machine(lifecycle, cli) -> 
     assert lc.runners() == [] and open_store(lc.state).names() == []
 
 
-def test_a_reclaimed_runner_saves_the_jobs_checkpoint_for_its_rerun(
-    lifecycle, cli, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
-    """``runner launch --checkpoint-dir`` with the registry in S3 (moto on the LXD bridge, which
-    the container reaches): a job starts (its hook records run, name and workspace) and writes
-    a checkpoint; on the notice the watcher uploads it through the presigned URLs it was given
-    (root-only, no credential on the machine); gc re-runs the lost job and moves the checkpoint
-    to the job's key; the re-run's ``checkpoint restore`` gets it back."""
+@contextlib.contextmanager
+def _checkpointing_runner(lc, cli, monkeypatch, name: str, driver: str):  # type: ignore[no-untyped-def]
+    """``runner launch --checkpoint-dir ckpt`` with the registry in S3 (moto on the LXD bridge,
+    which the container reaches), the record marked spot; yields (store, record)."""
     from tests.fixtures.moto import AWS_ENV, create_bucket, moto_on_bridge
 
-    lc = lifecycle
-    name = f"{lc.prefix}rk"
     with moto_on_bridge() as endpoint:
         create_bucket(endpoint, "ckpt-state")
         lc.state = f"s3://ckpt-state/runners?region=us-east-1&endpoint={endpoint}&lock=lockfile"
@@ -218,7 +213,9 @@ def test_a_reclaimed_runner_saves_the_jobs_checkpoint_for_its_rerun(
             monkeypatch.setenv(key, value)
         env = {**lc.env(), "CMLINFRA_INTERRUPTION": "aws",
                "CMLINFRA_METADATA_URL": f"http://127.0.0.1:{PORT}"}  # fmt: skip
-        args = lc.launch_args(name, "--single", "--idle-timeout", "1h", "--checkpoint-dir", "ckpt")
+        args = lc.launch_args(
+            name, "--single", "--idle-timeout", "1h", "--checkpoint-dir", "ckpt", driver=driver
+        )
         launched = cli(*args, env=env)
         assert launched.returncode == 0, launched.stderr[-3000:]
         store = open_store(lc.state)
@@ -231,6 +228,29 @@ def test_a_reclaimed_runner_saves_the_jobs_checkpoint_for_its_rerun(
         )
         assert url_file.stdout.split() == ["root", "600"], url_file.stderr
         assert "X-Amz-Signature" not in launched.stdout + launched.stderr  # never logged
+        yield store, record
+
+
+def _reclaimed(name: str) -> None:
+    _announce("default", name)
+    wait_until(
+        lambda: name not in lxc("list", "--format", "csv", "-c", "n").split(),
+        120,
+        "the container to end itself",
+    )
+
+
+def test_a_reclaimed_runner_saves_the_jobs_checkpoint_for_its_rerun(
+    lifecycle, cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """``runner launch --checkpoint-dir`` with the registry in S3: a job starts (its hook
+    records run, name and workspace) and writes a checkpoint; on the notice the watcher uploads
+    it through the presigned URLs it was given (root-only, no credential on the machine); gc
+    re-runs the lost job and moves the checkpoint to the job's key; the re-run's ``checkpoint
+    restore`` gets it back."""
+    lc = lifecycle
+    name = f"{lc.prefix}rk"
+    with _checkpointing_runner(lc, cli, monkeypatch, name, "github") as (store, record):
         # a job of run 982 starts, as the agent does it: the hook as the agent's user, then
         # the job writes its checkpoint into its workspace
         ws = "/tmp/work/ml/ml"
@@ -240,12 +260,7 @@ def test_a_reclaimed_runner_saves_the_jobs_checkpoint_for_its_rerun(
         )
         started = _in("default", name, "runuser", "-u", "runner", "--", "bash", "-c", job)
         assert started.returncode == 0, started.stderr
-        _announce("default", name)
-        wait_until(
-            lambda: name not in lxc("list", "--format", "csv", "-c", "n").split(),
-            120,
-            "the container to end itself",
-        )
+        _reclaimed(name)
         about = store.get_blob(name, "checkpoint.env")
         assert about is not None and b"run_id=982\njob=train\n" in about
         repo = lc.forge.state.repo("github", "acme/ml")
@@ -269,3 +284,56 @@ def test_a_reclaimed_runner_saves_the_jobs_checkpoint_for_its_rerun(
         assert restored.returncode == 0 and "restored the checkpoint" in restored.stdout
         assert (work / "ckpt/counter").read_text().strip() == "3"
         assert lc.runners() == [] and store.names() == []
+
+
+def test_a_reclaimed_gitlab_runner_saves_the_jobs_checkpoint_for_its_retry(
+    lifecycle, cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The same on GitLab, for a leg of a ``parallel: matrix`` job: it runs in the container as
+    GitLab Runner's shell executor runs a job (the stand-in of tests/runner/gitlab_job.py,
+    whose pre/post_build_script are the ones the runner is registered with), as the agent's
+    user, and is still training when the notice comes; gc retries it and keeps the checkpoint
+    at the key its retry names from CI_PROJECT_PATH, CI_PIPELINE_ID and CI_JOB_NAME."""
+    from cmlinfra.runner.checkpoints import job_key
+    from tests.runner import gitlab_job
+
+    lc = lifecycle
+    name, leg, ws = f"{lc.prefix}rg", "train: [a, 1]", "/tmp/builds/acme/ml"
+    with _checkpointing_runner(lc, cli, monkeypatch, name, "gitlab") as (store, record):
+        ci = {"CI_PIPELINE_ID": "983", "CI_JOB_NAME": leg, "CI_PROJECT_DIR": ws}
+        training = ["mkdir -p ckpt && echo 3 > ckpt/counter", "sleep infinity"]
+        script = lc.home / "job.sh"
+        script.write_text(gitlab_job.step_script(None, ci, training))
+        lxc("file", "push", str(script), f"{name}/tmp/job.sh")
+        job = f"mkdir -p {ws} && setsid -f bash /tmp/job.sh </dev/null >/dev/null 2>&1"
+        started = _in("default", name, "runuser", "-u", "runner", "--", "bash", "-c", job)
+        assert started.returncode == 0, started.stderr
+        wait_until(
+            lambda: "pid_start=" in _in("default", name, "cat", "/var/lib/cmlinfra/job.env").stdout,
+            60,
+            "the job's pre_build_script",
+        )
+        _reclaimed(name)
+        about = store.get_blob(name, "checkpoint.env")
+        assert about is not None and f"run_id=983\njob={leg}\n".encode() in about
+        repo = lc.forge.state.repo("gitlab", "acme/ml")
+        lost = StoredJob(9831, 983, leg, int(record.runner_id), name, "failed")
+        lost.started_at = lost.created_at = time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created + 1)
+        )
+        repo.jobs.append(lost)
+        report = json.loads(cli(*lc.gc_args("--yes", driver="gitlab"), env=lc.env()).stdout)
+        [rerun] = report["findings"][0]["reruns"]
+        key = job_key(store, "gitlab", "acme/ml", "983", leg)
+        assert key is not None and "/gitlab/acme/ml/983/_train-a-1-" in key
+        assert (rerun["job"], rerun["outcome"], rerun["checkpoint"]) == ("9831", "rerun", key)
+        assert repo.job_reruns == [9831]
+        retry = {"GITLAB_CI": "true", "CI_PROJECT_PATH": "acme/ml", "CI_PIPELINE_ID": "983",
+                 "CI_JOB_NAME": leg}  # fmt: skip
+        work = lc.home / "retry"
+        work.mkdir(parents=True)
+        restored = cli("checkpoint", "restore", "--state", lc.state, "ckpt",
+                       env={**lc.env(), **retry}, cwd=work)  # fmt: skip
+        assert restored.returncode == 0 and "restored the checkpoint" in restored.stdout
+        assert (work / "ckpt/counter").read_text().strip() == "3"
+        assert lc.runners("gitlab") == [] and store.names() == []

@@ -185,6 +185,27 @@ def test_busy_probe_turns_into_job_events(node, tmp_path: Path) -> None:
     assert (n.root / "var/lib/cmlinfra/teardown").read_text().startswith("single-job-done ")
 
 
+def test_gitlab_jobs_hook_lines_are_activity_not_jobs(node, tmp_path: Path) -> None:
+    """GitLab: the busy probe counts jobs; the hooks its pre/post_build_script call (a stand-in
+    of its shell executor, tests/runner/gitlab_job.py) write script-* lines, and a script that
+    failed, so never ran post_build_script, does not keep the machine busy."""
+    from tests.runner import gitlab_job
+
+    flag = tmp_path / "busy"
+    n = node(idle_timeout=60, single=True, busy_probe=f"test -e {flag}")
+    n.armed(seconds_ago=100)
+    flag.touch()
+    n.run("check")
+    work = tmp_path / "ws"
+    work.mkdir()
+    ci = {"CI_PIPELINE_ID": "7", "CI_JOB_NAME": "train 1/2", "CI_PROJECT_DIR": str(work)}
+    assert gitlab_job.run(n.root, ci, ["exit 1"]) == 1
+    flag.unlink()
+    n.run("check")
+    assert (n.status()["jobs_started"], n.status()["jobs_completed"]) == ("1", "1")
+    assert n.recorded()[-1] == "systemctl poweroff"
+
+
 def test_ssh_cloud_machine_is_left_running(node) -> None:
     """The ssh cloud is somebody's own machine: unregister and stop, never power off."""
     n = node(idle_timeout=60, end_script=cloud_info("ssh").capabilities.watchdog_end)
