@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cmlinfra.cli.clouds import with_cloud_options
-from cmlinfra.cli.commands.runner import build_request, machine_options
+from cmlinfra.cli.machine import build_request, machine_options
 
 M = machine_options()
 
