@@ -5,10 +5,8 @@ refused). gc's copy for the re-run is in test_checkpoints_gc.py."""
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
-import tarfile
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -18,10 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cmlinfra.clouds import cloud_info
 from cmlinfra.clouds.base import MachineRequest
 from cmlinfra.errors import CmlinfraError, UsageError
-from cmlinfra.runner import checkpoints, reclaim
+from cmlinfra.runner import checkpoints
 from cmlinfra.runner.checkpoint_restore import restore
 from cmlinfra.runner.launch import LaunchOptions
 from cmlinfra.runner.store import S3Store, open_store
@@ -147,49 +144,6 @@ def metadata() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-@pytest.mark.parametrize("fetch", ["curl", "python3"])
-def test_the_runner_watcher_uploads_the_jobs_checkpoint(
-    s3: tuple[S3Store, str], metadata: str, fetch: str, tmp_path: Path
-) -> None:
-    """Runner mode as launched: the hooks' job.env names the job and its workspace; on the
-    notice the watcher packs WORKSPACE/ckpt and PUTs it (and what it is) to the URLs in the
-    root-only file. The URLs never show in the watcher's output or record."""
-    store, _ = s3
-    interruption = cloud_info("aws").capabilities.interruption
-    watch = reclaim.Watch(
-        interruption, metadata, checkpoint_dir="ckpt", runner=True, upload=checkpoints.URL_FILE
-    )
-    script = tmp_path / "reclaim"
-    script.write_text(reclaim.render(watch))
-    script.chmod(0o755)
-    state = tmp_path / "var/lib/cmlinfra"
-    state.mkdir(parents=True)
-    workspace = tmp_path / "work/repo"
-    (workspace / "ckpt").mkdir(parents=True)
-    (workspace / "ckpt/step").write_text("3\n")
-    (state / "job.env").write_text(f"run_id=4242\njob=train\nworkspace={workspace}\n")
-    urls = checkpoints.presign(store, "ckpt-a", 3600)
-    secret = tmp_path / checkpoints.URL_FILE.lstrip("/")
-    secret.parent.mkdir(parents=True)
-    secret.write_text("\n".join(urls) + "\n")
-    env = {**os.environ, "CMLINFRA_ROOT": str(tmp_path)}
-    if fetch == "python3":
-        env["CMLINFRA_NO_CURL"] = "1"
-    heard = subprocess.run([script, "check"], env=env, capture_output=True, text=True)
-    assert heard.returncode == 0, heard.stderr
-    mark_text = (state / "reclaim").read_text()
-    mark = reclaim.parse(mark_text)
-    assert (mark["run_id"], mark["job"], mark["checkpoint"]) == ("4242", "train", "saved")
-    assert mark["checkpoint_upload"] == "ok" and mark["done"] == "1"
-    about = reclaim.parse(store.get_blob("ckpt-a", "checkpoint.env").decode())  # type: ignore[union-attr]
-    assert (about["run_id"], about["job"]) == ("4242", "train")
-    data = store.get_blob("ckpt-a", "checkpoint.tgz")
-    with tarfile.open(fileobj=io.BytesIO(data or b"")) as tar:
-        assert sorted(tar.getnames()) == [".", "./step"]
-    signature = parse_qs(urlsplit(urls[0]).query)["X-Amz-Signature"][0]
-    assert signature not in heard.stdout + heard.stderr + mark_text
 
 
 GITHUB = {

@@ -76,6 +76,7 @@ def test_the_watcher_uploads_through_each_registrys_url(
     mark_text = (state / "reclaim").read_text()
     mark = reclaim.parse(mark_text)
     assert (mark["checkpoint"], mark["checkpoint_upload"]) == ("saved", "ok"), heard.stderr
+    assert (mark["run_id"], mark["job"], mark["done"]) == ("4242", "train", "1")
     about = store.read_key("reg/ckpt-a/checkpoint.env") or b""
     assert reclaim.parse(about.decode())["run_id"] == "4242"
     data = store.read_key("reg/ckpt-a/checkpoint.tgz")
