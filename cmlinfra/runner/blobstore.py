@@ -136,7 +136,7 @@ class BlobStore:
     def get_blob(self, name: str, leaf: str) -> bytes | None:
         return self._read(self._key(name, leaf))
 
-    # what --checkpoint-dir needs at any key of the container (checkpoints.KeyStore)
+    # what --checkpoint-dir needs at any key of the container (checkpoint_urls.KeyStore)
 
     def presign_put(self, key: str, seconds: int) -> str:
         """A blob SAS URL that may create or overwrite ``key`` only (the upload must say

@@ -43,7 +43,8 @@ def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> s
     """Download this job's checkpoint (if gc kept one for it) into ``target``; one line."""
     from urllib.parse import urlsplit
 
-    from cmlinfra.runner.checkpoints import REGISTRIES, ambiguous_key, env_job, job_key, key_store
+    from cmlinfra.runner.checkpoint_urls import key_store
+    from cmlinfra.runner.checkpoints import REGISTRIES, ambiguous_key, env_job, job_key
     from cmlinfra.runner.store import open_store
 
     env = os.environ if env is None else env

@@ -60,6 +60,16 @@ def key_store(store: Any) -> KeyStore | None:
     return store if isinstance(store, KeyStore) else None
 
 
+def _uploadable(store: Any) -> KeyStore:
+    """``store`` as a KeyStore; checkpoints.check() refused any other registry already."""
+    keys = key_store(store)
+    if keys is None:
+        raise UsageError(
+            "--checkpoint-dir needs an s3://, gs:// or azurerm:// registry", "add --state s3://…"
+        )
+    return keys
+
+
 def runner_key(store: KeyStore, name: str, leaf: str) -> str:
     return "/".join(p for p in (store.prefix, name, leaf) if p)
 
@@ -67,10 +77,7 @@ def runner_key(store: KeyStore, name: str, leaf: str) -> str:
 def check_store(store: Any) -> None:
     """Before anything is created: these credentials can presign for this registry (a GCS
     token of no service account, an Azure principal without a delegation key cannot)."""
-    keys = key_store(store)
-    if keys is None:  # check() refused this registry before it was opened
-        raise UsageError("--checkpoint-dir needs an s3://, gs:// or azurerm:// registry",
-                         "add --state s3://…")  # fmt: skip
+    keys = _uploadable(store)
     _secret(keys.presign_put(runner_key(keys, ".signing-check", ARCHIVE), 60))
 
 
@@ -91,10 +98,7 @@ def presign(store: Any, name: str, ttl: int) -> tuple[str, str]:
     """PUT URLs for ``NAME/checkpoint.tgz`` and ``NAME/checkpoint.env``, valid for the
     runner's life (its max TTL; else, and at most, 7 days). Bearer credentials: registered as
     secrets, so that a log line holding one is masked."""
-    keys = key_store(store)
-    if keys is None:
-        raise UsageError("--checkpoint-dir needs an s3://, gs:// or azurerm:// registry",
-                         "add --state s3://…")  # fmt: skip
+    keys = _uploadable(store)
     expiry = min(ttl, MAX_EXPIRY) if ttl > 0 else MAX_EXPIRY
     archive, about = (
         _secret(keys.presign_put(runner_key(keys, name, leaf), expiry)) for leaf in (ARCHIVE, ABOUT)
@@ -106,5 +110,5 @@ def url_file(store: Any, name: str, ttl: int) -> str:
     """The watcher's URL file: the archive's URL, the description's, then the headers every
     PUT carries (Azure's blob type), one a line."""
     urls = presign(store, name, ttl)
-    headers = key_store(store).put_headers()  # type: ignore[union-attr]  # presign checked
+    headers = _uploadable(store).put_headers()
     return "".join(f"{line}\n" for line in (*urls, *headers))

@@ -24,16 +24,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cmlinfra.errors import UsageError
-from cmlinfra.runner.checkpoint_urls import ABOUT as ABOUT
-from cmlinfra.runner.checkpoint_urls import ARCHIVE as ARCHIVE
-from cmlinfra.runner.checkpoint_urls import MAX_EXPIRY as MAX_EXPIRY
-from cmlinfra.runner.checkpoint_urls import SIGNATURES as SIGNATURES
-from cmlinfra.runner.checkpoint_urls import KeyStore as KeyStore
-from cmlinfra.runner.checkpoint_urls import check_store as check_store
-from cmlinfra.runner.checkpoint_urls import key_store as key_store
-from cmlinfra.runner.checkpoint_urls import presign as presign
-from cmlinfra.runner.checkpoint_urls import runner_key as _runner_key
-from cmlinfra.runner.checkpoint_urls import url_file as url_file
+from cmlinfra.runner.checkpoint_urls import (
+    ABOUT,
+    ARCHIVE,
+    KeyStore,
+    key_store,
+    runner_key,
+    url_file,
+)
 
 log = logging.getLogger("cmlinfra.runner.gc")
 
@@ -183,7 +181,7 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
     if keys is None:
         return "", ""
     try:
-        text = keys.read_key(_runner_key(keys, record.name, ABOUT))
+        text = keys.read_key(runner_key(keys, record.name, ABOUT))
         about = parse(text.decode(errors="replace")) if text else {}
         run, job = about.get("run_id", ""), about.get("job", "")
         if not about or run not in runs:
@@ -194,7 +192,7 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
             return "", ""
         other = _holder(keys, key)
         clash = other is not None and other != record.name
-        ambiguous = clash or _holder(keys, ambiguous_key(key)) is not None
+        ambiguous = clash or keys.key_metadata(ambiguous_key(key)) is not None
         if clash:
             _mark_ambiguous(keys, key, [str(other), record.name])
             log.warning(
@@ -203,9 +201,9 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
                 other, record.name, job, run,
             )  # fmt: skip
         elif not ambiguous:
-            keys.copy_key(_runner_key(keys, record.name, ARCHIVE), key, {"runner": record.name})
+            keys.copy_key(runner_key(keys, record.name, ARCHIVE), key, {"runner": record.name})
         for leaf in (ARCHIVE, ABOUT):  # moved or dropped (the teardown would delete them anyway)
-            keys.delete_key(_runner_key(keys, record.name, leaf))
+            keys.delete_key(runner_key(keys, record.name, leaf))
         if ambiguous:
             return "", ""
     except Exception as exc:  # no archive (upload failed), a bucket error: re-run anyway

@@ -124,7 +124,7 @@ class GcsStore:
         except NotFound:
             return None
 
-    # what --checkpoint-dir needs at any key of the bucket (checkpoints.KeyStore)
+    # what --checkpoint-dir needs at any key of the bucket (checkpoint_urls.KeyStore)
 
     def presign_put(self, key: str, seconds: int) -> str:
         """A V4 signed PUT URL (at most 7 days). Signed locally with a service-account key, else

@@ -186,7 +186,7 @@ def check(opts: LaunchOptions) -> Checked:
     forge = connect(context)
     store = open_store(opts.state)
     if opts.checkpoint_dir:  # these credentials can presign the watcher's upload URLs
-        from cmlinfra.runner.checkpoints import check_store
+        from cmlinfra.runner.checkpoint_urls import check_store
 
         check_store(store)
     return Checked(context, forge, store, dvc)

@@ -1,4 +1,4 @@
-"""What ``--checkpoint-dir`` needs of an S3 runner registry (checkpoints.KeyStore), at any key
+"""What ``--checkpoint-dir`` needs of an S3 runner registry (checkpoint_urls.KeyStore), at any key
 of its bucket: a presigned PUT for the machine's watcher, and the few object operations gc
 and ``checkpoint restore`` use to move the archive. A mixin of store.S3Store, kept apart so
 that the registry's own module stays about its records and locks."""

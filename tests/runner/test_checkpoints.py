@@ -18,7 +18,7 @@ import pytest
 
 from cmlinfra.clouds.base import MachineRequest
 from cmlinfra.errors import CmlinfraError, UsageError
-from cmlinfra.runner import checkpoints
+from cmlinfra.runner import checkpoint_urls, checkpoints
 from cmlinfra.runner.checkpoint_restore import restore
 from cmlinfra.runner.launch import LaunchOptions
 from cmlinfra.runner.store import S3Store, open_store
@@ -122,13 +122,13 @@ def test_the_cli_takes_gitlab_and_refuses_bitbucket_before_creating_anything(
 
 def test_presigned_urls_are_secrets_and_upload_to_the_registry(s3: tuple[S3Store, str]) -> None:
     store, _ = s3
-    archive, about = checkpoints.presign(store, "ckpt-a", 30 * 24 * 3600)
+    archive, about = checkpoint_urls.presign(store, "ckpt-a", 30 * 24 * 3600)
     for url in (archive, about):
         assert redact(f"PUT {url} failed") == "PUT *** failed"
         assert redact(urlsplit(url).query) == "***"
     query = parse_qs(urlsplit(archive).query)
     assert query["X-Amz-Expires"] == [str(7 * 24 * 3600)]  # capped at SigV4's longest
-    short, _ = checkpoints.presign(store, "ckpt-a", 3600)
+    short, _ = checkpoint_urls.presign(store, "ckpt-a", 3600)
     assert parse_qs(urlsplit(short).query)["X-Amz-Expires"] == ["3600"]
     assert "/team/ckpt-a/checkpoint.tgz?" in archive and "/team/ckpt-a/checkpoint.env?" in about
     kind = {"Content-Type": "application/octet-stream"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cmlinfra.runner.checkpoint_restore import restore
-from cmlinfra.runner.checkpoints import KeyStore
+from cmlinfra.runner.checkpoint_urls import KeyStore
 from cmlinfra.runner.store import open_store
 from tests.archives import tgz
 from tests.runner.registries import KINDS, registry

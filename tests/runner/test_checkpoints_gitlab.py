@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cmlinfra.clouds import cloud_info
-from cmlinfra.runner import checkpoints, reclaim
+from cmlinfra.runner import checkpoint_urls, checkpoints, reclaim
 from cmlinfra.runner.agents import GITLAB_CONFIG, GITLAB_TEMPLATE, UNIT, plan_agent
 from cmlinfra.runner.store import S3Store
 from cmlinfra.runner.watchdog import HOOK_COMPLETED, HOOK_STARTED, WatchdogPolicy, render_install
@@ -134,7 +134,7 @@ def test_the_watcher_saves_a_running_job_only(
     script = tmp_path / "reclaim"
     script.write_text(reclaim.render(watch))
     secret = root / checkpoints.URL_FILE.lstrip("/")
-    secret.write_text("\n".join(checkpoints.presign(store, "ckpt-a", 3600)) + "\n")
+    secret.write_text("\n".join(checkpoint_urls.presign(store, "ckpt-a", 3600)) + "\n")
     ws, fifo = tmp_path / "ws", tmp_path / "go"
     ws.mkdir()
     os.mkfifo(fifo)
@@ -159,7 +159,7 @@ def test_the_watcher_saves_a_running_job_only(
         shell.kill()
         shell.wait(timeout=60)
     mark = reclaim.parse(_state(root, "reclaim"))
-    about = store.get_blob("ckpt-a", checkpoints.ABOUT)
+    about = store.get_blob("ckpt-a", checkpoint_urls.ABOUT)
     if ending == "running":
         assert (mark["job"], mark["checkpoint"], mark["checkpoint_upload"]) == (NAME, "saved", "ok")
         assert about is not None and f"run_id=951\njob={NAME}\n".encode() in about

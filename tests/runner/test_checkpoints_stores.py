@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from cmlinfra.clouds import cloud_info
-from cmlinfra.runner import checkpoints, reclaim
-from cmlinfra.runner.checkpoints import KeyStore
+from cmlinfra.runner import checkpoint_urls, checkpoints, reclaim
+from cmlinfra.runner.checkpoint_urls import KeyStore
 from cmlinfra.runner.store import open_store
 from cmlinfra.secrets import redact
 from tests.runner.registries import KINDS, registry
@@ -38,7 +38,7 @@ def store(
 
 def _signature(url: str) -> str:
     query = parse_qs(urlsplit(url).query)
-    [name] = [name for name in checkpoints.SIGNATURES if name in query]
+    [name] = [name for name in checkpoint_urls.SIGNATURES if name in query]
     return query[name][0]
 
 
@@ -62,7 +62,7 @@ def test_the_watcher_uploads_through_each_registrys_url(
     (workspace / "ckpt").mkdir(parents=True)
     (workspace / "ckpt/step").write_text("3\n")
     (state / "job.env").write_text(f"run_id=4242\njob=train\nworkspace={workspace}\n")
-    text = checkpoints.url_file(store, "ckpt-a", 3600)
+    text = checkpoint_urls.url_file(store, "ckpt-a", 3600)
     urls = text.splitlines()[:2]
     assert text.splitlines()[2:] == list(store.put_headers())
     secret = tmp_path / checkpoints.URL_FILE.lstrip("/")
@@ -88,7 +88,7 @@ def test_the_watcher_uploads_through_each_registrys_url(
 
 
 def test_the_urls_are_secrets_valid_at_most_a_week(store: KeyStore) -> None:
-    archive, about = checkpoints.presign(store, "ckpt-a", 30 * 24 * 3600)
+    archive, about = checkpoint_urls.presign(store, "ckpt-a", 30 * 24 * 3600)
     assert "/reg/ckpt-a/checkpoint.tgz?" in archive and "/reg/ckpt-a/checkpoint.env?" in about
     for url in (archive, about):
         assert redact(f"PUT {url} failed") == "PUT *** failed"
@@ -102,7 +102,7 @@ def test_the_urls_are_secrets_valid_at_most_a_week(store: KeyStore) -> None:
     else:
         expires = query.get("X-Amz-Expires") or query["X-Goog-Expires"]
         assert expires == [str(7 * 24 * 3600)]
-    checkpoints.check_store(store)  # these credentials can sign: launch goes on
+    checkpoint_urls.check_store(store)  # these credentials can sign: launch goes on
     assert [key for key, _ in store.list_keys("")] == []  # signing wrote nothing
 
 
