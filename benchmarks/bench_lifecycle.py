@@ -49,6 +49,15 @@ PHASES = (
 )
 
 
+# the phases of one runner that --count 4 stretches (the others stay at a runner's own time)
+COUNT_PHASES = (
+    ("stack synthesis (cdktn)", "synthesizing the stack"),
+    ("terraform apply", "terraform apply"),
+    ("LXD: boot to host key + address", "lxd: host key + address"),
+    ("ssh, bootstrap, registration, watchdog", "after boot"),
+)
+
+
 def _env(home: Path, **extra: str) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("CML_", "GITHUB_", "TF_"))},
@@ -202,9 +211,14 @@ def _measure(section: Section, bench: Bench) -> None:
         rows.append(Row(f"  terraform-lxd: {label}", round(value, 2), unit))
 
     ones, fours, floors, per_pair, per_floor = [], [], [], [], []
+    one_traces, four_traces = [], []
     for _ in range(PAIRS):
-        ones.append(bench.runner()[0])
-        fours.append(bench.runner("--count", "4")[0])
+        wall, trace = bench.runner()
+        ones.append(wall)
+        one_traces.append(_with_after_boot(trace))
+        wall, trace = bench.runner("--count", "4")
+        fours.append(wall)
+        four_traces.append({k: v / 4 for k, v in _with_after_boot(trace).items()})
         floors.append(bench.bares(4))
         per_pair.append(fours[-1] / ones[-1])
         per_floor.append(fours[-1] / floors[-1])
@@ -228,6 +242,12 @@ def _measure(section: Section, bench: Bench) -> None:
             f"launch; 4 runners in one launch are {statistics.median(per_floor):.2f}x it",
         )
     )
+    # where the extra time of --count 4 goes: each phase per runner, alone and four at once
+    alone, together = medians(one_traces), medians(four_traces)
+    for label, key in COUNT_PHASES:
+        note = f"one runner alone: {alone.get(key, 0.0):.2f} s"
+        rows.append(Row(f"  per runner of 4: {label}", round(together.get(key, 0.0), 2), "s",
+                        "", note))  # fmt: skip
     rows.append(Row("teardown, 4 runners (runner destroy --all)", bench.last_teardown, "s"))
     four = bench.processes(4)
     rows.append(
@@ -239,6 +259,13 @@ def _measure(section: Section, bench: Bench) -> None:
             f"{four / statistics.median(ones):.2f}x one runner: parallel CI jobs, one launch each",
         )
     )
+
+
+def _with_after_boot(trace: dict[str, float]) -> dict[str, float]:
+    """The trace with ``after boot``: what the launch does once the machine answers."""
+    after = sum(trace.get(span, 0.0) for span in ("ssh wait", "bootstrap", "registration",
+                                                   "watchdog"))  # fmt: skip
+    return {**trace, "after boot": after}
 
 
 def _spread(samples: list[float]) -> str:
