@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import launch_cpu
 from benchmarks.common import Row, Section
 from benchmarks.launch_trace import bare_launch, delete, medians, provider_breakdown, spans
 
@@ -130,6 +131,20 @@ class Bench:
         wall, begun = _run(_launch_argv(self.name("r"), state, self.forge, *extra), environment)
         self.last_teardown = _destroy(state, _env(self.work / "home"))  # not in the trace/log
         return wall, spans(trace, begun)
+
+    def cpu(self, count: int = 1) -> dict[str, float]:
+        """One launch of ``count`` runners, untimed: its CPU seconds by consumer
+        (:mod:`benchmarks.launch_cpu`), read before the teardown."""
+        name, state = self.name("c"), self.work / f"c{self.n}"
+        env = _env(self.work / "home", **launch_cpu.wrapper_env(self.work))
+        extra = ("--count", str(count)) if count > 1 else ()
+        before = launch_cpu.snapshot()
+        _run(_launch_argv(name, state, self.forge, *extra), env)
+        after = launch_cpu.snapshot()
+        names = [name] if count == 1 else [f"{name}-{i}" for i in range(1, count + 1)]
+        used = launch_cpu.containers_cpu(names)
+        _destroy(state, _env(self.work / "home"))
+        return launch_cpu.breakdown(before, after, self.work / "terraform-cpu.log", used)
 
     def processes(self, count: int) -> float:
         """``count`` separate ``runner launch`` processes at once (parallel CI jobs)."""
@@ -249,6 +264,18 @@ def _measure(section: Section, bench: Bench) -> None:
         rows.append(Row(f"  per runner of 4: {label}", round(together.get(key, 0.0), 2), "s",
                         "", note))  # fmt: skip
     rows.append(Row("teardown, 4 runners (runner destroy --all)", bench.last_teardown, "s"))
+    # CPU-bound on 2 cores: the CPU-seconds of every consumer over the cores is a wall floor
+    cpu_one, cpu_four = bench.cpu(), bench.cpu(4)
+    goal = 1.5 * statistics.median(ones)
+    rows.append(
+        Row("CPU seconds, one runner's launch", cpu_one["total"], "s", "", launch_cpu.note(cpu_one))
+    )
+    floor = cpu_four["total"] / (os.cpu_count() or 1)
+    wall_floor = f"over {os.cpu_count()} cores ≥ {floor:.2f} s of wall (1.5x one: {goal:.2f} s)"
+    rows.append(
+        Row("CPU seconds, `--count 4`", cpu_four["total"], "s", "",
+            f"{launch_cpu.note(cpu_four)}; {wall_floor}")
+    )  # fmt: skip
     four = bench.processes(4)
     rows.append(
         Row(

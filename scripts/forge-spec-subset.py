@@ -12,8 +12,9 @@ Sources (pinned):
   ``/work/shared/specs/gitlab-openapi-v3-normalized.yaml.SOURCE.md`` (``--gitlab``).
 - GitLab errata: two requests the v3 copy gets wrong come from GitLab's own Swagger 2.0
   description (``--gitlab-v2``, see ``GITLAB_V2_ERRATA``).
-- Bitbucket Cloud: Atlassian's OpenAPI 3 description (``--bitbucket``), plus the properties
-  of ``BITBUCKET_ERRATA`` that real answers carry and the description leaves out.
+- Bitbucket Cloud: Atlassian's OpenAPI 3 description (``--bitbucket``), plus what real answers
+  carry and what its own examples use that it leaves out (``bitbucket_spec_errata.py``). Its
+  subset also keeps the schemas that extend a kept one: an answer's ``type`` names one.
 
 Usage: ``scripts/forge-spec-subset.py [--github-tgz T] [--gitlab Y] [--bitbucket J] [--out D]``
 """
@@ -25,6 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bitbucket_spec_errata import apply_bitbucket_errata
 from npm_package import read_members
 
 GITHUB_PACKAGE = "@octokit/openapi@23.0.2"
@@ -111,6 +113,11 @@ BITBUCKET_OPS = {
     B + "/src": ["post"],
     B + "/pullrequests": ["get", "post"],
     B + "/pullrequests/{pull_request_id}/merge": ["post"],
+    # workflow rerun, and gc re-running the pipeline whose step a reclaimed runner lost
+    # (cmlinfra.forges.bitbucket_pipelines): Bitbucket re-runs a pipeline as a new one
+    B + "/pipelines": ["get", "post"],
+    B + "/pipelines/{pipeline_uuid}": ["get"],
+    B + "/pipelines/{pipeline_uuid}/steps": ["get"],
     B + "/pipelines-config/runners": ["get", "post"],
     B + "/pipelines-config/runners/{runner_uuid}": ["delete"],
     # workspace runners (runner launch --repo https://bitbucket.org/WORKSPACE)
@@ -135,8 +142,25 @@ def _refs(node: Any) -> set[str]:
     return found
 
 
-def subset(spec: dict[str, Any], ops: dict[str, list[str]], source: str) -> dict[str, Any]:
-    """The operations in ``ops`` plus the closure of the components they reference."""
+def _subtypes(spec: dict[str, Any], kept: set[str]) -> set[str]:
+    """The schemas that extend (``allOf``) a kept one, other than the discriminator's root
+    that every schema extends: an answer's ``type`` names one of them (Bitbucket's
+    ``pipeline_ref_target`` for a ``pipeline_target``), and its fields are described there."""
+    schemas = spec["components"]["schemas"]
+    roots = {name for name, value in schemas.items() if "discriminator" in value}
+    found: set[str] = set()
+    for name, value in schemas.items():
+        parents = {p.get("$ref", "").rsplit("/", 1)[-1] for p in value.get("allOf", [])}
+        if name not in kept and (parents - roots) & kept:
+            found.add(name)
+    return found
+
+
+def subset(
+    spec: dict[str, Any], ops: dict[str, list[str]], source: str, subtypes: bool = False
+) -> dict[str, Any]:
+    """The operations in ``ops`` plus the closure of the components they reference (and,
+    with ``subtypes``, of the schemas that extend one of those: :func:`_subtypes`)."""
     paths: dict[str, Any] = {}
     for path, methods in ops.items():
         item = spec["paths"][path]
@@ -149,14 +173,18 @@ def subset(spec: dict[str, Any], ops: dict[str, list[str]], source: str) -> dict
     todo = _refs(paths)
     seen: set[str] = set()
     while todo:
-        ref = todo.pop()
-        if ref in seen:
-            continue
-        seen.add(ref)
-        _, _, kind, name = ref.split("/", 3)
-        value = spec["components"][kind][name.replace("~1", "/").replace("~0", "~")]
-        components.setdefault(kind, {})[name] = value
-        todo |= _refs(value) - seen
+        while todo:
+            ref = todo.pop()
+            if ref in seen:
+                continue
+            seen.add(ref)
+            _, _, kind, name = ref.split("/", 3)
+            value = spec["components"][kind][name.replace("~1", "/").replace("~0", "~")]
+            components.setdefault(kind, {})[name] = value
+            todo |= _refs(value) - seen
+        if subtypes:
+            extending = _subtypes(spec, set(components.get("schemas", {})))
+            todo = {f"#/components/schemas/{name}" for name in extending} - seen
     if "securitySchemes" in spec.get("components", {}):
         components["securitySchemes"] = spec["components"]["securitySchemes"]
     out = {k: spec[k] for k in ("openapi", "info", "servers") if k in spec}
@@ -236,29 +264,6 @@ def apply_gitlab_errata(spec: dict[str, Any], v2: dict[str, Any]) -> None:
         )
 
 
-BITBUCKET_ERRATA = {
-    # (schema, property): the property's schema. Atlassian's ``repository`` omits the
-    # ``workspace`` object that every real repository answer carries (its ``uuid`` is what a
-    # repository runner starts with as --accountUuid); the description's own ``workspace``
-    # schema describes it. Without this, the fake server would drop the field.
-    ("repository", "workspace"): {"$ref": "#/components/schemas/workspace"},
-}
-
-
-def apply_bitbucket_errata(spec: dict[str, Any]) -> None:
-    """Add the properties of ``BITBUCKET_ERRATA`` to the full description, before subsetting
-    (so the components they reference come along)."""
-    for (name, prop), value in sorted(BITBUCKET_ERRATA.items()):
-        schema = spec["components"]["schemas"][name]
-        [body] = [part for part in schema.get("allOf", [schema]) if "properties" in part]
-        if prop in body["properties"]:
-            raise SystemExit(f"Bitbucket erratum no longer needed: {name}.{prop} is described")
-        body["properties"][prop] = value
-        body.setdefault("x-cmlinfra-erratum", []).append(
-            f"property {prop} added: returned by the real API, missing from the description"
-        )
-
-
 def github_spec(tgz: Path | None) -> dict[str, Any]:
     (spec,) = read_members(GITHUB_PACKAGE, ["package/generated/api.github.com.json"], tgz)
     return json.loads(spec)  # type: ignore[no-any-return]
@@ -309,7 +314,7 @@ def main() -> None:
         "Atlassian Bitbucket Cloud REST API 2.0 OpenAPI 3 (swagger.v3.json, x-revision "
         f"{bitbucket['info'].get('x-revision', '?')}), copy from github.com/scr2em/bitbucket-cli"
     )
-    write("bitbucket", subset(bitbucket, BITBUCKET_OPS, source), args.out)
+    write("bitbucket", subset(bitbucket, BITBUCKET_OPS, source, subtypes=True), args.out)
 
 
 if __name__ == "__main__":

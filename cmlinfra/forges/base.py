@@ -83,6 +83,13 @@ class LostJob:
     # why it cannot be re-run yet ("" when it can): still running at the forge (which has not
     # noticed its runner is gone), or its GitHub run has not finished
     pending: str = ""
+    # what a re-run starts again: "job" (that job: GitHub, GitLab) or "pipeline" (Bitbucket,
+    # whose API re-runs nothing smaller than a whole pipeline: gc starts one per pipeline,
+    # however many of its steps were lost)
+    unit: str = "job"
+    # the id the forge's API takes for the run where ``run_id`` is what its pages show
+    # (Bitbucket: the pipeline's UUID; ``run_id`` is its build number)
+    run_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,9 +167,15 @@ class Forge(Protocol):
         status: str = "completed",
     ) -> str: ...
 
-    def rerun_workflow(self, run_id: str) -> None: ...
+    def rerun_workflow(self, run_id: str) -> dict[str, str] | None:
+        """Run a workflow run / pipeline again. Where the forge starts a new one instead of
+        re-running it in place (Bitbucket), what it started: ``pipeline`` (its number),
+        ``rerun_of`` (the old one's), ``uuid``, ``url``, and a ``note`` on what could not be
+        carried over."""
+        ...
 
-    # re-running a job also re-runs the jobs that need it (GitHub), or only that job (GitLab)
+    # re-running a job also re-runs the jobs that need it (GitHub; Bitbucket, which starts
+    # the whole pipeline again), or only that job (GitLab)
     rerun_brings_dependents: bool
 
     def lost_jobs(
@@ -172,11 +185,13 @@ class Forge(Protocol):
         ``since`` (epoch seconds: when the runner's record was written) and ended failed or
         cancelled, and those still running there (``pending``). ``launched_by`` (the
         record's) names the CI job that launched the runner: each lost job's ``via`` when it
-        is of the same run. Raises CmlinfraError where the forge cannot tell (Bitbucket)."""
+        is of the same run. Raises :class:`Unsupported` where the forge cannot tell (Bitbucket,
+        for a runner not launched from one of its pipelines)."""
         ...
 
-    def rerun_job(self, job: LostJob) -> None:
-        """Re-run one job (by ``job.id``; on GitHub with the jobs that need it)."""
+    def rerun_job(self, job: LostJob) -> str | None:
+        """Re-run one job (by ``job.id``; on GitHub with the jobs that need it), or, where
+        ``job.unit`` is ``pipeline``, its whole pipeline; then says how, for the report."""
         ...
 
     def runner_registration(

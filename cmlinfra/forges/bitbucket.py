@@ -1,8 +1,9 @@
 """Bitbucket Cloud over REST API 2.0.
 
-Bitbucket has no check runs and no "rerun this pipeline" operation: those raise a
-:class:`~cmlinfra.errors.CmlinfraError` saying so. Assets go to the repository's Downloads,
-content-addressed so two reports never overwrite each other's images.
+Bitbucket has no check runs: that raises a :class:`~cmlinfra.errors.CmlinfraError` saying
+so. A pipeline is re-run as a new one with the same target (bitbucket_pipelines.py). Assets go
+to the repository's Downloads, content-addressed so two reports never overwrite each other's
+images.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import unquote
 import requests
 
 from cmlinfra.errors import CmlinfraError
-from cmlinfra.forges import paths
+from cmlinfra.forges import bitbucket_pipelines, paths
 from cmlinfra.forges.base import (
     Author,
     AutoMerge,
@@ -76,8 +77,8 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
     if status == 403:
         return CmlinfraError(
             f"Bitbucket refused (HTTP 403: {message or 'Forbidden'})",
-            "give the token the pullrequest:write, repository:write and (for runners) "
-            "runner:write scopes",
+            "give the token the pullrequest:write, repository:write, (for runners) "
+            "runner:write and (for workflow rerun, gc's re-runs) pipeline:write scopes",
         )
     return None
 
@@ -85,7 +86,7 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
 class Bitbucket:
     name = "bitbucket"
     comment_limit = COMMENT_LIMIT
-    rerun_brings_dependents = False
+    rerun_brings_dependents = True  # a new pipeline runs every step again
 
     def __init__(self, context: ForgeContext) -> None:
         self.ctx = context
@@ -214,24 +215,26 @@ class Bitbucket:
             "Bitbucket", "check create", "post the report with comment create instead"
         )
 
-    def rerun_workflow(self, run_id: str) -> None:
-        raise unsupported(
-            "Bitbucket",
-            "workflow rerun",
-            "Bitbucket Pipelines can only start a new pipeline; rerun it from the web UI",
-        )
+    def rerun_workflow(self, run_id: str) -> dict[str, str]:
+        """A new pipeline with the old one's target: Bitbucket re-runs nothing in place."""
+        return bitbucket_pipelines.rerun(self.http, self.repo, self.ctx.repo_url, run_id)
 
     def lost_jobs(
         self, runner_name: str, runner_id: str, since: float, launched_by: dict[str, str]
     ) -> list[LostJob]:
-        raise unsupported(
-            "Bitbucket",
-            "re-running a step lost with its runner",
-            "Bitbucket Pipelines can only start a new pipeline; rerun it from the web UI",
+        """The lost steps of the pipeline that launched the runner (a step does not say which
+        runner ran it): cmlinfra.forges.bitbucket_pipelines."""
+        return bitbucket_pipelines.lost_steps(
+            self.http, self.repo, self.ctx.repo_url, since, launched_by
         )
 
-    def rerun_job(self, job: LostJob) -> None:
-        self.lost_jobs("", "", 0.0, {})
+    def rerun_job(self, job: LostJob) -> str:
+        """Starts the step's whole pipeline again (gc asks once per pipeline)."""
+        started = bitbucket_pipelines.rerun(
+            self.http, self.repo, self.ctx.repo_url, job.run_key or job.run_id
+        )
+        note = f", {started['note']}" if started["note"] else ""
+        return f"as pipeline {started['pipeline']} (Bitbucket re-runs whole pipelines){note}"
 
     # -- runners (a repository's or a workspace's: cmlinfra.forges.bitbucket_runners) -------
     def runner_registration(

@@ -69,16 +69,21 @@ def check(opts: Any, forge: str = "") -> None:
     reclaims (check_store: that these credentials can presign, once it is open). With
     ``forge`` (once known): one whose agent runs the job hooks that tell the watcher which job
     runs and where its workspace is: GitHub Actions' job hooks, GitLab Runner's
-    ``pre_build_script``/``post_build_script`` (agents.py). Bitbucket's runner has neither, and
-    a step lost with its runner cannot be re-run there anyway (rerun.py)."""
+    ``pre_build_script``/``post_build_script`` (agents.py). Bitbucket's runner has neither; and
+    gc re-runs a Bitbucket step lost with its runner as a new pipeline (rerun.py), whose steps
+    have nothing stable in their environment (a new pipeline UUID and build number, step UUIDs)
+    that ``checkpoint restore`` could find the old step's archive by."""
     if not opts.checkpoint_dir:
         return
     if forge and forge not in HOOKED:
         raise UsageError(
-            f"--checkpoint-dir keeps a checkpoint for the re-run of a lost job, and {forge} "
-            "can neither re-run a step lost with its runner nor tell the machine which runs",
-            "drop --checkpoint-dir on this forge, or checkpoint to your own storage from the "
-            "job (docs/reclaim.md)",
+            f"--checkpoint-dir keeps a checkpoint for the re-run of a lost job, and on {forge} "
+            "nothing tells the machine which step runs (its runner has no job hooks), nor the "
+            "re-run where to find it (a new pipeline, whose steps have no stable name in their "
+            "environment)",
+            "drop --checkpoint-dir (gc still re-runs the pipeline of a step lost with its "
+            "runner, from the start), or checkpoint to your own storage from the step "
+            "(docs/reclaim.md)",
         )
     checked_dir(opts.checkpoint_dir)
     scheme = urlsplit((opts.state or "").strip()).scheme

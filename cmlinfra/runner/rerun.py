@@ -5,12 +5,15 @@ The reclaim watcher on the machine stops the agent and ends the machine; the job
 ends failed or cancelled at the forge, and nothing on the machine survives to ask for a re-run.
 gc is the one that sees the record outlive its machine, so it asks the forge which jobs ran on
 that runner (by its id, else its name) since the record was written and ended that way, and
-re-runs each one (GitHub: that job; GitLab: a retry of it). Only our runner's jobs are touched.
+re-runs each one (GitHub: that job; GitLab: a retry of it; Bitbucket, whose steps do not say
+which runner ran them: the pipeline that launched the runner, started again as a new one, once
+however many of its steps were lost). Only our runner's jobs are touched.
 
 Once, in two ways: the record is marked ``rerun_done`` (with the job ids) before the first
 re-run is asked for, so a teardown that fails and a second gc do not ask again; and the forge's
 own history says whether a job is already a re-run (GitHub attempt > 1, a GitLab job with a
-same-named sibling in its pipeline), so a job lost twice is not re-run a second time.
+same-named sibling in its pipeline, a Bitbucket pipeline with a later or earlier one on the same
+commit and ref), so a job lost twice is not re-run a second time.
 """
 
 from __future__ import annotations
@@ -45,12 +48,17 @@ class Rerun:
     outcome: str  # rerun | skipped | failed | waiting
     why: str = ""
     checkpoint: str = ""  # the key its checkpoint waits at for it (runner/checkpoints.py)
+    unit: str = "job"  # what the re-run started again: the job, or its whole pipeline
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
 
     def line(self) -> str:
         what = f"job {self.job} ({self.name or '?'}) of run {self.run}"
+        if self.unit == "pipeline":  # Bitbucket: a step, and its pipeline's build number
+            what = f"step {self.name or self.job} of pipeline {self.run}"
+            if self.outcome == "rerun":
+                return f"re-ran pipeline {self.run} {self.why} (lost step: {self.name or '?'})"
         if self.outcome == "rerun":
             how = f" {self.why}" if self.why else ""
             saved = f" (its checkpoint at {self.checkpoint})" if self.checkpoint else ""
@@ -119,19 +127,20 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
     todo = [job for job in jobs if not job.retried]
     record.rerun_done, record.reran = True, [job.id for job in todo]
     store.put(record)  # before asking: a second gc must not ask again
-    reruns = [Rerun(j.id, j.run_id, j.name, j.url, "skipped", j.retried) for j in jobs if j.retried]
+    reruns = [_entry(j, "skipped", j.retried) for j in jobs if j.retried]
     # the watcher's checkpoint (--checkpoint-dir) moved where the re-run attempt finds it, first
     kept_run, kept = keep_for_rerun(store, record, [job.run_id for job in todo])
-    launched: dict[str, str] = {}  # launch job id → "" once re-run, else why it failed
+    started: dict[str, str | None] = {}  # what was re-run once for several jobs → how (None:
+    # it failed): a launch job, a Bitbucket pipeline
     for job in todo:
         try:
-            why = _rerun(driver, job, launched)
+            why = _rerun(driver, job, started)
         except Exception as exc:
-            reruns.append(Rerun(job.id, job.run_id, job.name, job.url, "failed", _one_line(exc)))
+            reruns.append(_entry(job, "failed", _one_line(exc)))
             continue
         log.info("gc: re-ran job %s of run %s, lost with %s", job.id, job.run_id, record.name)
         saved = kept if job.run_id == kept_run else ""
-        reruns.append(Rerun(job.id, job.run_id, job.name, job.url, "rerun", why, saved))
+        reruns.append(_entry(job, "rerun", why, saved))
     done = sum(r.outcome == "rerun" for r in reruns)
     failed = [r.job for r in reruns if r.outcome == "failed"]
     note = f"re-ran {done} lost job{'s' * (done != 1)}" if jobs else "no lost job found"
@@ -154,7 +163,7 @@ def _waited(
         record.rerun_waiting_since = now
         store.put(record)
     if now - record.rerun_waiting_since < WAIT_LIMIT:
-        reruns = [Rerun(j.id, j.run_id, j.name, j.url, "waiting", j.pending) for j in pending]
+        reruns = [_entry(j, "waiting", j.pending) for j in pending]
         note = (
             "a job it lost has not ended at the forge yet: a later gc re-runs it, then tears down"
         )
@@ -163,18 +172,32 @@ def _waited(
     return [replace(j, retried=gave_up) if j.pending else j for j in jobs], None
 
 
-def _rerun(driver: Any, job: LostJob, launched: dict[str, str]) -> str:
+def _entry(job: LostJob, outcome: str, why: str, checkpoint: str = "") -> Rerun:
+    return Rerun(job.id, job.run_id, job.name, job.url, outcome, why, checkpoint, job.unit)
+
+
+def _once(started: dict[str, str | None], what: str, call: Callable[[], str | None]) -> str:
+    """``call`` the first time ``what`` is asked for; later, what it said then (or, had it
+    failed, that it did)."""
+    if what not in started:
+        started[what] = None
+        started[what] = call() or ""
+    how = started[what]
+    if how is None:
+        raise CmlinfraError(f"re-running {what} failed (see above)")
+    return how
+
+
+def _rerun(driver: Any, job: LostJob, started: dict[str, str | None]) -> str:
     """Re-run ``job``, with the job that launched its runner when that is of the same run
-    (once per run); returns how, for the report."""
+    (once per run); where the forge re-runs whole pipelines, its pipeline, once however many
+    of its jobs were lost. Returns how, for the report."""
+    if job.unit == "pipeline":
+        return _once(started, f"pipeline {job.run_id}", lambda: driver.rerun_job(job))
     if not job.via:
-        driver.rerun_job(job)
-        return ""
-    if job.via not in launched:
-        launched[job.via] = "failed"
-        driver.rerun_job(replace(job, id=job.via, via=""))
-        launched[job.via] = ""
-    elif launched[job.via]:
-        raise CmlinfraError(f"re-running launch job {job.via} failed (see above)")
+        return str(driver.rerun_job(job) or "")
+    launch = replace(job, id=job.via, via="")
+    _once(started, f"launch job {job.via}", lambda: driver.rerun_job(launch))
     if driver.rerun_brings_dependents:
         return f"with launch job {job.via}, which it needs"
     driver.rerun_job(job)
@@ -189,6 +212,13 @@ def launcher_job(forge: str, env: Mapping[str, str] | None = None) -> dict[str, 
         found = {"run": "GITHUB_RUN_ID", "runner": "RUNNER_NAME", "name": "GITHUB_JOB"}
     elif forge == "gitlab" and env.get("GITLAB_CI") == "true":
         found = {"run": "CI_PIPELINE_ID", "job": "CI_JOB_ID"}
+    elif forge == "bitbucket" and env.get("CI") == "true" and env.get("BITBUCKET_BUILD_NUMBER"):
+        # Bitbucket's steps do not say which runner ran them: gc looks in this pipeline
+        found = {
+            "run": "BITBUCKET_PIPELINE_UUID",
+            "step": "BITBUCKET_STEP_UUID",
+            "build": "BITBUCKET_BUILD_NUMBER",
+        }
     else:
         return {}
     return {key: env[var] for key, var in found.items() if env.get(var)}

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -80,12 +81,18 @@ def _flavor(path: Path, version_output: str) -> Flavor:
 def inspect_binary(path: Path) -> TerraformBinary:
     """Run ``PATH version -json`` and check the version is one we support. Remembered per
     file for the life of the process (a launcher looks it up ahead, in parallel with its
-    other checks, and again when it prepares the stack); a changed file is asked again."""
+    other checks, and again when it prepares the stack); a changed file is asked again. One
+    caller at a time: the second waits for the first's answer instead of running its own
+    ``version`` process (≈ 0.1 s of CPU that a launch of four runners would pay twice)."""
     try:
         stat = path.stat()
     except OSError:
         return _inspect(path)
-    return _inspected(path, stat.st_mtime_ns, stat.st_size)
+    with _INSPECTING:
+        return _inspected(path, stat.st_mtime_ns, stat.st_size)
+
+
+_INSPECTING = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)

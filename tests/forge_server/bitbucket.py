@@ -1,11 +1,12 @@
 """The Bitbucket Cloud endpoints cmlinfra's driver calls (paths as in Atlassian's OpenAPI 3,
-served under ``/2.0``)."""
+served under ``/2.0``); pipelines in bitbucket_pipelines.py."""
 
 from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from tests.forge_server import bitbucket_pipelines
 from tests.forge_server.messages import Invalid, NotFound, Reply, Req
 from tests.forge_server.state import Owner, Repo, StoredComment, StoredPR, StoredRunner
 
@@ -271,6 +272,7 @@ def delete_runner(server: ForgeServer, req: Req) -> Reply:
 
 
 ROUTES = {
+    **bitbucket_pipelines.ROUTES,
     ("get", B): get_repository,
     ("get", W): get_workspace,
     ("get", B + "/commit/{commit}/pullrequests"): commit_pulls,

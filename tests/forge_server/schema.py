@@ -4,6 +4,7 @@ Handlers return only the fields that carry meaning (an id, a body, a URL); :func
 every other *required* field with a plausible value of the declared type, so a response is as
 complete as the real API's and the drivers cannot come to rely on a field the real API lacks
 (a field missing from the schema is not invented; a wrong type fails validation afterwards).
+An object whose ``type`` names a schema that extends the expected one is filled by that one.
 """
 
 from __future__ import annotations
@@ -38,9 +39,32 @@ class Schemas:
                     merged.setdefault(key, sub[key])
         return merged
 
+    def _extends(self, ref: str, parent: str) -> bool:
+        """Whether schema ``ref`` is ``parent`` or extends it (``allOf``, at any depth)."""
+        if ref == parent:
+            return True
+        node = self.resolve({"$ref": ref})
+        return any(
+            isinstance(part, dict) and "$ref" in part and self._extends(part["$ref"], parent)
+            for part in node.get("allOf", [])
+        )
+
+    def _subtype(self, ref: str, value: Any) -> str:
+        """The schema an object's ``type`` names, where it extends ``ref`` (Bitbucket's
+        discriminator: a ``pipeline_target`` answered as a ``pipeline_ref_target``)."""
+        name = value.get("type") if isinstance(value, dict) else None
+        if not ref or not isinstance(name, str):
+            return ""
+        sub = f"#/components/schemas/{name}"
+        known = name in self.spec.get("components", {}).get("schemas", {})
+        return sub if sub != ref and known and self._extends(sub, ref) else ""
+
     def fill(self, schema: dict[str, Any] | None, value: Any = MISSING) -> Any:
         if schema is None:
             return None if value is MISSING else value
+        sub = self._subtype(schema.get("$ref", ""), value)
+        if sub:
+            return self.fill({"$ref": sub}, value)
         schema = self.resolve(schema)
         if "allOf" in schema:
             schema = self._merge_all_of(schema)

@@ -1,5 +1,6 @@
 """What the fake forges remember: repositories with a tiny git object store, pull requests,
-comments, uploads, check runs, workflow reruns and runners. Tests assert on it directly."""
+comments, uploads, check runs, workflow reruns, CI jobs and pipelines, and runners. Tests
+assert on it directly."""
 
 from __future__ import annotations
 
@@ -78,6 +79,33 @@ class StoredJob:
 
 
 @dataclass
+class StoredStep:
+    """A step of a Bitbucket pipeline. ``state``: PENDING | IN_PROGRESS | COMPLETED;
+    ``result`` once completed: SUCCESSFUL | FAILED | STOPPED | ERROR | NOT_RUN."""
+
+    uuid: str
+    name: str
+    state: str = "COMPLETED"
+    result: str = "SUCCESSFUL"
+    started_on: str | None = "2026-01-01T00:00:00Z"
+
+
+@dataclass
+class StoredPipeline:
+    """A Bitbucket pipeline: its target (as the API writes it), state, variables and steps.
+    Starting one again (``POST …/pipelines``) adds a new pipeline with the next build number."""
+
+    uuid: str
+    build_number: int
+    target: dict[str, object]
+    state: str = "COMPLETED"  # PENDING | IN_PROGRESS | COMPLETED
+    result: str = "FAILED"  # once COMPLETED: SUCCESSFUL | FAILED | STOPPED | ERROR
+    variables: list[dict[str, object]] = field(default_factory=list)
+    steps: list[StoredStep] = field(default_factory=list)
+    created_on: str = "2026-01-01T00:00:00Z"
+
+
+@dataclass
 class Git:
     blobs: dict[str, bytes] = field(default_factory=dict)
     trees: dict[str, dict[str, str]] = field(default_factory=dict)  # sha → {path: blob sha}
@@ -125,6 +153,7 @@ class Repo:
     runners: dict[int, StoredRunner] = field(default_factory=dict)
     jobs: list[StoredJob] = field(default_factory=list)
     job_reruns: list[int] = field(default_factory=list)  # ids of the jobs re-run / retried
+    pipelines: list[StoredPipeline] = field(default_factory=list)  # Bitbucket's
     allow_auto_merge: bool = False  # GitHub's repository setting (off unless turned on)
     merge_state: str = "blocked"  # the merge state new pull requests get (GitHub, GitLab)
     # base branches with protection rules (GitHub): required checks, auto-merge possible

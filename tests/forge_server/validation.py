@@ -94,6 +94,38 @@ class Description:
                 self.openapi.validate_request(self._adapter(request, path))
         except Exception as exc:  # openapi-core raises a family of validation errors
             return describe(exc)
+        return self.typed_problem(request.get_data())
+
+    def typed_problem(self, data: bytes) -> str:
+        """What is wrong with an object of a JSON body, checked against the schema its
+        ``type`` names, where that extends the declared one (Bitbucket's discriminator, which
+        openapi-core does not follow: a ``pipeline_target`` that is a ``pipeline_ref_target``
+        must be a valid one)."""
+        if self.forge != "bitbucket" or not data:
+            return ""
+        from openapi_schema_validator import OAS30Validator
+
+        try:
+            body = json.loads(data)
+        except ValueError:
+            return ""
+        schemas = self.spec["components"]["schemas"]
+        stack = [body]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(node)
+                continue
+            if not isinstance(node, dict):
+                continue
+            stack.extend(node.values())
+            name = node.get("type")
+            if isinstance(name, str) and "allOf" in schemas.get(name, {}):
+                schema = {"components": self.spec["components"]}
+                schema["$ref"] = f"#/components/schemas/{name}"
+                error = next(iter(OAS30Validator(schema).iter_errors(node)), None)
+                if error is not None:
+                    return f"a {name}: {error.message[:300]}"
         return ""
 
     def complete(self, template: str, method: str, reply: Reply) -> tuple[Any, str]:
@@ -126,7 +158,7 @@ class Description:
             )
         except Exception as exc:
             return describe(exc)
-        return ""
+        return self.typed_problem(response.get_data())
 
 
 def describe(exc: Exception) -> str:

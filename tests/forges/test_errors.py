@@ -176,9 +176,9 @@ def test_unsupported_operations_say_so(cli, forge_repo, tmp_path) -> None:
     assert result.returncode == 1
     assert "check create is not supported on GitLab" in result.stderr
     bitbucket = forge_repo("bitbucket")
-    result = cli("workflow", "rerun", "--id", "9", cwd=tmp_path, env=bitbucket.env())
+    result = cli("check", "create", str(_report(tmp_path)), cwd=tmp_path, env=bitbucket.env())
     assert result.returncode == 1
-    assert "workflow rerun is not supported on Bitbucket" in result.stderr
+    assert "check create is not supported on Bitbucket" in result.stderr
 
 
 def test_the_fake_refuses_what_the_real_api_would(forge, forge_repo) -> None:

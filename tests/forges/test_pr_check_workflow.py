@@ -1,4 +1,5 @@
-"""``pr create``, ``check create``, ``workflow rerun``, ``asset publish`` (``ci``: test_ci_git)."""
+"""``pr create``, ``check create``, ``workflow rerun``, ``asset publish`` (``ci``: test_ci_git;
+Bitbucket's ``workflow rerun``: test_bitbucket_rerun)."""
 
 from __future__ import annotations
 
@@ -95,16 +96,6 @@ def test_workflow_rerun_defaults_to_this_run(cli, forge_repo, tmp_path, kind) ->
     result = cli("workflow", "rerun", cwd=tmp_path, env=repo.env())
     assert result.returncode == 0, result.stderr
     assert repo.state.reruns == ["4242"]
-
-
-def test_workflow_rerun_on_bitbucket_says_unsupported_before_asking_for_an_id(
-    cli, forge_repo, tmp_path
-) -> None:
-    repo = forge_repo("bitbucket")
-    result = cli("workflow", "rerun", cwd=tmp_path, env=repo.env())
-    assert result.returncode != 0 and "--id" not in result.stderr
-    assert "not supported" in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert repo.state.reruns == []
 
 
 @pytest.mark.parametrize("kind", FORGES)

@@ -72,9 +72,12 @@ def test_refusals_name_the_fix(
     assert "\n" not in caught.value.line()
     checkpoints.check(_options(), "github")  # the good cases pass
     checkpoints.check(_options(), "gitlab")  # its pre/post_build_script call the job hooks
-    with pytest.raises(UsageError, match="bitbucket can neither re-run a step") as caught:
+    with pytest.raises(
+        UsageError, match="on bitbucket nothing tells the machine which step runs"
+    ) as caught:
         checkpoints.check(_options(), "bitbucket")
     assert "\n" not in caught.value.line()
+    assert "gc still re-runs the pipeline of a step lost with its runner" in caught.value.line()
     monkeypatch.setenv("CMLINFRA_INTERRUPTION", "aws")  # forced: the tests' LXD machines
     checkpoints.check(_options(cloud="lxd", request=MachineRequest(name="ckpt-a")))
 
@@ -101,7 +104,7 @@ def test_the_cli_refuses_before_creating_anything(
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("bitbucket", "bitbucket can neither re-run a step lost with its runner"),
+        ("bitbucket", "on bitbucket nothing tells the machine which step runs"),
         # past the checkpoint's checks, to the next one: GitLab is taken
         ("gitlab", "--runner-group gpu needs a GitHub organization"),
     ],

@@ -283,6 +283,7 @@ def test_the_launcher_job_is_what_the_ci_says() -> None:
     gitlab = {"GITLAB_CI": "true", "CI_PIPELINE_ID": "12", "CI_JOB_ID": "34"}
     assert launcher_job("gitlab", gitlab) == {"run": "12", "job": "34"}
     assert launcher_job("github", gitlab) == {} and launcher_job("bitbucket", {}) == {}
+    # Bitbucket's: test_gc_rerun_bitbucket.py, with its lost steps
 
 
 @pytest.mark.parametrize("world", ["gitlab"], indirect=True)
@@ -318,15 +319,3 @@ def test_gitlab_retries_the_lost_job_once(world: World) -> None:
         text.stdout
     )
     assert world.repo.state.job_reruns == [launch, ours]
-
-
-@pytest.mark.parametrize("world", ["bitbucket"], indirect=True)
-def test_bitbucket_says_it_cannot_and_the_sweep_succeeds(world: World) -> None:
-    world.record("cmlf-spot", runner_id="")
-    report = world.gc("--yes")
-    [finding] = report["findings"]
-    assert finding["status"] == "fixed" and reruns(report) == []
-    assert (
-        "lost jobs not re-run: re-running a step lost with its runner is not supported"
-        in (finding["detail"])
-    )

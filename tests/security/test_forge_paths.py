@@ -83,6 +83,15 @@ def test_workflow_rerun_id_traversal(cli, forge, forge_repo, kind: str, run_id: 
     assert forge.api_calls() == []
 
 
+@pytest.mark.parametrize("run_id", ["../../../../user", "{1b4e28ba-2fa1-11d2-883f}/../..", "7/.."])
+def test_bitbucket_pipeline_id_traversal(cli, forge, forge_repo, run_id: str) -> None:
+    """Bitbucket re-runs a pipeline by its UUID or build number (a new pipeline)."""
+    repo = forge_repo("bitbucket")
+    result = cli("workflow", "rerun", "--id", run_id, env=repo.env())
+    assert_refused(result, "is neither a pipeline UUID nor a build number")
+    assert forge.api_calls() == [] and repo.state.pipelines == []
+
+
 def test_pr_branch_traversal(cli, forge, forge_repo, tmp_path: Path) -> None:
     repo = forge_repo("github")
     work = tmp_path / "work"

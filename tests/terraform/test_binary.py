@@ -131,3 +131,25 @@ def test_feature_checks_follow_the_flavor() -> None:
     assert tofu.at_least(terraform=(1, 10, 0), tofu=(1, 8, 0))
     assert not terraform.at_least(terraform=(1, 10, 0), tofu=(1, 8, 0))
     assert os.fspath(terraform.path) == "/x/terraform"
+
+
+def test_concurrent_lookups_run_version_once(bare_path, tmp_path, monkeypatch) -> None:
+    """A launcher looks terraform up ahead, in a thread, while its main thread gets to the
+    same lookup: the second waits for the first's answer instead of starting a second
+    ``version`` process. The fake is slow and counts its runs."""
+    import threading
+
+    runs = tmp_path / "runs"
+    body = json.dumps({"terraform_version": "1.11.4"})
+    path = bare_path / "terraform"
+    path.write_text(f"#!/bin/sh\necho run >> '{runs}'\nsleep 0.3\nprintf '%s\\n' '{body}'\n")
+    path.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bare_path}:/bin:/usr/bin")  # the fake needs sleep
+    found: list[TerraformBinary] = []
+    threads = [threading.Thread(target=lambda: found.append(find_terraform())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [binary.version for binary in found] == [(1, 11, 4)] * 3
+    assert runs.read_text().splitlines() == ["run"]
