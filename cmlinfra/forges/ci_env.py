@@ -128,8 +128,11 @@ def _gitlab(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields:
         ci_server = f"{project.scheme}://{project.netloc}"
     ci_server = ci_server or "https://gitlab.com"
     own_api = _same_host(web_url, ci_server)
+    from_url = bool(web_url)  # --repo URL; a plain --repo group/proj is the project's own path
     if not repo and project.netloc:
-        repo = project.path.strip("/")
+        repo, web_url, from_url = project.path.strip("/"), "", True
+    if repo and from_url and own_api:
+        web_url, repo = _below_root(web_url or ci_server, repo, ci_server)
     web_url = web_url or ci_server
     api = env.get("CI_API_V4_URL", "").rstrip("/").removesuffix("/api/v4") if own_api else ""
     iid = env.get("CI_MERGE_REQUEST_IID")
@@ -144,6 +147,19 @@ def _gitlab(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields:
         "run_id": env.get("CI_PIPELINE_ID", ""),
         "workflow": env.get("CI_JOB_NAME", ""),
     }
+
+
+def _below_root(web_url: str, path: str, ci_server: str) -> tuple[str, str]:
+    """A GitLab served under a relative URL (``CI_SERVER_URL`` ``https://host/gitlab``) has
+    its projects below that root: ``https://host/gitlab/group/proj`` is project
+    ``group/proj`` (its ``CI_PROJECT_PATH``, the path its API knows) of the instance
+    ``https://host/gitlab``, whose API is ``https://host/gitlab/api/v4``. A path not below the
+    root is left as it is."""
+    root = urlparse(ci_server).path.strip("/")
+    if not root or not path.startswith(root + "/"):
+        return web_url, path
+    origin = urlparse(web_url)
+    return f"{origin.scheme}://{origin.netloc}/{root}", path[len(root) + 1 :]
 
 
 def _bitbucket(env: Mapping[str, str], repo: str | None, web_url: str) -> Fields:

@@ -109,18 +109,40 @@ class ForgeContext:
         must not hand repository B's job to repository A's runner."""
         if not url or _origin(url) != _origin(self.web_url):
             return False
-        there = urlparse(url).path.strip("/").removesuffix(".git").lower()
+        there = (_below(url, self.web_url) or "").lower()
         here = self.repo.lower()
-        return here == there or (not self.owner_level and here.startswith(there + "/"))
+        return bool(there) and (
+            here == there or (not self.owner_level and here.startswith(there + "/"))
+        )
 
-    def retarget(self, url: str) -> ForgeContext | None:
+    def retarget(self, url: str, *, base: str = "", api: str = "") -> ForgeContext | None:
         """The same forge and token pointed at another URL on the same host (a runner record
         from an organization-level launch, destroyed from a repository's CI job); None when
-        ``url`` is on another forge, whose token this is not."""
+        ``url`` is on another forge, whose token this is not. ``base``, ``api``: the web and
+        API base the record's launch used, which this context may not know (a GitLab under a
+        relative URL, ``https://host/gitlab``, given as ``--repo`` outside CI); each is used
+        only on this context's own host (the token goes nowhere else), with ``url`` below it."""
         if _origin(url) != _origin(self.web_url):
             return None
-        path = urlparse(url).path.strip("/").removesuffix(".git")
-        return replace(self, repo=path, scope=parse_scope(self.driver, path, url, given=True))
+        web, api_url, base = self.web_url, self.api_url, base.rstrip("/")
+        if base and _origin(base) == _origin(web) and _below(url, base):
+            web = base
+            api_url = api.rstrip("/") if api and _origin(api) == _origin(api_url) else api_url
+        path = _below(url, web)
+        if path is None:  # beside this forge's root on the same host: not this forge
+            return None
+        scope = parse_scope(self.driver, path, url, given=True)
+        return replace(self, repo=path, web_url=web, api_url=api_url, scope=scope)
+
+
+def _below(url: str, base: str) -> str | None:
+    """``url``'s path below ``base``'s (``https://host/gitlab/g/p`` below
+    ``https://host/gitlab``: ``g/p``), None when it is not below it."""
+    path = urlparse(url).path.strip("/").removesuffix(".git")
+    root = urlparse(base).path.strip("/")
+    if not root:
+        return path
+    return path[len(root) + 1 :] if path.startswith(root + "/") else None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -128,12 +128,14 @@ def send(session: Any, ttl: int) -> str:
 
 def job_key(store: Any, forge: str, repo: str, run: str, job: str) -> str | None:
     """Where a job's checkpoint waits for its re-run, from what both sides know: the forge,
-    the repository's path, the run (GitHub) or pipeline (GitLab) id and the job's name. None
-    when the repository or run is not a plain name (nothing from a machine or an API goes into a
-    key unchecked). Any job name has a key (:func:`job_leaf`)."""
-    slug = urlsplit(repo).path.strip("/").removesuffix(".git") if "://" in repo else repo
-    parts = [forge, *slug.split("/"), run]
-    if not slug or not job or not all(_plain(part) for part in parts):
+    the repository as the forge names it (GitHub ``owner/name``, GitLab
+    ``path_with_namespace``: gc's RunnerRecord.repo_path, the re-run's GITHUB_REPOSITORY or
+    CI_PROJECT_PATH; never a URL, whose path on a GitLab under a relative URL starts with that
+    root), the run (GitHub) or pipeline (GitLab) id and the job's name. None when the
+    repository or run is not a plain name (nothing from a machine or an API goes into a key
+    unchecked). Any job name has a key (:func:`job_leaf`)."""
+    parts = [forge, *repo.split("/"), run]
+    if not repo or not job or not all(_plain(part) for part in parts):
         return None
     return "/".join(p for p in (store.prefix, "checkpoints", *parts, job_leaf(job)) if p)
 
@@ -191,7 +193,7 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
         run, job = about.get("run_id", ""), about.get("job", "")
         if not about or run not in runs:
             return "", ""
-        key = job_key(keys, record.forge, record.repo, run, job)
+        key = job_key(keys, record.forge, record.repo_path(), run, job)
         if key is None:
             log.warning("gc: checkpoint of %s not kept: run %r / job %r", record.name, run, job)
             return "", ""

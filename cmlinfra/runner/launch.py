@@ -227,9 +227,7 @@ def begin(opts: LaunchOptions, checked: Checked, prepared: Any, plan: Any = None
         labels=opts.labels,
         single=opts.single,
         idle_timeout=opts.idle_timeout,
-        forge=checked.forge,
-        repo=checked.context.repo_url,
-        scope=checked.context.scope,
+        forge=checked.forge,  # registered at its context: repository, scope, web and API base
     )
     session.failover = plan
     if opts.no_retry:

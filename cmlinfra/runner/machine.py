@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cmlinfra.errors import CmlinfraError
-from cmlinfra.runner.records import RunnerRecord, this_holder
+from cmlinfra.runner.records import RunnerRecord, registered_at, this_holder
 from cmlinfra.runner.signals import Cancelled, exit_code, shielded
 from cmlinfra.runner.store import RunnerStore, holding
 from cmlinfra.trace import span
@@ -55,8 +55,6 @@ class Session:
         single: bool,
         idle_timeout: int,
         forge: Any = None,
-        repo: str = "",
-        scope: str = "",
     ) -> Session:
         """Lock the name and write the record *before* anything exists (gc relies on it).
 
@@ -88,8 +86,7 @@ class Session:
             hourly_price=machine.hourly_price,
             spot=machine.request.spot,
             forge=getattr(forge, "name", "") if forge is not None else "",
-            repo=repo,
-            scope=scope,
+            **registered_at(getattr(forge, "ctx", None)),
             launcher=this_holder(),
             launched_by=launcher_job(getattr(forge, "name", "")) if forge is not None else {},
         )

@@ -12,7 +12,8 @@ import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypedDict
+from urllib.parse import urlsplit
 
 PHASES = ("launching", "ready", "destroying", "failed")
 
@@ -38,6 +39,10 @@ class RunnerRecord:
     host: str = ""
     forge: str = ""  # github | gitlab | bitbucket ("" for exec)
     repo: str = ""  # the URL it is registered at: a repository, or an organization/group/…
+    # the forge's web and API base it was launched through ("" in records of before): a GitLab
+    # served under a relative URL has https://host/gitlab, and ``repo`` lies below it
+    web_url: str = ""
+    api_url: str = ""
     scope: str = ""  # repository | organization | group | workspace ("" for exec)
     runner_id: str = ""  # the forge's id, for unregistering from outside the machine
     launcher: str = ""  # host:pid of the process that created it
@@ -68,6 +73,17 @@ class RunnerRecord:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def repo_path(self) -> str:
+        """The repository as its forge names it (GitHub ``owner/name``, GitLab
+        ``path_with_namespace``, which ``CI_PROJECT_PATH`` says): ``repo``'s path below
+        ``web_url``. A record without ``web_url`` (written before it was kept): the URL's
+        whole path."""
+        path = urlsplit(self.repo).path.strip("/").removesuffix(".git")
+        root = urlsplit(self.web_url).path.strip("/")
+        if root and self.repo.startswith(self.web_url.rstrip("/") + "/"):
+            return path[len(root) + 1 :]
+        return path
+
     def age(self, now: float | None = None) -> float:
         return max((now or time.time()) - self.created, 0.0)
 
@@ -92,6 +108,26 @@ class RunnerRecord:
         if self.hourly_price is None:
             return None
         return round(self.hourly_price * self.age(now) / 3600, 4)
+
+
+class Registration(TypedDict, total=False):
+    repo: str
+    scope: str
+    web_url: str
+    api_url: str
+
+
+def registered_at(context: Any) -> Registration:
+    """A record's fields that say where its runner is registered, from the launch's forge
+    context (a ``cmlinfra.forges.context.ForgeContext``; None: registered nowhere, exec)."""
+    if context is None:
+        return {}
+    return {
+        "repo": context.repo_url,
+        "scope": context.scope,
+        "web_url": context.web_url,
+        "api_url": context.api_url,
+    }
 
 
 def where(machine: dict[str, Any], attempts: list[dict[str, Any]]) -> str:

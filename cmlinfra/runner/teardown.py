@@ -26,23 +26,30 @@ def forge_for(forge: Any, record: RunnerRecord) -> Any:
 
     A record on this forge that the driver cannot be pointed at (another host) raises:
     falling back to the caller's own repository would answer 404, read as "already gone",
-    and forget a runner that is still registered."""
+    and forget a runner that is still registered.
+
+    The record's own web and API base (kept since launch: a GitLab under a relative URL,
+    ``https://host/gitlab``, which ``--repo`` outside CI cannot tell) point the driver
+    there, on this connection's hosts only (ForgeContext.retarget)."""
     if forge is None or (record.forge and record.forge != forge.name):
         return None
     context = getattr(forge, "ctx", None)
-    if context is None or not record.repo or record.repo == context.repo_url:
+    if context is None or not record.repo:
+        return forge
+    here = (context.repo_url, context.web_url, context.api_url)
+    if (record.repo, record.web_url or here[1], record.api_url or here[2]) == here:
         return forge
     from cmlinfra.errors import CmlinfraError
     from cmlinfra.forges import connect
 
-    there = context.retarget(record.repo)
+    there = context.retarget(record.repo, base=record.web_url, api=record.api_url)
     if there is None:
         raise CmlinfraError(
             f"{record.name} is registered at {record.repo}, which this {forge.name} "
             f"connection ({context.web_url}) cannot reach: not unregistering, record kept",
             f"run 'cmlinfra gc --repo {record.repo}' with a token for that host",
         )
-    if there.repo_url == context.repo_url:
+    if (there.repo_url, there.web_url, there.api_url) == here:
         return forge
     return connect(there)
 

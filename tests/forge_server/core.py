@@ -3,6 +3,9 @@
 One threaded server serves all three forges on one port, told apart by path prefix: GitHub at
 ``/`` (and ``/api/v3`` like Enterprise; GraphQL at ``/graphql`` and ``/api/graphql``, checked
 against GitHub's GraphQL schema instead), GitLab at ``/api/v4``, Bitbucket at ``/2.0``.
+``gitlab_root`` serves GitLab under a relative URL instead (``/gitlab``: its API at
+``/gitlab/api/v4``, its web URLs under ``https://gitlab.test/gitlab``), as a self-managed
+instance can be; a request to ``/api/v4`` then reaches no GitLab, and is a violation.
 Every request is validated against the forge's official OpenAPI description *before* a
 handler sees it: one the real API would reject gets HTTP 400 and is recorded as a violation.
 Every handler response is validated too (a violation means the fake server itself is wrong).
@@ -62,6 +65,7 @@ class ForgeServer:
         self.violations: list[str] = []
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        self.gitlab_root = ""  # "/gitlab": GitLab served under a relative URL
         self._lock = threading.RLock()
         self._server = make_server(
             "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
@@ -93,6 +97,7 @@ class ForgeServer:
             self.calls.clear()
             self.faults.clear()
             self.violations.clear()
+            self.gitlab_root = ""
 
     def fail(
         self,
@@ -128,9 +133,14 @@ class ForgeServer:
             response = self._handle(request, raw)
         return response(environ, start_response)
 
+    @property
+    def gitlab_web(self) -> str:
+        """GitLab's web URL, under its relative URL root if it has one."""
+        return "https://gitlab.test" + self.gitlab_root
+
     def _forge_of(self, raw: str) -> tuple[str, str]:
-        if raw.startswith("/api/v4/"):
-            return "gitlab", raw
+        if raw.startswith(self.gitlab_root + "/api/v4/"):
+            return "gitlab", raw[len(self.gitlab_root) :]
         if raw.startswith("/2.0/"):
             return "bitbucket", raw[len("/2.0") :]
         if raw.startswith("/api/v3/"):
@@ -140,6 +150,10 @@ class ForgeServer:
     def _handle(self, request: Request, raw: str) -> Response:
         forge, path = self._forge_of(raw)
         method = request.method.lower()
+        if forge != "gitlab" and self.gitlab_root and raw.startswith("/api/v4/"):
+            where = f"GitLab is served under {self.gitlab_root}"
+            self.violations.append(f"gitlab {method.upper()} {raw}: {where}")
+            return self._record("gitlab", request, raw, error_reply("gitlab", 404, "Not Found"))
         if forge == "github" and path in GRAPHQL_PATHS and method == "post":
             return self._graphql(request, raw)
         route, params = self._route(forge, method, path)

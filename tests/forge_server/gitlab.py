@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from tests.forge_server.core import ForgeServer
 
 P = "/api/v4/projects/{id}"
-WEB = "https://gitlab.test"
 USER = {"id": 7, "username": "cmlinfra-bot", "name": "cmlinfra bot", "state": "active"}
 
 
@@ -44,7 +43,7 @@ def _page(req: Req, items: list[Any]) -> Reply:
     return Reply(200, items[(page - 1) * per_page : page * per_page], headers)
 
 
-def _mr(repo: Repo, pr: StoredPR) -> dict[str, Any]:
+def _mr(server: ForgeServer, repo: Repo, pr: StoredPR) -> dict[str, Any]:
     return {
         "id": pr.number + 100000,
         "iid": pr.number,
@@ -55,7 +54,7 @@ def _mr(repo: Repo, pr: StoredPR) -> dict[str, Any]:
         "sha": pr.head_sha,
         "source_branch": pr.head_branch,
         "target_branch": pr.base,
-        "web_url": f"{WEB}/{repo.name}/-/merge_requests/{pr.number}",
+        "web_url": f"{server.gitlab_web}/{repo.name}/-/merge_requests/{pr.number}",
         "merge_when_pipeline_succeeds": pr.merge_method.startswith("auto") and not pr.merged,
         "squash": pr.merge_method.endswith("squash"),
     }
@@ -80,7 +79,7 @@ def get_project(server: ForgeServer, req: Req) -> Reply:
             "id": repo.id,
             "path_with_namespace": repo.name,
             "default_branch": repo.default_branch,
-            "web_url": f"{WEB}/{repo.name}",
+            "web_url": f"{server.gitlab_web}/{repo.name}",
         },
     )
 
@@ -88,7 +87,7 @@ def get_project(server: ForgeServer, req: Req) -> Reply:
 def commit_mrs(server: ForgeServer, req: Req) -> Reply:
     repo = _repo(server, req)
     sha = req.params["sha"]
-    return Reply(200, [_mr(repo, p) for p in repo.pulls.values() if p.head_sha == sha])
+    return Reply(200, [_mr(server, repo, p) for p in repo.pulls.values() if p.head_sha == sha])
 
 
 def _note_target(req: Req) -> tuple[str, str, str]:
@@ -226,7 +225,7 @@ def create_commit(server: ForgeServer, req: Req) -> Reply:
 
 def list_mrs(server: ForgeServer, req: Req) -> Reply:
     repo = _repo(server, req)
-    mrs = [_mr(repo, p) for p in repo.pulls.values()]
+    mrs = [_mr(server, repo, p) for p in repo.pulls.values()]
     if "source_branch" in req.query:
         mrs = [m for m in mrs if m["source_branch"] == req.query["source_branch"]]
     if "state" in req.query:
@@ -250,7 +249,7 @@ def create_mr(server: ForgeServer, req: Req) -> Reply:
         merge_state=repo.merge_state,
     )
     repo.pulls[pr.number] = pr
-    return Reply(201, _mr(repo, pr))
+    return Reply(201, _mr(server, repo, pr))
 
 
 def merge_mr(server: ForgeServer, req: Req) -> Reply:
@@ -270,7 +269,7 @@ def merge_mr(server: ForgeServer, req: Req) -> Reply:
         pr.merge_method = f"auto-{squash}"
     else:  # nothing to wait for, or not asked to wait: merged now, tested or not
         pr.merged, pr.merge_method = True, squash
-    return Reply(200, _mr(repo, pr))
+    return Reply(200, _mr(server, repo, pr))
 
 
 def retry_pipeline(server: ForgeServer, req: Req) -> Reply:

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from tests.forge_server.core import ForgeServer
 
 G = "/api/v4/groups/{id}"
-WEB = "https://gitlab.test"
 
 
 def _repo(server: ForgeServer, req: Req) -> Repo:
@@ -44,7 +43,7 @@ def get_group(server: ForgeServer, req: Req) -> Reply:
             "name": group.name.rsplit("/", 1)[-1],
             "path": group.name.rsplit("/", 1)[-1],
             "full_path": group.name,
-            "web_url": f"{WEB}/groups/{group.name}",
+            "web_url": f"{server.gitlab_web}/groups/{group.name}",
         },
     )
 
@@ -121,7 +120,7 @@ def get_runner(server: ForgeServer, req: Req) -> Reply:
         if runner is None:
             continue
         group = isinstance(pool, Owner)
-        where = {"id": pool.id, "web_url": f"{WEB}/{pool.name}", "name": pool.name}
+        where = {"id": pool.id, "web_url": f"{server.gitlab_web}/{pool.name}", "name": pool.name}
         return Reply(
             200,
             {

@@ -13,7 +13,7 @@ from tests.forge_server.state import Repo, StoredJob
 if TYPE_CHECKING:
     from tests.forge_server.core import ForgeServer
 
-WEB = {"github": "https://github.test", "gitlab": "https://gitlab.test"}
+WEB = {"github": "https://github.test"}
 
 
 def _latest(jobs: list[StoredJob]) -> list[StoredJob]:
@@ -111,13 +111,13 @@ def _gitlab_repo(server: ForgeServer, req: Req) -> Repo:
     return _repo(server, req)
 
 
-def _gitlab_job(repo: Repo, j: StoredJob) -> dict[str, Any]:
+def _gitlab_job(server: ForgeServer, repo: Repo, j: StoredJob) -> dict[str, Any]:
     job: dict[str, Any] = {
         "id": j.id,
         "name": j.name,
         "status": j.status,
         "created_at": j.created_at,
-        "web_url": f"{WEB['gitlab']}/{repo.name}/-/jobs/{j.id}",
+        "web_url": f"{server.gitlab_web}/{repo.name}/-/jobs/{j.id}",
         "pipeline": {"id": j.run, "project_id": repo.id, "status": "failed"},
     }
     if j.runner_id is not None:
@@ -134,7 +134,7 @@ def list_project_jobs(server: ForgeServer, req: Req) -> Reply:
     repo = _gitlab_repo(server, req)
     scopes = req.request.args.getlist("scope[]")
     jobs = [j for j in sorted(repo.jobs, key=lambda j: -j.id) if not scopes or j.status in scopes]
-    return _page(req, [_gitlab_job(repo, j) for j in jobs])
+    return _page(req, [_gitlab_job(server, repo, j) for j in jobs])
 
 
 def list_pipeline_jobs(server: ForgeServer, req: Req) -> Reply:
@@ -144,10 +144,10 @@ def list_pipeline_jobs(server: ForgeServer, req: Req) -> Reply:
     jobs = [j for j in repo.jobs if str(j.run) == req.params["pipeline_id"]]
     if req.query.get("include_retried") != "true":
         jobs = _latest(jobs)
-    return _page(req, [_gitlab_job(repo, j) for j in jobs])
+    return _page(req, [_gitlab_job(server, repo, j) for j in jobs])
 
 
 def retry_gitlab_job(server: ForgeServer, req: Req) -> Reply:
     repo = _gitlab_repo(server, req)
     new = _again(server, repo, _job(repo, req.params["job_id"]), "pending")
-    return Reply(201, _gitlab_job(repo, new))
+    return Reply(201, _gitlab_job(server, repo, new))

@@ -163,3 +163,75 @@ def test_www_host_is_the_forge_itself() -> None:
     ctx = detect({}, repo="https://www.github.com/acme", token="t", owner_ok=True)
     assert (ctx.driver, ctx.scope, ctx.web_url) == ("github", "organization", "https://github.com")
     assert ctx.api_url == "https://api.github.com"
+
+
+# A GitLab served under a relative URL: https://git.corp.com/gitlab, its API under /gitlab/api/v4
+SUBPATH_CI = {
+    "GITLAB_CI": "true",
+    "CI_PROJECT_URL": "https://git.corp.com/gitlab/group/proj",
+    "CI_PROJECT_PATH": "group/proj",
+    "CI_SERVER_URL": "https://git.corp.com/gitlab",
+    "CI_API_V4_URL": "https://git.corp.com/gitlab/api/v4",
+    "REPO_TOKEN": "t",
+}
+
+
+@pytest.mark.parametrize(
+    "repo",
+    [None, "https://git.corp.com/gitlab/group/proj", "https://git.corp.com/gitlab/group/proj.git"],
+)
+def test_gitlab_under_a_relative_url_names_the_project_below_its_root(repo: str | None) -> None:
+    """The project is ``group/proj`` (CI_PROJECT_PATH, the path the API knows) of the
+    instance ``https://git.corp.com/gitlab``, from the CI's variables or a ``--repo`` URL on
+    that instance; its runner registers at the instance's URL, root included."""
+    ctx = detect(SUBPATH_CI, repo=repo, owner_ok=True)
+    assert (ctx.repo, ctx.web_url, ctx.api_url) == (
+        "group/proj",
+        "https://git.corp.com/gitlab",
+        "https://git.corp.com/gitlab",
+    )
+    assert ctx.repo_url == "https://git.corp.com/gitlab/group/proj"
+    # outside CI, CI_SERVER_URL says where the root is
+    outside = {"CI_SERVER_URL": "https://git.corp.com/gitlab", "REPO_TOKEN": "t"}
+    ctx = detect(outside, driver="gitlab", repo="https://git.corp.com/gitlab/group/proj")
+    assert (ctx.repo, ctx.api_url) == ("group/proj", "https://git.corp.com/gitlab")
+    # a plain --repo path is the project's own path, root or not
+    assert detect(SUBPATH_CI, repo="gitlab/x").repo == "gitlab/x"
+    # outside that instance's root, nothing is cut
+    other = detect(SUBPATH_CI, repo="https://git.corp.com/grp/proj")
+    assert (other.repo, other.web_url) == ("grp/proj", "https://git.corp.com")
+
+
+def test_gitlab_under_a_relative_url_reuses_and_retargets_below_its_root() -> None:
+    ctx = detect(SUBPATH_CI, owner_ok=True)
+    assert ctx.served_by("https://git.corp.com/gitlab/group/proj")
+    assert ctx.served_by("https://git.corp.com/gitlab/group")
+    assert not ctx.served_by("https://git.corp.com/group/proj")  # not this instance's
+    there = ctx.retarget("https://git.corp.com/gitlab/group/other")
+    assert there is not None and (there.repo, there.web_url, there.api_url) == (
+        "group/other",
+        "https://git.corp.com/gitlab",
+        "https://git.corp.com/gitlab",
+    )
+    assert ctx.retarget("https://git.corp.com/elsewhere/x") is None  # beside the root
+
+
+def test_retarget_takes_the_records_base_on_this_host_only() -> None:
+    """``--repo`` outside CI cannot tell that a GitLab lies under a relative URL: the runner's
+    record, which kept the web and API base its launch used, points the connection there —
+    but the token never follows a base on another host."""
+    url = "https://git.corp.com/gitlab/group/proj"
+    ctx = detect({"REPO_TOKEN": "t"}, driver="gitlab", repo=url)
+    assert (ctx.repo, ctx.api_url) == ("gitlab/group/proj", "https://git.corp.com")  # a guess
+    base = "https://git.corp.com/gitlab"
+    there = ctx.retarget(url, base=base, api=base)
+    assert there is not None and (there.repo, there.web_url, there.api_url) == (
+        "group/proj",
+        base,
+        base,
+    )
+    elsewhere = ctx.retarget(url, base=base, api="https://evil.example/gitlab")
+    assert elsewhere is not None and elsewhere.api_url == "https://git.corp.com"
+    assert ctx.retarget(url, base="https://evil.example/gitlab", api=base) == ctx.retarget(url)
+    # a base the URL does not lie below is not the record's forge: ignored
+    assert ctx.retarget(url, base="https://git.corp.com/other", api=base) == ctx.retarget(url)

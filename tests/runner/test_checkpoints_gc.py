@@ -7,6 +7,7 @@ job name)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from cmlinfra.runner.checkpoint_restore import restore
 from cmlinfra.runner.checkpoint_urls import KeyStore
 from cmlinfra.runner.store import open_store
 from tests.archives import tgz
+from tests.fixtures.forge import ForgeRepo
 from tests.runner.registries import KINDS, registry
 from tests.runner.test_gc_rerun import World, reruns, world  # noqa: F401  (the fixture)
 
@@ -190,3 +192,76 @@ def test_gitlab_keeps_the_lost_jobs_checkpoint_for_its_retry(
     assert line.startswith(f"restored the checkpoint of job {name} of run 951")
     assert (tmp_path / "ckpt/step").read_text() == "3\n"
     assert _keys(w) == []  # taken
+
+
+@pytest.mark.parametrize("s3world", ["s3"], indirect=True)  # any registry would do
+@pytest.mark.parametrize("world", ["gitlab:/gitlab"], indirect=True)
+def test_a_gitlab_under_a_relative_url_keeps_the_checkpoint_where_the_retry_finds_it(
+    s3world: World, tmp_path: Path
+) -> None:
+    """GitLab served under ``https://gitlab.test/gitlab`` (its API under ``/gitlab/api/v4``; a
+    request to ``/api/v4`` reaches no GitLab and fails the test): the runner is registered at
+    ``https://gitlab.test/gitlab/group/sub/demo``, project ``group/sub/demo``. gc, in a job of
+    that project, retries the lost job and keeps its checkpoint at the key of
+    ``group/sub/demo``, which the retry's ``checkpoint restore`` names from its own
+    CI_SERVER_URL and CI_PROJECT_PATH — not at ``gitlab/group/sub/demo``, the URL's path."""
+    w = s3world
+    store = w.store
+    w.record("cmlf-spot")
+    ours = w.job(961, "train", "cmlf-spot", "failed")
+    store.put_blob("cmlf-spot", "checkpoint.tgz", tgz({"./step": b"5\n"}))
+    store.put_blob("cmlf-spot", "checkpoint.env", b"run_id=961\njob=train\nat=1\n")
+
+    report = w.gc("--yes")
+    assert reruns(report) == [(str(ours), "rerun")]
+    key = "reg/checkpoints/gitlab/group/sub/demo/961/train.tgz"
+    assert report["findings"][0]["reruns"][0]["checkpoint"] == key
+    assert _keys(w) == [key]
+    assert w.repo.state.job_reruns == [ours] and w.repo.state.runners == {}  # unregistered
+
+    retry = w.repo.env(CI_PIPELINE_ID="961", CI_JOB_NAME="train")
+    assert retry["CI_SERVER_URL"] == "https://gitlab.test/gitlab"
+    line = restore(w.state, tmp_path / "ckpt", retry)
+    assert line.startswith("restored the checkpoint of job train of run 961"), line
+    assert (tmp_path / "ckpt/step").read_text() == "5\n"
+
+
+@pytest.mark.parametrize("s3world", ["s3"], indirect=True)  # any registry would do
+@pytest.mark.parametrize("world", ["gitlab:/gitlab"], indirect=True)
+def test_gc_in_another_project_reaches_the_runners_project_under_the_relative_url(
+    s3world: World, forge_repo: Callable[..., ForgeRepo], tmp_path: Path
+) -> None:
+    """gc run in a job of another project of the same GitLab (under ``/gitlab``) points its
+    connection at the record's project below that root: the lost job is retried, its
+    checkpoint kept for the retry, the runner unregistered at the right project."""
+    w = s3world
+    other = forge_repo("gitlab", "group/other", root="/gitlab")
+    w.record("cmlf-spot")
+    ours = w.job(962, "train", "cmlf-spot", "failed")
+    w.store.put_blob("cmlf-spot", "checkpoint.tgz", tgz({"./step": b"6\n"}))
+    w.store.put_blob("cmlf-spot", "checkpoint.env", b"run_id=962\njob=train\nat=1\n")
+
+    report = replace(w, env={**w.env, **other.env()}).gc("--yes")
+    assert reruns(report) == [(str(ours), "rerun")]
+    key = "reg/checkpoints/gitlab/group/sub/demo/962/train.tgz"
+    assert _keys(w) == [key] and w.repo.state.runners == {}
+    line = restore(
+        w.state, tmp_path / "ckpt", w.repo.env(CI_PIPELINE_ID="962", CI_JOB_NAME="train")
+    )
+    assert line.startswith("restored the checkpoint of job train of run 962"), line
+
+
+@pytest.mark.parametrize("s3world", ["s3"], indirect=True)  # any registry would do
+@pytest.mark.parametrize("world", ["gitlab"], indirect=True)
+def test_a_record_from_before_web_url_was_kept_still_names_its_checkpoint(s3world: World) -> None:
+    """A record written before the forge's base was kept (no ``web_url``/``api_url``): its
+    repository is its URL's path, as then, which on a GitLab at its host's root is the
+    project's path."""
+    w = s3world
+    w.record("cmlf-spot", web_url="", api_url="")
+    ours = w.job(963, "train", "cmlf-spot", "failed")
+    w.store.put_blob("cmlf-spot", "checkpoint.tgz", tgz({"./step": b"7\n"}))
+    w.store.put_blob("cmlf-spot", "checkpoint.env", b"run_id=963\njob=train\nat=1\n")
+    report = w.gc("--yes")
+    assert reruns(report) == [(str(ours), "rerun")]
+    assert _keys(w) == ["reg/checkpoints/gitlab/group/sub/demo/963/train.tgz"]

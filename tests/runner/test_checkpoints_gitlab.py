@@ -176,8 +176,7 @@ def test_any_job_name_has_its_own_key_and_plain_names_keep_theirs(
     run = "team/checkpoints/gitlab/group/sub/demo/951/"
 
     def key(name: str) -> str:
-        found = checkpoints.job_key(store, "gitlab", "https://gitlab.test/group/sub/demo", "951",
-                                    name)  # fmt: skip
+        found = checkpoints.job_key(store, "gitlab", "group/sub/demo", "951", name)
         assert found is not None and found.startswith(run) and ".." not in found
         return found.removeprefix(run)
 
@@ -191,5 +190,7 @@ def test_any_job_name_has_its_own_key_and_plain_names_keep_theirs(
     assert leaves[0].startswith("_train-a-1-") and leaves[2].startswith("_train-1-3-")
     assert key(odd[0]) == leaves[0]  # the same name, the same key (gc's and restore's)
     assert checkpoints.job_key(store, "gitlab", "group/../x", "951", "train") is None
+    # a URL is not the forge's name for it (under https://host/gitlab its path says gitlab/…)
+    assert checkpoints.job_key(store, "gitlab", "https://h/gitlab/g/x", "951", "train") is None
     assert checkpoints.job_key(store, "gitlab", "group/x", "9/5", "train") is None
     assert checkpoints.job_key(store, "gitlab", "group/x", "951", "") is None

@@ -45,9 +45,11 @@ class World:
 
     def record(self, name: str, *, spot: bool = True, **extra: Any) -> RunnerRecord:
         """A ready runner record on the fake cloud whose machine no longer exists, and its
-        runner still registered at the forge."""
+        runner still registered at the forge (where, as ``runner launch`` records it)."""
         record = RunnerRecord(name=name, cloud="fake", region="fz-a", phase="ready", spot=spot)
-        record.forge, record.repo = self.repo.forge, self.repo.context().repo_url
+        context = self.repo.context()
+        record.forge, record.repo = self.repo.forge, context.repo_url
+        record.web_url, record.api_url = context.web_url, context.api_url
         record.created, record.runner_id = self.created, str(RUNNER_ID)
         for key, value in extra.items():
             setattr(record, key, value)
@@ -86,8 +88,9 @@ def world(
     root.mkdir()
     monkeypatch.setenv(PLUGINS_ENV, PLUGIN)  # the CLI subprocesses inherit it
     monkeypatch.setenv(api.DIR_ENV, str(root))
-    kind = getattr(request, "param", "github")
-    repo = forge_repo(kind)
+    # "gitlab:/gitlab": a GitLab served under that relative URL
+    kind, _, root = getattr(request, "param", "github").partition(":")
+    repo = forge_repo(kind, root=root)
     state = str(tmp_path / "registry")
     env = {**repo.env(), "CMLINFRA_HOME": str(tmp_path / "home")}
     return World(repo, open_store(state), state, env, time.time() - 3600, cli)

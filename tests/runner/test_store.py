@@ -91,6 +91,33 @@ def test_cost_and_expiry() -> None:
     assert RunnerRecord(name="b", cloud="lxd").cost_so_far() is None
 
 
+def test_a_record_names_its_repository_as_the_forge_does() -> None:
+    """Launch keeps where its runner is registered, the forge's web and API base included; a
+    GitLab under a relative URL (``https://git.corp.com/gitlab``) has its projects below it,
+    and a record of before (no ``web_url``) reads its URL's whole path, as then."""
+    from cmlinfra.forges.context import detect
+    from cmlinfra.runner.records import registered_at
+
+    env = {
+        "GITLAB_CI": "true",
+        "CI_PROJECT_URL": "https://git.corp.com/gitlab/group/proj",
+        "CI_SERVER_URL": "https://git.corp.com/gitlab",
+        "REPO_TOKEN": "t",
+    }
+    fields = registered_at(detect(env, owner_ok=True))
+    assert fields == {
+        "repo": "https://git.corp.com/gitlab/group/proj",
+        "scope": "repository",
+        "web_url": "https://git.corp.com/gitlab",
+        "api_url": "https://git.corp.com/gitlab",
+    }
+    record = RunnerRecord.from_json(RunnerRecord(name="a", cloud="aws", **fields).to_json())
+    assert record.repo_path() == "group/proj"
+    old = RunnerRecord(name="b", cloud="aws", repo="https://gitlab.com/group/proj")
+    assert old.repo_path() == "group/proj"
+    assert registered_at(None) == {}  # exec: registered nowhere
+
+
 def test_local_store_leaves_no_empty_folders(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     store.put(RunnerRecord(name="a", cloud="lxd"))

@@ -19,6 +19,7 @@ import pytest
 
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.store import open_store
+from tests.forge_server.state import StoredRunner
 from tests.security.attacks import assert_refused
 
 PREFIX = {
@@ -135,3 +136,46 @@ def test_a_pagination_link_to_another_host_gets_no_token() -> None:
     for elsewhere in ("https://evil.test/repos/o/r", "http://api.github.test/x"):
         with pytest.raises(CmlinfraError, match="not sending the token there"):
             http.url(elsewhere)
+
+
+def test_a_registry_records_forge_base_elsewhere_gets_no_token(
+    cli, forge, forge_repo, tmp_path: Path
+) -> None:
+    """Launch keeps the forge's web and API base in the record (a GitLab under a relative
+    URL); the registry is shared, so a base on another host than the connection's own is
+    never used: the unregistration goes to the forge the token is for, nothing elsewhere."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    heard: list[str] = []
+
+    class Listener(BaseHTTPRequestHandler):
+        def do_DELETE(self) -> None:
+            heard.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        do_GET = do_DELETE
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    try:
+        repo = forge_repo("gitlab")
+        context = repo.context()
+        repo.state.runners[4711] = StoredRunner(4711, "cmlt-base", ["cml"], "", status="offline")
+        record = RunnerRecord(name="cmlt-base", cloud="ssh", forge="gitlab", runner_id="4711")
+        record.repo = context.repo_url
+        evil = f"http://127.0.0.1:{elsewhere.server_port}"
+        record.web_url, record.api_url = context.web_url, evil
+        state = str(tmp_path / "registry")
+        open_store(state).put(record)
+        env = {**repo.env(), "CMLINFRA_HOME": str(tmp_path / "home")}
+        result = cli("runner", "destroy", "cmlt-base", "--state", state, env=env)
+        assert result.returncode == 0, result.stderr
+        assert heard == [] and repo.state.runners == {}
+    finally:
+        elsewhere.shutdown()
+        elsewhere.server_close()
