@@ -75,7 +75,13 @@ def _reclaim(
     urls = root / checkpoints.URL_FILE.lstrip("/")
     urls.parent.mkdir(parents=True)
     urls.write_text("\n".join(checkpoint_urls.presign(store, name, 3600)) + "\n")
-    clone = tmp / "elsewhere" if ending == "outside" else work / "4242" / "build"
+    # the runner's folder for a step may be named by a braced UUID
+    clone = work / "{4f0e8b1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b}" / "build"
+    if ending == "outside":
+        clone = tmp / "elsewhere"
+    if ending == "climbs":  # under the working dir by its text only
+        (work / "x").mkdir(parents=True)
+        clone = work / "x" / ".." / ".." / "elsewhere"
     clone.mkdir(parents=True)
     fifo = tmp / "go"
     os.mkfifo(fifo)
@@ -119,7 +125,7 @@ def s3store(
     return open_store(url), url
 
 
-@pytest.mark.parametrize("ending", ["running", "ended", "outside"])
+@pytest.mark.parametrize("ending", ["running", "ended", "outside", "climbs"])
 def test_the_watcher_finds_the_running_step_and_keeps_none_of_its_secrets(
     s3store: tuple[Any, str],
     metadata: str,  # noqa: F811
@@ -128,7 +134,8 @@ def test_the_watcher_finds_the_running_step_and_keeps_none_of_its_secrets(
 ) -> None:
     """A step still running is saved with its pipeline and step in the ABOUT; a step whose
     process has ended (the runner idle), or whose clone is not under the runner's working
-    dir, leaves nothing. No secured value, nor a line forged inside one, reaches anything."""
+    dir (or only by climbing out with ``..``), leaves nothing. No secured value, nor a line
+    forged inside one, reaches anything."""
     store, _ = s3store
     root, heard = _reclaim(tmp_path, metadata, store, "ckpt-bb", ending, (PIPELINE, STEP))
     mark = reclaim.parse((root / "var/lib/cmlinfra/reclaim").read_text())
