@@ -118,6 +118,8 @@ BITBUCKET_OPS = {
     B + "/pipelines": ["get", "post"],
     B + "/pipelines/{pipeline_uuid}": ["get"],
     B + "/pipelines/{pipeline_uuid}/steps": ["get"],
+    # checkpoint restore: its own step's name (cmlinfra.runner.checkpoint_bitbucket)
+    B + "/pipelines/{pipeline_uuid}/steps/{step_uuid}": ["get"],
     B + "/pipelines-config/runners": ["get", "post"],
     B + "/pipelines-config/runners/{runner_uuid}": ["delete"],
     # workspace runners (runner launch --repo https://bitbucket.org/WORKSPACE)

@@ -52,6 +52,15 @@ def braced_uuid(value: object, what: str) -> str:
     return "{" + core.lower() + "}"
 
 
+def plain_uuid(value: object) -> str:
+    """A UUID without its braces, lower case, as a registry key names a pipeline ("" when
+    ``value`` is none)."""
+    try:
+        return braced_uuid(value, "uuid")[1:-1]
+    except UsageError:
+        return ""
+
+
 def pipeline_ref(value: str, what: str = "pipeline") -> str:
     """A pipeline's path segment: its UUID (braced, encoded) or its build number (Bitbucket
     answers one at the same address; its description names only the UUID)."""
@@ -238,27 +247,34 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return key(a) == key(b)
 
 
+def same_target(http: ForgeHTTP, repo: str, pipeline: dict[str, Any]) -> list[dict[str, Any]]:
+    """The other pipelines that ran ``pipeline``'s definition on its commit and ref (a re-run
+    of it, or what it re-runs), oldest first; gc and ``checkpoint restore`` tell re-runs so."""
+    target = pipeline.get("target") or {}
+    commit = (target.get("commit") or {}).get("hash")
+    if not commit:
+        return []
+    query = {"target.commit.hash": commit, "pagelen": 100}
+    if target.get("ref_name"):
+        query["target.ref_name"] = target["ref_name"]
+    found = []
+    for other in http.paginate(f"{repo}/pipelines", query, key="values"):
+        built = other.get("build_number")
+        if not isinstance(built, int) or built == pipeline.get("build_number"):
+            continue
+        if _same(other.get("target") or {}, target):
+            found.append(other)
+    return sorted(found, key=lambda other: int(other["build_number"]))
+
+
 def _rerun_already(http: ForgeHTTP, repo: str, pipeline: dict[str, Any], number: str) -> str:
     """Why pipeline ``number`` is not started again ("" when it may be): a later pipeline
     with its target (someone, or an earlier gc, re-ran it), or an earlier one (it is itself a
     re-run): a pipeline is re-run once, not once per reclaim."""
-    target = pipeline.get("target") or {}
-    commit = (target.get("commit") or {}).get("hash")
-    if not commit:
-        return ""
-    query = {"target.commit.hash": commit, "pagelen": 100}
-    if target.get("ref_name"):
-        query["target.ref_name"] = target["ref_name"]
-    earlier = 0
-    for other in http.paginate(f"{repo}/pipelines", query, key="values"):
-        built = other.get("build_number")
-        if not isinstance(built, int) or str(built) == number:
-            continue
-        if not _same(other.get("target") or {}, target):
-            continue
-        if built > int(number):
-            return f"already re-run as pipeline {built} (a later pipeline on its commit and ref)"
-        earlier = max(earlier, built)
-    if earlier:
-        return f"itself a re-run of pipeline {earlier} (an earlier one on its commit and ref)"
+    others = [int(other["build_number"]) for other in same_target(http, repo, pipeline)]
+    later = [built for built in others if built > int(number)]
+    if later:
+        return f"already re-run as pipeline {later[0]} (a later pipeline on its commit and ref)"
+    if others:
+        return f"itself a re-run of pipeline {others[-1]} (an earlier one on its commit and ref)"
     return ""

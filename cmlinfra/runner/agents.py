@@ -31,6 +31,7 @@ GITLAB_CONFIG = "/etc/cmlinfra/gitlab-runner.toml"
 GITLAB_TEMPLATE = "/etc/cmlinfra/gitlab-runner-template.toml"  # merged in at registration
 STANDIN_VARIABLE = "CMLINFRA_AGENT_STANDIN"  # tests only: see agent-standin.sh.j2
 BITBUCKET_START = f"{LIB}/bitbucket-runner"
+BITBUCKET_WORKDIR = "/home/bitbucket/work"  # the runner's working dir: each step's clone below
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # systemd's EnvironmentFile: inside double quotes, a backslash escapes exactly these four
 _ENV_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "$": "\\$", "`": "\\`"})
@@ -215,7 +216,7 @@ def plan_agent(registration: object, *, name: str, labels: list[str], single: bo
     }
     if extra.get("repository_uuid"):
         env["REPOSITORY_UUID"] = extra["repository_uuid"]
-    start = bitbucket_start(env, home, "/home/bitbucket/work")
+    start = bitbucket_start(env, home, BITBUCKET_WORKDIR)
     return AgentPlan(
         forge,
         "bitbucket",

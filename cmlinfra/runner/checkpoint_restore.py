@@ -18,6 +18,7 @@ import tarfile
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from cmlinfra.errors import CmlinfraError, UsageError
 
@@ -32,9 +33,13 @@ def ci_forge(env: Mapping[str, str]) -> str:
         return "github"
     if env.get("GITLAB_CI") == "true":
         return "gitlab"
+    from cmlinfra.runner.checkpoint_bitbucket import in_pipelines
+
+    if in_pipelines(env):
+        return "bitbucket"
     raise UsageError(
         "checkpoint restore finds the checkpoint by the CI job it runs in, and this is not a "
-        "GitHub Actions or GitLab CI job",
+        "GitHub Actions, GitLab CI or Bitbucket Pipelines job",
         "run it as a step of the job that was launched with 'runner launch --checkpoint-dir'",
     )
 
@@ -44,7 +49,7 @@ def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> s
     from urllib.parse import urlsplit
 
     from cmlinfra.runner.checkpoint_urls import key_store
-    from cmlinfra.runner.checkpoints import REGISTRIES, ambiguous_key, env_job, job_key
+    from cmlinfra.runner.checkpoints import REGISTRIES, ambiguous_key
     from cmlinfra.runner.store import open_store
 
     env = os.environ if env is None else env
@@ -55,30 +60,29 @@ def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> s
             "or azurerm:// one)",
             "give the --state the runner was launched with",
         )
-    found = env_job(forge, env)
-    if found is None:
-        raise UsageError(f"{_RUN_VARS[forge]} are not all set", "run it as a step of a CI job")
-    repo, run, job = found
     store = key_store(open_store(state))
     assert store is not None  # every registry of REGISTRIES has the key operations
-    key = job_key(store, forge, repo, run, job)
-    if key is None:
-        raise UsageError(
-            f"run {run!r} of {repo!r} cannot name a checkpoint",
-            f"run it as a step of the CI job, whose {_RUN_VARS[forge]} say which it is",
-        )
+    if forge == "bitbucket":  # a re-run is a new pipeline: the API says which step it re-runs
+        from cmlinfra.runner.checkpoint_bitbucket import step_key
+
+        found = step_key(store, env)
+        if found.key is None:
+            return f"no checkpoint for {found.what}: {found.why}; {target} starts empty"
+        key, what = found.key, found.what
+    else:
+        key, what = _job_key(store, forge, env)
     try:
         marked = store.key_metadata(ambiguous_key(key)) is not None
     except Exception:  # unreadable: the checkpoint's own read says what is wrong
         marked = False
     if marked:
         return (
-            f"several legs of job {job} of run {run} lost their runners, and which checkpoint "
+            f"several legs of {what} lost their runners, and which checkpoint "
             f"is this leg's cannot be told (a matrix): {target} starts empty"
         )
     body = store.read_key(key)
     if body is None:
-        return f"no checkpoint for job {job} of run {run}: {target} starts empty"
+        return f"no checkpoint for {what}: {target} starts empty"
     count = _extract(bytes(body), target)
     kept = ""
     try:  # restored once: the key is free for another leg's checkpoint (checkpoints.py)
@@ -86,9 +90,25 @@ def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> s
     except Exception as exc:  # read-only credentials: restored all the same
         kept = f"; the archive stays in the registry ({' '.join(str(exc).split())[:120]})"
     return (
-        f"restored the checkpoint of job {job} of run {run} ({count} files, "
-        f"{len(body)} bytes) into {target}{kept}"
+        f"restored the checkpoint of {what} ({count} files, {len(body)} bytes) into {target}{kept}"
     )
+
+
+def _job_key(store: Any, forge: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """GitHub's and GitLab's key, from the job's own variables (a re-run keeps them)."""
+    from cmlinfra.runner.checkpoints import env_job, job_key
+
+    found = env_job(forge, env)
+    if found is None:
+        raise UsageError(f"{_RUN_VARS[forge]} are not all set", "run it as a step of a CI job")
+    repo, run, job = found
+    key = job_key(store, forge, repo, run, job)
+    if key is None:
+        raise UsageError(
+            f"run {run!r} of {repo!r} cannot name a checkpoint",
+            f"run it as a step of the CI job, whose {_RUN_VARS[forge]} say which it is",
+        )
+    return key, f"job {job} of run {run}"
 
 
 def _extract(data: bytes, target: Path) -> int:

@@ -40,7 +40,7 @@ REGISTRIES = ("s3", "gs", "azurerm")  # the registries a machine can upload to
 KEEP = 7 * 24 * 3600  # gc deletes kept checkpoints older than this
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,199}")  # a run id, job name, repo part
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")  # what a job name's slug replaces (runs of)
-HOOKED = ("github", "gitlab")  # forges whose agent tells the watcher which job runs where
+FORGES = ("github", "gitlab", "bitbucket")  # whose running job the watcher can tell
 
 
 def checked_dir(value: str) -> str:
@@ -67,23 +67,16 @@ def check(opts: Any, forge: str = "") -> None:
     """Refuse ``--checkpoint-dir`` (nothing created yet) unless the watcher can upload it: an
     S3, GCS or Azure registry to presign for, and a spot machine of a cloud that announces
     reclaims (check_store: that these credentials can presign, once it is open). With
-    ``forge`` (once known): one whose agent runs the job hooks that tell the watcher which job
-    runs and where its workspace is: GitHub Actions' job hooks, GitLab Runner's
-    ``pre_build_script``/``post_build_script`` (agents.py). Bitbucket's runner has neither; and
-    gc re-runs a Bitbucket step lost with its runner as a new pipeline (rerun.py), whose steps
-    have nothing stable in their environment (a new pipeline UUID and build number, step UUIDs)
-    that ``checkpoint restore`` could find the old step's archive by."""
+    ``forge`` (once known): one whose job the watcher can tell: GitHub Actions' job hooks,
+    GitLab Runner's ``pre_build_script``/``post_build_script`` (agents.py), and on Bitbucket,
+    whose runner has no hooks, the step's own processes under the runner (reclaim.sh.j2,
+    find_step)."""
     if not opts.checkpoint_dir:
         return
-    if forge and forge not in HOOKED:
+    if forge and forge not in FORGES:
         raise UsageError(
-            f"--checkpoint-dir keeps a checkpoint for the re-run of a lost job, and on {forge} "
-            "nothing tells the machine which step runs (its runner has no job hooks), nor the "
-            "re-run where to find it (a new pipeline, whose steps have no stable name in their "
-            "environment)",
-            "drop --checkpoint-dir (gc still re-runs the pipeline of a step lost with its "
-            "runner, from the start), or checkpoint to your own storage from the step "
-            "(docs/reclaim.md)",
+            f"--checkpoint-dir: nothing tells a {forge} runner's machine which job runs",
+            "drop --checkpoint-dir, or checkpoint to your own storage from the job",
         )
     checked_dir(opts.checkpoint_dir)
     scheme = urlsplit((opts.state or "").strip()).scheme
@@ -129,11 +122,14 @@ def send(session: Any, ttl: int) -> str:
 def job_key(store: Any, forge: str, repo: str, run: str, job: str) -> str | None:
     """Where a job's checkpoint waits for its re-run, from what both sides know: the forge,
     the repository as the forge names it (GitHub ``owner/name``, GitLab
-    ``path_with_namespace``: gc's RunnerRecord.repo_path, the re-run's GITHUB_REPOSITORY or
-    CI_PROJECT_PATH; never a URL, whose path on a GitLab under a relative URL starts with that
-    root), the run (GitHub) or pipeline (GitLab) id and the job's name. None when the
+    ``path_with_namespace``, Bitbucket ``workspace/slug``: gc's RunnerRecord.repo_path, the
+    re-run's GITHUB_REPOSITORY, CI_PROJECT_PATH or the Bitbucket context's path; never a URL,
+    whose path on a GitLab under a relative URL starts with that root), the run (GitHub),
+    pipeline (GitLab) or lost pipeline's UUID (Bitbucket) and the job's name. None when the
     repository or run is not a plain name (nothing from a machine or an API goes into a key
     unchecked). Any job name has a key (:func:`job_leaf`)."""
+    if forge == "bitbucket":  # its workspace and repository slugs are case-insensitive
+        repo = repo.lower()
     parts = [forge, *repo.split("/"), run]
     if not repo or not job or not all(_plain(part) for part in parts):
         return None
@@ -168,10 +164,11 @@ def env_job(forge: str, env: Mapping[str, str]) -> tuple[str, str, str] | None:
     return (values[0], values[1], values[2]) if all(values) else None
 
 
-def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
-    """Before gc re-runs the jobs ``record``'s runner lost: move the watcher's checkpoint (if
-    any, and if of one of ``runs``) to the key the re-run attempt restores from. Returns
-    (run, key), ("", "") when there is none; never raises (the re-run matters more).
+def keep_for_rerun(store: Any, record: Any, jobs: list[Any]) -> tuple[str, str]:
+    """Before gc re-runs the jobs ``record``'s runner lost (``jobs``, LostJob): move the
+    watcher's checkpoint (if any, and if of one of their runs) to the key the re-run attempt
+    restores from. Returns (run, key) (run as LostJob.run_id says it), ("", "") when there is
+    none; never raises (the re-run matters more).
 
     The key names the job by what its re-run attempt's environment says: GitLab's
     ``CI_JOB_NAME``, which differs for every leg of a ``parallel`` job, and GitHub's
@@ -190,9 +187,10 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
     try:
         text = keys.read_key(runner_key(keys, record.name, ABOUT))
         about = parse(text.decode(errors="replace")) if text else {}
-        run, job = about.get("run_id", ""), about.get("job", "")
-        if not about or run not in runs:
+        lost = _lost_job(record.forge, jobs, about.get("run_id", ""), about.get("job", ""))
+        if lost is None:
             return "", ""
+        run, job, shown = lost
         key = job_key(keys, record.forge, record.repo_path(), run, job)
         if key is None:
             log.warning("gc: checkpoint of %s not kept: run %r / job %r", record.name, run, job)
@@ -216,8 +214,25 @@ def keep_for_rerun(store: Any, record: Any, runs: list[str]) -> tuple[str, str]:
     except Exception as exc:  # no archive (upload failed), a bucket error: re-run anyway
         log.warning("gc: checkpoint of %s not kept: %s", record.name, exc)
         return "", ""
-    log.info("gc: kept the checkpoint of %s for run %s at %s", record.name, run, key)
-    return run, key
+    log.info("gc: kept the checkpoint of %s for run %s at %s", record.name, shown, key)
+    return shown, key
+
+
+def _lost_job(forge: str, jobs: list[Any], run: str, job: str) -> tuple[str, str, str] | None:
+    """The lost job the watcher's ABOUT (``run_id=``, ``job=``) names, as (run and job as
+    the key names them, the run as LostJob.run_id shows it); None when it is none of them.
+    Bitbucket's watcher names the pipeline and step by UUID (the step's name is the API's, from
+    lost_steps): the key names the lost pipeline by its UUID, braces off, and the step by its
+    name, which the re-run pipeline's step can ask the API for (checkpoint_bitbucket.py)."""
+    if forge != "bitbucket":
+        return (run, job, run) if run and any(j.run_id == run for j in jobs) else None
+    from cmlinfra.forges.bitbucket_pipelines import plain_uuid
+
+    pipeline, step = plain_uuid(run), plain_uuid(job)
+    for lost in jobs:
+        if step and plain_uuid(lost.id) == step and plain_uuid(lost.run_key) == pipeline:
+            return pipeline, lost.name, lost.run_id
+    return None
 
 
 def ambiguous_key(key: str) -> str:

@@ -112,11 +112,11 @@ def _arm(session: Any, opts: LaunchOptions, agent: Any, forget: tuple[str, ...] 
             session.root(supervisor.render_install(policy, agent), "supervisor-install")
             return
         session.root(render_install(policy), "watchdog-install")
-        _watch_reclaims(session, policy, opts)
+        _watch_reclaims(session, policy, opts, agent.forge)
         session.root(agent.start_script(), "agent-start")
 
 
-def _watch_reclaims(session: Any, policy: Any, opts: LaunchOptions) -> None:
+def _watch_reclaims(session: Any, policy: Any, opts: LaunchOptions, forge: str = "") -> None:
     """On a spot machine of a cloud that announces reclaims: the reclaim watcher, which on
     the notice stops the agent (no other job lands here), unregisters the runner and ends the
     machine (docs/reclaim.md)."""
@@ -143,8 +143,17 @@ def _watch_reclaims(session: Any, policy: Any, opts: LaunchOptions) -> None:
         agent_unit=policy.agent_unit,
         end_script=policy.end_script,
         upload=upload,
+        step_root=watch_steps(forge) if opts.checkpoint_dir else "",
     )
     session.root(reclaim.install_script(watch, policy.agent_user, LIB), "reclaim-watch")
+
+
+def watch_steps(forge: str) -> str:
+    """Where the watcher finds the running step's folder itself: Bitbucket's runner has no job
+    hooks to say (reclaim.sh.j2, find_step); "" where the hooks say."""
+    from cmlinfra.runner.agents import BITBUCKET_WORKDIR
+
+    return BITBUCKET_WORKDIR if forge == "bitbucket" else ""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ class Watch:
     agent_unit: str = ""  # runner mode: stopped on notice (the job with it)
     end_script: str = ""
     upload: str = ""  # runner mode: the root-only file of presigned PUT URLs (checkpoints.py)
+    # Bitbucket's runner has no job hooks: the watcher finds the running step among the agent's
+    # processes, its clone under this folder (the runner's working dir); "": the hooks say
+    step_root: str = ""
     interval: int = 2
 
     @property
@@ -100,6 +103,7 @@ def render(watch: Watch) -> str:
         runner=watch.runner,
         end_script=watch.end_script.strip(),
         upload=watch.upload,
+        step_root=watch.step_root,
         probe=watch.interruption.probe.rstrip("\n"),
         watched=watch.interruption.watched,
     )

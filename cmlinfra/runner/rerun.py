@@ -55,13 +55,14 @@ class Rerun:
 
     def line(self) -> str:
         what = f"job {self.job} ({self.name or '?'}) of run {self.run}"
+        saved = f" (its checkpoint at {self.checkpoint})" if self.checkpoint else ""
         if self.unit == "pipeline":  # Bitbucket: a step, and its pipeline's build number
             what = f"step {self.name or self.job} of pipeline {self.run}"
             if self.outcome == "rerun":
-                return f"re-ran pipeline {self.run} {self.why} (lost step: {self.name or '?'})"
+                lost = f"(lost step: {self.name or '?'}){saved}"
+                return f"re-ran pipeline {self.run} {self.why} {lost}"
         if self.outcome == "rerun":
             how = f" {self.why}" if self.why else ""
-            saved = f" (its checkpoint at {self.checkpoint})" if self.checkpoint else ""
             return f"re-ran {what}{how}{saved}" + (f": {self.url}" if self.url else "")
         verbs = {"skipped": "left", "waiting": "waiting for", "failed": "FAILED to re-run"}
         verb = verbs[self.outcome]
@@ -129,7 +130,7 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
     store.put(record)  # before asking: a second gc must not ask again
     reruns = [_entry(j, "skipped", j.retried) for j in jobs if j.retried]
     # the watcher's checkpoint (--checkpoint-dir) moved where the re-run attempt finds it, first
-    kept_run, kept = keep_for_rerun(store, record, [job.run_id for job in todo])
+    kept_run, kept = keep_for_rerun(store, record, todo)
     started: dict[str, str | None] = {}  # what was re-run once for several jobs → how (None:
     # it failed): a launch job, a Bitbucket pipeline
     for job in todo:

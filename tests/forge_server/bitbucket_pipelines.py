@@ -1,5 +1,6 @@
 """The fake Bitbucket's pipelines: listing (with the ``target.*`` filters), one pipeline (by
-UUID, or by build number as the real API also answers), its steps, and starting one. Tests
+UUID, or by build number as the real API also answers), its steps (all, or one by UUID), and
+starting one. Tests
 plant pipelines in ``Repo.pipelines``; a start adds a new pending pipeline with the next build
 number, so a second look sees it. A create is held to what Atlassian documents it takes: a
 known target type with that type's fields, variables only for a custom pipeline."""
@@ -114,6 +115,14 @@ def list_steps(server: ForgeServer, req: Req) -> Reply:
     return _page(req, [_step(s) for s in pipeline.steps])
 
 
+def get_step(server: ForgeServer, req: Req) -> Reply:
+    pipeline = _find(_repo(server, req), req.params["pipeline_uuid"])
+    found = [s for s in pipeline.steps if s.uuid == req.params["step_uuid"]]
+    if not found:
+        raise NotFound(f"No step with the UUID {req.params['step_uuid']}")
+    return Reply(200, _step(found[0]))
+
+
 def create_pipeline(server: ForgeServer, req: Req) -> Reply:
     repo = _repo(server, req)
     data = req.json() or {}
@@ -143,6 +152,7 @@ ROUTES = {
     ("post", B + "/pipelines"): create_pipeline,
     ("get", B + "/pipelines/{pipeline_uuid}"): get_pipeline,
     ("get", B + "/pipelines/{pipeline_uuid}/steps"): list_steps,
+    ("get", B + "/pipelines/{pipeline_uuid}/steps/{step_uuid}"): get_step,
 }
 
 

@@ -72,12 +72,7 @@ def test_refusals_name_the_fix(
     assert "\n" not in caught.value.line()
     checkpoints.check(_options(), "github")  # the good cases pass
     checkpoints.check(_options(), "gitlab")  # its pre/post_build_script call the job hooks
-    with pytest.raises(
-        UsageError, match="on bitbucket nothing tells the machine which step runs"
-    ) as caught:
-        checkpoints.check(_options(), "bitbucket")
-    assert "\n" not in caught.value.line()
-    assert "gc still re-runs the pipeline of a step lost with its runner" in caught.value.line()
+    checkpoints.check(_options(), "bitbucket")  # the watcher finds the step's processes
     monkeypatch.setenv("CMLINFRA_INTERRUPTION", "aws")  # forced: the tests' LXD machines
     checkpoints.check(_options(cloud="lxd", request=MachineRequest(name="ckpt-a")))
 
@@ -101,17 +96,12 @@ def test_the_cli_refuses_before_creating_anything(
     assert _objects(store) == [] and not local.exists()
 
 
-@pytest.mark.parametrize(
-    ("kind", "message"),
-    [
-        ("bitbucket", "on bitbucket nothing tells the machine which step runs"),
-        # past the checkpoint's checks, to the next one: GitLab is taken
-        ("gitlab", "--runner-group gpu needs a GitHub organization"),
-    ],
-)
-def test_the_cli_takes_gitlab_and_refuses_bitbucket_before_creating_anything(
-    cli: CliRunner, s3: tuple[S3Store, str], forge_repo, kind: str, message: str
+@pytest.mark.parametrize("kind", ["gitlab", "bitbucket"])
+def test_the_cli_takes_gitlab_and_bitbucket_before_creating_anything(
+    cli: CliRunner, s3: tuple[S3Store, str], forge_repo, kind: str
 ) -> None:  # type: ignore[no-untyped-def]
+    """Past the checkpoint's checks, to the next one (nothing created either way)."""
+    message = "--runner-group gpu needs a GitHub organization"
     store, url = s3
     env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
     args = ["--cloud", "aws", "--cloud-spot", "--state", url, "--runner-group", "gpu"]
@@ -119,7 +109,7 @@ def test_the_cli_takes_gitlab_and_refuses_bitbucket_before_creating_anything(
                  env={**env, **forge_repo(kind).env()})  # fmt: skip
     assert result.returncode != 0 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2  # the problem, the fix
-    assert "--checkpoint-dir" not in result.stderr or kind == "bitbucket"
+    assert "--checkpoint-dir" not in result.stderr
     assert _objects(store) == []
 
 
@@ -189,7 +179,7 @@ def test_restore_refuses_an_archive_that_climbs_out(
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "not a GitHub Actions or GitLab CI job"),
+        ({}, "not a GitHub Actions, GitLab CI or Bitbucket Pipelines job"),
         ({"GITHUB_ACTIONS": "true"}, "GITHUB_REPOSITORY, GITHUB_RUN_ID and GITHUB_JOB"),
         ({**GITHUB, "GITHUB_RUN_ID": "../x"}, "cannot name a checkpoint"),
     ],

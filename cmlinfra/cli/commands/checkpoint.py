@@ -17,7 +17,9 @@ RESTORE_HELP = (
     "machine uploads DIR of the running job's workspace to the registry, and 'gc' re-runs the"
     " lost job and keeps the checkpoint for it. Run this as a step before training: it finds "
     "the job's checkpoint from the CI environment (GitHub: GITHUB_REPOSITORY, GITHUB_RUN_ID, "
-    "GITHUB_JOB; GitLab: CI_PROJECT_PATH, CI_PIPELINE_ID, CI_JOB_NAME) and extracts it into "
+    "GITHUB_JOB; GitLab: CI_PROJECT_PATH, CI_PIPELINE_ID, CI_JOB_NAME; Bitbucket, where the "
+    "re-run is a new pipeline: its step's name and the earlier pipeline on the same commit and "
+    "ref, asked of the API with REPO_TOKEN or BITBUCKET_TOKEN) and extracts it into "
     "FOLDER, refusing any member that would land outside it. Without a checkpoint it says so "
     "and exits 0, so the same step serves the first attempt too."
 )

@@ -114,10 +114,10 @@ def register(root: typer.Typer) -> None:
         checkpoint_dir: str = typer.Option(
             "",
             "--checkpoint-dir",
-            help="Spot runners (GitHub, GitLab): on a reclaim notice the machine uploads this "
-            "folder of the job's workspace to the --state registry (s3://, gs:// or azurerm://) "
-            "through a presigned URL; 'gc' keeps it for the job's re-run, whose 'checkpoint "
-            "restore' gets it back (docs/reclaim.md).",
+            help="Spot runners (GitHub, GitLab, Bitbucket): on a reclaim notice the machine "
+            "uploads this folder of the job's workspace to the --state registry (s3://, gs:// "
+            "or azurerm://) through a presigned URL; 'gc' keeps it for the job's re-run, whose "
+            "'checkpoint restore' gets it back (docs/reclaim.md).",
         ),
         **cloud_options: str | None,  # every cloud's own options (with_cloud_options)
     ) -> None:
