@@ -284,3 +284,26 @@ def test_only_a_lost_steps_checkpoint_is_kept_and_twin_steps_start_empty(
         line = restore(url, tmp_path / "ckpt", env)
         assert line.endswith(f"2 of its steps are named 'train'; {tmp_path / 'ckpt'} starts empty")
     assert not (tmp_path / "ckpt").exists()
+
+
+@bitbucket
+def test_only_the_step_whose_checkpoint_was_kept_names_it(
+    world: World,  # noqa: F811
+    s3store: tuple[Any, str],
+) -> None:
+    """Two steps of one pipeline lost (parallel steps): the pipeline runs again once, and the
+    checkpoint the watcher saved is the one step's it names, not the other's too."""
+    store, url = s3store
+    w = replace(world, store=store, state=url)
+    after = stamp(w.created + 60)
+    lost = [step("train a", "FAILED", started_on=after), step("train b", "ERROR", started_on=after)]
+    pipeline = _pipeline(w, steps=lost)
+    record = _launched(w, pipeline)
+    _uploaded(w, record.name, pipeline.uuid, lost[1].uuid, b"b")
+    entries = {e["name"]: e for e in w.gc("--yes")["findings"][0]["reruns"]}
+    key = f"reg/checkpoints/bitbucket/ws/demo/{pipeline.uuid[1:-1]}/train b.tgz"
+    assert {n: (e["outcome"], e["checkpoint"]) for n, e in entries.items()} == {
+        "train a": ("rerun", ""),
+        "train b": ("rerun", key),
+    }
+    assert "its checkpoint" not in Rerun(**entries["train a"]).line()
