@@ -275,7 +275,8 @@ def may_rerun(new: dict[str, Any], old: dict[str, Any]) -> bool:
     kind = str((new.get("trigger") or {}).get("type") or "")
     if kind and kind != "pipeline_trigger_manual":
         return False
-    return _variables(new)[0] == _variables(old)[0]
+    plain = [sorted((v["key"], v["value"]) for v in _variables(p)[0]) for p in (new, old)]
+    return plain[0] == plain[1]
 
 
 def _rerun_already(http: ForgeHTTP, repo: str, pipeline: dict[str, Any], number: str) -> str:

@@ -245,3 +245,11 @@ def test_a_schedule_or_another_run_of_a_custom_pipeline_is_no_rerun(world: World
     report = world.gc("--yes")
     assert reruns(report) == [(lost.uuid, "skipped")]
     assert "itself a re-run of pipeline 21" in report["findings"][0]["reruns"][0]["why"]
+
+
+def test_gc_help_says_what_a_bitbucket_rerun_is(cli) -> None:
+    result = cli("gc", "--help", env={"COLUMNS": "400"})
+    assert result.returncode == 0
+    assert "Bitbucket: the pipeline that launched the runner, started again as a new one" in (
+        " ".join(result.stdout.split())
+    )
