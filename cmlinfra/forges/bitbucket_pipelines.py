@@ -188,7 +188,15 @@ def lost_steps(
         )
     uuid = braced_uuid(launched_by["run"], "launching pipeline")  # the registry's: checked
     ref = paths.uuid(uuid, "launching pipeline")
-    pipeline = http.json("GET", f"{repo}/pipelines/{ref}")
+    answer = http.request("GET", f"{repo}/pipelines/{ref}", allow=(404,))
+    if answer.status_code == 404:  # launched from another repository's step, or deleted
+        build = f", build {launched_by['build']}" if launched_by.get("build") else ""
+        raise Unsupported(
+            f"its lost steps cannot be found: the pipeline that launched it ({uuid}{build}) "
+            f"is not in {repo.removeprefix('/repositories/')}",
+            "re-run the pipeline with 'cmlinfra workflow rerun --repo URL --id BUILD_NUMBER'",
+        )
+    pipeline = answer.json()
     number = _number(pipeline)
     finished = _state(pipeline)[0] == "COMPLETED"
     launch = _launch_step(launched_by.get("step", ""))
@@ -283,18 +291,12 @@ def _rerun_already(http: ForgeHTTP, repo: str, pipeline: dict[str, Any], number:
     """Why pipeline ``number`` is not started again ("" when it may be): a later pipeline
     with its target (someone, or an earlier gc, re-ran it), or an earlier one (it is itself a
     re-run): a pipeline is re-run once, not once per reclaim."""
-    others = same_target(http, repo, pipeline)
-    later = [
-        int(other["build_number"])
-        for other in others
-        if int(other["build_number"]) > int(number) and may_rerun(other, pipeline)
-    ]
+    others = [(int(other["build_number"]), other) for other in same_target(http, repo, pipeline)]
+    later = [built for built, other in others if built > int(number) and may_rerun(other, pipeline)]
     if later:
         return f"already re-run as pipeline {later[0]} (a later pipeline on its commit and ref)"
     earlier = [
-        int(other["build_number"])
-        for other in others
-        if int(other["build_number"]) < int(number) and may_rerun(pipeline, other)
+        built for built, other in others if built < int(number) and may_rerun(pipeline, other)
     ]
     if earlier:
         return f"itself a re-run of pipeline {earlier[-1]} (an earlier one on its commit and ref)"

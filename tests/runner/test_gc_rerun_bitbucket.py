@@ -253,3 +253,23 @@ def test_gc_help_says_what_a_bitbucket_rerun_is(cli) -> None:
     assert "Bitbucket: the pipeline that launched the runner, started again as a new one" in (
         " ".join(result.stdout.split())
     )
+
+
+@bitbucket
+def test_a_launching_pipeline_of_another_repository_is_said_and_the_sweep_succeeds(
+    world: World,  # noqa: F811
+) -> None:
+    """``runner launch --repo https://bitbucket.org/ws/demo`` in a step of another repository's
+    pipeline (or one Bitbucket has since deleted): the pipeline is not in the runner's
+    repository. gc says so in the finding, as for a runner launched outside a pipeline, and
+    the teardown succeeds: no 404 that fails the sweep on every such runner."""
+    elsewhere = {"run": "{1b4e28ba-2fa1-11d2-883f-0016d3cca427}", "build": "3"}
+    world.record("cmlf-spot", runner_id="", launched_by=elsewhere)
+    report = world.gc("--yes")
+    [finding] = report["findings"]
+    assert finding["status"] == "fixed" and reruns(report) == []
+    assert (
+        "lost jobs not re-run: its lost steps cannot be found: the pipeline that launched it "
+        "({1b4e28ba-2fa1-11d2-883f-0016d3cca427}, build 3) is not in ws/demo"
+    ) in finding["detail"]
+    assert world.store.names() == []
