@@ -92,4 +92,7 @@ def _held(store: Any, key: str) -> bool:
     """Whether gc kept a checkpoint (or the marker of two) at ``key``."""
     from cmlinfra.runner.checkpoints import ambiguous_key
 
-    return any(store.key_metadata(k) is not None for k in (key, ambiguous_key(key)))
+    try:
+        return any(store.key_metadata(k) is not None for k in (key, ambiguous_key(key)))
+    except Exception:  # unreadable: the checkpoint's own read says what is wrong
+        return False
