@@ -236,6 +236,7 @@ def test_restore_in_a_bitbucket_step_without_its_ids_or_a_token_is_one_line(
     with pytest.raises(CmlinfraError) as caught:
         restore(url, tmp_path / "ckpt", {**no_token, **ids})
     assert "\n" not in caught.value.line() and "BITBUCKET_TOKEN" in caught.value.line()
+    assert "--token" not in caught.value.line()  # checkpoint restore has no --token
     assert not (tmp_path / "ckpt").exists()
 
 
