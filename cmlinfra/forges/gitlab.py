@@ -68,12 +68,10 @@ def _not_below_root(response: requests.Response, base: str) -> CmlinfraError | N
     served under a relative URL, which a URL alone cannot tell (forges.md); the fix says how."""
     path = urlsplit(response.request.url or "").path
     project = unquote(path.removeprefix("/api/v4/projects/").split("/")[0])
-    if not path.startswith("/api/v4/projects/") or project.count("/") < 2:
+    if not path.startswith("/api/v4/projects/") or not gitlab_runners.root_hint(base, project):
         return None
     error = generic_error("GitLab", str(response.request.method), path, response)
-    root = f"{base.rstrip('/')}/{project.split('/')[0]}"
-    fix = f"{error.fix}; if GitLab is served under a relative URL, set CI_SERVER_URL to it ({root})"
-    return CmlinfraError(error.problem, fix)
+    return CmlinfraError(error.problem, error.fix + gitlab_runners.root_hint(base, project))
 
 
 class GitLab:
@@ -93,9 +91,7 @@ class GitLab:
         )
         self.project = f"/api/v4/projects/{quote(context.repo, safe='')}"
         # the API at its host's root: a 404 may mean a relative URL root it does not know
-        at_root = not urlsplit(context.api_url).path.strip("/")
-        public = urlsplit(context.web_url).hostname == "gitlab.com"  # never under a root
-        self._root = context.web_url if at_root and not public else ""
+        self._root = gitlab_runners.at_host_root(context)
         self.runners = gitlab_runners.GitLabRunners(self.http, context, self.project)
 
     def pr_for_commit(self, sha: str) -> PullRequest | None:

@@ -235,3 +235,18 @@ def test_a_gitlab_project_not_found_outside_ci_names_a_relative_url_root(
     assert "HTTP 404" in line and "gitlab%2Fgroup%2Fdemo" in line
     assert f"set CI_SERVER_URL to it ({forge.url}/gitlab)" in line
     assert repo.env()["GITLAB_TOKEN"] not in result.stderr + result.stdout
+
+
+def test_gitlab_runners_not_found_outside_ci_name_a_relative_url_root(
+    cli, forge, forge_repo, tmp_path
+) -> None:
+    """The same for the runners' project-or-group lookup (``gc``, ``runner launch`` and
+    ``runner destroy`` with ``--repo https://host/gitlab/group/proj`` outside CI)."""
+    repo = forge_repo("gitlab", "group/demo")
+    env = {"GITLAB_TOKEN": repo.env()["GITLAB_TOKEN"]}
+    url = f"{forge.url}/gitlab/group/demo"
+    result = cli("gc", "--state", str(tmp_path / "reg"), "--driver", "gitlab", "--repo", url,
+                 cwd=tmp_path, env=env)  # fmt: skip
+    assert result.returncode != 0
+    assert "no GitLab project or group 'gitlab/group/demo'" in result.stderr
+    assert f"set CI_SERVER_URL to it ({forge.url}/gitlab)" in result.stderr
