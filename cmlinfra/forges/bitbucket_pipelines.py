@@ -188,7 +188,15 @@ def lost_steps(
         )
     uuid = braced_uuid(launched_by["run"], "launching pipeline")  # the registry's: checked
     ref = paths.uuid(uuid, "launching pipeline")
-    pipeline = http.json("GET", f"{repo}/pipelines/{ref}")
+    answer = http.request("GET", f"{repo}/pipelines/{ref}", allow=(404,))
+    if answer.status_code == 404:  # launched from another repository's step, or deleted
+        build = f", build {launched_by['build']}" if launched_by.get("build") else ""
+        raise Unsupported(
+            f"its lost steps cannot be found: the pipeline that launched it ({uuid}{build}) "
+            f"is not in {repo.removeprefix('/repositories/')}",
+            "re-run the pipeline with 'cmlinfra workflow rerun --repo URL --id BUILD_NUMBER'",
+        )
+    pipeline = answer.json()
     number = _number(pipeline)
     finished = _state(pipeline)[0] == "COMPLETED"
     launch = _launch_step(launched_by.get("step", ""))
@@ -267,14 +275,29 @@ def same_target(http: ForgeHTTP, repo: str, pipeline: dict[str, Any]) -> list[di
     return sorted(found, key=lambda other: int(other["build_number"]))
 
 
+def may_rerun(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Whether pipeline ``new``, on ``old``'s target, can be a re-run of it: one started
+    through the API (a manual trigger; an answer without a trigger is given the benefit of the
+    doubt) with ``old``'s variables, as :func:`rerun` starts it. A schedule's nightly run on an
+    unchanged branch, or a custom pipeline run again by hand with other variables, is not."""
+    kind = str((new.get("trigger") or {}).get("type") or "")
+    if kind and kind != "pipeline_trigger_manual":
+        return False
+    plain = [sorted((v["key"], v["value"]) for v in _variables(p)[0]) for p in (new, old)]
+    return plain[0] == plain[1]
+
+
 def _rerun_already(http: ForgeHTTP, repo: str, pipeline: dict[str, Any], number: str) -> str:
     """Why pipeline ``number`` is not started again ("" when it may be): a later pipeline
     with its target (someone, or an earlier gc, re-ran it), or an earlier one (it is itself a
     re-run): a pipeline is re-run once, not once per reclaim."""
-    others = [int(other["build_number"]) for other in same_target(http, repo, pipeline)]
-    later = [built for built in others if built > int(number)]
+    others = [(int(other["build_number"]), other) for other in same_target(http, repo, pipeline)]
+    later = [built for built, other in others if built > int(number) and may_rerun(other, pipeline)]
     if later:
         return f"already re-run as pipeline {later[0]} (a later pipeline on its commit and ref)"
-    if others:
-        return f"itself a re-run of pipeline {others[-1]} (an earlier one on its commit and ref)"
+    earlier = [
+        built for built, other in others if built < int(number) and may_rerun(pipeline, other)
+    ]
+    if earlier:
+        return f"itself a re-run of pipeline {earlier[-1]} (an earlier one on its commit and ref)"
     return ""

@@ -12,7 +12,7 @@ import base64
 import dataclasses
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
@@ -32,17 +32,21 @@ from cmlinfra.forges.base import (
 )
 from cmlinfra.forges.context import ForgeContext
 from cmlinfra.forges.gitlab_merge import mr_from
-from cmlinfra.forges.http import ForgeHTTP, message_of
+from cmlinfra.forges.http import ForgeHTTP, generic_error, message_of
 
 COMMENT_LIMIT = 1_000_000  # GitLab notes hold up to 1,000,000 characters
 
 
-def _errors(response: requests.Response, runner_owner: str = "") -> CmlinfraError | None:
+def _errors(
+    response: requests.Response, runner_owner: str = "", base: str = ""
+) -> CmlinfraError | None:
     status, message = response.status_code, message_of(response)
     url = response.request.url or ""
     runner_error = gitlab_runners.runner_errors(status, message, url, runner_owner)
     if runner_error is not None:
         return runner_error
+    if status == 404 and base:
+        return _not_below_root(response, base)
     if status == 401:
         return CmlinfraError(
             f"the token was rejected by GitLab (HTTP 401: {message or 'Unauthorized'})",
@@ -58,6 +62,18 @@ def _errors(response: requests.Response, runner_owner: str = "") -> CmlinfraErro
     return None
 
 
+def _not_below_root(response: requests.Response, base: str) -> CmlinfraError | None:
+    """A project not found through an API at its host's root (``base``), by a path of three or
+    more segments: perhaps ``--repo https://host/gitlab/group/proj`` outside CI, on a GitLab
+    served under a relative URL, which a URL alone cannot tell (forges.md); the fix says how."""
+    path = urlsplit(response.request.url or "").path
+    project = unquote(path.removeprefix("/api/v4/projects/").split("/")[0])
+    if not path.startswith("/api/v4/projects/") or not gitlab_runners.root_hint(base, project):
+        return None
+    error = generic_error("GitLab", str(response.request.method), path, response)
+    return CmlinfraError(error.problem, error.fix + gitlab_runners.root_hint(base, project))
+
+
 class GitLab:
     name = "gitlab"
     comment_limit = COMMENT_LIMIT
@@ -71,9 +87,11 @@ class GitLab:
             context.api_url,
             lambda: {header: token.reveal()},
             forge="GitLab",
-            errors=lambda response: _errors(response, self.runners.owner_kind),
+            errors=lambda response: _errors(response, self.runners.owner_kind, self._root),
         )
         self.project = f"/api/v4/projects/{quote(context.repo, safe='')}"
+        # the API at its host's root: a 404 may mean a relative URL root it does not know
+        self._root = gitlab_runners.at_host_root(context)
         self.runners = gitlab_runners.GitLabRunners(self.http, context, self.project)
 
     def pr_for_commit(self, sha: str) -> PullRequest | None:

@@ -10,7 +10,7 @@ the role that level needs (Maintainer of a project, Owner of a group).
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.forges import paths
@@ -84,7 +84,7 @@ class GitLabRunners:
                     f"no GitLab project or group {path!r} at {self.ctx.web_url}, or the token "
                     "cannot see it",
                     "check --repo (https://host/group/project, or https://host/group for group "
-                    "runners)",
+                    "runners)" + root_hint(at_host_root(self.ctx), path),
                 )
             self._owner, self._owner_id = "group", int(group.json()["id"])
         log.info("GitLab %s is a %s: %s runners", path, *[self._owner] * 2)
@@ -149,3 +149,20 @@ class GitLabRunners:
 
     def remove(self, runner_id: str) -> None:
         self.http.request("DELETE", f"/api/v4/runners/{paths.number(runner_id, 'runner id')}")
+
+
+def at_host_root(ctx: ForgeContext) -> str:
+    """``ctx``'s web URL when its API is at its host's root (not gitlab.com, never under one),
+    where a 404 may mean a GitLab under a relative URL that ``--repo`` alone cannot tell."""
+    at_root = not urlsplit(ctx.api_url).path.strip("/")
+    return ctx.web_url if at_root and urlsplit(ctx.web_url).hostname != "gitlab.com" else ""
+
+
+def root_hint(base: str, path: str) -> str:
+    """The end of a 404's fix for ``path`` (three or more segments) asked of the API at host
+    root ``base``: ``https://host/gitlab/group/proj`` outside CI is project gitlab/group/proj
+    there (docs/forges.md); "" otherwise."""
+    if not base or path.count("/") < 2:
+        return ""
+    root = f"{base.rstrip('/')}/{path.split('/')[0]}"
+    return f"; if GitLab is served under a relative URL, set CI_SERVER_URL to it ({root})"

@@ -6,8 +6,9 @@ pipeline UUID, build number and step UUIDs). What the two share is the pipeline 
 the same commit and ref, and the step's name. So gc keeps the archive under the lost
 pipeline's UUID and the step's name (checkpoints.keep_for_rerun) before it starts the new
 pipeline, and the new pipeline's step asks the API for its own name and for the pipeline it
-re-runs: the latest earlier pipeline on the same commit, ref and selector, the rule by which
-gc tells a re-run (bitbucket_pipelines.same_target). Keeping the archive under the old
+re-runs: an earlier pipeline on the same commit, ref and selector that this one can be a
+re-run of, the rule by which gc tells a re-run (bitbucket_pipelines.same_target, may_rerun),
+the newest whose key holds a checkpoint. Keeping the archive under the old
 pipeline, before the new one exists, leaves the new pipeline's steps no race with gc.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cmlinfra.errors import UsageError
+from cmlinfra.errors import CmlinfraError, UsageError
 
 NAMES = "BITBUCKET_PIPELINE_UUID and BITBUCKET_STEP_UUID"
 
@@ -40,15 +41,17 @@ def step_key(store: Any, env: Mapping[str, str]) -> StepKey:
     """This step's key, from its environment and the forge's API (the token as every command
     takes it: REPO_TOKEN or BITBUCKET_TOKEN)."""
     from cmlinfra.forges import connect, paths
-    from cmlinfra.forges.bitbucket_pipelines import braced_uuid, plain_uuid, same_target
+    from cmlinfra.forges.bitbucket_pipelines import braced_uuid, may_rerun, same_target
     from cmlinfra.forges.context import detect
-    from cmlinfra.runner.checkpoints import job_key
 
     if not all(env.get(name, "").strip() for name in NAMES.split(" and ")):
         raise UsageError(f"{NAMES} are not both set", "run it as a step of a Bitbucket pipeline")
     pipeline = braced_uuid(env["BITBUCKET_PIPELINE_UUID"], "BITBUCKET_PIPELINE_UUID")
     step = braced_uuid(env["BITBUCKET_STEP_UUID"], "BITBUCKET_STEP_UUID")
-    context = detect(env, driver="bitbucket")
+    try:
+        context = detect(env, driver="bitbucket")
+    except CmlinfraError as exc:  # its fix may say "pass --token", which restore does not take
+        raise type(exc)(exc.problem, exc.fix.removesuffix(", or pass --token")) from None
     forge: Any = connect(context)
     ref = paths.uuid(pipeline, "pipeline")
     current = forge.http.json("GET", f"{forge.repo}/pipelines/{ref}")
@@ -69,10 +72,30 @@ def step_key(store: Any, env: Mapping[str, str]) -> StepKey:
         for other in same_target(forge.http, forge.repo, current)
         if isinstance(current.get("build_number"), int)
         and int(other["build_number"]) < int(current["build_number"])
+        and may_rerun(current, other)
     ]
     if not earlier:
         return StepKey(None, what, "it re-runs no earlier pipeline")
-    old = earlier[-1]
-    lost = plain_uuid(old.get("uuid"))
-    key = job_key(store, "bitbucket", context.repo, lost, name) if lost else None
+    # the newest earlier one whose key holds a checkpoint (a schedule's run may have started
+    # on the same commit between the lost pipeline and gc's re-run of it), else the newest
+    found = [(other, _key(store, context.repo, other, name)) for other in earlier[::-1][:10]]
+    old, key = next(((o, k) for o, k in found if k and _held(store, k)), found[0])
     return StepKey(key, f"{what}, a re-run of pipeline {old['build_number']}", "")
+
+
+def _key(store: Any, repo: str, pipeline: dict[str, Any], name: str) -> str | None:
+    from cmlinfra.forges.bitbucket_pipelines import plain_uuid
+    from cmlinfra.runner.checkpoints import job_key
+
+    lost = plain_uuid(pipeline.get("uuid"))
+    return job_key(store, "bitbucket", repo, lost, name) if lost else None
+
+
+def _held(store: Any, key: str) -> bool:
+    """Whether gc kept a checkpoint (or the marker of two) at ``key``."""
+    from cmlinfra.runner.checkpoints import ambiguous_key
+
+    try:
+        return any(store.key_metadata(k) is not None for k in (key, ambiguous_key(key)))
+    except Exception:  # unreadable: the checkpoint's own read says what is wrong
+        return False

@@ -164,11 +164,12 @@ def env_job(forge: str, env: Mapping[str, str]) -> tuple[str, str, str] | None:
     return (values[0], values[1], values[2]) if all(values) else None
 
 
-def keep_for_rerun(store: Any, record: Any, jobs: list[Any]) -> tuple[str, str]:
+def keep_for_rerun(store: Any, record: Any, jobs: list[Any]) -> tuple[str, str, str]:
     """Before gc re-runs the jobs ``record``'s runner lost (``jobs``, LostJob): move the
     watcher's checkpoint (if any, and if of one of their runs) to the key the re-run attempt
-    restores from. Returns (run, key) (run as LostJob.run_id says it), ("", "") when there is
-    none; never raises (the re-run matters more).
+    restores from. Returns (run, key, job) (run as LostJob.run_id says it; job the LostJob.id
+    whose checkpoint it is where the watcher named it, a Bitbucket step, else "": the run's),
+    ("", "", "") when there is none; never raises (the re-run matters more).
 
     The key names the job by what its re-run attempt's environment says: GitLab's
     ``CI_JOB_NAME``, which differs for every leg of a ``parallel`` job, and GitHub's
@@ -183,18 +184,18 @@ def keep_for_rerun(store: Any, record: Any, jobs: list[Any]) -> tuple[str, str]:
 
     keys = key_store(store)
     if keys is None:
-        return "", ""
+        return "", "", ""
     try:
         text = keys.read_key(runner_key(keys, record.name, ABOUT))
         about = parse(text.decode(errors="replace")) if text else {}
         lost = _lost_job(record.forge, jobs, about.get("run_id", ""), about.get("job", ""))
         if lost is None:
-            return "", ""
-        run, job, shown = lost
+            return "", "", ""
+        run, job, shown, lost_id = lost
         key = job_key(keys, record.forge, record.repo_path(), run, job)
         if key is None:
             log.warning("gc: checkpoint of %s not kept: run %r / job %r", record.name, run, job)
-            return "", ""
+            return "", "", ""
         other = _holder(keys, key)
         clash = other is not None and other != record.name
         ambiguous = clash or keys.key_metadata(ambiguous_key(key)) is not None
@@ -210,28 +211,29 @@ def keep_for_rerun(store: Any, record: Any, jobs: list[Any]) -> tuple[str, str]:
         for leaf in (ARCHIVE, ABOUT):  # moved or dropped (the teardown would delete them anyway)
             keys.delete_key(runner_key(keys, record.name, leaf))
         if ambiguous:
-            return "", ""
+            return "", "", ""
     except Exception as exc:  # no archive (upload failed), a bucket error: re-run anyway
         log.warning("gc: checkpoint of %s not kept: %s", record.name, exc)
-        return "", ""
+        return "", "", ""
     log.info("gc: kept the checkpoint of %s for run %s at %s", record.name, shown, key)
-    return shown, key
+    return shown, key, lost_id
 
 
-def _lost_job(forge: str, jobs: list[Any], run: str, job: str) -> tuple[str, str, str] | None:
+def _lost_job(forge: str, jobs: list[Any], run: str, job: str) -> tuple[str, str, str, str] | None:
     """The lost job the watcher's ABOUT (``run_id=``, ``job=``) names, as (run and job as
-    the key names them, the run as LostJob.run_id shows it); None when it is none of them.
+    the key names them, the run as LostJob.run_id shows it, the LostJob.id when the ABOUT
+    names that one step of the run, else ""); None when it is none of them.
     Bitbucket's watcher names the pipeline and step by UUID (the step's name is the API's, from
     lost_steps): the key names the lost pipeline by its UUID, braces off, and the step by its
     name, which the re-run pipeline's step can ask the API for (checkpoint_bitbucket.py)."""
     if forge != "bitbucket":
-        return (run, job, run) if run and any(j.run_id == run for j in jobs) else None
+        return (run, job, run, "") if run and any(j.run_id == run for j in jobs) else None
     from cmlinfra.forges.bitbucket_pipelines import plain_uuid
 
     pipeline, step = plain_uuid(run), plain_uuid(job)
     for lost in jobs:
         if step and plain_uuid(lost.id) == step and plain_uuid(lost.run_key) == pipeline:
-            return pipeline, lost.name, lost.run_id
+            return pipeline, lost.name, lost.run_id, lost.id  # one step of several lost
     return None
 
 

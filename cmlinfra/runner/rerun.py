@@ -130,7 +130,7 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
     store.put(record)  # before asking: a second gc must not ask again
     reruns = [_entry(j, "skipped", j.retried) for j in jobs if j.retried]
     # the watcher's checkpoint (--checkpoint-dir) moved where the re-run attempt finds it, first
-    kept_run, kept = keep_for_rerun(store, record, todo)
+    kept_run, kept, kept_job = keep_for_rerun(store, record, todo)
     started: dict[str, str | None] = {}  # what was re-run once for several jobs → how (None:
     # it failed): a launch job, a Bitbucket pipeline
     for job in todo:
@@ -140,7 +140,7 @@ def rerun_lost(store: RunnerStore, record: RunnerRecord, forge: Callable[[], Any
             reruns.append(_entry(job, "failed", _one_line(exc)))
             continue
         log.info("gc: re-ran job %s of run %s, lost with %s", job.id, job.run_id, record.name)
-        saved = kept if job.run_id == kept_run else ""
+        saved = kept if job.run_id == kept_run and kept_job in ("", job.id) else ""
         reruns.append(_entry(job, "rerun", why, saved))
     done = sum(r.outcome == "rerun" for r in reruns)
     failed = [r.job for r in reruns if r.outcome == "failed"]

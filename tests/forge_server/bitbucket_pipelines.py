@@ -62,6 +62,9 @@ def _pipeline(p: StoredPipeline) -> dict[str, Any]:
             for v in p.variables
         ],
     }
+    if p.trigger:
+        name = p.trigger.removeprefix("pipeline_trigger_").upper()
+        body["trigger"] = {"type": p.trigger, "name": name}
     if p.state == "COMPLETED":
         body["completed_on"] = p.created_on
     return body
@@ -142,6 +145,7 @@ def create_pipeline(server: ForgeServer, req: Req) -> Reply:
         target=target,
         state="PENDING",
         variables=[{k: v for k, v in var.items() if k != "type"} for var in variables],
+        trigger="pipeline_trigger_manual",  # what Bitbucket says of one started through its API
     )
     repo.pipelines.append(pipeline)
     return Reply(201, _pipeline(pipeline))
@@ -167,6 +171,7 @@ def plant(
     steps: list[StoredStep] | None = None,
     variables: list[dict[str, object]] | None = None,
     target: dict[str, object] | None = None,
+    trigger: str = "",
 ) -> StoredPipeline:
     """A pipeline on branch ``main`` at ``commit`` (or on ``target``), as a test needs one."""
     pipeline = StoredPipeline(
@@ -184,6 +189,7 @@ def plant(
         result=result,
         variables=list(variables or []),
         steps=list(steps or []),
+        trigger=trigger,
     )
     repo.pipelines.append(pipeline)
     return pipeline

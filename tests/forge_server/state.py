@@ -103,6 +103,9 @@ class StoredPipeline:
     variables: list[dict[str, object]] = field(default_factory=list)
     steps: list[StoredStep] = field(default_factory=list)
     created_on: str = "2026-01-01T00:00:00Z"
+    # what started it, as the API's trigger type says ("": an answer without one); one started
+    # through the API (a re-run) is pipeline_trigger_manual
+    trigger: str = ""
 
 
 @dataclass

@@ -217,3 +217,36 @@ def test_debug_output_never_shows_the_token(cli, forge_repo, tmp_path) -> None:
     result = cli("--log", "debug", "comment", "update", str(report), cwd=tmp_path, env=repo.env())
     assert result.returncode == 1
     assert repo.server.token not in result.stdout + result.stderr
+
+
+def test_a_gitlab_project_not_found_outside_ci_names_a_relative_url_root(
+    cli, forge, forge_repo, tmp_path
+) -> None:
+    """``--repo https://host/gitlab/group/proj`` outside CI: the URL cannot say that GitLab is
+    served under /gitlab, so the API answers 404 for project gitlab/group/proj. The fix names
+    what tells it (CI_SERVER_URL), not only the repository name."""
+    repo = forge_repo("gitlab", "group/demo")
+    env = {"GITLAB_TOKEN": repo.env()["GITLAB_TOKEN"]}
+    url = f"{forge.url}/gitlab/group/demo"
+    result = cli("workflow", "rerun", "--id", "1", "--driver", "gitlab", "--repo", url,
+                 cwd=tmp_path, env=env)  # fmt: skip
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "HTTP 404" in line and "gitlab%2Fgroup%2Fdemo" in line
+    assert f"set CI_SERVER_URL to it ({forge.url}/gitlab)" in line
+    assert repo.env()["GITLAB_TOKEN"] not in result.stderr + result.stdout
+
+
+def test_gitlab_runners_not_found_outside_ci_name_a_relative_url_root(
+    cli, forge, forge_repo, tmp_path
+) -> None:
+    """The same for the runners' project-or-group lookup (``gc``, ``runner launch`` and
+    ``runner destroy`` with ``--repo https://host/gitlab/group/proj`` outside CI)."""
+    repo = forge_repo("gitlab", "group/demo")
+    env = {"GITLAB_TOKEN": repo.env()["GITLAB_TOKEN"]}
+    url = f"{forge.url}/gitlab/group/demo"
+    result = cli("gc", "--state", str(tmp_path / "reg"), "--driver", "gitlab", "--repo", url,
+                 cwd=tmp_path, env=env)  # fmt: skip
+    assert result.returncode != 0
+    assert "no GitLab project or group 'gitlab/group/demo'" in result.stderr
+    assert f"set CI_SERVER_URL to it ({forge.url}/gitlab)" in result.stderr

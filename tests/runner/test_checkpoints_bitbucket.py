@@ -236,6 +236,7 @@ def test_restore_in_a_bitbucket_step_without_its_ids_or_a_token_is_one_line(
     with pytest.raises(CmlinfraError) as caught:
         restore(url, tmp_path / "ckpt", {**no_token, **ids})
     assert "\n" not in caught.value.line() and "BITBUCKET_TOKEN" in caught.value.line()
+    assert "--token" not in caught.value.line()  # checkpoint restore has no --token
     assert not (tmp_path / "ckpt").exists()
 
 
@@ -284,3 +285,65 @@ def test_only_a_lost_steps_checkpoint_is_kept_and_twin_steps_start_empty(
         line = restore(url, tmp_path / "ckpt", env)
         assert line.endswith(f"2 of its steps are named 'train'; {tmp_path / 'ckpt'} starts empty")
     assert not (tmp_path / "ckpt").exists()
+
+
+@bitbucket
+def test_only_the_step_whose_checkpoint_was_kept_names_it(
+    world: World,  # noqa: F811
+    s3store: tuple[Any, str],
+) -> None:
+    """Two steps of one pipeline lost (parallel steps): the pipeline runs again once, and the
+    checkpoint the watcher saved is the one step's it names, not the other's too."""
+    store, url = s3store
+    w = replace(world, store=store, state=url)
+    after = stamp(w.created + 60)
+    lost = [step("train a", "FAILED", started_on=after), step("train b", "ERROR", started_on=after)]
+    pipeline = _pipeline(w, steps=lost)
+    record = _launched(w, pipeline)
+    _uploaded(w, record.name, pipeline.uuid, lost[1].uuid, b"b")
+    entries = {e["name"]: e for e in w.gc("--yes")["findings"][0]["reruns"]}
+    key = f"reg/checkpoints/bitbucket/ws/demo/{pipeline.uuid[1:-1]}/train b.tgz"
+    assert {n: (e["outcome"], e["checkpoint"]) for n, e in entries.items()} == {
+        "train a": ("rerun", ""),
+        "train b": ("rerun", key),
+    }
+    assert "its checkpoint" not in Rerun(**entries["train a"]).line()
+
+
+@bitbucket
+def test_a_nightly_run_between_the_lost_pipeline_and_its_rerun_takes_nothing(
+    world: World,  # noqa: F811
+    s3store: tuple[Any, str],
+    tmp_path: Path,
+) -> None:
+    """A schedule's pipeline 7 loses its step; the next night's pipeline 8 (same commit, ref
+    and selector) starts before gc runs. gc still re-runs 7 (8 is no re-run of it), as 9;
+    8's step starts empty and 9's restores 7's checkpoint."""
+    store, url = s3store
+    w = replace(world, store=store, state=url)
+    nightly = "pipeline_trigger_schedule"
+    lost = step("train", "FAILED", started_on=stamp(w.created + 60))
+    pipeline = _pipeline(w, trigger=nightly, steps=[lost])
+    record = _launched(w, pipeline)
+    _uploaded(w, record.name, pipeline.uuid, lost.uuid, b"7")
+    tonight = _pipeline(w, 8, trigger=nightly, state="IN_PROGRESS")
+    tonight.steps.append(step("train", state="IN_PROGRESS"))
+    [entry] = w.gc("--yes")["findings"][0]["reruns"]
+    assert (entry["outcome"], entry["why"]) == (
+        "rerun",
+        "as pipeline 9 (Bitbucket re-runs whole pipelines)",
+    )
+
+    def env(p: StoredPipeline, s: StoredStep) -> dict[str, str]:
+        return {**w.repo.env(), "CI": "true", "BITBUCKET_BUILD_NUMBER": str(p.build_number),
+                "BITBUCKET_PIPELINE_UUID": p.uuid, "BITBUCKET_STEP_UUID": s.uuid}  # fmt: skip
+
+    line = restore(url, tmp_path / "night", env(tonight, tonight.steps[1]))
+    assert line.endswith(f"it re-runs no earlier pipeline; {tmp_path / 'night'} starts empty")
+    again = w.repo.state.pipelines[-1]
+    again.steps = [step("launch", state="IN_PROGRESS"), step("train", state="IN_PROGRESS")]
+    line = restore(url, tmp_path / "ckpt", env(again, again.steps[1]))
+    assert line.startswith(
+        "restored the checkpoint of step train of pipeline 9, a re-run of pipeline 7"
+    )
+    assert (tmp_path / "ckpt/leg").read_text() == "7"

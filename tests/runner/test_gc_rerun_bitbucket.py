@@ -209,3 +209,67 @@ def test_the_launcher_is_the_pipeline_and_step_bitbucket_names() -> None:
     }
     assert launcher_job("bitbucket", {**env, "CI": ""}) == {}  # not in a pipeline
     assert launcher_job("github", env) == {}
+
+
+@bitbucket
+def test_a_schedule_or_another_run_of_a_custom_pipeline_is_no_rerun(world: World) -> None:  # noqa: F811
+    """Only a pipeline started through the API (a manual trigger), with the same variables,
+    can be a re-run: a nightly schedule on an unchanged branch, or a custom pipeline run again
+    by hand with other variables, is a pipeline of its own, whose lost step gc re-runs."""
+    after = stamp(world.created + 60)
+    nightly = "pipeline_trigger_schedule"
+    _pipeline(world, 6, trigger=nightly, result="SUCCESSFUL")  # last night: same commit, ref
+    lost = step("train", "FAILED", started_on=after)
+    tonight = _pipeline(world, 7, trigger=nightly, steps=[lost])
+    _launched(world, tonight)
+    assert reruns(world.gc("--yes")) == [(lost.uuid, "rerun")]
+    assert [p.build_number for p in world.repo.state.pipelines] == [6, 7, 8]
+
+    custom = {"selector": {"type": "custom", "pattern": "train-gpu"}}
+    manual = "pipeline_trigger_manual"
+    epochs = [{"key": "EPOCHS", "value": "3"}]
+    _pipeline(world, 20, trigger=manual, variables=epochs, result="SUCCESSFUL", **custom)
+    lost = step("train", "FAILED", started_on=after)
+    longer = [{"key": "EPOCHS", "value": "30"}]
+    second = _pipeline(world, 21, trigger=manual, variables=longer, steps=[lost], **custom)
+    _launched(world, second)
+    assert reruns(world.gc("--yes")) == [(lost.uuid, "rerun")]
+    assert world.repo.state.pipelines[-1].variables == longer
+
+    # the re-run (22) of pipeline 21 loses its step too: that one is a re-run, left
+    again = world.repo.state.pipelines[-1]
+    again.state, again.result = "COMPLETED", "FAILED"
+    lost = step("train", "FAILED", started_on=after)
+    again.steps = [step("launch", started_on=stamp(world.created - 30)), lost]
+    _launched(world, again)
+    report = world.gc("--yes")
+    assert reruns(report) == [(lost.uuid, "skipped")]
+    assert "itself a re-run of pipeline 21" in report["findings"][0]["reruns"][0]["why"]
+
+
+def test_gc_help_says_what_a_bitbucket_rerun_is(cli) -> None:
+    result = cli("gc", "--help", env={"COLUMNS": "400"})
+    assert result.returncode == 0
+    assert "Bitbucket: the pipeline that launched the runner, started again as a new one" in (
+        " ".join(result.stdout.split())
+    )
+
+
+@bitbucket
+def test_a_launching_pipeline_of_another_repository_is_said_and_the_sweep_succeeds(
+    world: World,  # noqa: F811
+) -> None:
+    """``runner launch --repo https://bitbucket.org/ws/demo`` in a step of another repository's
+    pipeline (or one Bitbucket has since deleted): the pipeline is not in the runner's
+    repository. gc says so in the finding, as for a runner launched outside a pipeline, and
+    the teardown succeeds: no 404 that fails the sweep on every such runner."""
+    elsewhere = {"run": "{1b4e28ba-2fa1-11d2-883f-0016d3cca427}", "build": "3"}
+    world.record("cmlf-spot", runner_id="", launched_by=elsewhere)
+    report = world.gc("--yes")
+    [finding] = report["findings"]
+    assert finding["status"] == "fixed" and reruns(report) == []
+    assert (
+        "lost jobs not re-run: its lost steps cannot be found: the pipeline that launched it "
+        "({1b4e28ba-2fa1-11d2-883f-0016d3cca427}, build 3) is not in ws/demo"
+    ) in finding["detail"]
+    assert world.store.names() == []

@@ -55,7 +55,8 @@ def register(root: typer.Typer) -> None:
             True,
             "--rerun/--no-rerun",
             help="With --yes: re-run, once, the CI jobs a spot runner lost when its machine "
-            "was reclaimed (GitHub, GitLab; not runners launched with --no-retry).",
+            "was reclaimed (GitHub, GitLab: those jobs; Bitbucket: the pipeline that launched "
+            "the runner, started again as a new one; not runners launched with --no-retry).",
         ),
         yes: bool = typer.Option(False, "--yes", "-y", help="Fix what is found (else: report)."),
     ) -> None:
