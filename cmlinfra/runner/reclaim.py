@@ -89,7 +89,10 @@ def checked_dir(value: str) -> str:
     return str(path)
 
 
-def render(watch: Watch) -> str:
+def render(watch: Watch, job_user: str = "") -> str:
+    """The watcher script. ``job_user``: whose rights the checkpoint folder is read with (the
+    job's folder is that user's to shape: a link it plants there must not let the root watcher
+    pack what that user cannot read); "" or root: the watcher's own."""
     from cmlinfra.runner.watchdog import render_template
 
     return render_template(
@@ -104,6 +107,7 @@ def render(watch: Watch) -> str:
         end_script=watch.end_script.strip(),
         upload=watch.upload,
         step_root=watch.step_root,
+        job_user=job_user,
         probe=watch.interruption.probe.rstrip("\n"),
         watched=watch.interruption.watched,
     )
@@ -112,7 +116,9 @@ def render(watch: Watch) -> str:
 def install_script(watch: Watch, job_user: str, lib: str) -> str:
     """Root shell that installs the watcher and starts it: a systemd service for a runner, a
     background process for exec (which may run where there is no systemd: a pod)."""
-    script = render(watch).rstrip("\n")
+    # a runner's job is someone's pull request, whose user must not gain root's reads; exec's
+    # command is the launching user's own, who holds the machine's key (and its sudo) anyway
+    script = render(watch, job_user if watch.runner else "").rstrip("\n")
     if "\nCMLINFRA_EOF\n" in f"\n{script}\n":
         raise ValueError("the rendered watcher contains the heredoc delimiter")
     lines = [

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import tarfile
+import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -124,3 +127,55 @@ def test_checkpoint_dir_must_stay_in_the_tree(bad: str) -> None:
     with pytest.raises(UsageError, match="--checkpoint-dir"):
         reclaim.checked_dir(bad)
     assert reclaim.checked_dir("out/ckpt/") == "out/ckpt"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="dropping to the job's user needs root, as on a machine"
+)
+def test_the_checkpoint_is_read_with_the_job_users_rights(tmp_path: Path) -> None:
+    """The watcher runs as root, but the checkpoint folder is the job's to shape: packed as the
+    job's user, a folder it owns is saved and a link it planted to a root-only folder is not
+    (as root, the re-run would have received root's files)."""
+    server = serve(0, "aws")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    shared = Path(tempfile.mkdtemp(prefix="cmlinfra-reclaim-"))  # the job's user can enter it
+    try:
+        shared.chmod(0o755)
+        secret = tmp_path / "secret"  # tmp_path: root's only
+        secret.mkdir(mode=0o700)
+        (secret / "key").write_text("root's own")
+        work = shared / "work"
+        (work / "ok").mkdir(parents=True)
+        (work / "ok/counter").write_text("3")
+        (work / "ckpt").symlink_to(secret)
+        urllib.request.urlopen(urllib.request.Request(f"{url}/notice", method="POST"))
+        interruption = cloud_info("aws").capabilities.interruption
+        for folder, expected in (("ok", "saved"), ("ckpt", "failed")):
+            root = tmp_path / folder
+            (root / "var/lib/cmlinfra").mkdir(parents=True)
+            watch = reclaim.Watch(interruption, url, workdir=str(work), checkpoint_dir=folder)
+            script = root / "reclaim"
+            script.write_text(reclaim.render(watch, job_user="nobody"))
+            script.chmod(0o755)
+            env = {**os.environ, "CMLINFRA_ROOT": str(root)}
+            heard = subprocess.run([script, "check"], env=env, capture_output=True, text=True)
+            assert heard.returncode == 0, heard.stderr
+            mark = reclaim.parse((root / "var/lib/cmlinfra/reclaim").read_text())
+            assert mark["checkpoint"] == expected, (folder, mark, heard.stderr)
+        with tarfile.open(tmp_path / "ok/var/lib/cmlinfra/checkpoint.tgz") as tar:
+            assert sorted(tar.getnames()) == [".", "./counter"]
+        assert not list((tmp_path / "ckpt/var/lib/cmlinfra").glob("checkpoint.tgz*"))
+    finally:
+        server.shutdown()
+        server.server_close()
+        shutil.rmtree(shared)
+
+
+def test_only_a_runners_watcher_drops_to_the_jobs_user() -> None:
+    """A runner's job is a pull request's code; exec's command is the launching user's own."""
+    interruption = cloud_info("aws").capabilities.interruption
+    watch = reclaim.Watch(interruption, "http://127.0.0.1:9", checkpoint_dir="ckpt")
+    runner = reclaim.install_script(replace(watch, runner=True), "gh-runner", "/lib")
+    assert "\nJOB_USER=gh-runner " in runner
+    assert "\nJOB_USER='' " in reclaim.install_script(watch, "ubuntu", "/lib")
