@@ -7,9 +7,9 @@ the same commit and ref, and the step's name. So gc keeps the archive under the 
 pipeline's UUID and the step's name (checkpoints.keep_for_rerun) before it starts the new
 pipeline, and the new pipeline's step asks the API for its own name and for the pipeline it
 re-runs: an earlier pipeline on the same commit, ref and selector that this one can be a
-re-run of, the rule by which gc tells a re-run (bitbucket_pipelines.same_target, may_rerun),
-the newest whose key holds a checkpoint. Keeping the archive under the old
-pipeline, before the new one exists, leaves the new pipeline's steps no race with gc.
+re-run of, the rule by which gc tells a re-run (bitbucket_reruns.same_target, may_rerun),
+the newest whose key holds a checkpoint. Keeping the archive under the old pipeline, before
+the new one exists, leaves the new pipeline's steps no race with gc.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def step_key(store: Any, env: Mapping[str, str]) -> StepKey:
     """This step's key, from its environment and the forge's API (the token as every command
     takes it: REPO_TOKEN or BITBUCKET_TOKEN)."""
     from cmlinfra.forges import connect, paths
-    from cmlinfra.forges.bitbucket_pipelines import braced_uuid, may_rerun, same_target
+    from cmlinfra.forges.bitbucket_pipelines import braced_uuid
+    from cmlinfra.forges.bitbucket_reruns import may_rerun, same_target
     from cmlinfra.forges.context import detect
 
     if not all(env.get(name, "").strip() for name in NAMES.split(" and ")):
