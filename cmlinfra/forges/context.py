@@ -217,10 +217,13 @@ def detect(
     repo: str | None = None,
     token: str | None = None,
     owner_ok: bool = False,
+    token_option: str | None = "--token",
 ) -> ForgeContext:
     """The forge context of this run; flags win over the environment. ``owner_ok``: the
     caller manages runners, which may live at organization / group / workspace level; every
-    other command needs a repository and says so."""
+    other command needs a repository and says so. ``token_option``: how the calling command
+    takes a token on its command line, which a missing token's fix names (None for a command
+    that takes none, such as ``checkpoint restore``: the fix names only the variables)."""
     env = os.environ if env is None else env
     web_url, given = "", repo
     if repo and "://" in repo:
@@ -257,7 +260,7 @@ def detect(
     require_https(fields["api_url"], f"the {driver} API URL")
     if given and "://" in given:
         require_https(web_url, "--repo")
-    secret, var = find_token(driver, env, token)
+    secret, var = find_token(driver, env, token, token_option)
     if not fields.get("commit"):
         fields["commit"] = ci_env.head_commit()
     return ForgeContext(driver=driver, token=secret, token_var=var, scope=scope, **fields)

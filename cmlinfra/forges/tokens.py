@@ -25,17 +25,19 @@ TOKEN_NEEDS = {
 }
 
 
-def find_token(driver: str, env: Mapping[str, str], token: str | None) -> tuple[Secret, str]:
-    """The token and where it came from (``--token`` or the variable's name)."""
+def find_token(
+    driver: str, env: Mapping[str, str], token: str | None, option: str | None = "--token"
+) -> tuple[Secret, str]:
+    """The token and where it came from (``--token`` or the variable's name). ``option``: the
+    command's own option for a token, which a missing token's fix offers (None: it has none)."""
     if token:
         return _checked(token, "--token"), "--token"
     for var in TOKEN_VARS[driver]:
         if env.get(var):
             return _checked(env[var], var), var
     names = " or ".join(TOKEN_VARS[driver])
-    raise CmlinfraError(
-        f"no {driver} token found", f"set {names} to {TOKEN_NEEDS[driver]}, or pass --token"
-    )
+    offer = f", or pass {option}" if option else ""
+    raise CmlinfraError(f"no {driver} token found", f"set {names} to {TOKEN_NEEDS[driver]}{offer}")
 
 
 def _checked(value: str, source: str) -> Secret:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.errors import UsageError
 
 NAMES = "BITBUCKET_PIPELINE_UUID and BITBUCKET_STEP_UUID"
 
@@ -49,10 +49,7 @@ def step_key(store: Any, env: Mapping[str, str]) -> StepKey:
         raise UsageError(f"{NAMES} are not both set", "run it as a step of a Bitbucket pipeline")
     pipeline = braced_uuid(env["BITBUCKET_PIPELINE_UUID"], "BITBUCKET_PIPELINE_UUID")
     step = braced_uuid(env["BITBUCKET_STEP_UUID"], "BITBUCKET_STEP_UUID")
-    try:
-        context = detect(env, driver="bitbucket")
-    except CmlinfraError as exc:  # its fix may say "pass --token", which restore does not take
-        raise type(exc)(exc.problem, exc.fix.removesuffix(", or pass --token")) from None
+    context = detect(env, driver="bitbucket", token_option=None)  # restore takes no --token
     forge: Any = connect(context)
     ref = paths.uuid(pipeline, "pipeline")
     current = forge.http.json("GET", f"{forge.repo}/pipelines/{ref}")
