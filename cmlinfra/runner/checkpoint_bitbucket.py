@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cmlinfra.errors import UsageError
+
+if TYPE_CHECKING:
+    from cmlinfra.runner.checkpoint_urls import KeyStore
 
 NAMES = "BITBUCKET_PIPELINE_UUID and BITBUCKET_STEP_UUID"
 
@@ -89,11 +92,12 @@ def _key(store: Any, repo: str, pipeline: dict[str, Any], name: str) -> str | No
     return job_key(store, "bitbucket", repo, lost, name) if lost else None
 
 
-def _held(store: Any, key: str) -> bool:
-    """Whether gc kept a checkpoint (or the marker of two) at ``key``."""
+def _held(store: KeyStore, key: str) -> bool:
+    """Whether gc kept a checkpoint (or the marker of two) at ``key``; not when the registry
+    cannot answer (the newest candidate's read then says why), but a bug is no answer."""
     from cmlinfra.runner.checkpoints import ambiguous_key
 
     try:
         return any(store.key_metadata(k) is not None for k in (key, ambiguous_key(key)))
-    except Exception:  # unreadable: the checkpoint's own read says what is wrong
+    except store.failures():  # unreadable: the checkpoint's own read says what is wrong
         return False
