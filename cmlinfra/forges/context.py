@@ -49,6 +49,9 @@ class ForgeContext:
     api_url: str  # https://api.github.com, https://host/api/v3, https://gitlab.com, …/2.0
     token: Secret
     token_var: str = ""  # the variable the token came from (CI_JOB_TOKEN needs its own header)
+    # how the command takes a token on its command line ("": it takes none), which a fix for a
+    # rejected token offers
+    token_option: str = "--token"
     commit: str = ""
     pr: int | None = None
     branch: str = ""
@@ -263,4 +266,7 @@ def detect(
     secret, var = find_token(driver, env, token, token_option)
     if not fields.get("commit"):
         fields["commit"] = ci_env.head_commit()
-    return ForgeContext(driver=driver, token=secret, token_var=var, scope=scope, **fields)
+    return ForgeContext(
+        driver=driver, token=secret, token_var=var, token_option=token_option or "",
+        scope=scope, **fields,
+    )  # fmt: skip

@@ -242,6 +242,27 @@ def test_restore_in_a_bitbucket_step_without_its_ids_or_a_token_is_one_line(
     assert not (tmp_path / "ckpt").exists()
 
 
+@bitbucket
+def test_a_token_bitbucket_rejects_in_restore_names_the_variables_not_an_option(
+    world: World,  # noqa: F811
+    s3store: tuple[Any, str],
+    tmp_path: Path,
+) -> None:
+    """checkpoint restore takes the token from REPO_TOKEN or BITBUCKET_TOKEN only: when
+    Bitbucket rejects it (HTTP 401), the fix offers no --token the command does not have."""
+    _, url = s3store
+    env = {**world.repo.env(), "CI": "true", "BITBUCKET_BUILD_NUMBER": "7",
+           "BITBUCKET_PIPELINE_UUID": PIPELINE, "BITBUCKET_STEP_UUID": STEP,
+           "BITBUCKET_TOKEN": "wrong-token-value-123"}  # fmt: skip
+    with pytest.raises(CmlinfraError) as caught:
+        restore(url, tmp_path / "ckpt", env)
+    line = caught.value.line()
+    assert "the token was rejected by Bitbucket (HTTP 401" in line
+    assert "; set REPO_TOKEN (or BITBUCKET_TOKEN): a repository access token" in line
+    assert "--token" not in line and "wrong-token-value-123" not in line
+    assert not (tmp_path / "ckpt").exists()
+
+
 def test_a_registry_that_cannot_answer_holds_nothing_but_a_bug_is_raised(
     s3store: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
