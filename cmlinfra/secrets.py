@@ -31,7 +31,7 @@ SHORT = 6  # below this length a secret is only masked as a word of its own
 # Forge and CI job credentials in a CI job's environment. No child process cmlinfra starts
 # needs them (Terraform, its providers, jsii's Node.js); one that logs or crashes with its
 # environment must not be able to leak a token. Superset of
-# cmlinfra.forges.context.TOKEN_VARS (a test keeps it so).
+# cmlinfra.forges.tokens.TOKEN_VARS (a test keeps it so).
 FORGE_TOKEN_VARIABLES = frozenset(
     {
         "REPO_TOKEN",

@@ -46,7 +46,9 @@ WORKSPACE_TOKEN = (
 )
 
 
-def _errors(response: requests.Response) -> CmlinfraError | None:
+def _errors(response: requests.Response, token_option: str = "--token") -> CmlinfraError | None:
+    """The fix for Bitbucket's refusals; a rejected repository token's offers the command's
+    own ``token_option`` ("": checkpoint restore, which takes none, names the variables)."""
     status, message = response.status_code, message_of(response)
     workspace = "/workspaces/" in (response.request.url or "")
     if status == 401 and workspace:
@@ -55,9 +57,10 @@ def _errors(response: requests.Response) -> CmlinfraError | None:
             WORKSPACE_TOKEN,
         )
     if status == 401:
+        give = f"pass {token_option} or set" if token_option else "set"
         return CmlinfraError(
             f"the token was rejected by Bitbucket (HTTP 401: {message or 'Unauthorized'})",
-            "pass --token or set REPO_TOKEN (or BITBUCKET_TOKEN): a repository access token, "
+            f"{give} REPO_TOKEN (or BITBUCKET_TOKEN): a repository access token, "
             "or user:app-password, with pull request and repository write scopes",
         )
     if status == 404 and workspace:
@@ -100,7 +103,10 @@ class Bitbucket:
                 return {"Authorization": "Basic " + base64.b64encode(value.encode()).decode()}
             return {"Authorization": f"Bearer {value}"}
 
-        self.http = ForgeHTTP(context.api_url, auth, forge="Bitbucket", errors=_errors)
+        self.http = ForgeHTTP(
+            context.api_url, auth, forge="Bitbucket",
+            errors=lambda response: _errors(response, context.token_option),
+        )  # fmt: skip
         self.repo = f"/repositories/{context.repo}"
         self.runners = BitbucketRunners(self.http, context, self.repo)
 

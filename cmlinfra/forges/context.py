@@ -4,7 +4,7 @@ or given with ``--driver``/``--repo``/``--token``, which win.
 
 Here the pieces become one :class:`ForgeContext`: the driver (from the flag, the ``--repo``
 URL's host, or the CI), the scope of the repository path (a repository, or an owner whose
-runners every repository shares), and the token.
+runners every repository shares), and the token (:mod:`cmlinfra.forges.tokens`).
 """
 
 from __future__ import annotations
@@ -16,25 +16,12 @@ from dataclasses import dataclass, replace
 from typing import Literal
 from urllib.parse import urlparse
 
-from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.errors import UsageError
 from cmlinfra.forges import ci_env
+from cmlinfra.forges.tokens import find_token
 from cmlinfra.secrets import Secret
 
 DRIVERS = ("github", "gitlab", "bitbucket")
-
-TOKEN_VARS = {
-    "github": ("REPO_TOKEN", "GITHUB_TOKEN"),
-    "gitlab": ("REPO_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN"),
-    "bitbucket": ("REPO_TOKEN", "BITBUCKET_TOKEN"),
-}
-
-TOKEN_NEEDS = {
-    "github": "a token with contents, pull-requests and checks write access (in Actions: "
-    "env: REPO_TOKEN: ${{ secrets.GITHUB_TOKEN }} with a permissions: block)",
-    "gitlab": "a project or personal access token with the api scope",
-    "bitbucket": "a repository access token, or user:app-password",
-}
-
 
 # Where runners are registered. "repository" is the default; an owner-level URL
 # (https://github.com/ORG, https://gitlab.com/GROUP, https://bitbucket.org/WORKSPACE) gives the
@@ -62,6 +49,9 @@ class ForgeContext:
     api_url: str  # https://api.github.com, https://host/api/v3, https://gitlab.com, …/2.0
     token: Secret
     token_var: str = ""  # the variable the token came from (CI_JOB_TOKEN needs its own header)
+    # how the command takes a token on its command line ("": it takes none), which a fix for a
+    # rejected token offers
+    token_option: str = "--token"
     commit: str = ""
     pr: int | None = None
     branch: str = ""
@@ -230,10 +220,13 @@ def detect(
     repo: str | None = None,
     token: str | None = None,
     owner_ok: bool = False,
+    token_option: str | None = "--token",
 ) -> ForgeContext:
     """The forge context of this run; flags win over the environment. ``owner_ok``: the
     caller manages runners, which may live at organization / group / workspace level; every
-    other command needs a repository and says so."""
+    other command needs a repository and says so. ``token_option``: how the calling command
+    takes a token on its command line, which a missing token's fix names (None for a command
+    that takes none, such as ``checkpoint restore``: the fix names only the variables)."""
     env = os.environ if env is None else env
     web_url, given = "", repo
     if repo and "://" in repo:
@@ -270,33 +263,10 @@ def detect(
     require_https(fields["api_url"], f"the {driver} API URL")
     if given and "://" in given:
         require_https(web_url, "--repo")
-    secret, var = _token(driver, env, token)
+    secret, var = find_token(driver, env, token, token_option)
     if not fields.get("commit"):
         fields["commit"] = ci_env.head_commit()
-    return ForgeContext(driver=driver, token=secret, token_var=var, scope=scope, **fields)
-
-
-def _token(driver: str, env: Mapping[str, str], token: str | None) -> tuple[Secret, str]:
-    if token:
-        return _checked(token, "--token"), "--token"
-    for var in TOKEN_VARS[driver]:
-        if env.get(var):
-            return _checked(env[var], var), var
-    names = " or ".join(TOKEN_VARS[driver])
-    raise CmlinfraError(
-        f"no {driver} token found", f"set {names} to {TOKEN_NEEDS[driver]}, or pass --token"
-    )
-
-
-def _checked(value: str, source: str) -> Secret:
-    """The token, without the blanks a pasted secret often carries at its ends. Every forge
-    token is printable ASCII: anything else (a non-Latin-1 character cannot even go into an
-    HTTP header) is refused in one line that never shows the value."""
-    value = value.strip()
-    secret = Secret(value)
-    if not all(" " < c <= "~" for c in value):
-        raise UsageError(
-            f"the token in {source} holds a character no forge token has (not printable ASCII)",
-            f"set {source} to the token itself, as the forge showed it",
-        )
-    return secret
+    return ForgeContext(
+        driver=driver, token=secret, token_var=var, token_option=token_option or "",
+        scope=scope, **fields,
+    )  # fmt: skip

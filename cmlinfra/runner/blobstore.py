@@ -204,6 +204,13 @@ class BlobStore:
             return None
         return {str(k): str(v) for k, v in (found.metadata or {}).items()}
 
+    def failures(self) -> tuple[type[Exception], ...]:
+        """Every error of the Azure SDK: the service's refusals, the network, the credentials
+        (azure.identity's too)."""
+        from azure.core.exceptions import AzureError
+
+        return (AzureError,)
+
     def list_keys(self, prefix: str) -> list[tuple[str, float]]:
         listed = self._client.list_blobs(name_starts_with=prefix)
         return [(str(blob.name), float(blob.last_modified.timestamp())) for blob in listed]

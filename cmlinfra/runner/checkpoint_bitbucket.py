@@ -7,18 +7,21 @@ the same commit and ref, and the step's name. So gc keeps the archive under the 
 pipeline's UUID and the step's name (checkpoints.keep_for_rerun) before it starts the new
 pipeline, and the new pipeline's step asks the API for its own name and for the pipeline it
 re-runs: an earlier pipeline on the same commit, ref and selector that this one can be a
-re-run of, the rule by which gc tells a re-run (bitbucket_pipelines.same_target, may_rerun),
-the newest whose key holds a checkpoint. Keeping the archive under the old
-pipeline, before the new one exists, leaves the new pipeline's steps no race with gc.
+re-run of, the rule by which gc tells a re-run (bitbucket_reruns.same_target, may_rerun),
+the newest whose key holds a checkpoint. Keeping the archive under the old pipeline, before
+the new one exists, leaves the new pipeline's steps no race with gc.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cmlinfra.errors import CmlinfraError, UsageError
+from cmlinfra.errors import UsageError
+
+if TYPE_CHECKING:
+    from cmlinfra.runner.checkpoint_urls import KeyStore
 
 NAMES = "BITBUCKET_PIPELINE_UUID and BITBUCKET_STEP_UUID"
 
@@ -41,17 +44,15 @@ def step_key(store: Any, env: Mapping[str, str]) -> StepKey:
     """This step's key, from its environment and the forge's API (the token as every command
     takes it: REPO_TOKEN or BITBUCKET_TOKEN)."""
     from cmlinfra.forges import connect, paths
-    from cmlinfra.forges.bitbucket_pipelines import braced_uuid, may_rerun, same_target
+    from cmlinfra.forges.bitbucket_pipelines import braced_uuid
+    from cmlinfra.forges.bitbucket_reruns import may_rerun, same_target
     from cmlinfra.forges.context import detect
 
     if not all(env.get(name, "").strip() for name in NAMES.split(" and ")):
         raise UsageError(f"{NAMES} are not both set", "run it as a step of a Bitbucket pipeline")
     pipeline = braced_uuid(env["BITBUCKET_PIPELINE_UUID"], "BITBUCKET_PIPELINE_UUID")
     step = braced_uuid(env["BITBUCKET_STEP_UUID"], "BITBUCKET_STEP_UUID")
-    try:
-        context = detect(env, driver="bitbucket")
-    except CmlinfraError as exc:  # its fix may say "pass --token", which restore does not take
-        raise type(exc)(exc.problem, exc.fix.removesuffix(", or pass --token")) from None
+    context = detect(env, driver="bitbucket", token_option=None)  # restore takes no --token
     forge: Any = connect(context)
     ref = paths.uuid(pipeline, "pipeline")
     current = forge.http.json("GET", f"{forge.repo}/pipelines/{ref}")
@@ -91,11 +92,12 @@ def _key(store: Any, repo: str, pipeline: dict[str, Any], name: str) -> str | No
     return job_key(store, "bitbucket", repo, lost, name) if lost else None
 
 
-def _held(store: Any, key: str) -> bool:
-    """Whether gc kept a checkpoint (or the marker of two) at ``key``."""
+def _held(store: KeyStore, key: str) -> bool:
+    """Whether gc kept a checkpoint (or the marker of two) at ``key``; not when the registry
+    cannot answer (the newest candidate's read then says why), but a bug is no answer."""
     from cmlinfra.runner.checkpoints import ambiguous_key
 
     try:
         return any(store.key_metadata(k) is not None for k in (key, ambiguous_key(key)))
-    except Exception:  # unreadable: the checkpoint's own read says what is wrong
+    except store.failures():  # unreadable: the checkpoint's own read says what is wrong
         return False

@@ -55,6 +55,12 @@ class KeyStore(Protocol):
         """(key, last modified as a Unix time) under ``prefix``."""
         ...
 
+    def failures(self) -> tuple[type[Exception], ...]:
+        """What its calls raise when the registry cannot answer (the service refused, the
+        network, the credentials): a caller that can do without the answer catches these
+        only, so that a bug (a TypeError) still surfaces."""
+        ...
+
 
 def key_store(store: Any) -> KeyStore | None:
     return store if isinstance(store, KeyStore) else None

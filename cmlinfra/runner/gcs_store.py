@@ -214,6 +214,15 @@ class GcsStore:
         blob = self._bucket.get_blob(key)
         return None if blob is None else {str(k): str(v) for k, v in (blob.metadata or {}).items()}
 
+    def failures(self) -> tuple[type[Exception], ...]:
+        """The API's refusals and its retries given up, the credentials, and the transport
+        (requests) the client library sends through."""
+        from google.api_core.exceptions import GoogleAPIError
+        from google.auth.exceptions import GoogleAuthError
+        from requests import RequestException
+
+        return (GoogleAPIError, GoogleAuthError, RequestException)
+
     def list_keys(self, prefix: str) -> list[tuple[str, float]]:
         listed = self._bucket.client.list_blobs(self._bucket, prefix=prefix)
         return [(str(blob.name), float(blob.updated.timestamp())) for blob in listed]

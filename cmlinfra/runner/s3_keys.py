@@ -66,6 +66,12 @@ class S3Keys:
             raise
         return {str(k): str(v) for k, v in head.get("Metadata", {}).items()}
 
+    def failures(self) -> tuple[type[Exception], ...]:
+        """The service's refusals, and botocore's own: the network, the credentials."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        return (ClientError, BotoCoreError)
+
     def list_keys(self, prefix: str) -> list[tuple[str, float]]:
         """(key, last modified as a Unix time) of every object under ``prefix``."""
         found = []

@@ -111,6 +111,20 @@ def test_errors_are_one_line() -> None:
         detect({"GITHUB_REPOSITORY": "a/b"})
 
 
+def test_a_missing_tokens_fix_offers_the_commands_own_option_or_none() -> None:
+    """Every command with --token is offered it; one without (checkpoint restore) is told
+    only which variables to set, by detect itself, not by trimming its words afterwards."""
+    env = {"BITBUCKET_REPO_FULL_NAME": "ws/demo"}
+    needs = "set REPO_TOKEN or BITBUCKET_TOKEN to a repository access token, or user:app-password"
+    with pytest.raises(CmlinfraError) as offered:
+        detect(env, driver="bitbucket")
+    assert offered.value.fix == f"{needs}, or pass --token"
+    for none in (None, ""):
+        with pytest.raises(CmlinfraError) as told:
+            detect(env, driver="bitbucket", token_option=none)
+        assert told.value.fix == needs and "--token" not in told.value.line()
+
+
 def test_a_dot_github_repository_works_from_ci_and_from_repo() -> None:
     """GitHub's own ``.github`` repositories start with a dot; every command must work there."""
     env = {"GITHUB_REPOSITORY": "acme/.github", "GITHUB_TOKEN": "ghs_abcdefgh"}

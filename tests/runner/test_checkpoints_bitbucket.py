@@ -23,11 +23,13 @@ from cmlinfra.clouds import cloud_info
 from cmlinfra.errors import CmlinfraError, UsageError
 from cmlinfra.runner import checkpoint_urls, checkpoints, reclaim
 from cmlinfra.runner.agents import BITBUCKET_WORKDIR, UNIT, bitbucket_start
+from cmlinfra.runner.checkpoint_bitbucket import _held
 from cmlinfra.runner.checkpoint_restore import restore
 from cmlinfra.runner.launch import watch_steps
 from cmlinfra.runner.rerun import Rerun
-from cmlinfra.runner.store import open_store
+from cmlinfra.runner.store import S3Store, open_store
 from tests.archives import tgz
+from tests.fixtures.moto import free_port
 from tests.forge_server.bitbucket_pipelines import step
 from tests.forge_server.state import StoredPipeline, StoredStep
 from tests.runner import bitbucket_runner
@@ -238,6 +240,50 @@ def test_restore_in_a_bitbucket_step_without_its_ids_or_a_token_is_one_line(
     assert "\n" not in caught.value.line() and "BITBUCKET_TOKEN" in caught.value.line()
     assert "--token" not in caught.value.line()  # checkpoint restore has no --token
     assert not (tmp_path / "ckpt").exists()
+
+
+@bitbucket
+def test_a_token_bitbucket_rejects_in_restore_names_the_variables_not_an_option(
+    world: World,  # noqa: F811
+    s3store: tuple[Any, str],
+    tmp_path: Path,
+) -> None:
+    """checkpoint restore takes the token from REPO_TOKEN or BITBUCKET_TOKEN only: when
+    Bitbucket rejects it (HTTP 401), the fix offers no --token the command does not have."""
+    _, url = s3store
+    env = {**world.repo.env(), "CI": "true", "BITBUCKET_BUILD_NUMBER": "7",
+           "BITBUCKET_PIPELINE_UUID": PIPELINE, "BITBUCKET_STEP_UUID": STEP,
+           "BITBUCKET_TOKEN": "wrong-token-value-123"}  # fmt: skip
+    with pytest.raises(CmlinfraError) as caught:
+        restore(url, tmp_path / "ckpt", env)
+    line = caught.value.line()
+    assert "the token was rejected by Bitbucket (HTTP 401" in line
+    assert "; set REPO_TOKEN (or BITBUCKET_TOKEN): a repository access token" in line
+    assert "--token" not in line and "wrong-token-value-123" not in line
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_a_registry_that_cannot_answer_holds_nothing_but_a_bug_is_raised(
+    s3store: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which earlier pipeline's key holds a checkpoint: a registry that cannot answer (here:
+    nothing listens at its endpoint) holds none, and the newest candidate's own read says
+    why; a bug in the store (a TypeError) is no such answer and surfaces."""
+    store, _ = s3store
+    key = "reg/checkpoints/bitbucket/ws/demo/x/train.tgz"
+    assert not _held(store, key)
+    store.write_key(key, b"kept")
+    assert _held(store, key)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # one refused connection, not five
+    gone = S3Store(store.bucket, store.prefix, store.region, f"http://127.0.0.1:{free_port()}")
+    assert not _held(gone, key)
+
+    class Buggy(S3Store):
+        def key_metadata(self, key: str) -> dict[str, str] | None:
+            raise TypeError("a bug in the store")
+
+    with pytest.raises(TypeError, match="a bug in the store"):
+        _held(Buggy(store.bucket, store.prefix, store.region, store.endpoint), key)
 
 
 def _uploaded(w: World, name: str, pipeline: str, step_uuid: str, body: bytes) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cmlinfra.forges.context import TOKEN_VARS
+from cmlinfra.forges.tokens import TOKEN_VARS
 from cmlinfra.terraform import LocalBackend
 from tests.terraform.conftest import workspace
 
