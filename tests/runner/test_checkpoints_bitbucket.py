@@ -9,6 +9,7 @@ OpenAPI description)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -105,6 +106,13 @@ def _reclaim(
         return root, heard
     finally:
         runner.stop()
+        _release(fifo)
+
+
+def _release(fifo: Path) -> None:
+    """End a step still waiting on ``fifo``: it outlives the runner stand-in otherwise."""
+    with contextlib.suppress(OSError):  # ENXIO: no step waits on it
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
 
 
 def _nothing_secret(root: Path, *texts: str) -> None:
