@@ -18,7 +18,7 @@ from typing import Any
 
 from cmlinfra.errors import CmlinfraError
 from cmlinfra.secrets import Secret
-from cmlinfra.terraform import diagnostics, process, selflock
+from cmlinfra.terraform import diagnostics, process, selflock, served
 from cmlinfra.terraform.backends import configured_backend
 from cmlinfra.terraform.binary import TerraformBinary, environment
 from cmlinfra.terraform.plan import (
@@ -135,9 +135,14 @@ class Workspace:
                 env = self.environment()
                 env.update(selflock.log_environment(self.binary, self.workdir, env))
                 selflock.fresh_log(self.workdir)
-                done = process.run(
-                    argv, cwd=self.workdir, env=env, on_line=on_line if stream else None
-                )
+                with served.for_command(command, self.workdir, env) as attach:
+                    done = process.run(
+                        argv,
+                        cwd=self.workdir,
+                        env={**env, **attach.env},
+                        on_line=on_line if stream else None,
+                        keep_fds=attach.fds,
+                    )
                 ours = selflock.lock_ids_attempted(self.workdir)
                 if done.stderr.strip():
                     log.debug("terraform %s stderr: %s", command, done.stderr.strip())

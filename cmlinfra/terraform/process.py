@@ -53,9 +53,11 @@ def run(
     cwd: Path,
     env: Mapping[str, str],
     on_line: Callable[[str], None] | None = None,
+    keep_fds: Sequence[int] = (),
 ) -> Finished:
     """Run ``argv`` to completion. Each stdout line goes to ``on_line`` as it arrives when
-    given (the ``-json`` UI stream), else stdout is returned whole."""
+    given (the ``-json`` UI stream), else stdout is returned whole. ``keep_fds`` stay open in
+    terraform (the lifeline of the providers it is served, see ``served.py``)."""
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
@@ -67,6 +69,7 @@ def run(
         encoding="utf-8",
         errors="replace",
         start_new_session=True,  # the terminal's Ctrl-C reaches terraform only via _interrupt
+        pass_fds=tuple(keep_fds),
     )
     assert proc.stdout is not None and proc.stderr is not None
     stderr_chunks: list[str] = []
