@@ -58,10 +58,14 @@ def _errors(response: requests.Response, token_option: str = "--token") -> Cmlin
         )
     if status == 401:
         give = f"pass {token_option} or set" if token_option else "set"
+        # the one command without the option (checkpoint restore) only reads pipelines
+        scopes = (
+            "pull request and repository write" if token_option else "repository and pipeline read"
+        )
         return CmlinfraError(
             f"the token was rejected by Bitbucket (HTTP 401: {message or 'Unauthorized'})",
             f"{give} REPO_TOKEN (or BITBUCKET_TOKEN): a repository access token, "
-            "or user:app-password, with pull request and repository write scopes",
+            f"or user:app-password, with {scopes} scopes",
         )
     if status == 404 and workspace:
         found = re.search(r"/workspaces/([^/?]+)", response.request.url or "")

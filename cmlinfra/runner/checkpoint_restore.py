@@ -73,7 +73,7 @@ def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> s
         key, what = _job_key(store, forge, env)
     try:
         marked = store.key_metadata(ambiguous_key(key)) is not None
-    except Exception:  # unreadable: the checkpoint's own read says what is wrong
+    except store.failures():  # unreadable: the checkpoint's own read says what is wrong
         marked = False
     if marked:
         return (
@@ -87,7 +87,7 @@ def restore(state: str, target: Path, env: Mapping[str, str] | None = None) -> s
     kept = ""
     try:  # restored once: the key is free for another leg's checkpoint (checkpoints.py)
         store.delete_key(key)
-    except Exception as exc:  # read-only credentials: restored all the same
+    except store.failures() as exc:  # read-only credentials: restored all the same
         kept = f"; the archive stays in the registry ({' '.join(str(exc).split())[:120]})"
     return (
         f"restored the checkpoint of {what} ({count} files, {len(body)} bytes) into {target}{kept}"

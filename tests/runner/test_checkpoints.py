@@ -162,6 +162,52 @@ def test_restore_brings_the_checkpoint_back_or_says_there_is_none(
     assert (target / "step").read_text() == "3\n" and (target / "d/x").read_text() == "x"
 
 
+def test_restore_keeps_an_archive_it_may_not_delete_but_a_bug_surfaces(
+    s3: tuple[S3Store, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry refusing the clean-up delete (read-only credentials) still restores, and
+    says the archive stays; a bug in the store (a TypeError) is no such refusal and is raised,
+    whether it is in the delete or in the look for a matrix's marker before the read."""
+    from botocore.exceptions import ClientError
+
+    from cmlinfra.runner import checkpoint_urls
+
+    store, url = s3
+    key = checkpoints.job_key(store, "github", "acme/train", "4242", "train")
+    denied = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+
+    class ReadOnly(S3Store):
+        def delete_key(self, key: str) -> None:
+            raise ClientError(denied, "DeleteObject")
+
+    class BuggyDelete(S3Store):
+        def delete_key(self, key: str) -> None:
+            raise TypeError("a bug in the delete")
+
+    class BuggyMarker(S3Store):
+        def key_metadata(self, key: str) -> dict[str, str] | None:
+            raise TypeError("a bug in the marker's look")
+
+    def using(kind: type[S3Store]) -> None:
+        made = kind(store.bucket, store.prefix, store.region, store.endpoint)
+        monkeypatch.setattr(checkpoint_urls, "key_store", lambda _: made)
+
+    body = tgz({"./step": b"3\n"})
+    store._s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    using(ReadOnly)
+    line = restore(url, tmp_path / "a", GITHUB)
+    assert line.startswith("restored the checkpoint of job train of run 4242 (1 files")
+    assert "the archive stays in the registry (An error occurred (AccessDenied)" in line
+    assert _objects(store) == [key]
+    using(BuggyDelete)
+    with pytest.raises(TypeError, match="a bug in the delete"):
+        restore(url, tmp_path / "b", GITHUB)
+    using(BuggyMarker)
+    with pytest.raises(TypeError, match="a bug in the marker's look"):
+        restore(url, tmp_path / "c", GITHUB)
+    assert not (tmp_path / "c").exists()
+
+
 def test_restore_refuses_an_archive_that_climbs_out(
     s3: tuple[S3Store, str], tmp_path: Path
 ) -> None:

@@ -267,6 +267,7 @@ def test_a_token_bitbucket_rejects_in_restore_names_the_variables_not_an_option(
     line = caught.value.line()
     assert "the token was rejected by Bitbucket (HTTP 401" in line
     assert "; set REPO_TOKEN (or BITBUCKET_TOKEN): a repository access token" in line
+    assert "with repository and pipeline read scopes" in line  # restore only reads
     assert "--token" not in line and "wrong-token-value-123" not in line
     assert not (tmp_path / "ckpt").exists()
 
