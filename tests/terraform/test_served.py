@@ -107,19 +107,26 @@ def test_a_failed_apply_stops_its_provider_and_says_why(stack) -> None:
     assert ws.holds_nothing()
 
 
-def test_a_provider_that_does_not_answer_is_started_by_terraform(tf, tmp_path, monkeypatch) -> None:
-    """Serving can make a command faster, never fail it: a provider that exits instead of
-    answering our start (here: one that insists on terraform's own TLS) is left to terraform,
-    which starts it per phase as it always did."""
+def _stack_whose_provider_first_runs(tf, tmp_path: Path, monkeypatch, refusal: str):  # type: ignore[no-untyped-def]
+    """An initialized stack whose provider runs ``refusal`` (shell) first, and a temporary
+    directory of its own (``tmp_path/tmp``) to find the sockets' folders in."""
     starts = tmp_path / "starts"
-    refuse = 'if [ -z "$PLUGIN_CLIENT_CERT" ]; then echo "no TLS, no service"; exit 1; fi\n'
-    mirror = _counting_mirror(tmp_path / "mirror", starts, first=refuse)
+    mirror = _counting_mirror(tmp_path / "mirror", starts, first=refusal)
     ws = workspace(
         tf, tmp_path / "stack", LocalBackend(tmp_path / "s.tfstate"), CONFIG, provider_mirror=mirror
     )
     ws.init()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
+    return ws, starts
+
+
+def test_a_provider_that_does_not_answer_is_started_by_terraform(tf, tmp_path, monkeypatch) -> None:
+    """Serving can make a command faster, never fail it: a provider that exits instead of
+    answering our start (here: one that insists on terraform's own TLS) is left to terraform,
+    which starts it per phase as it always did."""
+    refuse = 'if [ -z "$PLUGIN_CLIENT_CERT" ]; then echo "no TLS, no service"; exit 1; fi\n'
+    ws, starts = _stack_whose_provider_first_runs(tf, tmp_path, monkeypatch, refuse)
     assert _plan_starts(ws, starts) >= 3  # each of them terraform's, with its TLS
     assert not list((tmp_path / "tmp").iterdir())  # the sockets' folder is gone too
 
@@ -132,16 +139,9 @@ def test_a_provider_that_exits_silently_is_left_to_terraform_at_once(
     finishes, with terraform's own starts, and nothing is left in the temporary directory."""
     import threading
 
-    starts = tmp_path / "starts"
     silent = 'if [ -z "$PLUGIN_CLIENT_CERT" ]; then exit 1; fi\n'
-    mirror = _counting_mirror(tmp_path / "mirror", starts, first=silent)
-    ws = workspace(
-        tf, tmp_path / "stack", LocalBackend(tmp_path / "s.tfstate"), CONFIG, provider_mirror=mirror
-    )
-    ws.init()
+    ws, starts = _stack_whose_provider_first_runs(tf, tmp_path, monkeypatch, silent)
     monkeypatch.setattr(served_module, "START_TIMEOUT_S", 4 * 3600.0)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    (tmp_path / "tmp").mkdir()
     counted: list[int] = []
     planning = threading.Thread(
         target=lambda: counted.append(_plan_starts(ws, starts)), daemon=True
