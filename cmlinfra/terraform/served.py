@@ -179,13 +179,14 @@ def _answers(path: Path) -> bool:
 
 # Runs each served provider. Its stdin is the lifeline pipe, whose write end this process and
 # the terraform it runs hold: once both have let go (the command ended, or this process was
-# killed and terraform then finished), ``cat`` ends, and the provider is stopped and waited
-# for and its socket's folder removed. So no provider outlives the terraform that used it.
+# killed and terraform then finished), its ``read`` loop ends (a builtin: no PATH needed), and
+# the provider is stopped and waited for and its socket's folder removed. So no provider
+# outlives the terraform that used it.
 # The keeper lets go of the handshake pipe at once, so a provider that exits without
 # answering ends it, and :func:`_first_line` sees that instead of waiting for its timeout.
 _KEEPER = (
     'P=$1; D=$2; "$P" </dev/null & C=$!; exec >/dev/null; '
-    'cat; kill "$C" 2>/dev/null; wait "$C"; rm -rf "$D"'
+    'while read -r _; do :; done; kill "$C" 2>/dev/null; wait "$C"; rm -rf "$D"'
 )
 
 

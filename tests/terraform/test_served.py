@@ -263,6 +263,20 @@ def test_a_killed_launchers_provider_lives_until_its_terraform_ends(stack, tmp_p
     assert not private.exists()
 
 
+def test_the_keeper_needs_no_program_from_path_to_keep_its_provider(stack, tmp_path) -> None:
+    """terraform's PATH holding none of the usual programs: the keeper still waits on its
+    lifeline (a shell builtin), so the provider answers for the whole command, and stops
+    after it (its folder removed by the launcher when the keeper's ``rm`` is not found)."""
+    ws, starts = stack
+    (bare := tmp_path / "bare-path").mkdir()
+    with served(ws.workdir, {"PATH": str(bare)}) as attach:
+        entry = json.loads(attach.env[served_module.REATTACH_VAR])
+        socket_path = Path(entry["registry.terraform.io/terraform-lxd/lxd"]["Addr"]["String"])
+        (provider,) = _pids(starts)
+        assert served_module._answers(socket_path) and _alive(provider)
+    assert not _alive(provider) and not socket_path.parent.exists()
+
+
 def test_installed_finds_what_init_put_there(stack) -> None:
     ws, _ = stack
     found = installed(ws.workdir)
