@@ -232,7 +232,9 @@ def _serve(opts: LocalOptions, registration: Any, home: Path) -> str:
             if decision != "keep":
                 reason.append(decision)
     finally:
-        _stop(proc)
+        from cmlinfra.terraform.process import stop_group
+
+        stop_group(proc, grace=30.0)  # the agent's group: its jobs too
         for sig, old in previous.items():
             signal.signal(sig, old)
     progress(f"runner {opts.name} is done: {reason[0] if reason else 'stopped'}")
@@ -243,20 +245,6 @@ def _relay(proc: subprocess.Popen[str]) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
         progress(f"[agent] {line.rstrip()}")
-
-
-def _stop(proc: subprocess.Popen[str], grace: float = 30.0) -> None:
-    """SIGTERM the agent's process group (its jobs too), SIGKILL after ``grace`` seconds."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
 
 
 def _unregister(forge: Any, name: str, runner_id: str) -> None:

@@ -27,7 +27,6 @@ import logging
 import os
 import selectors
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -37,8 +36,9 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from cmlinfra.terraform.process import stop_group
 from cmlinfra.trace import span
 
 log = logging.getLogger("cmlinfra.terraform")
@@ -79,9 +79,10 @@ def installed(workdir: Path) -> list[Provider]:
 
 
 def enabled(env: Mapping[str, str]) -> bool:
-    return env.get(ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off") and not env.get(
-        REATTACH_VAR
-    )
+    """Not turned off, and no reattach setting of the user's own (a provider under a
+    debugger) that ours would replace."""
+    off = env.get(ENV_VAR, "1").strip().lower() in ("0", "false", "no", "off")
+    return not off and not env.get(REATTACH_VAR)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ class Attachment:
     fds: tuple[int, ...] = ()
 
 
-def for_command(command: str, workdir: Path, env: Mapping[str, str]) -> Any:
+def for_command(
+    command: str, workdir: Path, env: Mapping[str, str]
+) -> contextlib.AbstractContextManager[Attachment]:
     """:func:`served` where terraform would start the providers once per phase (plan and
     apply); other commands start none, or one, and get nothing."""
     if command in ("plan", "apply"):
@@ -250,13 +253,7 @@ class _Served:
     def stop(self) -> None:
         """SIGTERM to the keeper's group, the provider in it (go-plugin servers ignore
         SIGINT), then SIGKILL if they linger."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if self.process.poll() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=STOP_GRACE_S)
+        stop_group(self.process, grace=STOP_GRACE_S)
         if self.drain is None and self.process.stdout is not None:
             self.process.stdout.close()
 

@@ -107,7 +107,7 @@ def test_a_failed_apply_stops_its_provider_and_says_why(stack) -> None:
     assert ws.holds_nothing()
 
 
-def _stack_whose_provider_first_runs(tf, tmp_path: Path, monkeypatch, refusal: str):  # type: ignore[no-untyped-def]
+def _stack_whose_provider_first_runs(tf, tmp_path: Path, monkeypatch, refusal: str):
     """An initialized stack whose provider runs ``refusal`` (shell) first, and a temporary
     directory of its own (``tmp_path/tmp``) to find the sockets' folders in."""
     starts = tmp_path / "starts"
@@ -137,18 +137,11 @@ def test_a_provider_that_exits_silently_is_left_to_terraform_at_once(
     """A provider that ends without a handshake (it could not open its socket) is noticed
     when it ends, not after the start timeout, which is made hours here: the command still
     finishes, with terraform's own starts, and nothing is left in the temporary directory."""
-    import threading
-
     silent = 'if [ -z "$PLUGIN_CLIENT_CERT" ]; then exit 1; fi\n'
     ws, starts = _stack_whose_provider_first_runs(tf, tmp_path, monkeypatch, silent)
     monkeypatch.setattr(served_module, "START_TIMEOUT_S", 4 * 3600.0)
-    counted: list[int] = []
-    planning = threading.Thread(
-        target=lambda: counted.append(_plan_starts(ws, starts)), daemon=True
-    )
-    planning.start()
-    planning.join(timeout=600)  # a guard against a hang, not a measure of speed
-    assert counted and counted[0] >= 3, "the plan waited for a provider that had exited"
+    # a regression waits 4 h here: pytest's own timeout (pyproject.toml) fails the test
+    assert _plan_starts(ws, starts) >= 3, "terraform's own starts, with its TLS"
     assert not list((tmp_path / "tmp").iterdir())
 
 
