@@ -30,6 +30,25 @@ def lxc(*args: str, input: str | None = None, check: bool = True) -> str:
     return result.stdout
 
 
+SEARCHED = ("/etc", "/var", "/root", "/home", "/opt", "/usr/local", "/tmp", "/run")
+
+
+def files_holding(name: str, text: str, folders: tuple[str, ...] = SEARCHED) -> list[str]:
+    """The files under ``folders`` of container ``name`` that contain ``text`` verbatim.
+
+    ``-e`` keeps a secret that starts with ``-`` (``token_urlsafe`` draws one in 64) a pattern
+    rather than an option, and grep's own failure fails the caller: an empty answer must mean
+    "found nowhere", never "grep refused to look".
+    """
+    result = subprocess.run(
+        ["lxc", "exec", name, "--", "grep", "-rlF", "-e", text, "--", *folders],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if result.returncode not in (0, 1):  # 1: no file holds it
+        raise AssertionError(f"grep in {name} failed ({result.returncode}): {result.stderr}")
+    return result.stdout.split()
+
+
 def containers(prefix: str = PREFIX) -> list[str]:
     listing = json.loads(lxc("list", "--format", "json"))
     return sorted(c["name"] for c in listing if c["name"].startswith(prefix))
