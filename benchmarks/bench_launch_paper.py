@@ -61,13 +61,15 @@ PHASES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ),
     (
         "boot to sshd (and the host key)",
-        "≈ 1 s (key generated at first boot)",
+        "≈ 0.5 s (an Ed25519 key made at first boot; `ssh-keygen -A`'s RSA key cost 0.5-1.3 s)",
         "≈ 20-40 s of boot and cloud-init; the host key is read from the console output, "
-        "polled up to 10 s apart",
+        "polled at most 4 s apart (was 10 s)",
         "≈ 15-30 s",
         "≈ 30-60 s",
         "matters: SSH retries are now at most 3 s apart (were 10 s: ≈ 5 s lost per launch "
-        "on average); the AWS console poll's 10 s cap is the next cut",
+        "on average); so are the host-key polls of AWS, GCP and Azure (4 s apart, were 10 "
+        "s: ≈ 3 s saved per launch on average); a baked image's own key unit makes only the "
+        "Ed25519 key where cloud-init does not run",
     ),
     (
         "first reads of the image",
@@ -88,9 +90,18 @@ PHASES: tuple[tuple[str, str, str, str, str, str], ...] = (
         "dominates cold; a baked image removes it (see the images topic)",
     ),
     (
-        "registration + watchdog + agent start",
+        "forge registration",
+        "≈ 0.01 s (the fake forge), beside the SSH wait and the bootstrap",
+        "one or two HTTPS round trips from the CI job to the forge: ≈ 0.2-1 s",
+        "same",
+        "same",
+        "asked for the moment the machine exists, so it overlaps the boot and the bootstrap "
+        "(tens of seconds on a cloud) instead of following them",
+    ),
+    (
+        "agent secret + watchdog + agent start",
         "≈ 0.5 s (one systemd reload where there were four)",
-        "≈ 1 s: one forge call, three short SSH scripts",
+        "≈ 0.5 s: one SFTP write, three short SSH scripts",
         "same",
         "same",
         "small everywhere",

@@ -47,6 +47,7 @@ class SshTransport:
         self._say = say
         self._sftp: paramiko.SFTPClient | None = None
         self._home: str | None = None
+        self._private: dict[str, str] = {}  # sub → its private folder, made on this connection
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -149,13 +150,20 @@ class SshTransport:
         return self._sftp
 
     def _private_dir(self, sub: str) -> str:
+        """``~/.cmlinfra/SUB``, 0700, made (and its mode set) once per connection: each SFTP
+        request is a round trip, and from a CI job to a cloud region one costs 20-100 ms;
+        a launch uploads about ten files."""
+        made = self._private.get(sub)
+        if made is not None:
+            return made
         sftp = self._sftp_client()
         path = f"{self._home}/.cmlinfra"
         for part in (path, f"{path}/{sub}"):
             with contextlib.suppress(OSError):
                 sftp.mkdir(part, mode=0o700)
             sftp.chmod(part, 0o700)
-        return f"{path}/{sub}"
+        self._private[sub] = f"{path}/{sub}"
+        return self._private[sub]
 
     def put_file(self, data: bytes, path: str, mode: int = 0o644) -> str:
         with self._wire(f"uploading {path}"):
@@ -235,6 +243,7 @@ class SshTransport:
             with contextlib.suppress(Exception):
                 self._sftp.close()
             self._sftp = None
+        self._private.clear()
         self._client.close()
 
     def __enter__(self) -> SshTransport:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from cmlinfra.errors import CmlinfraError
 
 if TYPE_CHECKING:
     from cmlinfra.clouds.base import ResolvedMachine
 
+T = TypeVar("T")
 PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 # CML's named regions, its default first: what --cloud-region any stands for on a public cloud
 # that maps them (each to its own region or zone; docs/failover.md)
@@ -90,3 +93,26 @@ class PublicCloud:
     def cost_where(self, machine: ResolvedMachine) -> str:
         """Where the machine runs, for the cost note: its region (a cloud may say its zone)."""
         return machine.region
+
+
+def poll_api(
+    probe: Callable[[], T | None], wait_s: float, *, first: float = 2.0, cap: float = 4.0
+) -> T | None:
+    """Call ``probe`` (one read of a cloud API: a console log, guest attributes) until it
+    returns something, or None once ``wait_s`` has passed; at least once.
+
+    The pauses grow from ``first`` to ``cap``: a host key printed late in the boot is seen at
+    most ``cap`` seconds after (a 10 s cap lost ≈ 5 s per launch on average, more than all of
+    cmlinfra's own work), while a ``--count`` launch stays far inside the clouds' read quotas
+    (one call per machine every few seconds, for the half minute of a boot)."""
+    deadline = time.monotonic() + wait_s
+    delay = first
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(delay, left))  # polling an API: nothing to wait on instead
+        delay = min(delay * 1.5, cap)

@@ -5,16 +5,19 @@
 # registration or token, logs, shell history, temporary files. Idempotent.
 set -euo pipefail
 
-# New SSH host keys at first boot on every distribution, not only where cloud-init does it.
+# A new SSH host key at first boot on every distribution, not only where cloud-init makes them.
+# Ed25519 only: the key every client pins (cmlinfra reads that one), made in milliseconds where
+# `ssh-keygen -A`'s RSA key takes 0.5-1.3 s of every boot; sshd skips the other default types
+# when their files are missing. Where cloud-init runs, it still makes the types it is told to.
 cat >/etc/systemd/system/cmlinfra-hostkeys.service <<'UNIT'
 [Unit]
-Description=Generate this machine's SSH host keys
+Description=Generate this machine's SSH host key
 Before=ssh.service sshd.service
 ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
+ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
 
 [Install]
 WantedBy=multi-user.target

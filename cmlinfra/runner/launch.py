@@ -1,12 +1,13 @@
 """``cmlinfra runner launch``: a machine that registers as a CI runner and removes itself.
 
 Flow: checks (nothing created) → record + lock → stack apply → SSH (host key verified) →
-bootstrap → runner registration (short-lived material only, over SFTP) → watchdog armed →
-agent started → record ``ready``. Any failure, or a cancellation, tears down everything created
-so far and names the step that failed. After that the machine is on its own: its watchdog
-unregisters and powers it off when idle, after its single job, or at its max TTL. A machine
-that is a container (``Capabilities.container``) has no systemd: there the agent and the
-watchdog run under a supervisor that becomes the container's main process (supervisor.py).
+bootstrap (the forge's registration asked for meanwhile) → the agent's registration material
+(short-lived, over SFTP) → watchdog armed → agent started → record ``ready``. Any failure, or
+a cancellation, tears down everything created so far and names the step that failed. After
+that the machine is on its own: its watchdog unregisters and powers it off when idle, after its
+single job, or at its max TTL. A machine that is a container (``Capabilities.container``) has
+no systemd: there the agent and the watchdog run under a supervisor that becomes the
+container's main process (supervisor.py).
 """
 
 from __future__ import annotations
@@ -69,13 +70,14 @@ class LaunchResult:
         return self.record.where()
 
 
-def _register(session: Any, opts: LaunchOptions) -> Any:
+def _register(session: Any, opts: LaunchOptions, pending: Any) -> Any:
+    """The agent's secret and setup, from the forge's answer asked for while the machine
+    booted (``runner/registration.py``)."""
     from cmlinfra.runner.agents import ENV_FILE, plan_agent
 
-    forge, name = session.forge, session.record.name
+    name = session.record.name
     with session.step("registration"):
-        with span("forge: runner registration"):
-            registration = forge.runner_registration(name=name, labels=opts.labels, jit=opts.single)
+        registration = pending.result()
         session.record.runner_id = registration.runner_id
         session.record.scope = registration.scope
         session.save()
@@ -247,13 +249,29 @@ def begin(opts: LaunchOptions, checked: Checked, prepared: Any, plan: Any = None
 
 def bring_up(session: Any, opts: LaunchOptions, dvc: Any = None) -> None:
     """Machine → SSH → bootstrap → registration → (``--dvc``: DVC for the agent's user) →
-    watchdog armed → agent started; the SSH connection is closed at the end. Raises on
-    failure (the caller tears down)."""
-    from cmlinfra.bootstrap.startup import startup_step
-    from cmlinfra.bootstrap.steps import Options, build_steps
+    watchdog armed → agent started; the SSH connection is closed at the end. The forge's
+    registration is asked for as soon as the machine exists and overlaps the SSH wait and the
+    bootstrap. Raises on failure (the caller tears down)."""
+    from cmlinfra.runner.registration import Pending
 
     started = time.monotonic()
     address = session.apply()
+    pending = Pending(
+        session.forge, name=session.record.name, labels=opts.labels, single=opts.single
+    )
+    try:
+        _set_up(session, opts, address, pending, dvc)
+    except BaseException:
+        pending.settle(session.record)  # the teardown that follows must see the runner
+        raise
+    session.timings["total"] = time.monotonic() - started
+    session.close_ssh()
+
+
+def _set_up(session: Any, opts: LaunchOptions, address: Any, pending: Any, dvc: Any) -> None:
+    from cmlinfra.bootstrap.startup import startup_step
+    from cmlinfra.bootstrap.steps import Options, build_steps
+
     session.connect(address)
     gpu = session.prepared.machine.gpu_count > 0
     options = Options(gpu=gpu, runner_agent=_agent_install(session.forge.name))
@@ -266,15 +284,13 @@ def bring_up(session: Any, opts: LaunchOptions, dvc: Any = None) -> None:
     if opts.startup_script is not None:
         steps.append(startup_step(opts.startup_script))
     session.bootstrap(steps)
-    agent = _register(session, opts)
+    agent = _register(session, opts, pending)
     forget: tuple[str, ...] = ()
     if dvc is not None:  # after the agent's user exists, before any job can start
         from cmlinfra.runner import dvc_runner
 
         forget = dvc_runner.setup(session, dvc, agent.user)
     _arm(session, opts, agent, forget)
-    session.timings["total"] = time.monotonic() - started
-    session.close_ssh()
 
 
 def launch(opts: LaunchOptions) -> LaunchResult:

@@ -132,3 +132,27 @@ def test_unknown_client_key_fails_after_a_few_attempts(sshd: SshHost, tmp_path: 
 def test_missing_key_file_is_a_usage_error(sshd: SshHost, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
         connect(replace(sshd.target(), key=tmp_path / "nope"), wait=5)
+
+
+def test_uploads_make_the_private_folder_once_per_connection(
+    sshd: SshHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each SFTP request is a round trip (20-100 ms from a CI job to a cloud region): the
+    0700 ``~/.cmlinfra/bootstrap`` folder is made and its mode set once, not per file."""
+    import paramiko
+
+    requests: list[str] = []
+    for name in ("mkdir", "chmod"):
+        real = getattr(paramiko.SFTPClient, name)
+
+        def spy(self, path, *args, _real=real, _name=name, **kwargs):  # type: ignore[no-untyped-def]
+            requests.append(f"{_name} {path.rsplit('/', 1)[-1]}")
+            return _real(self, path, *args, **kwargs)
+
+        monkeypatch.setattr(paramiko.SFTPClient, name, spy)
+    with connect(sshd.target(), wait=10) as ssh:
+        paths = [ssh.put_file(b"echo %d\n" % i, f"s{i}.sh", 0o700) for i in range(3)]
+        listing = ssh.run(f"stat -c '%a %n' {' '.join(paths)} $(dirname {paths[0]})", timeout=30)
+    folders = ["mkdir .cmlinfra", "chmod .cmlinfra", "mkdir bootstrap", "chmod bootstrap"]
+    assert requests == [*folders, "chmod s0.sh", "chmod s1.sh", "chmod s2.sh"]
+    assert sorted(line.split()[0] for line in listing.tail) == ["700", "700", "700", "700"]

@@ -134,6 +134,31 @@ def test_bad_input_leaves_nothing_behind(lifecycle, cli) -> None:
     assert containers(lc.prefix) == []
 
 
+def test_a_failed_bootstrap_removes_the_runner_registered_while_it_ran(lifecycle, cli) -> None:
+    """The forge's registration is asked for the moment the machine exists, beside the SSH
+    wait and the bootstrap (runner/registration.py). A bootstrap that fails has therefore
+    registered the runner already; the teardown waits for that answer and removes exactly that
+    runner, by the id it answered (no lookup by name)."""
+    lc = lifecycle
+    name = f"{lc.prefix}boot"
+    broken = base64.b64encode(b"echo broken >&2; exit 3\n").decode()
+    seen = len(lc.forge.api_calls("github"))
+    failed = cli(*lc.launch_args(name, "--single", "--cloud-startup-script", broken), env=lc.env())
+    assert failed.returncode == 1, failed.stderr[-2000:]
+    last = failed.stderr.strip().splitlines()[-1]
+    assert (
+        f"{name} failed at step bootstrap" in last and "everything it created was destroyed" in last
+    )
+    calls = [c for c in lc.forge.api_calls("github")[seen:] if "/actions/runners" in c.path]
+    posts = [i for i, c in enumerate(calls) if c.method == "POST"]
+    assert [calls[i].path.rsplit("/", 1)[-1] for i in posts] == ["generate-jitconfig"]
+    after = [(c.method, c.status) for c in calls[posts[0] + 1 :]]
+    assert after == [("DELETE", 204)]
+    assert (containers(lc.prefix), lc.runners()) == ([], [])
+    store = open_store(lc.state)
+    assert (store.names(), store.lock_names()) == ([], [])
+
+
 def test_gitlab_runner_idles_out_and_gc_unregisters_it(lifecycle, cli) -> None:
     """GitLab: a project runner created through the API with its own glrt- token; the agent
     has no job hooks, so the watchdog samples its busy probe. Idle → gone → gc unregisters."""

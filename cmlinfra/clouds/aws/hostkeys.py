@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import time
 
 from cmlinfra.clouds.aws.lookups import aws_errors, ec2_client
+from cmlinfra.clouds.shared import poll_api
 
 HOST_KEYS = re.compile(
     r"-----BEGIN SSH HOST KEY KEYS-----(.*?)-----END SSH HOST KEY KEYS-----", re.S
@@ -32,9 +32,8 @@ def console_host_keys(region: str, instance_id: str, wait_s: float) -> tuple[str
     """Poll the instance's console output (an AWS-authenticated channel, so a trustworthy
     source of the host keys) until cloud-init has printed them or ``wait_s`` passes."""
     client = ec2_client(region)
-    deadline = time.monotonic() + wait_s
-    delay = 2.0
-    while True:
+
+    def read() -> tuple[str, ...] | None:
         with aws_errors(region, f"reading the console of {instance_id}"):
             output = client.get_console_output(InstanceId=instance_id, Latest=True).get(
                 "Output", ""
@@ -43,8 +42,6 @@ def console_host_keys(region: str, instance_id: str, wait_s: float) -> tuple[str
             text = base64.b64decode(output, validate=True).decode(errors="replace")
         except (binascii.Error, ValueError):
             text = output
-        keys = host_keys_from_console(text)
-        if keys or time.monotonic() >= deadline:
-            return keys
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # polling an API
-        delay = min(delay * 1.5, 10.0)
+        return host_keys_from_console(text) or None
+
+    return poll_api(read, wait_s) or ()

@@ -12,11 +12,11 @@ the gpu-runner module turns off.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from cmlinfra.clouds.azure import lookups
 from cmlinfra.clouds.azure.errors import azure_errors
+from cmlinfra.clouds.shared import poll_api
 from cmlinfra.errors import CmlinfraError
 
 HOST_KEYS = re.compile(
@@ -77,11 +77,9 @@ def serial_host_keys(vm_id: str, wait_s: float) -> tuple[str, ...]:
     if not match:
         raise CmlinfraError(f"{vm_id!r} is not a VM resource id", "re-apply the stack")
     client = lookups.compute(match["sub"])
-    deadline = time.monotonic() + wait_s
-    delay = 2.0
-    while True:
-        keys = host_keys_from_log(_serial_log(client, match["rg"], match["vm"]))
-        if keys or time.monotonic() >= deadline:
-            return keys
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # polling an API
-        delay = min(delay * 1.5, 10.0)
+    group, vm = match["rg"], match["vm"]
+
+    def read() -> tuple[str, ...] | None:
+        return host_keys_from_log(_serial_log(client, group, vm)) or None
+
+    return poll_api(read, wait_s) or ()

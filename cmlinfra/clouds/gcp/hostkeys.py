@@ -11,10 +11,10 @@ the host instead of trusting whatever answers (never trust-on-first-use).
 from __future__ import annotations
 
 import re
-import time
 
 from cmlinfra.clouds.gcp.errors import gcp_errors, not_found
 from cmlinfra.clouds.gcp.lookups import Session
+from cmlinfra.clouds.shared import poll_api
 from cmlinfra.errors import CmlinfraError
 
 KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
@@ -75,16 +75,12 @@ def host_keys(
     s: Session, project: str, zone: str, name: str, wait_s: float
 ) -> tuple[tuple[str, ...], str]:
     """Poll both channels until one has the keys or ``wait_s`` passes: (keys, channel)."""
-    deadline = time.monotonic() + wait_s
-    delay = 2.0
-    while True:
+
+    def read() -> tuple[tuple[str, ...], str] | None:
         keys = _guest_attributes(s, project, zone, name)
         if keys:
             return keys, "guest attributes"
         keys = _serial(s, project, zone, name)
-        if keys:
-            return keys, "serial port output"
-        if time.monotonic() >= deadline:
-            return (), ""
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # polling an API
-        delay = min(delay * 1.5, 10.0)
+        return (keys, "serial port output") if keys else None
+
+    return poll_api(read, wait_s) or ((), "")
