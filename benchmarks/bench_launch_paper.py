@@ -91,7 +91,7 @@ PHASES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ),
     (
         "forge registration",
-        "≈ 0.01 s (the fake forge), beside the SSH wait and the bootstrap",
+        "≈ 0.01 s (the fake forge), beside the boot, the SSH wait and the bootstrap",
         "one or two HTTPS round trips from the CI job to the forge: ≈ 0.2-1 s",
         "same",
         "same",
@@ -117,9 +117,9 @@ def run() -> Section:
     section.rows += [
         Row(
             "LXD, this machine",
-            "≈ 4-5 s",
+            "≈ 2.7 s",
             "",
-            "≈ 2x a bare `lxc launch` answering SSH (≈ 2.2 s): cmlinfra's work is half of it",
+            "a bare `lxc launch` answering SSH: ≈ 1 s; cmlinfra's own work is ≈ 1.7 s of it",
         ),
         Row("AWS, GPU instance, cold image", "minutes", "", "driver install and boot dominate"),
         Row("AWS, GPU instance, baked image", "≈ 1 min", "", "creation + boot dominate"),

@@ -20,7 +20,6 @@ from cmlinfra.errors import UsageError
 from cmlinfra.runner.records import RunnerRecord
 from cmlinfra.runner.reuse import name_free, reusable
 from cmlinfra.runner.store import RunnerStore, open_store
-from cmlinfra.trace import span
 
 
 @dataclass(frozen=True)
@@ -68,25 +67,6 @@ class LaunchResult:
 
     def where(self) -> str:
         return self.record.where()
-
-
-def _register(session: Any, opts: LaunchOptions, pending: Any) -> Any:
-    """The agent's secret and setup, from the forge's answer asked for while the machine
-    booted (``runner/registration.py``)."""
-    from cmlinfra.runner.agents import ENV_FILE, plan_agent
-
-    name = session.record.name
-    with session.step("registration"):
-        registration = pending.result()
-        session.record.runner_id = registration.runner_id
-        session.record.scope = registration.scope
-        session.save()
-        agent = plan_agent(registration, name=name, labels=opts.labels, single=opts.single)
-        with span("secret: agent environment"):
-            session.ssh.put_secret(agent.env, ENV_FILE)
-        systemd = not session.prepared.cloud.info.capabilities.container
-        session.root(agent.setup_script(systemd=systemd), "agent-setup")
-    return agent
 
 
 def _arm(session: Any, opts: LaunchOptions, agent: Any, forget: tuple[str, ...] = ()) -> None:
@@ -250,16 +230,18 @@ def begin(opts: LaunchOptions, checked: Checked, prepared: Any, plan: Any = None
 def bring_up(session: Any, opts: LaunchOptions, dvc: Any = None) -> None:
     """Machine → SSH → bootstrap → registration → (``--dvc``: DVC for the agent's user) →
     watchdog armed → agent started; the SSH connection is closed at the end. The forge's
-    registration is asked for as soon as the machine exists and overlaps the SSH wait and the
-    bootstrap. Raises on failure (the caller tears down)."""
+    registration is asked for the moment terraform has created the machine, and overlaps its
+    boot, the SSH wait and the bootstrap. Raises on failure (the caller tears down)."""
     from cmlinfra.runner.registration import Pending
 
     started = time.monotonic()
-    address = session.apply()
     pending = Pending(
         session.forge, name=session.record.name, labels=opts.labels, single=opts.single
     )
+    session.on_created = pending.start
     try:
+        address = session.apply()
+        pending.start()  # where the cloud did not call it (a no-op where it did)
         _set_up(session, opts, address, pending, dvc)
     except BaseException:
         pending.settle(session.record)  # the teardown that follows must see the runner
@@ -284,7 +266,7 @@ def _set_up(session: Any, opts: LaunchOptions, address: Any, pending: Any, dvc: 
     if opts.startup_script is not None:
         steps.append(startup_step(opts.startup_script))
     session.bootstrap(steps)
-    agent = _register(session, opts, pending)
+    agent = pending.set_up_agent(session, labels=opts.labels, single=opts.single)
     forget: tuple[str, ...] = ()
     if dvc is not None:  # after the agent's user exists, before any job can start
         from cmlinfra.runner import dvc_runner

@@ -42,6 +42,7 @@ class Session:
     torn_down: bool = False  # fail() destroyed everything
     failover: Any = None  # cmlinfra.stack.failover.Failover: the candidates apply() tries
     options: Any = None  # the failover's options to try, in order; None: all of them
+    on_created: Any = None  # called when terraform has created the machine (a launch registers)
     _stack: ExitStack = field(default_factory=ExitStack)
 
     @classmethod
@@ -144,7 +145,9 @@ class Session:
         with self.step("apply"):
             service.render(self.prepared)  # begin() took the name: locked
             stacks.save(self.store, self.record.name)  # before anything exists: gc can destroy
-            address = service.apply(self.prepared, locked=True, rendered_here=True)
+            address = service.apply(
+                self.prepared, locked=True, rendered_here=True, on_created=self.on_created
+            )
         self.record.host, self.record.instance_id = address.host, address.instance_id
         self.save()
         return address

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,12 @@ def plan_text(prepared: Prepared) -> str:
 
 
 def apply(
-    prepared: Prepared, *, locked: bool = False, rendered_here: bool = False, **render_args: Any
+    prepared: Prepared,
+    *,
+    locked: bool = False,
+    rendered_here: bool = False,
+    on_created: Callable[[], None] | None = None,
+    **render_args: Any,
 ) -> MachineAddress:
     """Create (or update) the machine and return how to reach it. On failure, whatever was
     created is destroyed and the error is raised with that said.
@@ -181,7 +187,9 @@ def apply(
     no other cmlinfra run writes this stack's state meanwhile, and a remote state (S3) found
     empty counts as holding nothing too. ``rendered_here``: the caller rendered the stack for
     this apply (a launch), so a refusal that created nothing removes it, as for a fresh one —
-    the failover then sees nothing left of the candidate."""
+    the failover then sees nothing left of the candidate. ``on_created``: called once terraform
+    has created the machine, before the wait for its address and host keys (on a cloud, the
+    boot): a launch asks the forge for the runner's registration meanwhile."""
     target = prepared.stack
     fresh = rendered_here or not target.exists()
     workspace = _initialized(prepared, fresh, **render_args)
@@ -196,6 +204,8 @@ def apply(
             with timed(f"applying stack {target.name}"):
                 workspace.apply()
             outputs = workspace.outputs()
+        if on_created is not None:
+            on_created()
         address = prepared.cloud.address(outputs)
     except (CmlinfraError, KeyboardInterrupt) as exc:
         raise _undo(prepared, workspace, exc) from exc

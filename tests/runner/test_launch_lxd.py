@@ -135,8 +135,9 @@ def test_bad_input_leaves_nothing_behind(lifecycle, cli) -> None:
 
 
 def test_a_failed_bootstrap_removes_the_runner_registered_while_it_ran(lifecycle, cli) -> None:
-    """The forge's registration is asked for the moment the machine exists, beside the SSH
-    wait and the bootstrap (runner/registration.py). A bootstrap that fails has therefore
+    """The forge's registration is asked for the moment terraform has created the machine,
+    beside its boot, the SSH wait and the bootstrap (runner/registration.py). A bootstrap that
+    fails has therefore
     registered the runner already; the teardown waits for that answer and removes exactly that
     runner, by the id it answered (no lookup by name)."""
     lc = lifecycle

@@ -117,8 +117,11 @@ class _BrokenAddressCloud(LxdCloud):
     """The real lxd cloud, except that reading the address fails — the narrowest way to make a
     real apply fail after terraform created the container."""
 
+    events: list[str]
+
     def address(self, outputs: dict[str, Any]) -> MachineAddress:
         self.created = str(outputs["instance_id"])
+        self.events.append("address wait")
         raise CmlinfraError("host key never appeared", "check the image")
 
 
@@ -127,11 +130,14 @@ def test_failed_apply_destroys_what_it_created(
 ) -> None:
     name = lxd.name("fail")
     broken = _BrokenAddressCloud()
+    broken.events = []
     monkeypatch.setattr(service, "get_cloud", lambda _: broken)
     prepared = service.prepare(MachineRequest(name=name), "lxd")
     with pytest.raises(CmlinfraError) as info:
-        service.apply(prepared)
+        service.apply(prepared, on_created=lambda: broken.events.append("created"))
     assert broken.created == name  # it really was created…
+    # …and said so before the wait for the boot (a launch registers the runner meanwhile)
+    assert broken.events == ["created", "address wait"]
     assert "what it created was destroyed" in info.value.problem
     assert "host key never appeared" in info.value.problem
     assert not lxd.exists(name)  # …and is gone, with its stack directory
@@ -154,8 +160,10 @@ def test_a_stack_terraform_refuses_creates_nothing(
     name = lxd.name("refused")
     monkeypatch.setattr(service, "get_cloud", lambda _: _BadVariableCloud())
     prepared = service.prepare(MachineRequest(name=name), "lxd")
+    created: list[str] = []
     with pytest.raises(CmlinfraError) as info:
-        service.apply(prepared)
+        service.apply(prepared, on_created=lambda: created.append("created"))
+    assert created == []  # nothing was created: a launch never asked the forge
     assert "Invalid value for input variable" in info.value.problem
     assert "destroyed" not in info.value.problem  # nothing was there to destroy
     assert not lxd.exists(name)
